@@ -1,0 +1,345 @@
+"""Near-earth SGP4, vectorized with NumPy: initialisation and propagation of many objects.
+
+The algorithm is Vallado's revision of SGP4 (Hoots & Roehrich, Spacetrack Report #3, 1980;
+Vallado, Crawford, Hujsak & Kelso, "Revisiting Spacetrack Report #3", AIAA 2006-6753), WGS-72
+constants, 'i' (improved) operation mode, exactly as python-sgp4's C++ core evaluates it. The
+CUDA twin lives in kernels/sgp4.cuh; both read the per-object coefficient table built here by
+`sgp4_init`, with the same names, in the same order (COEFFICIENTS).
+
+Conventions
+- Elements: `no_kozai` (rad/min, Kozai mean motion as in a TLE), `ecco`, `inclo`, `nodeo`,
+  `argpo`, `mo` (rad), `bstar` (1/earth radii). Arrays of shape (n,).
+- Times: minutes since each object's own epoch (`tsince_min`).
+- States: TEME, position in km, velocity in km/s.
+- Error codes are python-sgp4's: 0 ok; 1 mean eccentricity outside [-0.001, 1); 2 mean motion
+  <= 0; 4 semi-latus rectum < 0 (no state: NaN); 6 decayed (radius < 1 earth radius; the state
+  is kept, as python-sgp4 keeps it). Codes 3 and 5 occur only in deep-space or not at all.
+- Deep-space objects (period >= 225 min) are not handled here: `is_deep_space` finds them, and
+  engine.propagation hands them to python-sgp4.
+
+`sgp4_init` is written against an array module `xp` (NumPy or CuPy), so the GPU path builds its
+coefficient table with this very code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+# WGS-72 (python-sgp4's `wgs72`; Spacetrack Report #3 uses these).
+MU_KM3_S2 = 398600.8
+RADIUS_EARTH_KM = 6378.135
+XKE = 60.0 / math.sqrt(RADIUS_EARTH_KM**3 / MU_KM3_S2)  # sqrt(mu) in earth radii^1.5 / min
+J2 = 0.001082616
+J3 = -0.00000253881
+J4 = -0.00000165597
+J3OJ2 = J3 / J2
+VKMPERSEC = RADIUS_EARTH_KM * XKE / 60.0  # earth radii/min -> km/s
+TWOPI = 2.0 * math.pi
+DEEP_SPACE_PERIOD_MIN = 225.0
+
+# Kepler's equation: python-sgp4 stops when the Newton step is below 1e-12 rad or after 10 steps.
+KEPLER_TOLERANCE_RAD = 1.0e-12
+KEPLER_MAX_ITERATIONS = 10
+
+#: Rows of the coefficient table, in the order kernels/sgp4.cuh indexes them (SGP4_C_*).
+COEFFICIENTS = (
+    "no_unkozai", "ecco", "inclo", "nodeo", "argpo", "mo", "bstar",
+    "mdot", "argpdot", "nodedot", "nodecf",
+    "cc1", "cc4", "cc5", "d2", "d3", "d4",
+    "t2cof", "t3cof", "t4cof", "t5cof",
+    "omgcof", "xmcof", "eta", "delmo", "sinmao",
+    "con41", "x1mth2", "x7thm1", "xlcof", "aycof",
+    "sinio", "cosio", "am_coef",
+)
+N_COEFFICIENTS = len(COEFFICIENTS)
+_ROW = {name: k for k, name in enumerate(COEFFICIENTS)}
+
+
+def unkozai_mean_motion(no_kozai, ecco, inclo, xp=np):
+    """Brouwer mean motion (rad/min) from the Kozai mean motion of a TLE; shapes broadcast.
+
+    Source: Vallado's `initl` (the "un-Kozai" step of SGP4's initialisation).
+    """
+    x2o3 = 2.0 / 3.0
+    omeosq = 1.0 - ecco * ecco
+    rteosq = xp.sqrt(omeosq)
+    cosio = xp.cos(inclo)
+    ak = (XKE / no_kozai) ** x2o3
+    d1 = 0.75 * J2 * (3.0 * cosio * cosio - 1.0) / (rteosq * omeosq)
+    del_ = d1 / (ak * ak)
+    adel = ak * (1.0 - del_ * del_ - del_ * (1.0 / 3.0 + 134.0 * del_ * del_ / 81.0))
+    del_ = d1 / (adel * adel)
+    return no_kozai / (1.0 + del_)
+
+
+def is_deep_space(no_kozai, ecco, inclo, xp=np):
+    """True where SGP4 would use its deep-space branch (period >= 225 min); shape (n,)."""
+    return TWOPI / unkozai_mean_motion(no_kozai, ecco, inclo, xp) >= DEEP_SPACE_PERIOD_MIN
+
+
+def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
+    """Coefficient table of near-earth SGP4 for n objects.
+
+    Parameters: mean elements, arrays of shape (n,) (see module docstring for units).
+    Returns: float64 array (N_COEFFICIENTS, n), rows named by COEFFICIENTS, contiguous per row
+    so that GPU threads reading one row for consecutive objects coalesce.
+
+    Follows Vallado's `sgp4init` for near-earth orbits. Where SGP4 uses its simplified drag
+    model (`isimp`, perigee below 220 km), the coefficients that only the full model uses
+    (cc5, d2-d4, t3cof-t5cof, omgcof, xmcof, delmo, sinmao) are zero, so propagation needs no
+    branch and gives bit-for-bit what the branch would.
+    """
+    f64 = xp.float64
+    no_kozai, ecco, inclo, nodeo, argpo, mo, bstar = (
+        xp.asarray(a, dtype=f64).reshape(-1) for a in (no_kozai, ecco, inclo, nodeo, argpo, mo, bstar))
+    x2o3 = 2.0 / 3.0
+    ss = 78.0 / RADIUS_EARTH_KM + 1.0
+    qzms2t = ((120.0 - 78.0) / RADIUS_EARTH_KM) ** 4
+
+    # initl: un-Kozai the mean motion; auxiliary quantities of eccentricity and inclination.
+    eccsq = ecco * ecco
+    omeosq = 1.0 - eccsq
+    rteosq = xp.sqrt(omeosq)
+    cosio = xp.cos(inclo)
+    cosio2 = cosio * cosio
+    no_unkozai = unkozai_mean_motion(no_kozai, ecco, inclo, xp)
+    ao = (XKE / no_unkozai) ** x2o3
+    sinio = xp.sin(inclo)
+    po = ao * omeosq
+    con42 = 1.0 - 5.0 * cosio2
+    con41 = -con42 - cosio2 - cosio2
+    posq = po * po
+    rp = ao * (1.0 - ecco)
+
+    isimp = rp < 220.0 / RADIUS_EARTH_KM + 1.0
+
+    # Atmosphere parameters s and q0 (Spacetrack Report #3): lowered for low perigees.
+    perige_km = (rp - 1.0) * RADIUS_EARTH_KM
+    sfour_km = xp.where(perige_km < 98.0, 20.0, perige_km - 78.0)
+    low = perige_km < 156.0
+    sfour = xp.where(low, sfour_km / RADIUS_EARTH_KM + 1.0, ss)
+    qzms24 = xp.where(low, ((120.0 - sfour_km) / RADIUS_EARTH_KM) ** 4, qzms2t)
+
+    pinvsq = 1.0 / posq
+    tsi = 1.0 / (ao - sfour)
+    eta = ao * ecco * tsi
+    etasq = eta * eta
+    eeta = ecco * eta
+    psisq = xp.abs(1.0 - etasq)
+    coef = qzms24 * tsi**4.0
+    coef1 = coef / psisq**3.5
+    cc2 = coef1 * no_unkozai * (ao * (1.0 + 1.5 * etasq + eeta * (4.0 + etasq))
+                                + 0.375 * J2 * tsi / psisq * con41 * (8.0 + 3.0 * etasq * (8.0 + etasq)))
+    cc1 = bstar * cc2
+    eccentric = ecco > 1.0e-4
+    # The divisions by ecco and eeta are only used where ecco > 1e-4; guard them so that
+    # circular orbits give 0 without a division warning.
+    safe_ecco = xp.where(eccentric, ecco, 1.0)
+    safe_eeta = xp.where(eccentric, eeta, 1.0)
+    cc3 = xp.where(eccentric, -2.0 * coef * tsi * J3OJ2 * no_unkozai * sinio / safe_ecco, 0.0)
+    x1mth2 = 1.0 - cosio2
+    cc4 = 2.0 * no_unkozai * coef1 * ao * omeosq * (
+        eta * (2.0 + 0.5 * etasq) + ecco * (0.5 + 2.0 * etasq)
+        - J2 * tsi / (ao * psisq) * (
+            -3.0 * con41 * (1.0 - 2.0 * eeta + etasq * (1.5 - 0.5 * eeta))
+            + 0.75 * x1mth2 * (2.0 * etasq - eeta * (1.0 + etasq)) * xp.cos(2.0 * argpo)))
+    cc5 = 2.0 * coef1 * ao * omeosq * (1.0 + 2.75 * (etasq + eeta) + eeta * etasq)
+    cosio4 = cosio2 * cosio2
+    temp1 = 1.5 * J2 * pinvsq * no_unkozai
+    temp2 = 0.5 * temp1 * J2 * pinvsq
+    temp3 = -0.46875 * J4 * pinvsq * pinvsq * no_unkozai
+    mdot = (no_unkozai + 0.5 * temp1 * rteosq * con41
+            + 0.0625 * temp2 * rteosq * (13.0 - 78.0 * cosio2 + 137.0 * cosio4))
+    argpdot = (-0.5 * temp1 * con42 + 0.0625 * temp2 * (7.0 - 114.0 * cosio2 + 395.0 * cosio4)
+               + temp3 * (3.0 - 36.0 * cosio2 + 49.0 * cosio4))
+    xhdot1 = -temp1 * cosio
+    nodedot = xhdot1 + (0.5 * temp2 * (4.0 - 19.0 * cosio2) + 2.0 * temp3 * (3.0 - 7.0 * cosio2)) * cosio
+    omgcof = bstar * cc3 * xp.cos(argpo)
+    xmcof = xp.where(eccentric, -x2o3 * coef * bstar / safe_eeta, 0.0)
+    nodecf = 3.5 * omeosq * xhdot1 * cc1
+    t2cof = 1.5 * cc1
+    # Vallado's guard against 1 + cos(i) = 0 (retrograde equatorial orbits).
+    one_plus_cosio = xp.where(xp.abs(cosio + 1.0) > 1.5e-12, 1.0 + cosio, 1.5e-12)
+    xlcof = -0.25 * J3OJ2 * sinio * (3.0 + 5.0 * cosio) / one_plus_cosio
+    aycof = -0.5 * J3OJ2 * sinio
+    delmo = (1.0 + eta * xp.cos(mo)) ** 3
+    sinmao = xp.sin(mo)
+    x7thm1 = 7.0 * cosio2 - 1.0
+
+    cc1sq = cc1 * cc1
+    d2 = 4.0 * ao * tsi * cc1sq
+    temp = d2 * tsi * cc1 / 3.0
+    d3 = (17.0 * ao + sfour) * temp
+    d4 = 0.5 * temp * ao * tsi * (221.0 * ao + 31.0 * sfour) * cc1
+    t3cof = d2 + 2.0 * cc1sq
+    t4cof = 0.25 * (3.0 * d3 + cc1 * (12.0 * d2 + 10.0 * cc1sq))
+    t5cof = 0.2 * (3.0 * d4 + 12.0 * cc1 * d3 + 6.0 * d2 * d2 + 15.0 * cc1sq * (2.0 * d2 + cc1sq))
+
+    full = ~isimp
+    rows = dict(
+        no_unkozai=no_unkozai, ecco=ecco, inclo=inclo, nodeo=nodeo, argpo=argpo, mo=mo, bstar=bstar,
+        mdot=mdot, argpdot=argpdot, nodedot=nodedot, nodecf=nodecf,
+        cc1=cc1, cc4=cc4, cc5=xp.where(full, cc5, 0.0),
+        d2=xp.where(full, d2, 0.0), d3=xp.where(full, d3, 0.0), d4=xp.where(full, d4, 0.0),
+        t2cof=t2cof, t3cof=xp.where(full, t3cof, 0.0), t4cof=xp.where(full, t4cof, 0.0),
+        t5cof=xp.where(full, t5cof, 0.0),
+        omgcof=xp.where(full, omgcof, 0.0), xmcof=xp.where(full, xmcof, 0.0),
+        eta=eta, delmo=xp.where(full, delmo, 0.0), sinmao=xp.where(full, sinmao, 0.0),
+        con41=con41, x1mth2=x1mth2, x7thm1=x7thm1, xlcof=xlcof, aycof=aycof,
+        sinio=sinio, cosio=cosio, am_coef=ao,
+    )
+    table = xp.empty((N_COEFFICIENTS, no_kozai.shape[0]), dtype=f64)
+    for k, name in enumerate(COEFFICIENTS):
+        table[k] = rows[name]
+    return table
+
+
+def propagate(coef, tsince_min, *, max_elements=1 << 15):
+    """Positions, velocities and error codes of n objects at m times each.
+
+    coef: (N_COEFFICIENTS, n) from `sgp4_init`.
+    tsince_min: minutes since each object's epoch, shape (n, m) or (m,) (same times for all).
+    max_elements: objects x times evaluated at once; bounds memory (about 40 temporaries of
+        this many float64) whatever the request size, and keeps them in cache.
+    Returns r_km (n, m, 3), v_km_s (n, m, 3) float64 in TEME, error (n, m) int8.
+    """
+    coef = np.asarray(coef, dtype=np.float64)
+    n = coef.shape[1]
+    t = np.asarray(tsince_min, dtype=np.float64)
+    if t.ndim == 1:
+        t = np.broadcast_to(t, (n, t.shape[0]))
+    if t.shape[0] != n:
+        raise ValueError(f"tsince_min has {t.shape[0]} rows for {n} objects")
+    m = t.shape[1]
+    r = np.empty((n, m, 3))
+    v = np.empty((n, m, 3))
+    error = np.empty((n, m), dtype=np.int8)
+    rows_per_chunk = max(1, max_elements // max(m, 1))
+    for lo in range(0, n, rows_per_chunk):
+        hi = min(n, lo + rows_per_chunk)
+        propagate_block(coef[:, lo:hi, None], t[lo:hi], r[lo:hi], v[lo:hi], error[lo:hi])
+    return r, v, error
+
+
+def propagate_block(c, t, r_out, v_out, error_out):
+    """SGP4 for one block: the NumPy twin of `sgp4_propagate` in kernels/sgp4.cuh.
+
+    c: (N_COEFFICIENTS, ...) coefficient rows broadcastable against t; t: minutes since epoch.
+    Writes r_out[..., 3] (km), v_out[..., 3] (km/s) and error_out (int8) in place.
+    """
+    C = dict(zip(COEFFICIENTS, c))
+    with np.errstate(all="ignore"):  # rows with an error code carry NaN/inf; masked below
+        # Secular gravity and atmospheric drag.
+        xmdf = C["mo"] + C["mdot"] * t
+        argpdf = C["argpo"] + C["argpdot"] * t
+        nodedf = C["nodeo"] + C["nodedot"] * t
+        t2 = t * t
+        nodem = nodedf + C["nodecf"] * t2
+        delomg = C["omgcof"] * t
+        delmtemp = 1.0 + C["eta"] * np.cos(xmdf)
+        delm = C["xmcof"] * (delmtemp * delmtemp * delmtemp - C["delmo"])
+        temp = delomg + delm
+        mm = xmdf + temp
+        argpm = argpdf - temp
+        t3 = t2 * t
+        t4 = t3 * t
+        tempa = 1.0 - C["cc1"] * t - C["d2"] * t2 - C["d3"] * t3 - C["d4"] * t4
+        tempe = C["bstar"] * C["cc4"] * t + C["bstar"] * C["cc5"] * (np.sin(mm) - C["sinmao"])
+        templ = C["t2cof"] * t2 + C["t3cof"] * t3 + t4 * (C["t4cof"] + t * C["t5cof"])
+
+        nm = C["no_unkozai"]
+        am = C["am_coef"] * tempa * tempa
+        nm = XKE / am**1.5
+        em = C["ecco"] - tempe
+        bad_ecc = (em >= 1.0) | (em < -0.001)
+        em = np.maximum(em, 1.0e-6)
+        mm = mm + C["no_unkozai"] * templ
+        xlm = mm + argpm + nodem
+        nodem = np.fmod(nodem, TWOPI)
+        argpm = np.fmod(argpm, TWOPI)
+        xlm = np.fmod(xlm, TWOPI)
+        mm = np.fmod(xlm - argpm - nodem, TWOPI)
+
+        # Long-period periodics.
+        axnl = em * np.cos(argpm)
+        temp = 1.0 / (am * (1.0 - em * em))
+        aynl = em * np.sin(argpm) + temp * C["aycof"]
+        xl = mm + argpm + nodem + temp * C["xlcof"] * axnl
+
+        # Kepler's equation, Newton steps capped at 0.95 rad, per element until converged.
+        u = np.fmod(xl - nodem, TWOPI)
+        eo1 = u.copy()
+        sineo1 = np.sin(eo1)
+        coseo1 = np.cos(eo1)
+        active = np.ones(eo1.shape, dtype=bool)
+        for _ in range(KEPLER_MAX_ITERATIONS):
+            tem5 = (u - aynl * coseo1 + axnl * sineo1 - eo1) / (1.0 - coseo1 * axnl - sineo1 * aynl)
+            np.clip(tem5, -0.95, 0.95, out=tem5)
+            eo1 = np.where(active, eo1 + tem5, eo1)
+            active &= np.abs(tem5) >= KEPLER_TOLERANCE_RAD
+            if not active.any():
+                break
+            # As in Vallado's loop, sin/cos after the loop belong to the last eo1 that was
+            # *tested*, not to the final update: only still-active elements move on.
+            sineo1 = np.where(active, np.sin(eo1), sineo1)
+            coseo1 = np.where(active, np.cos(eo1), coseo1)
+
+        # Short-period periodics.
+        ecose = axnl * coseo1 + aynl * sineo1
+        esine = axnl * sineo1 - aynl * coseo1
+        el2 = axnl * axnl + aynl * aynl
+        pl = am * (1.0 - el2)
+        rl = am * (1.0 - ecose)
+        rdotl = np.sqrt(am) * esine / rl
+        rvdotl = np.sqrt(pl) / rl
+        betal = np.sqrt(1.0 - el2)
+        temp = esine / (1.0 + betal)
+        sinu = am / rl * (sineo1 - aynl - axnl * temp)
+        cosu = am / rl * (coseo1 - axnl + aynl * temp)
+        su = np.arctan2(sinu, cosu)
+        sin2u = (cosu + cosu) * sinu
+        cos2u = 1.0 - 2.0 * sinu * sinu
+        temp = 1.0 / pl
+        temp1 = 0.5 * J2 * temp
+        temp2 = temp1 * temp
+        mrt = rl * (1.0 - 1.5 * temp2 * betal * C["con41"]) + 0.5 * temp1 * C["x1mth2"] * cos2u
+        su = su - 0.25 * temp2 * C["x7thm1"] * sin2u
+        xnode = nodem + 1.5 * temp2 * C["cosio"] * sin2u
+        xinc = C["inclo"] + 1.5 * temp2 * C["cosio"] * C["sinio"] * cos2u
+        mvt = rdotl - nm * temp1 * C["x1mth2"] * sin2u / XKE
+        rvdot = rvdotl + nm * temp1 * (C["x1mth2"] * cos2u + 1.5 * C["con41"]) / XKE
+
+        # Orientation vectors, then TEME position and velocity.
+        sinsu = np.sin(su)
+        cossu = np.cos(su)
+        snod = np.sin(xnode)
+        cnod = np.cos(xnode)
+        sini = np.sin(xinc)
+        cosi = np.cos(xinc)
+        xmx = -snod * cosi
+        xmy = cnod * cosi
+        ux = xmx * sinsu + cnod * cossu
+        uy = xmy * sinsu + snod * cossu
+        uz = sini * sinsu
+        vx = xmx * cossu - cnod * sinsu
+        vy = xmy * cossu - snod * sinsu
+        vz = sini * cossu
+        mr = mrt * RADIUS_EARTH_KM
+        r_out[..., 0] = mr * ux
+        r_out[..., 1] = mr * uy
+        r_out[..., 2] = mr * uz
+        v_out[..., 0] = (mvt * ux + rvdot * vx) * VKMPERSEC
+        v_out[..., 1] = (mvt * uy + rvdot * vy) * VKMPERSEC
+        v_out[..., 2] = (mvt * uz + rvdot * vz) * VKMPERSEC
+
+    # Error codes in python-sgp4's order of tests; 1, 2 and 4 stop before a state exists.
+    bad_nm = np.broadcast_to(C["no_unkozai"] <= 0.0, t.shape)
+    no_state = bad_nm | bad_ecc | (pl < 0.0)
+    error_out[...] = np.where(mrt < 1.0, 6, 0)
+    error_out[pl < 0.0] = 4
+    error_out[bad_ecc] = 1
+    error_out[bad_nm] = 2
+    r_out[no_state] = np.nan
+    v_out[no_state] = np.nan

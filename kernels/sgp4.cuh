@@ -1,0 +1,254 @@
+/* Near-earth SGP4 propagation for one object at one time: the CUDA twin of
+ * engine/sgp4.py:propagate_block (same names, same order of operations).
+ *
+ * Source: Vallado, Crawford, Hujsak & Kelso, "Revisiting Spacetrack Report #3" (AIAA 2006-6753),
+ * as python-sgp4's C++ core evaluates it (WGS-72, 'i' mode). The per-object coefficients come
+ * from engine/sgp4.py:sgp4_init, one row per SGP4_C_* index below, n objects per row.
+ *
+ * This file is kept in a C subset that gcc also compiles (tests/test_sgp4_cuda_source.py runs
+ * it on the CPU against the NumPy path): no C++ features, no CUDA intrinsics, only <math.h>
+ * functions that CUDA provides as device functions with the same IEEE semantics.
+ */
+#ifndef FRAGRISK_SGP4_CUH
+#define FRAGRISK_SGP4_CUH
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define FR_DEVICE __device__ __forceinline__
+#define FR_NAN __longlong_as_double(0x7ff8000000000000LL)
+#else
+#include <math.h>
+#define FR_DEVICE static inline
+#define FR_NAN NAN
+#endif
+
+/* Rows of the coefficient table: the order of engine/sgp4.py:COEFFICIENTS (a test checks). */
+#define SGP4_C_NO_UNKOZAI 0
+#define SGP4_C_ECCO 1
+#define SGP4_C_INCLO 2
+#define SGP4_C_NODEO 3
+#define SGP4_C_ARGPO 4
+#define SGP4_C_MO 5
+#define SGP4_C_BSTAR 6
+#define SGP4_C_MDOT 7
+#define SGP4_C_ARGPDOT 8
+#define SGP4_C_NODEDOT 9
+#define SGP4_C_NODECF 10
+#define SGP4_C_CC1 11
+#define SGP4_C_CC4 12
+#define SGP4_C_CC5 13
+#define SGP4_C_D2 14
+#define SGP4_C_D3 15
+#define SGP4_C_D4 16
+#define SGP4_C_T2COF 17
+#define SGP4_C_T3COF 18
+#define SGP4_C_T4COF 19
+#define SGP4_C_T5COF 20
+#define SGP4_C_OMGCOF 21
+#define SGP4_C_XMCOF 22
+#define SGP4_C_ETA 23
+#define SGP4_C_DELMO 24
+#define SGP4_C_SINMAO 25
+#define SGP4_C_CON41 26
+#define SGP4_C_X1MTH2 27
+#define SGP4_C_X7THM1 28
+#define SGP4_C_XLCOF 29
+#define SGP4_C_AYCOF 30
+#define SGP4_C_SINIO 31
+#define SGP4_C_COSIO 32
+#define SGP4_C_AM_COEF 33
+#define SGP4_N_COEFFICIENTS 34
+
+/* WGS-72, as engine/sgp4.py. */
+#define SGP4_RADIUS_EARTH_KM 6378.135
+#define SGP4_J2 0.001082616
+#define SGP4_TWOPI 6.283185307179586476925286766559
+#define SGP4_KEPLER_TOLERANCE_RAD 1.0e-12
+#define SGP4_KEPLER_MAX_ITERATIONS 10
+
+/* Error codes (python-sgp4's). */
+#define SGP4_OK 0
+#define SGP4_ERR_ECCENTRICITY 1
+#define SGP4_ERR_MEAN_MOTION 2
+#define SGP4_ERR_SEMILATUS 4
+#define SGP4_ERR_DECAYED 6
+
+/* One object's coefficients, gathered from the table (row-major, `stride` objects a row). */
+typedef struct {
+    double no_unkozai, ecco, inclo, nodeo, argpo, mo, bstar;
+    double mdot, argpdot, nodedot, nodecf;
+    double cc1, cc4, cc5, d2, d3, d4;
+    double t2cof, t3cof, t4cof, t5cof;
+    double omgcof, xmcof, eta, delmo, sinmao;
+    double con41, x1mth2, x7thm1, xlcof, aycof;
+    double sinio, cosio, am_coef;
+} sgp4_coef;
+
+FR_DEVICE void sgp4_load(const double *table, long stride, long i, sgp4_coef *c)
+{
+    const double *p = table + i;
+    c->no_unkozai = p[SGP4_C_NO_UNKOZAI * stride];
+    c->ecco = p[SGP4_C_ECCO * stride];
+    c->inclo = p[SGP4_C_INCLO * stride];
+    c->nodeo = p[SGP4_C_NODEO * stride];
+    c->argpo = p[SGP4_C_ARGPO * stride];
+    c->mo = p[SGP4_C_MO * stride];
+    c->bstar = p[SGP4_C_BSTAR * stride];
+    c->mdot = p[SGP4_C_MDOT * stride];
+    c->argpdot = p[SGP4_C_ARGPDOT * stride];
+    c->nodedot = p[SGP4_C_NODEDOT * stride];
+    c->nodecf = p[SGP4_C_NODECF * stride];
+    c->cc1 = p[SGP4_C_CC1 * stride];
+    c->cc4 = p[SGP4_C_CC4 * stride];
+    c->cc5 = p[SGP4_C_CC5 * stride];
+    c->d2 = p[SGP4_C_D2 * stride];
+    c->d3 = p[SGP4_C_D3 * stride];
+    c->d4 = p[SGP4_C_D4 * stride];
+    c->t2cof = p[SGP4_C_T2COF * stride];
+    c->t3cof = p[SGP4_C_T3COF * stride];
+    c->t4cof = p[SGP4_C_T4COF * stride];
+    c->t5cof = p[SGP4_C_T5COF * stride];
+    c->omgcof = p[SGP4_C_OMGCOF * stride];
+    c->xmcof = p[SGP4_C_XMCOF * stride];
+    c->eta = p[SGP4_C_ETA * stride];
+    c->delmo = p[SGP4_C_DELMO * stride];
+    c->sinmao = p[SGP4_C_SINMAO * stride];
+    c->con41 = p[SGP4_C_CON41 * stride];
+    c->x1mth2 = p[SGP4_C_X1MTH2 * stride];
+    c->x7thm1 = p[SGP4_C_X7THM1 * stride];
+    c->xlcof = p[SGP4_C_XLCOF * stride];
+    c->aycof = p[SGP4_C_AYCOF * stride];
+    c->sinio = p[SGP4_C_SINIO * stride];
+    c->cosio = p[SGP4_C_COSIO * stride];
+    c->am_coef = p[SGP4_C_AM_COEF * stride];
+}
+
+/* State of one object at t minutes since its epoch. Writes r (km) and v (km/s), TEME; returns
+ * the error code. Codes 1, 2 and 4 leave no state (r and v are NaN); 6 keeps it. */
+FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v[3])
+{
+    const double xke = 60.0 / sqrt(SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM / 398600.8);
+    const double vkmpersec = SGP4_RADIUS_EARTH_KM * xke / 60.0;
+    double xmdf, argpdf, nodedf, t2, nodem, delomg, delmtemp, delm, temp, mm, argpm, t3, t4;
+    double tempa, tempe, templ, nm, am, em, xlm, axnl, aynl, xl, u, eo1, sineo1, coseo1, tem5;
+    double ecose, esine, el2, pl, rl, rdotl, rvdotl, betal, sinu, cosu, su, sin2u, cos2u;
+    double temp1, temp2, mrt, xnode, xinc, mvt, rvdot;
+    double sinsu, cossu, snod, cnod, sini, cosi, xmx, xmy, ux, uy, uz, vx, vy, vz, mr;
+    int ktr;
+
+    if (C->no_unkozai <= 0.0) {
+        r[0] = r[1] = r[2] = v[0] = v[1] = v[2] = FR_NAN;
+        return SGP4_ERR_MEAN_MOTION;
+    }
+
+    /* Secular gravity and atmospheric drag. */
+    xmdf = C->mo + C->mdot * t;
+    argpdf = C->argpo + C->argpdot * t;
+    nodedf = C->nodeo + C->nodedot * t;
+    t2 = t * t;
+    nodem = nodedf + C->nodecf * t2;
+    delomg = C->omgcof * t;
+    delmtemp = 1.0 + C->eta * cos(xmdf);
+    delm = C->xmcof * (delmtemp * delmtemp * delmtemp - C->delmo);
+    temp = delomg + delm;
+    mm = xmdf + temp;
+    argpm = argpdf - temp;
+    t3 = t2 * t;
+    t4 = t3 * t;
+    tempa = 1.0 - C->cc1 * t - C->d2 * t2 - C->d3 * t3 - C->d4 * t4;
+    tempe = C->bstar * C->cc4 * t + C->bstar * C->cc5 * (sin(mm) - C->sinmao);
+    templ = C->t2cof * t2 + C->t3cof * t3 + t4 * (C->t4cof + t * C->t5cof);
+
+    nm = C->no_unkozai;
+    am = C->am_coef * tempa * tempa;
+    nm = xke / pow(am, 1.5);
+    em = C->ecco - tempe;
+    if (em >= 1.0 || em < -0.001) {
+        r[0] = r[1] = r[2] = v[0] = v[1] = v[2] = FR_NAN;
+        return SGP4_ERR_ECCENTRICITY;
+    }
+    if (em < 1.0e-6)
+        em = 1.0e-6;
+    mm = mm + C->no_unkozai * templ;
+    xlm = mm + argpm + nodem;
+    nodem = fmod(nodem, SGP4_TWOPI);
+    argpm = fmod(argpm, SGP4_TWOPI);
+    xlm = fmod(xlm, SGP4_TWOPI);
+    mm = fmod(xlm - argpm - nodem, SGP4_TWOPI);
+
+    /* Long-period periodics. */
+    axnl = em * cos(argpm);
+    temp = 1.0 / (am * (1.0 - em * em));
+    aynl = em * sin(argpm) + temp * C->aycof;
+    xl = mm + argpm + nodem + temp * C->xlcof * axnl;
+
+    /* Kepler's equation, Newton steps capped at 0.95 rad. */
+    u = fmod(xl - nodem, SGP4_TWOPI);
+    eo1 = u;
+    sineo1 = sin(eo1);
+    coseo1 = cos(eo1);
+    for (ktr = 1; ktr <= SGP4_KEPLER_MAX_ITERATIONS; ++ktr) {
+        tem5 = (u - aynl * coseo1 + axnl * sineo1 - eo1) / (1.0 - coseo1 * axnl - sineo1 * aynl);
+        if (tem5 > 0.95) tem5 = 0.95;
+        if (tem5 < -0.95) tem5 = -0.95;
+        eo1 = eo1 + tem5;
+        if (fabs(tem5) < SGP4_KEPLER_TOLERANCE_RAD || ktr == SGP4_KEPLER_MAX_ITERATIONS)
+            break;
+        sineo1 = sin(eo1);
+        coseo1 = cos(eo1);
+    }
+
+    /* Short-period periodics. */
+    ecose = axnl * coseo1 + aynl * sineo1;
+    esine = axnl * sineo1 - aynl * coseo1;
+    el2 = axnl * axnl + aynl * aynl;
+    pl = am * (1.0 - el2);
+    if (pl < 0.0) {
+        r[0] = r[1] = r[2] = v[0] = v[1] = v[2] = FR_NAN;
+        return SGP4_ERR_SEMILATUS;
+    }
+    rl = am * (1.0 - ecose);
+    rdotl = sqrt(am) * esine / rl;
+    rvdotl = sqrt(pl) / rl;
+    betal = sqrt(1.0 - el2);
+    temp = esine / (1.0 + betal);
+    sinu = am / rl * (sineo1 - aynl - axnl * temp);
+    cosu = am / rl * (coseo1 - axnl + aynl * temp);
+    su = atan2(sinu, cosu);
+    sin2u = (cosu + cosu) * sinu;
+    cos2u = 1.0 - 2.0 * sinu * sinu;
+    temp = 1.0 / pl;
+    temp1 = 0.5 * SGP4_J2 * temp;
+    temp2 = temp1 * temp;
+    mrt = rl * (1.0 - 1.5 * temp2 * betal * C->con41) + 0.5 * temp1 * C->x1mth2 * cos2u;
+    su = su - 0.25 * temp2 * C->x7thm1 * sin2u;
+    xnode = nodem + 1.5 * temp2 * C->cosio * sin2u;
+    xinc = C->inclo + 1.5 * temp2 * C->cosio * C->sinio * cos2u;
+    mvt = rdotl - nm * temp1 * C->x1mth2 * sin2u / xke;
+    rvdot = rvdotl + nm * temp1 * (C->x1mth2 * cos2u + 1.5 * C->con41) / xke;
+
+    /* Orientation vectors, then TEME position and velocity. */
+    sinsu = sin(su);
+    cossu = cos(su);
+    snod = sin(xnode);
+    cnod = cos(xnode);
+    sini = sin(xinc);
+    cosi = cos(xinc);
+    xmx = -snod * cosi;
+    xmy = cnod * cosi;
+    ux = xmx * sinsu + cnod * cossu;
+    uy = xmy * sinsu + snod * cossu;
+    uz = sini * sinsu;
+    vx = xmx * cossu - cnod * sinsu;
+    vy = xmy * cossu - snod * sinsu;
+    vz = sini * cossu;
+    mr = mrt * SGP4_RADIUS_EARTH_KM;
+    r[0] = mr * ux;
+    r[1] = mr * uy;
+    r[2] = mr * uz;
+    v[0] = (mvt * ux + rvdot * vx) * vkmpersec;
+    v[1] = (mvt * uy + rvdot * vy) * vkmpersec;
+    v[2] = (mvt * uz + rvdot * vz) * vkmpersec;
+    return mrt < 1.0 ? SGP4_ERR_DECAYED : SGP4_OK;
+}
+
+#endif /* FRAGRISK_SGP4_CUH */
