@@ -160,7 +160,7 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
 
     nm = C->no_unkozai;
     am = C->am_coef * tempa * tempa;
-    nm = xke / pow(am, 1.5);
+    nm = xke / (am * sqrt(am));
     em = C->ecco - tempe;
     if (em >= 1.0 || em < -0.001) {
         r[0] = r[1] = r[2] = v[0] = v[1] = v[2] = FR_NAN;
@@ -245,9 +245,11 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
     r[0] = mr * ux;
     r[1] = mr * uy;
     r[2] = mr * uz;
-    v[0] = (mvt * ux + rvdot * vx) * vkmpersec;
-    v[1] = (mvt * uy + rvdot * vy) * vkmpersec;
-    v[2] = (mvt * uz + rvdot * vz) * vkmpersec;
+    mvt = mvt * vkmpersec;
+    rvdot = rvdot * vkmpersec;
+    v[0] = mvt * ux + rvdot * vx;
+    v[1] = mvt * uy + rvdot * vy;
+    v[2] = mvt * uz + rvdot * vz;
     return mrt < 1.0 ? SGP4_ERR_DECAYED : SGP4_OK;
 }
 
