@@ -120,7 +120,8 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     sfour_km = xp.where(perige_km < 98.0, 20.0, perige_km - 78.0)
     low = perige_km < 156.0
     sfour = xp.where(low, sfour_km / RADIUS_EARTH_KM + 1.0, ss)
-    qzms24 = xp.where(low, ((120.0 - sfour_km) / RADIUS_EARTH_KM) ** 4, qzms2t)
+    qz = (120.0 - sfour_km) / RADIUS_EARTH_KM
+    qzms24 = xp.where(low, (qz * qz) * (qz * qz), qzms2t)
 
     pinvsq = 1.0 / posq
     tsi = 1.0 / (ao - sfour)
@@ -128,8 +129,10 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     etasq = eta * eta
     eeta = ecco * eta
     psisq = xp.abs(1.0 - etasq)
-    coef = qzms24 * tsi**4.0
-    coef1 = coef / psisq**3.5
+    # Integer and half-integer powers by multiplication: pow() costs ~20 ns an element in NumPy.
+    tsi2 = tsi * tsi
+    coef = qzms24 * (tsi2 * tsi2)
+    coef1 = coef / (psisq * psisq * psisq * xp.sqrt(psisq))
     cc2 = coef1 * no_unkozai * (ao * (1.0 + 1.5 * etasq + eeta * (4.0 + etasq))
                                 + 0.375 * J2 * tsi / psisq * con41 * (8.0 + 3.0 * etasq * (8.0 + etasq)))
     cc1 = bstar * cc2
@@ -164,7 +167,8 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     one_plus_cosio = xp.where(xp.abs(cosio + 1.0) > 1.5e-12, 1.0 + cosio, 1.5e-12)
     xlcof = -0.25 * J3OJ2 * sinio * (3.0 + 5.0 * cosio) / one_plus_cosio
     aycof = -0.5 * J3OJ2 * sinio
-    delmo = (1.0 + eta * xp.cos(mo)) ** 3
+    delmo = 1.0 + eta * xp.cos(mo)
+    delmo = delmo * delmo * delmo
     sinmao = xp.sin(mo)
     x7thm1 = 7.0 * cosio2 - 1.0
 
