@@ -1,0 +1,540 @@
+"""SGP4 mean element sets: a struct of arrays for n objects, and the TLE / CCSDS OMM loaders.
+
+An ``ElementSet`` holds the SGP4 mean elements in python-sgp4's own units and names (``Satrec``
+attributes), so that ``to_satrecs()`` rebuilds the same satellites with ``sgp4init`` at full
+float64 precision, never through TLE text.  Epochs are split Julian dates (see engine.timeutil).
+
+Sources: the two-line element format (CelesTrak, "FAQs: Two-Line Element Set Format");
+CCSDS 502.0-B-3 Orbit Data Messages (OMM keywords as written by Space-Track and CelesTrak);
+python-sgp4 2.x (Satrec.twoline2rv, Satrec.sgp4init, sgp4.omm, propagation._initl for the
+un-Kozai'd mean motion, WGS-72 constants).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from sgp4.api import WGS72, Satrec
+from sgp4.earth_gravity import wgs72
+
+from engine.errors import InputError
+from engine.timeutil import parse_utc
+
+# WGS-72, the constants SGP4 element sets are fitted with (python-sgp4's sgp4.earth_gravity.wgs72).
+EARTH_RADIUS_KM = wgs72.radiusearthkm          # 6378.135 km
+_XKE = wgs72.xke                               # sqrt(GM) in earth radii^1.5 per minute
+_J2 = wgs72.j2
+_TUMIN = wgs72.tumin                           # minutes per time unit
+
+# SGP4 switches to its deep-space branch (SDP4) from this period on (python-sgp4 sgp4init).
+DEEP_SPACE_PERIOD_MIN = 225.0
+
+# sgp4init counts epochs in days from 1949 December 31 0h UT, i.e. from this Julian date.
+_SGP4_EPOCH0_JD = 2433281.5
+
+_TLE_LINE_LENGTH = 69
+_ARRAY_FIELDS = ("epoch_jd", "epoch_fr", "no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo",
+                 "bstar")
+_DEG = math.pi / 180.0
+
+
+@dataclass(frozen=True, eq=False)
+class ElementSet:
+    """SGP4 mean elements of n objects, one float64 array of shape (n,) per element.
+
+    Fields (python-sgp4 ``Satrec`` names and units):
+    - ``satnum`` int64 (n,): NORAD catalog numbers (Alpha-5 numbers decoded, e.g. A0001 = 100001)
+    - ``name`` tuple of n str: object names (the catalog number where a file gives none)
+    - ``epoch_jd``, ``epoch_fr`` (n,) days: element epochs, split Julian date (UTC), as
+      ``Satrec.jdsatepoch`` / ``Satrec.jdsatepochF``
+    - ``no_kozai`` (n,) rad/min: Kozai mean motion as in the TLE
+    - ``ecco`` (n,) 1; ``inclo``, ``nodeo``, ``argpo``, ``mo`` (n,) rad
+    - ``bstar`` (n,) 1/earth radii: SGP4 drag term
+    - ``source`` str: where the elements came from, for messages (a path, or "file: [table] tle")
+    - ``tle_lines``: the original (line1, line2) pairs when read from TLE text, else None
+
+    The arrays are read-only copies.  Equality compares every field except ``source``.
+    """
+
+    satnum: np.ndarray
+    name: tuple
+    epoch_jd: np.ndarray
+    epoch_fr: np.ndarray
+    no_kozai: np.ndarray
+    ecco: np.ndarray
+    inclo: np.ndarray
+    nodeo: np.ndarray
+    argpo: np.ndarray
+    mo: np.ndarray
+    bstar: np.ndarray
+    source: str = ""
+    tle_lines: tuple | None = None
+
+    def __post_init__(self) -> None:
+        satnum = np.array(self.satnum, dtype=np.int64, copy=True).reshape(-1)
+        n = satnum.shape[0]
+        satnum.flags.writeable = False
+        object.__setattr__(self, "satnum", satnum)
+        for field_name in _ARRAY_FIELDS:
+            arr = np.array(getattr(self, field_name), dtype=np.float64, copy=True)
+            if arr.ndim != 1 or arr.shape[0] != n:
+                raise ValueError(f"ElementSet.{field_name} has shape {arr.shape}, expected ({n},)")
+            arr.flags.writeable = False
+            object.__setattr__(self, field_name, arr)
+        names = tuple(str(x) for x in self.name)
+        if len(names) != n:
+            raise ValueError(f"ElementSet.name has {len(names)} entries, expected {n}")
+        object.__setattr__(self, "name", names)
+        if self.tle_lines is not None:
+            lines = tuple((str(a), str(b)) for a, b in self.tle_lines)
+            if len(lines) != n:
+                raise ValueError(f"ElementSet.tle_lines has {len(lines)} entries, expected {n}")
+            object.__setattr__(self, "tle_lines", lines)
+
+    # --- container behaviour -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self.satnum.shape[0])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ElementSet):
+            return NotImplemented
+        return (np.array_equal(self.satnum, other.satnum)
+                and self.name == other.name
+                and self.tle_lines == other.tle_lines
+                and all(np.array_equal(getattr(self, f), getattr(other, f), equal_nan=True)
+                        for f in _ARRAY_FIELDS))
+
+    __hash__ = None  # arrays are not hashable; equality is by value
+
+    def take(self, indices) -> "ElementSet":
+        """The objects at ``indices`` (ints, a slice or a boolean mask of shape (n,)), in order."""
+        idx = np.atleast_1d(np.arange(len(self))[indices])
+        kwargs = {f: getattr(self, f)[idx] for f in _ARRAY_FIELDS}
+        return ElementSet(
+            satnum=self.satnum[idx],
+            name=tuple(self.name[i] for i in idx),
+            source=self.source,
+            tle_lines=None if self.tle_lines is None else tuple(self.tle_lines[i] for i in idx),
+            **kwargs,
+        )
+
+    # --- derived orbit quantities --------------------------------------------------------------
+    @property
+    def no_unkozai(self) -> np.ndarray:
+        """Brouwer (un-Kozai'd) mean motion, rad/min, (n,): python-sgp4 ``_initl``, WGS-72."""
+        cosio = np.cos(self.inclo)
+        omeosq = 1.0 - self.ecco * self.ecco
+        rteosq = np.sqrt(omeosq)
+        ak = (_XKE / self.no_kozai) ** (2.0 / 3.0)
+        d1 = 0.75 * _J2 * (3.0 * cosio * cosio - 1.0) / (rteosq * omeosq)
+        del_ = d1 / (ak * ak)
+        adel = ak * (1.0 - del_ * del_ - del_ * (1.0 / 3.0 + 134.0 * del_ * del_ / 81.0))
+        del_ = d1 / (adel * adel)
+        return self.no_kozai / (1.0 + del_)
+
+    @property
+    def period_min(self) -> np.ndarray:
+        """Orbital period 2π / no_unkozai, minutes, (n,); SGP4 uses SDP4 where it is >= 225."""
+        return 2.0 * np.pi / self.no_unkozai
+
+    @property
+    def is_deep_space(self) -> np.ndarray:
+        """bool (n,): period >= 225 min, i.e. python-sgp4 would use its deep-space branch."""
+        return self.period_min >= DEEP_SPACE_PERIOD_MIN
+
+    @property
+    def _semi_major_axis_er(self) -> np.ndarray:
+        # Satrec.a: mean semi-major axis in earth radii from the un-Kozai'd mean motion.
+        return (self.no_unkozai * _TUMIN) ** (-2.0 / 3.0)
+
+    @property
+    def perigee_km(self) -> np.ndarray:
+        """Mean perigee altitude over a 6378.135 km sphere, km, (n,) (``Satrec.altp`` · radius)."""
+        return (self._semi_major_axis_er * (1.0 - self.ecco) - 1.0) * EARTH_RADIUS_KM
+
+    @property
+    def apogee_km(self) -> np.ndarray:
+        """Mean apogee altitude over a 6378.135 km sphere, km, (n,) (``Satrec.alta`` · radius)."""
+        return (self._semi_major_axis_er * (1.0 + self.ecco) - 1.0) * EARTH_RADIUS_KM
+
+    # --- python-sgp4 -----------------------------------------------------------------------------
+    def to_satrecs(self) -> list:
+        """One ``sgp4.api.Satrec`` per object, made with ``sgp4init`` (WGS-72, opsmode 'i').
+
+        The epoch goes in as (jd - 2433281.5) + fr days, and the exact split epoch is put back
+        into ``jdsatepoch`` / ``jdsatepochF`` so that ``sat.sgp4(jd, fr)`` measures time from
+        the very epoch stored here.  ndot and nddot are 0: SGP4 does not use them.
+        """
+        sats = []
+        for i in range(len(self)):
+            sat = Satrec()
+            epoch_days = (float(self.epoch_jd[i]) - _SGP4_EPOCH0_JD) + float(self.epoch_fr[i])
+            sat.sgp4init(WGS72, "i", int(self.satnum[i]), epoch_days, float(self.bstar[i]),
+                         0.0, 0.0, float(self.ecco[i]), float(self.argpo[i]),
+                         float(self.inclo[i]), float(self.mo[i]), float(self.no_kozai[i]),
+                         float(self.nodeo[i]))
+            sat.jdsatepoch = float(self.epoch_jd[i])
+            sat.jdsatepochF = float(self.epoch_fr[i])
+            sats.append(sat)
+        return sats
+
+
+def concat(sets: Sequence[ElementSet]) -> ElementSet:
+    """All objects of ``sets`` in order; ``tle_lines`` kept only where every set has them."""
+    sets = list(sets)
+    if not sets:
+        raise ValueError("concat() needs at least one ElementSet")
+    sources = list(dict.fromkeys(s.source for s in sets))
+    have_tle = all(s.tle_lines is not None for s in sets)
+    return ElementSet(
+        satnum=np.concatenate([s.satnum for s in sets]),
+        name=tuple(n for s in sets for n in s.name),
+        source=" + ".join(sources),
+        tle_lines=tuple(p for s in sets for p in s.tle_lines) if have_tle else None,
+        **{f: np.concatenate([getattr(s, f) for s in sets]) for f in _ARRAY_FIELDS},
+    )
+
+
+# ================================================================================================
+# Two-line element sets
+# ================================================================================================
+
+def tle_checksum(line: str) -> int:
+    """Modulo-10 checksum of a TLE line: digits count their value, '-' counts 1, over 68 columns."""
+    total = 0
+    for ch in line[:68]:
+        if ch.isdigit():
+            total += ord(ch) - 48
+        elif ch == "-":
+            total += 1
+    return total % 10
+
+
+# Fixed columns (0-based slices) checked before python-sgp4 reads them: its C++ reader stops at
+# the first bad character without saying so, and garbage elements would propagate silently.
+_CATNUM_RE = re.compile(r"^(\d{1,5}|[A-HJ-NP-Z]\d{4})$")
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
+_EXP_RE = re.compile(r"^[+-]?\.?\d{1,5}[+-]\d$")      # TLE "assumed decimal point" notation
+_DIGITS_RE = re.compile(r"^\d+$")
+_LINE1_FIELDS = (
+    ("epoch year (columns 19-20)", slice(18, 20), _DIGITS_RE),
+    ("epoch day (columns 21-32)", slice(20, 32), _FLOAT_RE),
+    ("B* (columns 54-61)", slice(53, 61), _EXP_RE),
+)
+_LINE2_FIELDS = (
+    ("inclination (columns 9-16)", slice(8, 16), _FLOAT_RE),
+    ("right ascension of the node (columns 18-25)", slice(17, 25), _FLOAT_RE),
+    ("eccentricity (columns 27-33)", slice(26, 33), _DIGITS_RE),
+    ("argument of perigee (columns 35-42)", slice(34, 42), _FLOAT_RE),
+    ("mean anomaly (columns 44-51)", slice(43, 51), _FLOAT_RE),
+    ("mean motion (columns 53-63)", slice(52, 63), _FLOAT_RE),
+)
+
+
+def _short(text: str, width: int = 24) -> str:
+    return text if len(text) <= width else text[:width] + "..."
+
+
+def _check_tle_line(line: str, number: str, lineno: int, source: str) -> None:
+    if len(line) != _TLE_LINE_LENGTH:
+        raise InputError(f"{source}: line {lineno} has {len(line)} characters, "
+                         f"expected {_TLE_LINE_LENGTH}")
+    if line[0] != number or line[1] != " ":
+        raise InputError(f"{source}: line {lineno}: starts with {line[:2]!r}, "
+                         f"expected line {number} of an element set ('{number} ...')")
+    stated = line[68]
+    if not stated.isdigit():
+        raise InputError(f"{source}: line {lineno}: checksum {stated!r} is not a digit")
+    expected = tle_checksum(line)
+    if int(stated) != expected:
+        raise InputError(f"{source}: line {lineno}: checksum is {stated}, expected {expected}")
+    catnum = line[2:7].strip()
+    if not _CATNUM_RE.match(catnum):
+        raise InputError(f"{source}: line {lineno}: catalog number {line[2:7]!r} "
+                         f"(columns 3-7) is not a catalog number")
+    for label, cols, pattern in (_LINE1_FIELDS if number == "1" else _LINE2_FIELDS):
+        text = line[cols].strip()
+        if not pattern.match(text):
+            raise InputError(f"{source}: line {lineno}: {label} {line[cols]!r} is not a number")
+
+
+def _satrec_arrays(sat: Satrec) -> dict:
+    return {"epoch_jd": sat.jdsatepoch, "epoch_fr": sat.jdsatepochF, "no_kozai": sat.no_kozai,
+            "ecco": sat.ecco, "inclo": sat.inclo, "nodeo": sat.nodeo, "argpo": sat.argpo,
+            "mo": sat.mo, "bstar": sat.bstar}
+
+
+def parse_tle(text: str, source: str) -> ElementSet:
+    """Parse two-line (or three-line, with a name line) element sets: one or many objects.
+
+    ``source`` names the text in messages, e.g. ``"iss.tle"`` or ``"x.toml: [parent] tle"``.
+    Each data line must have exactly 69 characters once surrounding whitespace is stripped,
+    begin with '1 ' / '2 ', carry a valid modulo-10 checksum and the same catalog number on
+    both lines.  Name lines may carry the 3LE prefix "0 ".  Line numbers in messages count the
+    lines of ``text`` from 1.  Returns an ``ElementSet`` with ``tle_lines`` set.
+    """
+    rows = [(k, raw.strip()) for k, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    records: list[dict] = []
+    names: list[str] = []
+    lines: list[tuple[str, str]] = []
+    satnums: list[int] = []
+    i = 0
+    while i < len(rows):
+        lineno, line = rows[i]
+        name = None
+        if not line.startswith("1 "):
+            # A name line: 3LE files prefix it with "0 ".
+            name = line[2:].strip() if line.startswith("0 ") else line
+            i += 1
+            if i >= len(rows):
+                raise InputError(f"{source}: line {lineno}: {_short(line)!r} is not followed "
+                                 f"by a two-line element set")
+            lineno, line = rows[i]
+            if not line.startswith("1"):
+                raise InputError(f"{source}: line {lineno}: expected line 1 of an element set "
+                                 f"('1 ...'), found {_short(line)!r}")
+        l1no, l1 = lineno, line
+        _check_tle_line(l1, "1", l1no, source)
+        i += 1
+        if i >= len(rows):
+            raise InputError(f"{source}: line {l1no}: line 1 is not followed by line 2")
+        l2no, l2 = rows[i]
+        _check_tle_line(l2, "2", l2no, source)
+        if l1[2:7] != l2[2:7]:
+            raise InputError(f"{source}: line {l2no}: catalog number {l2[2:7].strip()!r} differs "
+                             f"from {l1[2:7].strip()!r} on line {l1no}")
+        i += 1
+        sat = Satrec.twoline2rv(l1, l2, WGS72)
+        if sat.error != 0 or not sat.no_kozai > 0.0:
+            raise InputError(f"{source}: line {l2no}: python-sgp4 rejects this element set "
+                             f"(error code {sat.error}, mean motion {sat.no_kozai} rad/min)")
+        records.append(_satrec_arrays(sat))
+        satnums.append(int(sat.satnum))
+        names.append(name if name else l1[2:7].strip())
+        lines.append((l1, l2))
+    if not records:
+        raise InputError(f"{source}: no two-line element sets found")
+    return ElementSet(
+        satnum=np.array(satnums, dtype=np.int64),
+        name=tuple(names),
+        source=source,
+        tle_lines=tuple(lines),
+        **{f: np.array([r[f] for r in records], dtype=np.float64) for f in _ARRAY_FIELDS},
+    )
+
+
+def _read_bytes(path) -> tuple[bytes, str]:
+    """Bytes of a file (a path or an importlib.resources Traversable) and its name for messages."""
+    p = Path(path) if isinstance(path, (str, os.PathLike)) else path
+    source = str(p)
+    try:
+        if not p.is_file():
+            if isinstance(p, Path) and p.is_dir():
+                raise InputError(f"{source}: is a folder, not a file")
+            raise InputError(f"{source}: file not found")
+        return p.read_bytes(), source
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+
+
+def read_tle_file(path) -> ElementSet:
+    """Read a TLE/3LE file (path or Traversable); ``source`` is the path as given."""
+    data, source = _read_bytes(path)
+    return parse_tle(_decode(data, source), source)
+
+
+# ================================================================================================
+# CCSDS OMM (XML, CSV, JSON)
+# ================================================================================================
+
+_OMM_REQUIRED = ("NORAD_CAT_ID", "EPOCH", "MEAN_MOTION", "ECCENTRICITY", "INCLINATION",
+                 "RA_OF_ASC_NODE", "ARG_OF_PERICENTER", "MEAN_ANOMALY", "BSTAR")
+
+
+def _omm_float(fields_: dict, key: str, where: str) -> float:
+    value = fields_[key]
+    if isinstance(value, bool):
+        raise InputError(f"{where}: {key} = {value!r} is not a number")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {key} = {value!r} is not a number") from None
+    if not math.isfinite(out):
+        raise InputError(f"{where}: {key} = {value!r} is not a finite number")
+    return out
+
+
+def _omm_record(fields_: dict, k: int, source: str) -> tuple[dict, int, str]:
+    where = f"{source}: OMM record {k}"
+    present = {key: v for key, v in fields_.items()
+               if v is not None and not (isinstance(v, str) and not v.strip())}
+    for key in _OMM_REQUIRED:
+        if key not in present:
+            raise InputError(f"{where}: missing field {key}")
+    theory = str(present.get("MEAN_ELEMENT_THEORY", "SGP4")).strip().upper()
+    if theory != "SGP4":
+        raise InputError(f"{where}: MEAN_ELEMENT_THEORY = {theory!r}, expected 'SGP4'")
+    catnum_text = str(present["NORAD_CAT_ID"]).strip()
+    if isinstance(present["NORAD_CAT_ID"], bool) or not _DIGITS_RE.match(catnum_text):
+        raise InputError(f"{where}: NORAD_CAT_ID = {present['NORAD_CAT_ID']!r} "
+                         f"is not a catalog number")
+    jd, fr = parse_utc(str(present["EPOCH"]), where=f"{where}: EPOCH")
+    mean_motion = _omm_float(present, "MEAN_MOTION", where)
+    ecc = _omm_float(present, "ECCENTRICITY", where)
+    incl = _omm_float(present, "INCLINATION", where)
+    if not mean_motion > 0.0:
+        raise InputError(f"{where}: MEAN_MOTION = {mean_motion!r}, expected > 0 rev/day")
+    if not 0.0 <= ecc < 1.0:
+        raise InputError(f"{where}: ECCENTRICITY = {ecc!r}, expected in [0, 1)")
+    if not 0.0 <= incl <= 180.0:
+        raise InputError(f"{where}: INCLINATION = {incl!r}, expected in [0, 180] deg")
+    record = {
+        "epoch_jd": jd,
+        "epoch_fr": fr,
+        # Same unit conversions, in the same order, as sgp4.omm.initialize.
+        "no_kozai": mean_motion / 720.0 * math.pi,
+        "ecco": ecc,
+        "inclo": incl * _DEG,
+        "nodeo": _omm_float(present, "RA_OF_ASC_NODE", where) * _DEG,
+        "argpo": _omm_float(present, "ARG_OF_PERICENTER", where) * _DEG,
+        "mo": _omm_float(present, "MEAN_ANOMALY", where) * _DEG,
+        "bstar": _omm_float(present, "BSTAR", where),
+    }
+    satnum = int(catnum_text)
+    name = str(present.get("OBJECT_NAME", "")).strip() or catnum_text
+    return record, satnum, name
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _omm_xml_records(data: bytes, source: str) -> list[dict]:
+    # Like sgp4.omm.parse_xml, but blind to XML namespaces and to missing blocks (a segment
+    # without <tleParameters> must give "missing field BSTAR", not an AttributeError).
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise InputError(f"{source}: not valid XML: {exc}") from None
+    records = []
+    for segment in root.iter():
+        if _local(segment.tag) != "segment":
+            continue
+        fields_ = {}
+        for element in segment.iter():
+            if len(element) == 0 and element is not segment:
+                fields_[_local(element.tag)] = (element.text or "").strip()
+        records.append(fields_)
+    return records
+
+
+def _omm_csv_records(text: str, source: str) -> list[dict]:
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise InputError(f"{source}: not valid CSV: {exc}") from None
+    return [{(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
+            for row in rows]
+
+
+def _omm_json_records(text: str, source: str) -> list[dict]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{source}: not valid JSON: {exc}") from None
+    if isinstance(doc, dict):
+        doc = [doc]
+    if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):
+        raise InputError(f"{source}: expected a JSON list of OMM records (objects)")
+    return doc
+
+
+def _omm_element_set(records: Iterable[dict], source: str) -> ElementSet:
+    arrays, satnums, names = [], [], []
+    for k, fields_ in enumerate(records, start=1):
+        record, satnum, name = _omm_record(fields_, k, source)
+        arrays.append(record)
+        satnums.append(satnum)
+        names.append(name)
+    if not arrays:
+        raise InputError(f"{source}: no OMM records found")
+    return ElementSet(
+        satnum=np.array(satnums, dtype=np.int64),
+        name=tuple(names),
+        source=source,
+        tle_lines=None,
+        **{f: np.array([r[f] for r in arrays], dtype=np.float64) for f in _ARRAY_FIELDS},
+    )
+
+
+def parse_omm(data: bytes, source: str, fmt: str) -> ElementSet:
+    """Parse CCSDS OMM records in ``fmt`` "xml", "csv" or "json" (keywords as in the standard:
+    NORAD_CAT_ID, EPOCH, MEAN_MOTION rev/day, ECCENTRICITY, INCLINATION, RA_OF_ASC_NODE,
+    ARG_OF_PERICENTER, MEAN_ANOMALY deg, BSTAR 1/ER; OBJECT_NAME optional)."""
+    if fmt == "xml":
+        records = _omm_xml_records(data, source)
+    elif fmt == "csv":
+        records = _omm_csv_records(_decode(data, source), source)
+    elif fmt == "json":
+        records = _omm_json_records(_decode(data, source), source)
+    else:
+        raise ValueError(f"unknown OMM format {fmt!r}")
+    return _omm_element_set(records, source)
+
+
+_TLE_SUFFIXES = (".tle", ".txt", ".3le", ".2le")
+_OMM_SUFFIXES = {".xml": "xml", ".csv": "csv", ".json": "json"}
+
+
+def _suffix(path) -> str:
+    name = getattr(path, "name", None) or os.fspath(path)
+    return os.path.splitext(str(name))[1].lower()
+
+
+def read_omm_file(path) -> ElementSet:
+    """Read a CCSDS OMM file (XML, CSV or JSON, by extension, else by content)."""
+    data, source = _read_bytes(path)
+    fmt = _OMM_SUFFIXES.get(_suffix(path)) or _sniff(data)
+    if fmt == "tle":
+        raise InputError(f"{source}: not an OMM file (expected XML, CSV or JSON)")
+    return parse_omm(data, source, fmt)
+
+
+def _sniff(data: bytes) -> str:
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:4096]
+    if head.startswith(b"<"):
+        return "xml"
+    if head.startswith((b"[", b"{")):
+        return "json"
+    first_line = head.split(b"\n", 1)[0]
+    if b"," in first_line and b"MEAN_MOTION" in first_line.upper():
+        return "csv"
+    return "tle"
+
+
+def load_elements(path) -> ElementSet:
+    """Load element sets from a file: .tle/.txt/.3le -> TLE; .xml/.csv/.json -> OMM; any other
+    extension by content.  ``path`` may be a str, a Path or an importlib.resources Traversable."""
+    data, source = _read_bytes(path)
+    suffix = _suffix(path)
+    fmt = "tle" if suffix in _TLE_SUFFIXES else _OMM_SUFFIXES.get(suffix) or _sniff(data)
+    if fmt == "tle":
+        return parse_tle(_decode(data, source), source)
+    return parse_omm(data, source, fmt)
