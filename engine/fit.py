@@ -49,6 +49,11 @@ def equinoctial_from_state(r_km, v_km_s, xp=np):
     p = tan(i/2) sin O, q = tan(i/2) cos O, lambda = M + w + O (rad), and the semi-major axis a_km
     (n,) (negative for hyperbolic states).
     """
+    with np.errstate(all="ignore"):  # hyperbolic and degenerate states give NaN, not warnings
+        return _equinoctial_from_state(r_km, v_km_s, xp)
+
+
+def _equinoctial_from_state(r_km, v_km_s, xp):
     mu = sgp4.MU_KM3_S2
     x, y, z = r_km[:, 0], r_km[:, 1], r_km[:, 2]
     vx, vy, vz = v_km_s[:, 0], v_km_s[:, 1], v_km_s[:, 2]

@@ -31,22 +31,30 @@ def source(name: str) -> str:
     return expand(name, ())
 
 
+def _with_defines(text: str, defines: tuple) -> str:
+    return "".join(f"#define {key} {value}\n" for key, value in defines) + text
+
+
 @functools.lru_cache(maxsize=None)
-def module(name: str):
-    """cupy.RawModule of kernels/<name>, compiled once per process (CuPy also caches on disk)."""
+def module(name: str, defines: tuple = ()):
+    """cupy.RawModule of kernels/<name>, compiled once per process (CuPy also caches on disk).
+
+    defines: ((NAME, value), ...) prepended as #define lines (part of the source text, hence
+    of CuPy's cache key).
+    """
     import cupy
 
-    return cupy.RawModule(code=source(name), options=NVRTC_OPTIONS)
+    return cupy.RawModule(code=_with_defines(source(name), defines), options=NVRTC_OPTIONS)
 
 
-def compile_ptx(name: str, arch: str = "compute_90") -> str:
+def compile_ptx(name: str, arch: str = "compute_90", defines: tuple = ()) -> str:
     """PTX of kernels/<name> through NVRTC directly: needs libnvrtc, but no GPU and no driver.
 
     CPU-only CI uses this to prove the CUDA sources compile.
     """
     from cupy_backends.cuda.libs import nvrtc
 
-    prog = nvrtc.createProgram(source(name), name, [], [])
+    prog = nvrtc.createProgram(_with_defines(source(name), defines), name, [], [])
     try:
         nvrtc.compileProgram(prog, list(NVRTC_OPTIONS) + [f"--gpu-architecture={arch}"])
     except nvrtc.NVRTCError as exc:

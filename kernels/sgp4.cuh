@@ -12,14 +12,7 @@
 #ifndef FRAGRISK_SGP4_CUH
 #define FRAGRISK_SGP4_CUH
 
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
-#define FR_DEVICE __device__ __forceinline__
-#define FR_NAN __longlong_as_double(0x7ff8000000000000LL)
-#else
-#include <math.h>
-#define FR_DEVICE static inline
-#define FR_NAN NAN
-#endif
+#include "common.cuh"
 
 /* Rows of the coefficient table: the order of engine/sgp4.py:COEFFICIENTS (a test checks). */
 #define SGP4_C_NO_UNKOZAI 0

@@ -1,0 +1,152 @@
+"""The fragment cloud at the event epoch: breakup samples -> TEME states -> SGP4 mean elements.
+
+Per realization (engine.breakup.sample), each fragment's state is the parent's TEME state at the
+event epoch (SGP4 of the parent's element set) plus its ejection velocity. States are classified
+(design.md, "The estimator"):
+
+    status 0  kept: bound, perigee >= 100 km, mean elements fitted (engine.fit)
+    status 1  sub-orbital: osculating perigee below 100 km altitude (reenters within a revolution)
+    status 2  hyperbolic: specific energy >= 0
+    status 3  element fit failed (did not converge)
+    status 4  deep space: the fitted orbit's period is >= 225 min, outside the near-earth SGP4
+              that fragrisk's kernels run (these are counted and reported, never dropped silently)
+
+Only kept fragments are propagated. B* = k Cd (A/m) rho0 / 2 (nasa-sbm.md section 8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from engine import breakup, fit, sgp4
+from engine.timeutil import minutes_between
+
+STATUS_KEPT = 0
+STATUS_SUBORBITAL = 1
+STATUS_HYPERBOLIC = 2
+STATUS_FIT_FAILED = 3
+STATUS_DEEP_SPACE = 4
+STATUS_MEANINGS = "kept sub_orbital hyperbolic element_fit_failed deep_space"
+
+MEAN_ELEMENTS = ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo")
+SUBORBITAL_PERIGEE_KM = 100.0
+
+
+@dataclasses.dataclass
+class Cloud:
+    """n fragments of one or many realizations at the event epoch (struct of arrays).
+
+    fragments: engine.breakup.Fragments (n). position_km, velocity_km_s: (n, 3) TEME at the
+    event epoch. status: (n,) int8 (module docstring). elements: dict of (n,) float64 SGP4 mean
+    elements (MEAN_ELEMENTS; rad/min and rad), NaN where status != 0. bstar: (n,) 1/earth radii.
+    epoch_jd, epoch_fr: the event epoch (split Julian date), the elements' epoch.
+    """
+
+    fragments: breakup.Fragments
+    position_km: np.ndarray
+    velocity_km_s: np.ndarray
+    status: np.ndarray
+    elements: dict
+    bstar: np.ndarray
+    epoch_jd: float
+    epoch_fr: float
+
+    @property
+    def kept(self) -> np.ndarray:
+        return self.status == STATUS_KEPT
+
+    def sgp4_table(self, xp=np):
+        """SGP4 coefficient table (N_COEFFICIENTS, n_kept) of the kept fragments."""
+        k = self.kept
+        return sgp4.sgp4_init(*(xp.asarray(self.elements[name][k]) for name in MEAN_ELEMENTS),
+                              xp.asarray(self.bstar[k]), xp=xp)
+
+
+def breakup_params(event, parent) -> breakup.BreakupParams:
+    """BreakupParams of a scenario's [event] and [parent] tables."""
+    return breakup.BreakupParams(
+        event_type=event.type, parent_mass_kg=parent.mass_kg, parent_kind=parent.kind,
+        projectile_mass_kg=event.projectile_mass_kg, impact_velocity_km_s=event.impact_velocity_km_s,
+        lc_min_m=event.lc_min_m, am_sampling=event.am_sampling, mass_policy=event.mass_policy,
+        explosion_scale=event.explosion_scale)
+
+
+def parent_state(parent, event):
+    """The parent's TEME state at the event epoch: r (3,) km, v (3,) km/s (SGP4, NumPy path)."""
+    el = parent.elements
+    table = sgp4.sgp4_init(el.no_kozai, el.ecco, el.inclo, el.nodeo, el.argpo, el.mo, el.bstar)
+    t = minutes_between(event.epoch_jd, event.epoch_fr, float(el.epoch_jd[0]), float(el.epoch_fr[0]))
+    r, v, _ = sgp4.propagate(table, np.array([[t]]))
+    return r[0, 0], v[0, 0]
+
+
+def classify_states(r_km, v_km_s):
+    """Status 0/1/2 of TEME states from their osculating two-body orbit: (n,) int8."""
+    eq, a_km = fit.equinoctial_from_state(r_km, v_km_s)
+    ecc = np.hypot(eq[1], eq[2])
+    perigee_alt_km = a_km * (1.0 - ecc) - sgp4.RADIUS_EARTH_KM
+    status = np.full(a_km.shape, STATUS_KEPT, dtype=np.int8)
+    status[perigee_alt_km < SUBORBITAL_PERIGEE_KM] = STATUS_SUBORBITAL
+    status[~(a_km > 0.0) | ~(ecc < 1.0)] = STATUS_HYPERBOLIC
+    return status
+
+
+def osculating_orbit(r_km, v_km_s):
+    """Apogee and perigee altitude (km) and period (min) of TEME states (two-body): Gabbard data."""
+    eq, a_km = fit.equinoctial_from_state(r_km, v_km_s)
+    ecc = np.hypot(eq[1], eq[2])
+    with np.errstate(invalid="ignore"):
+        period_min = 2.0 * np.pi * np.sqrt(a_km**3 / sgp4.MU_KM3_S2) / 60.0
+    return (a_km * (1.0 + ecc) - sgp4.RADIUS_EARTH_KM, a_km * (1.0 - ecc) - sgp4.RADIUS_EARTH_KM, period_min)
+
+
+def propagate_at_epoch_numpy(table):
+    r, v, err = sgp4.propagate(table, np.zeros((table.shape[1], 1)))
+    return r[:, 0], v[:, 0], err[:, 0]
+
+
+def propagate_at_epoch_cuda(table):
+    import cupy
+
+    from kernels import sgp4_gpu
+
+    n = table.shape[1]
+    r, v, err = sgp4_gpu.propagate(table, cupy.zeros(n), cupy.zeros(1))
+    return r[:, 0], v[:, 0], err[:, 0]
+
+
+def sample_cloud(scenario, realizations, device: str = "cpu") -> Cloud:
+    """Fragments of the given realizations of scenario's breakup, with states and elements.
+
+    realizations: int array (R,). device: "cpu" or "gpu" (where the element fit's SGP4 runs; the
+    sampling is always on the host, so a seed gives the same fragments on either backend).
+    """
+    event, parent = scenario.event, scenario.parent
+    frags = breakup.sample(breakup_params(event, parent), scenario.analysis.seed, np.asarray(realizations))
+    r0, v0 = parent_state(parent, event)
+    n = len(frags)
+    position = np.broadcast_to(r0, (n, 3)).copy()
+    velocity = v0[None, :] + frags.dv_m_s * 1e-3
+    status = classify_states(position, velocity)
+    elements = {name: np.full(n, np.nan) for name in MEAN_ELEMENTS}
+    bstar = fit.bstar_from_area_to_mass(frags.am_m2_kg, event.drag_coefficient, event.drag_scale)
+    kept = np.flatnonzero(status == STATUS_KEPT)
+    if kept.size:
+        if device == "gpu":
+            import cupy
+
+            el, ok = fit.fit_mean_elements(cupy.asarray(position[kept]), cupy.asarray(velocity[kept]),
+                                           propagate_at_epoch_cuda, xp=cupy)
+            el = {k: cupy.asnumpy(a) for k, a in el.items()}
+            ok = cupy.asnumpy(ok)
+        else:
+            el, ok = fit.fit_mean_elements(position[kept], velocity[kept], propagate_at_epoch_numpy)
+        deep = sgp4.is_deep_space(el["no_kozai"], el["ecco"], el["inclo"])
+        status[kept[~ok]] = STATUS_FIT_FAILED
+        status[kept[ok & deep]] = STATUS_DEEP_SPACE
+        good = ok & ~deep
+        for name in MEAN_ELEMENTS:
+            elements[name][kept[good]] = el[name][good]
+    return Cloud(frags, position, velocity, status, elements, bstar, event.epoch_jd, event.epoch_fr)

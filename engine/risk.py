@@ -1,0 +1,214 @@
+"""The flux estimator: expected number of collisions of fragments with targets (NumPy path).
+
+For target k (hard-body radius R_k) and fragment i (size Lc_i) the cross-section is
+sigma_ik = pi (R_k + Lc_i / 2)^2. Around the target sits a kernel sphere of radius R_s and volume
+V_s = 4/3 pi R_s^3; over a window the expected number of collisions is
+
+    lambda_ik = sigma_ik / V_s * (length of the relative trajectory r_i(t) - r_k(t) inside the sphere)
+
+(design.md, "The estimator": the continuous-time form of Liou's CUBE method). Between two time
+samples the relative trajectory is the straight segment joining r_rel(t_j) and r_rel(t_j+1) (the
+"secant chord"), and its length inside the sphere is computed exactly.
+
+A fragment is decayed from the first sample where SGP4 reports an error or its altitude is below
+100 km; a segment counts only if both its ends are before that sample (and the target is valid at
+both). The CUDA twin of `fragment_rates` is kernels/risk.cu; both call the chord of
+kernels/chord.cuh / `chord_length_km`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine import sgp4
+
+DECAY_ALTITUDE_KM = 100.0
+DECAY_RADIUS_KM = sgp4.RADIUS_EARTH_KM + DECAY_ALTITUDE_KM
+
+
+def cross_section_km2(hard_body_radius_m, lc_m):
+    """sigma = pi (R_k + Lc/2)^2 in km^2; hard_body_radius_m (K,), lc_m (n,) -> (n, K)."""
+    radius_km = (np.asarray(hard_body_radius_m)[None, :] + 0.5 * np.asarray(lc_m)[:, None]) * 1e-3
+    return math.pi * radius_km * radius_km
+
+
+def sphere_volume_km3(radius_km: float) -> float:
+    return 4.0 / 3.0 * math.pi * radius_km**3
+
+
+def chord_length_km(d0, d1, radius_km: float):
+    """Length (km) of the straight segment d0 -> d1 inside the sphere |d| <= radius_km.
+
+    d0, d1: (..., 3) relative positions in km. Solves |d0 + s (d1 - d0)|^2 = R^2 for s in [0, 1]
+    (half-b form of the quadratic) and returns (s_out - s_in) |d1 - d0|, 0 where the line
+    misses the sphere. Twin of chord_length_km in kernels/chord.cuh.
+    """
+    delta = d1 - d0
+    a = np.einsum("...i,...i->...", delta, delta)
+    b = np.einsum("...i,...i->...", d0, delta)
+    c = np.einsum("...i,...i->...", d0, d0) - radius_km * radius_km
+    disc = b * b - a * c
+    hit = (disc > 0.0) & (a > 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(np.where(hit, disc, 0.0))
+        safe_a = np.where(hit, a, 1.0)
+        s_in = np.clip((-b - root) / safe_a, 0.0, 1.0)
+        s_out = np.clip((-b + root) / safe_a, 0.0, 1.0)
+    return np.where(hit, (s_out - s_in) * np.sqrt(a), 0.0)
+
+
+def decay_step(r_km, error):
+    """Index of the first sample where an object is decayed, or m where it never is.
+
+    r_km: (n, m, 3); error: (n, m) SGP4 error codes. Decayed = error != 0 or |r| < 6478.135 km.
+    """
+    radius2 = np.einsum("...i,...i->...", r_km, r_km)
+    with np.errstate(invalid="ignore"):
+        dead = (error != 0) | ~(radius2 >= DECAY_RADIUS_KM * DECAY_RADIUS_KM)
+    m = error.shape[1]
+    first = np.where(dead.any(axis=1), dead.argmax(axis=1), m)
+    return first.astype(np.int64)
+
+
+def segment_bins(times_s, bin_edges_s):
+    """Time bin of each segment between consecutive samples, by the segment's midpoint.
+
+    times_s: (m,) sample times since the analysis start; bin_edges_s: (T+1,). Returns (m-1,)
+    int64 in [0, T).
+    """
+    mid = 0.5 * (times_s[:-1] + times_s[1:])
+    return np.clip(np.searchsorted(bin_edges_s, mid, side="right") - 1, 0, len(bin_edges_s) - 2)
+
+
+def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
+                   kernel_radius_km, seg_bin, n_bins, *, max_elements=1 << 13):
+    """Expected collisions per fragment, target and time bin; and each fragment's decay step.
+
+    table: (N_COEFFICIENTS, n) SGP4 coefficients of the fragments.
+    offset_min: (n,) minutes from each fragment's epoch to the analysis start.
+    times_min: (m,) sample times, minutes since the analysis start.
+    target_r_km: (K, m, 3) target positions at the samples; target_valid: (K, m) bool.
+    sigma_over_volume: (n, K) sigma_ik / V_s (1/km); kernel_radius_km: R_s.
+    seg_bin: (m-1,) time bin of each segment; n_bins: T.
+    max_elements: fragments x samples propagated at once (bounds memory).
+    Returns lam (n, K, T) float64 and decay (n,) int64 (first decayed sample, m if none).
+    """
+    n = table.shape[1]
+    m = times_min.shape[0]
+    K = target_r_km.shape[0]
+    lam = np.zeros((n, K, n_bins))
+    decay = np.empty(n, dtype=np.int64)
+    # Segments sorted by bin, so each bin's sum is one np.add.reduceat slice, in time order;
+    # reduceat runs over the non-empty bins only (an empty slice would repeat an element).
+    order = np.argsort(seg_bin, kind="stable")
+    counts = np.bincount(seg_bin, minlength=n_bins)
+    present = counts > 0
+    starts = (np.cumsum(counts) - counts)[present]
+    target_segment_ok = target_valid[:, :-1] & target_valid[:, 1:]
+    rows = max(1, max_elements // m)
+    for lo in range(0, n, rows):
+        hi = min(n, lo + rows)
+        r, _, err = sgp4.propagate(table[:, lo:hi], offset_min[lo:hi, None] + times_min[None, :])
+        dec = decay_step(r, err)
+        decay[lo:hi] = dec
+        # Segment j is alive if its end sample j+1 is before the decay sample.
+        alive = np.arange(1, m)[None, :] < dec[:, None]
+        for k in range(K):
+            d = r - target_r_km[k][None]
+            length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
+            length *= alive & target_segment_ok[k][None, :]
+            if m > 1:
+                per_bin = np.add.reduceat(length[:, order], starts, axis=1)
+                lam[lo:hi, k, present] = per_bin * sigma_over_volume[lo:hi, k][:, None]
+    return lam, decay
+
+
+def radius_bounds_km(table, t0_min, t1_min):
+    """Bounds on SGP4's geocentric radius of each object over [t0_min, t1_min] (minutes since
+    its epoch), from its coefficients alone: no propagation.
+
+    table: (N_COEFFICIENTS, n); t0_min, t1_min: (n,) or scalars. Returns (r_min_km, r_max_km,
+    certain): where `certain` is False (B* < 0, or an eccentricity that may leave SGP4's valid
+    range) the bounds are not guaranteed and the object must be propagated.
+
+    Derivation, term by term from engine/sgp4.propagate_block: with B* >= 0 the drag factor
+    tempa = 1 - cc1 t - d2 t^2 - d3 t^3 - d4 t^4 has only non-positive derivative terms, so
+    am = am_coef tempa^2 is monotone and its extremes are at the window ends; em = ecco - tempe
+    with tempe = B* cc4 t + B* cc5 (sin mm - sinmao) lies within the linear term's end values
+    +- 2|B* cc5|; the long-period aynl adds at most |aycof| / pl to the eccentricity e_l;
+    rl = am (1 - e_l cos E) lies in am (1 -+ e_l); and the short-period terms of mrt are bounded
+    by their coefficients' magnitudes (|cos|, |betal| <= 1).
+    """
+    C = dict(zip(sgp4.COEFFICIENTS, np.asarray(table)))
+    t0 = np.broadcast_to(np.asarray(t0_min, dtype=np.float64), C["cc1"].shape)
+    t1 = np.broadcast_to(np.asarray(t1_min, dtype=np.float64), C["cc1"].shape)
+
+    def tempa(t):
+        return 1.0 - C["cc1"] * t - C["d2"] * t**2 - C["d3"] * t**3 - C["d4"] * t**4
+
+    with np.errstate(all="ignore"):
+        a0 = C["am_coef"] * tempa(t0) ** 2
+        a1 = C["am_coef"] * tempa(t1) ** 2
+        am_min, am_max = np.minimum(a0, a1), np.maximum(a0, a1)
+        lin0 = C["bstar"] * C["cc4"] * t0
+        lin1 = C["bstar"] * C["cc4"] * t1
+        wobble = 2.0 * np.abs(C["bstar"] * C["cc5"])
+        em_low = C["ecco"] - np.maximum(lin0, lin1) - wobble  # below -0.001 SGP4 fails (code 1)
+        em_max = np.maximum(C["ecco"] - np.minimum(lin0, lin1) + wobble, 1.0e-6)
+        pl_est_min = am_min * (1.0 - em_max * em_max)
+        el_max = em_max + np.abs(C["aycof"]) / pl_est_min
+        pl_min = am_min * (1.0 - el_max * el_max)
+        temp1_max = 0.5 * sgp4.J2 / pl_min
+        temp2_max = temp1_max / pl_min
+        short = 1.5 * temp2_max * np.abs(C["con41"])
+        additive = 0.5 * temp1_max * np.abs(C["x1mth2"])
+        r_min = (am_min * (1.0 - el_max) * (1.0 - short) - additive) * sgp4.RADIUS_EARTH_KM
+        r_max = (am_max * (1.0 + el_max) * (1.0 + short) + additive) * sgp4.RADIUS_EARTH_KM
+        certain = ((C["bstar"] >= 0.0) & (C["no_unkozai"] > 0.0) & (em_low > -0.001)
+                   & (em_max < 0.9) & (el_max < 0.9)
+                   & (pl_min > 0.0) & (am_min > 0.0) & np.isfinite(r_min) & np.isfinite(r_max))
+    return r_min, r_max, certain
+
+
+def segment_radius_floor_km(r_min_km, step_s):
+    """Smallest radius on a straight segment between two samples whose radii are >= r_min_km.
+
+    For a segment from a to b, |p(s)|^2 = (1-s)|a|^2 + s|b|^2 - s(1-s)|b-a|^2 >= r_min^2 - L^2/4
+    exactly; the chord length L is at most the escape speed at r_min times the step.
+    """
+    r = np.asarray(r_min_km, dtype=np.float64)
+    speed_km_s = np.sqrt(2.0 * sgp4.MU_KM3_S2 / np.maximum(r, 1.0))
+    half = 0.5 * speed_km_s * step_s
+    return np.sqrt(np.maximum(r * r - half * half, 0.0))
+
+
+def prefilter(table, t0_min, t1_min, step_s, target_r_km, target_valid, kernel_radius_km):
+    """Fragments that must be propagated step by step; the others provably contribute nothing.
+
+    A fragment may be skipped when, over the whole window, (1) for every target the radial gap
+    between the fragment's segments and the target's segments exceeds the kernel radius (the
+    distance between two points is at least the difference of their radii), and (2) it cannot
+    decay (its radius stays above 100 km altitude and SGP4 cannot fail). Exact: lambda and the
+    decay bookkeeping are unchanged with the filter off (tests check).
+
+    table (N_COEFFICIENTS, n); t0_min, t1_min (n,): the window in minutes since each epoch;
+    target_r_km (K, m, 3) and target_valid (K, m): the targets' samples. Returns (n,) bool.
+    """
+    r_min, r_max, certain = radius_bounds_km(table, t0_min, t1_min)
+    frag_floor = segment_radius_floor_km(r_min, step_s)
+    must = ~certain | (frag_floor <= DECAY_RADIUS_KM)
+    for k in range(target_r_km.shape[0]):
+        valid = target_valid[k]
+        if not valid.any():
+            continue
+        radius = np.linalg.norm(target_r_km[k][valid], axis=1)
+        chord = np.linalg.norm(np.diff(target_r_km[k], axis=0), axis=1)
+        chord = chord[valid[:-1] & valid[1:]]
+        t_max = radius.max()
+        half = 0.5 * (chord.max() if chord.size else 0.0)
+        t_floor = math.sqrt(max(radius.min() ** 2 - half * half, 0.0))
+        may_meet = (frag_floor - t_max <= kernel_radius_km) & (t_floor - r_max <= kernel_radius_km)
+        must |= may_meet
+    return must

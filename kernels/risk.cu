@@ -1,0 +1,40 @@
+/* The fused Monte Carlo kernel: one thread per fragment propagates it through every sample,
+ * screens it against every target and accumulates its expected collisions per time bin, never
+ * holding the fragments x samples positions. Deterministic: no atomics; each thread writes only
+ * its own row, and per-realization sums are taken in fragment order by segment_sum.
+ * RISK_N_TARGETS is prepended by kernels/risk_gpu.py. */
+#include "risk.cuh"
+
+extern "C" __global__ void risk_fused(
+    const double *__restrict__ table, long n, const double *__restrict__ offset_min,
+    const double *__restrict__ times_min, long m,
+    const double *__restrict__ target_r, const unsigned char *__restrict__ target_valid,
+    const double *__restrict__ sigma_over_volume, double kernel_radius_km,
+    const int *__restrict__ seg_bin, long n_bins,
+    double *__restrict__ lam, long long *__restrict__ decay)
+{
+    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n)
+        return;
+    sgp4_coef c;
+    sgp4_load(table, n, i, &c);
+    decay[i] = risk_fragment(&c, offset_min[i], times_min, m, target_r, target_valid,
+                             sigma_over_volume + i * RISK_N_TARGETS, kernel_radius_km,
+                             seg_bin, n_bins, lam + i * RISK_N_TARGETS * n_bins);
+}
+
+/* out[r, col] = sum of x[f, col] over fragments f in [starts[r], starts[r+1]), in order. */
+extern "C" __global__ void segment_sum(
+    const double *__restrict__ x, long width, const long long *__restrict__ starts, long n_segments,
+    double *__restrict__ out)
+{
+    long k = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (k >= n_segments * width)
+        return;
+    long s = k / width;
+    long col = k - s * width;
+    double acc = 0.0;
+    for (long long f = starts[s]; f < starts[s + 1]; ++f)
+        acc += x[f * width + col];
+    out[k] = acc;
+}

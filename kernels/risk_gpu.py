@@ -1,0 +1,68 @@
+"""Thin CuPy wrapper of kernels/risk.cu: check the arrays, launch, return."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels.build import check_array, module
+
+THREADS_PER_BLOCK = 128
+
+
+def _module(n_targets: int):
+    return module("risk.cu", (("RISK_N_TARGETS", int(n_targets)),))
+
+
+def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
+                   kernel_radius_km, seg_bin, n_bins):
+    """GPU twin of engine.risk.fragment_rates (all arguments cupy arrays, float64 unless noted).
+
+    table (N_COEFFICIENTS, n); offset_min (n,); times_min (m,); target_r_km (K, m, 3);
+    target_valid (K, m) uint8; sigma_over_volume (n, K) = sigma_ik / V_s (1/km);
+    seg_bin (m-1,) int32. Returns lam (n, K, n_bins) and decay (n,) int64.
+    """
+    import cupy
+
+    from engine.sgp4 import N_COEFFICIENTS
+
+    n = table.shape[1]
+    m = times_min.shape[0]
+    K = target_r_km.shape[0]
+    check_array(table, "table", np.float64, (N_COEFFICIENTS, n))
+    check_array(offset_min, "offset_min", np.float64, (n,))
+    check_array(times_min, "times_min", np.float64, (m,))
+    check_array(target_r_km, "target_r_km", np.float64, (K, m, 3))
+    check_array(target_valid, "target_valid", np.uint8, (K, m))
+    check_array(sigma_over_volume, "sigma_over_volume", np.float64, (n, K))
+    check_array(seg_bin, "seg_bin", np.int32, (max(m - 1, 0),))
+    lam = cupy.zeros((n, K, n_bins), dtype=np.float64)
+    decay = cupy.empty(n, dtype=np.int64)
+    if n == 0:
+        return lam, decay
+    kernel = _module(K).get_function("risk_fused")
+    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    kernel((blocks,), (THREADS_PER_BLOCK,),
+           (table, np.int64(n), offset_min, times_min, np.int64(m), target_r_km, target_valid,
+            sigma_over_volume, np.float64(kernel_radius_km), seg_bin, np.int64(n_bins), lam, decay))
+    return lam, decay
+
+
+def segment_sum(x, starts):
+    """Sums of rows of x (n, width) over consecutive segments [starts[s], starts[s+1]), in row order.
+
+    x: cupy float64 (n, width); starts: cupy int64 (S+1,). Returns (S, width).
+    """
+    import cupy
+
+    n, width = x.shape
+    check_array(x, "x", np.float64, (n, width))
+    check_array(starts, "starts", np.int64, (starts.shape[0],))
+    n_segments = starts.shape[0] - 1
+    out = cupy.empty((n_segments, width), dtype=np.float64)
+    total = n_segments * width
+    if total == 0:
+        return out
+    kernel = _module(1).get_function("segment_sum")
+    blocks = (total + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
+    kernel((blocks,), (THREADS_PER_BLOCK,), (x, np.int64(width), starts, np.int64(n_segments), out))
+    return out

@@ -1,0 +1,234 @@
+"""engine.plots: every figure renders from a path, a Dataset or a RunResults, with units."""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from engine import plots  # noqa: E402
+from engine import results as res  # noqa: E402
+from engine.errors import InputError  # noqa: E402
+from engine.results import RunResults  # noqa: E402
+
+UNIT = re.compile(r"\[[^\]]+\]|\([^)]+\)")
+FIGURES = ("gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_orbit")
+SCENARIO = ('name = "synthetic"\n[event]\nepoch = "2021-11-15T01:47:00Z"\n'
+            '[analysis]\nstart = "2021-11-15T02:47:00Z"\n')
+
+
+def make_results(n=30, *, realization=None, zero=False, scenario=SCENARIO) -> RunResults:
+    """Seeded synthetic results: K = 2 targets, T = 48 hourly bins, S = 6 size bins."""
+    rng = np.random.default_rng(5)
+    K, T, S, F = 2, 48, 6, 300
+    real = np.arange(n) if realization is None else np.asarray(realization)
+    lam = 10.0 ** rng.uniform(-10, -1, size=(K, n))
+    lam[:, ::5] = 0.0
+    if zero:
+        lam[:] = 0.0
+    by_time = lam[..., None] * rng.dirichlet(np.ones(T), size=(K, n))
+    by_size = lam[..., None] * rng.dirichlet(np.ones(S), size=(K, n))
+    F = F if 0 in set(real.tolist()) else 0
+    return RunResults(
+        target_names=["ISS", "CSS"], realization=real,
+        time_edges_s=np.arange(T + 1) * 3600.0, size_edges_m=np.geomspace(0.1, 10.0, S + 1),
+        expected_collisions=by_time.sum(-1)[:, real],
+        expected_collisions_by_time=by_time[:, real], expected_collisions_by_size=by_size[:, real],
+        fragments_in_orbit=(1500 - 5 * np.arange(T) + rng.normal(0, 20, (n, T)))[real],
+        n_fragments=rng.integers(1400, 1600, n)[real],
+        gabbard_apogee_km=rng.uniform(480, 1000, F), gabbard_perigee_km=rng.uniform(250, 480, F),
+        gabbard_period_min=rng.uniform(92, 102, F),
+        target_perigee_km=[415.0, 380.0], target_apogee_km=[422.0, 392.0],
+        attrs=dict(scenario=scenario, seed=3, n_realizations=n, device="cpu", elapsed_s=42.0,
+                   analysis_start="2021-11-15T02:47:00Z", am_sampling="mixture",
+                   mass_policy="remnants", kernel="sphere", kernel_radius_km=10.0),
+    )
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    r = make_results()
+    path = res.write_results(tmp_path_factory.mktemp("plots") / "run.h5", r)
+    return r, path
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def assert_units_everywhere(fig) -> None:
+    axes = [ax for ax in fig.axes if ax.axison]
+    assert axes
+    for ax in axes:
+        for label in (ax.get_xlabel(), ax.get_ylabel()):
+            assert UNIT.search(label), f"axis label without a unit: {label!r}"
+
+
+def render(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=plots.DPI)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["path", "dataset", "runresults"])
+@pytest.mark.parametrize("name", FIGURES + ("summary_page",))
+def test_every_figure_renders_from_every_source(run, name, kind):
+    import xarray as xr
+
+    r, path = run
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if kind == "dataset":
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                fig = getattr(plots, name)(ds)
+        else:
+            fig = getattr(plots, name)(path if kind == "path" else r)
+        data = render(fig)
+    assert len(data) > 10_000
+    expected = plots.PAGE_SIZE_PX if name == "summary_page" else plots.FIGURE_SIZE_PX
+    assert png_size(data) == expected
+    assert_units_everywhere(fig)
+    assert len([ax for ax in fig.axes if ax.axison]) == (5 if name == "summary_page" else 1)
+
+
+def test_pc_histogram_marks_mean_and_median(run):
+    r, path = run
+    ax = plots.pc_histogram(path).axes[0]
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    P = r.collision_probability
+    for k, name in enumerate(("ISS", "CSS")):
+        assert f"{name}: mean P = {P[k].mean():.3g}" in labels
+        assert f"{name}: median P = {np.median(P[k]):.3g}" in labels
+    mean_line = [ln for ln in ax.lines if ln.get_label().startswith("ISS: mean P")][0]
+    assert mean_line.get_xdata()[0] == pytest.approx(P[0].mean())
+    heights = [patch for patch in ax.patches]  # one stairs patch per target
+    assert len(heights) == 2
+
+
+def test_rate_vs_time_counts_from_the_event_and_is_per_hour(run):
+    r, path = run
+    ax = plots.rate_vs_time(path).axes[0]
+    assert ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "time since the breakup event [h]"
+    assert ax.get_ylabel() == "expected collisions per hour [1/h]"
+    median = [ln for ln in ax.lines if ln.get_label() == "ISS: median"][0]
+    # event one hour before the analysis start: the first bin centre (0.5 h) is at 1.5 h
+    np.testing.assert_allclose(median.get_xdata()[:2], [1.5, 2.5])
+    np.testing.assert_allclose(median.get_ydata(),
+                               np.median(r.expected_collisions_by_time[0], axis=0) / 1.0)
+
+
+def test_time_axis_without_event_counts_from_analysis_start():
+    r = make_results(scenario='name = "catalog"\n[population]\ntle_file = "x.tle"\n')
+    ax = plots.fragments_in_orbit(r).axes[0]
+    assert ax.get_xlabel() == "time since analysis start [h]"
+    np.testing.assert_allclose(ax.lines[0].get_xdata()[0], 0.5)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), np.median(r.fragments_in_orbit, axis=0))
+
+
+def test_gabbard_shows_target_bands_and_fragments(run):
+    r, path = run
+    ax = plots.gabbard(path).axes[0]
+    offsets = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(offsets[:, 0], r.gabbard_period_min)
+    np.testing.assert_allclose(offsets[:, 1], r.gabbard_apogee_km)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "ISS altitude band 415–422 km" in labels and "CSS altitude band 380–392 km" in labels
+
+
+def test_figures_of_a_shard_without_realization_0_and_of_zero_risk(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shard = make_results(30, realization=np.arange(10, 30))
+        fig = plots.gabbard(shard)
+        assert png_size(render(fig)) == plots.FIGURE_SIZE_PX
+        assert "no fragments" in " ".join(t.get_text() for t in fig.axes[0].texts)
+        quiet = make_results(zero=True)
+        for name in FIGURES + ("summary_page",):
+            fig = getattr(plots, name)(quiet)
+            render(fig)
+            assert_units_everywhere(fig)
+        assert plots.rate_vs_time(quiet).axes[0].get_yscale() == "linear"
+
+
+@pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
+def test_plot_all_writes_every_figure(tmp_path, fmt, magic):
+    path = res.write_results(tmp_path / "run.h5", make_results())
+    written = plots.plot_all(path, fmt=fmt)
+    folder = tmp_path / "run_plots"
+    names = ["gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_orbit", "summary"]
+    assert written == [folder / f"{n}.{fmt}" for n in names]
+    for p in written:
+        data = p.read_bytes()
+        assert data.startswith(magic) and len(data) > 5_000, p
+        if fmt == "png":
+            expected = plots.PAGE_SIZE_PX if p.stem == "summary" else plots.FIGURE_SIZE_PX
+            assert png_size(data) == expected
+    if fmt == "png":  # an explicit folder, created with its parents; format case-insensitive
+        other = plots.plot_all(path, tmp_path / "elsewhere" / "figs", fmt=".PNG")
+        assert [p.parent for p in other] == [tmp_path / "elsewhere" / "figs"] * 6
+
+
+def test_plot_all_refusals(tmp_path, run):
+    _, path = run
+    with pytest.raises(InputError) as e:
+        plots.plot_all(path, tmp_path / "x", fmt="jpg")
+    assert str(e.value) == "--format: 'jpg' is not one of png, pdf, svg"
+
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f["x"] = np.arange(3)
+    with pytest.raises(InputError) as e:
+        plots.plot_all(foreign)
+    assert str(e.value) == (f"{foreign}: not a fragrisk results file "
+                            "(global attribute 'source' is None)")
+    assert not (tmp_path / "foreign_plots").exists()
+
+    text = tmp_path / "notes.h5"
+    text.write_text("hello")
+    with pytest.raises(InputError, match="damaged or not an HDF5 file"):
+        plots.rate_vs_time(text)
+
+
+def test_missing_variable_fails_only_the_figures_that_need_it(tmp_path, run):
+    _, path = run
+    partial = tmp_path / "partial.h5"
+    partial.write_bytes(path.read_bytes())
+    with h5py.File(partial, "a") as f:
+        del f["gabbard_period_min"]
+    with pytest.raises(InputError) as e:
+        plots.gabbard(partial)
+    msg = str(e.value)
+    assert msg == f"{partial}: variable 'gabbard_period_min' is missing; the gabbard figure needs it"
+    assert "\n" not in msg
+    render(plots.rate_vs_time(partial))  # figures that do not need it still work
+    with pytest.raises(InputError, match="gabbard_period_min"):
+        plots.plot_all(partial)
+    assert not (tmp_path / "partial_plots").exists()  # nothing written
+
+
+def test_bad_shape_in_a_dataset_is_one_line(run):
+    import xarray as xr
+
+    _, path = run
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        bad = ds.assign(fragments_in_orbit=(("realization", "t2"), np.zeros((30, 10))))
+        with pytest.raises(InputError) as e:
+            plots.fragments_in_orbit(bad)
+    msg = str(e.value)
+    assert "'fragments_in_orbit' has shape (30, 10); expected (realization, time) = (30, 48)" in msg
+    assert "\n" not in msg
+
+
+def test_unknown_source_type():
+    with pytest.raises(InputError, match="is not a results path, xarray Dataset or RunResults"):
+        plots.by_size(42)
