@@ -188,5 +188,227 @@ def info(scenario: str, device: str) -> None:
     echo_warnings(s.warnings)
 
 
+
+#: Objects x times from which `propagate` shows a progress bar (on a terminal only).
+PROGRESS_MIN_SAMPLES = 2_000_000
+
+
+@cli.command()
+@click.argument("elements_file", metavar="TLE_OR_OMM")
+@click.option("--start", required=True, metavar="ISO",
+              help="Start epoch, ISO 8601 UTC, e.g. 2021-11-15T02:47:00Z.")
+@click.option("--duration-min", type=float, required=True, metavar="M",
+              help="Length of the window in minutes.")
+@click.option("--step-s", type=float, required=True, metavar="S",
+              help="Time step in seconds (the end of the window is always sampled).")
+@click.option("-o", "--output", required=True, metavar="OUT.h5", help="Ephemeris file to write.")
+@device_option
+@click.option("--overwrite", is_flag=True, help="Replace OUT.h5 if it exists.")
+def propagate(elements_file: str, start: str, duration_min: float, step_s: float, output: str,
+              device: str, overwrite: bool) -> None:
+    """Propagate the element sets of TLE_OR_OMM with SGP4 and write their TEME states to OUT.h5.
+
+    Samples start, start + S, ... and start + M minutes.  Near-earth objects run on --device;
+    deep-space ones (period >= 225 min) on the CPU through python-sgp4.
+    """
+    import time
+
+    import numpy as np
+
+    from engine.backend import resolve_device
+    from engine.elements import load_elements
+    from engine.ephemeris_file import write_ephemeris
+    from engine.errors import InputError
+    from engine.h5io import check_output_path
+    from engine.propagation import propagate_elements, sample_times_s
+    from engine.timeutil import format_utc, parse_utc
+
+    if not (math.isfinite(duration_min) and duration_min > 0):
+        raise InputError(f"--duration-min: {duration_min!r} is not a number of minutes > 0")
+    if not (math.isfinite(step_s) and step_s > 0):
+        raise InputError(f"--step-s: {step_s!r} is not a number of seconds > 0")
+    duration_s = duration_min * 60.0
+    if step_s > duration_s:
+        raise InputError(f"--step-s: {_num(step_s)} s is longer than --duration-min "
+                         f"{_num(duration_min)} ({_num(duration_s)} s)")
+    start_jd, start_fr = parse_utc(start, where="--start")
+    check_output_path(output, overwrite=overwrite, what="ephemeris file")
+    resolved = resolve_device(device)
+    elements = load_elements(elements_file)
+
+    time_s = sample_times_s(duration_s, step_s)
+    n, m = len(elements), time_s.size
+
+    t0 = time.perf_counter()
+    if sys.stderr.isatty() and n * m >= PROGRESS_MIN_SAMPLES:
+        with click.progressbar(length=n, label="propagating", file=sys.stderr) as bar:
+            def on_progress(done: int, total: int) -> None:
+                bar.update(done - bar.pos)
+
+            eph = propagate_elements(elements, start_jd, start_fr, time_s / 60.0,
+                                     device=resolved, on_progress=on_progress)
+    else:
+        eph = propagate_elements(elements, start_jd, start_fr, time_s / 60.0, device=resolved)
+    command = (f"fragrisk propagate {elements_file} --start {format_utc(start_jd, start_fr)} "
+               f"--duration-min {duration_min!r} --step-s {step_s!r} -o {output} "
+               f"--device {device}")
+    write_ephemeris(output, eph, elements, start_jd, start_fr, time_s, command=command,
+                    overwrite=overwrite,
+                    attrs={"device": resolved, "elements_source": str(elements.source),
+                           "step_s": float(step_s), "duration_min": float(duration_min)})
+    elapsed = time.perf_counter() - t0
+
+    parts = [f"wrote {output}: {n:,} object{'' if n == 1 else 's'} x {m:,} time"
+             f"{'' if m == 1 else 's'} ({_num(step_s)} s steps from "
+             f"{format_utc(start_jd, start_fr)}), device {resolved}, {elapsed:.2f} s"]
+    notes = list(eph.notes)
+    if eph.n_errors:
+        notes.append(f"{eph.n_errors:,} of {n * m:,} samples have SGP4 errors (see 'error')")
+    if notes:
+        parts.append("notes: " + "; ".join(notes))
+    click.echo("; ".join(parts))
+
+
+# --- run, plot, merge -------------------------------------------------------------------------------
+@cli.command()
+@scenario_argument
+@click.option("--realizations", type=int, default=None, metavar="N",
+              help="Realizations to run (default: the scenario's on the GPU; a smaller count on the CPU).")
+@click.option("--seed", type=int, default=None, metavar="S", help="Seed (default: the scenario's).")
+@device_option
+@click.option("-o", "--output", default=None, metavar="PATH",
+              help="Results file (default: results/<scenario>.h5).")
+@click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@click.option("--scheduler", default=None, metavar="ADDRESS", help="Run batches on this Dask scheduler.")
+@click.option("--workers", type=int, default=None, metavar="N",
+              help="Start a local Dask cluster of N workers (one per GPU where there are GPUs).")
+@click.option("--shard", default=None, metavar="K/N", help="Run only the K-th of N realization ranges.")
+@click.option("--resume", is_flag=True, help="Continue from the checkpoint a stopped run left beside PATH.")
+@click.option("--batch-size", type=int, default=None, metavar="B",
+              help="Realizations per batch (default: sized to the device).")
+def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
+        resume, batch_size) -> None:
+    """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
+    import json
+    from pathlib import Path
+
+    from engine import jobs
+    from engine.backend import resolve_device
+    from engine.errors import InputError
+    from engine.results import summary
+    from engine.scenario import load_scenario
+
+    resolved = resolve_device(device)
+    s = load_scenario(scenario)
+    shard_kn = jobs.parse_shard(shard)
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
+    out = Path(output) if output else Path("results") / (
+        f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
+    executor = None
+    if scheduler or workers:
+        from engine.distributed import DaskExecutor
+
+        executor = DaskExecutor(scheduler=scheduler, workers=workers, device=resolved)
+    bar = _RunProgress(enabled=sys.stderr.isatty() and not as_json)
+    try:
+        job = jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
+                           shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
+                           on_progress=bar.update)
+    except KeyboardInterrupt:
+        bar.close()
+        click.echo(f"interrupted: finished batches are kept in {jobs.checkpoint_dir(out)}; continue with "
+                   f"the same command and --resume", err=True)
+        sys.exit(130)
+    finally:
+        bar.close()
+        if executor is not None:
+            executor.close()
+    per_target = summary(job.results)
+    st = job.stats
+    report = {"results": str(job.path), "scenario": s.name, "device": job.device,
+              "realizations": int(job.results.realization.size), "seed": int(job.results.attrs["seed"]),
+              "elapsed_s": round(st["elapsed_s"], 3),
+              "fragment_steps": int(st["fragment_steps"]),
+              "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
+              "effective_fragment_steps_per_s": st["effective_rate"],
+              "raw_fragment_steps_per_s": st["raw_rate"],
+              "fragment_status_counts": dict(zip(["kept", "sub_orbital", "hyperbolic", "fit_failed",
+                                                  "deep_space"], st["status_counts"])),
+              "targets": per_target, "notes": job.notes}
+    if as_json:
+        click.echo(json.dumps(report, default=float))
+        return
+    for note in job.notes:
+        click.echo(f"note: {note}", err=True)
+    lines = [f"wrote {job.path}: {report['realizations']:,} realizations of {s.name}, seed "
+             f"{report['seed']}, device {job.device}, {st['elapsed_s']:.1f} s"]
+    for name, t in per_target.items():
+        peak = t.get("peak_rate_time_h")
+        lines.append(f"  {name}: P mean {t['p_mean']:.3g}, median {t['p_median']:.3g}, "
+                     f"p05 {t['p_p05']:.3g}, p95 {t['p_p95']:.3g}; mean expected collisions "
+                     f"{t['lambda_mean']:.3g}; highest rate "
+                     + (f"at hour {peak:.1f} after the start" if peak is not None else "n/a"))
+    lines.append(f"  throughput: {st['effective_rate']:.3g} fragment-steps/s effective "
+                 f"({st['fragment_steps']:,} fragment-steps), {st['raw_rate']:.3g}/s in the estimator "
+                 f"({st['propagated_fragment_steps']:,} propagated after the prefilter)")
+    click.echo("\n".join(lines))
+
+
+class _RunProgress:
+    """A progress line on stderr: realizations done, fragment-steps/s, time left."""
+
+    def __init__(self, enabled: bool):
+        import time
+
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.steps = 0
+        self.shown = False
+
+    def update(self, done: int, total: int, batch) -> None:
+        import time
+
+        self.steps += batch.fragment_steps
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        rate = self.steps / elapsed if elapsed > 0 else 0.0
+        left = elapsed / max(done, 1) * (total - done)
+        click.echo(f"\r{done:,}/{total:,} realizations, {rate:.3g} fragment-steps/s, "
+                   f"{left:.0f} s left   ", nl=False, err=True)
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            click.echo("", err=True)
+            self.shown = False
+
+
+@cli.command()
+@click.argument("results_file", metavar="RESULTS.h5")
+@click.option("-o", "--output", default=None, metavar="DIR", help="Folder (default: <RESULTS>_plots beside it).")
+@click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png", show_default=True)
+def plot(results_file, output, fmt) -> None:
+    """Draw the figures of a results file and print their paths."""
+    from engine.plots import plot_all
+
+    for path in plot_all(results_file, output, fmt):
+        click.echo(str(path))
+
+
+@cli.command()
+@click.argument("shards", nargs=-1, required=True, metavar="SHARD.h5...")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Merged results file.")
+@click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
+def merge(shards, output, overwrite) -> None:
+    """Merge the shard files of one run (fragrisk run --shard K/N) into one results file."""
+    from engine.results import merge_files
+
+    path = merge_files(list(shards), output, overwrite=overwrite)
+    click.echo(f"wrote {path} from {len(shards)} shards")
+
+
 if __name__ == "__main__":
     main()

@@ -83,45 +83,53 @@ def segment_bins(times_s, bin_edges_s):
 
 
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
-                   kernel_radius_km, seg_bin, n_bins, *, max_elements=1 << 13):
-    """Expected collisions per fragment, target and time bin; and each fragment's decay step.
+                   kernel_radius_km, seg_bin, n_bins, *, max_elements=1 << 13, block_samples=1024):
+    """Expected collisions per fragment, target and time bin; and each fragment's decay sample.
 
     table: (N_COEFFICIENTS, n) SGP4 coefficients of the fragments.
     offset_min: (n,) minutes from each fragment's epoch to the analysis start.
     times_min: (m,) sample times, minutes since the analysis start.
     target_r_km: (K, m, 3) target positions at the samples; target_valid: (K, m) bool.
     sigma_over_volume: (n, K) sigma_ik / V_s (1/km); kernel_radius_km: R_s.
-    seg_bin: (m-1,) time bin of each segment; n_bins: T.
-    max_elements: fragments x samples propagated at once (bounds memory).
+    seg_bin: (m-1,) time bin of each segment (non-decreasing); n_bins: T.
+    max_elements, block_samples: fragments x samples evaluated at once, in blocks of
+        block_samples samples (plus the one before, for the segment joining two blocks), so
+        every temporary stays in cache and memory is bounded for any number of steps.
     Returns lam (n, K, T) float64 and decay (n,) int64 (first decayed sample, m if none).
     """
     n = table.shape[1]
     m = times_min.shape[0]
     K = target_r_km.shape[0]
     lam = np.zeros((n, K, n_bins))
-    decay = np.empty(n, dtype=np.int64)
-    # Segments sorted by bin, so each bin's sum is one np.add.reduceat slice, in time order;
-    # reduceat runs over the non-empty bins only (an empty slice would repeat an element).
-    order = np.argsort(seg_bin, kind="stable")
-    counts = np.bincount(seg_bin, minlength=n_bins)
-    present = counts > 0
-    starts = (np.cumsum(counts) - counts)[present]
+    decay = np.full(n, m, dtype=np.int64)
     target_segment_ok = target_valid[:, :-1] & target_valid[:, 1:]
-    rows = max(1, max_elements // m)
+    rows = max(1, max_elements // (block_samples + 1))
     for lo in range(0, n, rows):
         hi = min(n, lo + rows)
-        r, _, err = sgp4.propagate(table[:, lo:hi], offset_min[lo:hi, None] + times_min[None, :])
-        dec = decay_step(r, err)
-        decay[lo:hi] = dec
-        # Segment j is alive if its end sample j+1 is before the decay sample.
-        alive = np.arange(1, m)[None, :] < dec[:, None]
-        for k in range(K):
-            d = r - target_r_km[k][None]
-            length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
-            length *= alive & target_segment_ok[k][None, :]
-            if m > 1:
-                per_bin = np.add.reduceat(length[:, order], starts, axis=1)
-                lam[lo:hi, k, present] = per_bin * sigma_over_volume[lo:hi, k][:, None]
+        dec = decay[lo:hi]
+        for b0 in range(0, m, block_samples):
+            b1 = min(m, b0 + block_samples)
+            s0 = max(b0 - 1, 0)  # first sample evaluated: the last one of the previous block
+            live = dec > s0
+            if not live.any():
+                break
+            r, _, err = sgp4.propagate(table[:, lo:hi], offset_min[lo:hi, None] + times_min[None, s0:b1])
+            first_dead = decay_step(r, err)
+            dec[:] = np.minimum(dec, np.where(first_dead < b1 - s0, first_dead + s0, m))
+            if b1 - s0 < 2:
+                continue
+            # Segments s0 .. b1-2 (samples j, j+1); alive while their end sample is before decay.
+            seg = np.arange(s0, b1 - 1)
+            alive = (seg + 1)[None, :] < dec[:, None]
+            bins = seg_bin[s0:b1 - 1]
+            cut = np.flatnonzero(np.diff(bins)) + 1
+            starts = np.concatenate(([0], cut))
+            for k in range(K):
+                d = r - target_r_km[k, s0:b1][None]
+                length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
+                length *= alive & target_segment_ok[k, s0:b1 - 1][None, :]
+                lam[lo:hi, k, bins[starts]] += np.add.reduceat(length, starts, axis=1)
+        lam[lo:hi] *= sigma_over_volume[lo:hi, :, None]
     return lam, decay
 
 

@@ -1,0 +1,248 @@
+"""A `fragrisk run` job: realizations -> batches (here, or on Dask workers) -> results file.
+
+This is the orchestration under the CLI: which realizations (default counts, shards), where
+batches run (this process, or a Dask cluster), checkpoints of finished batches (resume after a
+crash), and the atomic write of the results file. The numerics are engine.montecarlo's.
+
+Checkpoints: while a run to OUT.h5 goes on, each finished batch is saved in OUT.h5.checkpoint/
+(one .npz per batch, written atomically, plus manifest.json naming the scenario, seed, version,
+device class and realizations). `resume=True` reuses the batches of a matching manifest. The
+folder is removed once OUT.h5 is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+import engine
+from engine import montecarlo
+from engine.errors import InputError
+from engine.results import write_results
+from engine.scenario import scenario_to_toml
+from engine.timeutil import format_utc
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'K/N' (1 <= K <= N) -> (K, N); None -> None."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise InputError(f"--shard: expected K/N such as 2/8, got {text!r}") from None
+    if not (n >= 1 and 1 <= k <= n):
+        raise InputError(f"--shard: expected 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def shard_realizations(n_total: int, shard: tuple[int, int] | None) -> np.ndarray:
+    """Realization indices of shard K of N: the K-th of N contiguous, disjoint, covering ranges."""
+    if shard is None:
+        return np.arange(n_total, dtype=np.int64)
+    k, n = shard
+    lo = (k - 1) * n_total // n
+    hi = k * n_total // n
+    return np.arange(lo, hi, dtype=np.int64)
+
+
+def with_overrides(scenario, realizations: int | None, seed: int | None):
+    """The scenario with --realizations / --seed applied (the results file records this one)."""
+    analysis = scenario.analysis
+    if realizations is not None:
+        if realizations < 1:
+            raise InputError(f"--realizations: must be >= 1, got {realizations}")
+        analysis = dataclasses.replace(analysis, realizations=int(realizations))
+    if seed is not None:
+        if seed < 0:
+            raise InputError(f"--seed: must be >= 0, got {seed}")
+        analysis = dataclasses.replace(analysis, seed=int(seed))
+    return dataclasses.replace(scenario, analysis=analysis)
+
+
+def default_realizations(scenario, device: str, requested: int | None) -> tuple[int, str | None]:
+    """Realizations to run and a note when a default was applied (CPU backend: capped so the
+    built-in scenario ends within minutes on a laptop)."""
+    if requested is not None:
+        return int(requested), None
+    n = scenario.analysis.realizations
+    if scenario.population is None and device == "cpu" and n > montecarlo.CPU_DEFAULT_REALIZATIONS:
+        return montecarlo.CPU_DEFAULT_REALIZATIONS, (
+            f"CPU backend: running {montecarlo.CPU_DEFAULT_REALIZATIONS} of the scenario's {n} realizations "
+            f"(pass --realizations N to choose; the GPU backend runs all {n})")
+    return n, None
+
+
+def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
+    """Global attributes of the results file: provenance and every model choice."""
+    a = scenario.analysis
+    attrs = {
+        "title": f"fragrisk collision risk: {scenario.name}",
+        "source": f"fragrisk {engine.__version__}",
+        "history": f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} fragrisk run",
+        "scenario": scenario_to_toml(scenario),
+        "scenario_name": scenario.name,
+        "seed": int(a.seed),
+        "n_realizations": int(a.realizations),
+        "device": device,
+        "elapsed_s": float(elapsed_s),
+        "analysis_start": format_utc(a.start_jd, a.start_fr),
+        "duration_days": float(a.duration_days),
+        "step_s": float(a.step_s),
+        "time_bin_s": float(a.time_bin_s),
+        "kernel": a.kernel,
+        "kernel_radius_km": float(a.kernel_radius_km),
+        "estimator": "secant chord: exact length inside the kernel sphere of the straight segment "
+                     "between consecutive relative positions",
+        "decay_rule": "decayed from the first sample with an SGP4 error or altitude < 100 km",
+        "propagator": "SGP4 near-earth (WGS-72, improved mode)",
+    }
+    if scenario.event is not None:
+        e = scenario.event
+        attrs.update(event_epoch=e.epoch, event_type=e.type, lc_min_m=float(e.lc_min_m),
+                     am_sampling=e.am_sampling, mass_policy=e.mass_policy,
+                     drag_coefficient=float(e.drag_coefficient), drag_scale=float(e.drag_scale),
+                     breakup_model="NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)")
+    else:
+        attrs.update(cloud="population")
+    if shard is not None:
+        attrs["shard"] = f"{shard[0]}/{shard[1]}"
+    return attrs
+
+
+# --- checkpoints -------------------------------------------------------------------------------
+
+BATCH_FIELDS = ("realization", "by_time", "by_size", "fragments_in_orbit", "n_fragments", "status_counts",
+                "fragment_steps", "propagated_steps", "kernel_s")
+
+
+def checkpoint_dir(out: Path) -> Path:
+    return out.with_name(out.name + ".checkpoint")
+
+
+def _manifest(scenario, device: str, realizations: np.ndarray) -> dict:
+    text = scenario_to_toml(scenario)
+    return {"fragrisk": engine.__version__, "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
+            "seed": int(scenario.analysis.seed), "realizations": [int(realizations[0]), int(realizations[-1]) + 1]
+            if realizations.size else [0, 0], "device": device}
+
+
+def save_batch(folder: Path, batch: montecarlo.BatchResult) -> None:
+    """One finished batch as folder/batch_<first>.npz, written atomically."""
+    arrays = {f: np.asarray(getattr(batch, f)) for f in BATCH_FIELDS}
+    if batch.gabbard is not None:
+        arrays.update(gabbard_apogee_km=batch.gabbard[0], gabbard_perigee_km=batch.gabbard[1],
+                      gabbard_period_min=batch.gabbard[2])
+    final = folder / f"batch_{int(batch.realization[0]):09d}.npz"
+    tmp = folder / (final.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+
+
+def load_batches(folder: Path, manifest: dict) -> list:
+    """Finished batches of a checkpoint folder whose manifest matches; [] otherwise."""
+    try:
+        found = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if found != manifest:
+        raise InputError(f"{folder}: checkpoint of a different run (scenario, seed, version, device or "
+                         f"realizations differ); remove it or run without --resume")
+    batches = []
+    for path in sorted(folder.glob("batch_*.npz")):
+        try:
+            with np.load(path) as z:
+                gab = None
+                if "gabbard_apogee_km" in z:
+                    gab = (z["gabbard_apogee_km"], z["gabbard_perigee_km"], z["gabbard_period_min"])
+                batches.append(montecarlo.BatchResult(
+                    realization=z["realization"], by_time=z["by_time"], by_size=z["by_size"],
+                    fragments_in_orbit=z["fragments_in_orbit"], n_fragments=z["n_fragments"],
+                    status_counts=z["status_counts"], gabbard=gab, fragment_steps=int(z["fragment_steps"]),
+                    propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"])))
+        except (OSError, ValueError, KeyError):
+            continue  # a batch cut short by the crash: it is simply run again
+    return batches
+
+
+# --- the job -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class JobResult:
+    path: Path
+    results: object
+    stats: dict
+    notes: list
+    device: str
+
+
+def run_job(scenario, device: str, out: Path, *, realizations: int | None = None, seed: int | None = None,
+            overwrite: bool = False, shard=None, resume: bool = False, batch_size: int | None = None,
+            executor=None, on_progress=None, checkpoint: bool = True) -> JobResult:
+    """Run the scenario's realizations (or a shard of them) and write the results file `out`.
+
+    device: "cpu" or "gpu" (resolved). executor: None (this process) or an object with
+    `map_batches(setup, batches) -> iterator of BatchResult` (engine.distributed).
+    on_progress(done_realizations, total_realizations, stats): after each batch.
+    Raises InputError if `out` exists and not overwrite (before any work).
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise InputError(f"{out}: exists; use --overwrite to replace it")
+    if not out.parent.exists():
+        raise InputError(f"{out}: folder {out.parent} does not exist")
+    n_total, note = default_realizations(scenario, device, realizations)
+    scenario = with_overrides(scenario, n_total, seed)
+    notes = [note] if note else []
+    notes.extend(scenario.warnings)
+    todo = shard_realizations(n_total, shard)
+    if todo.size == 0:
+        raise InputError(f"--shard {shard[0]}/{shard[1]}: no realizations in this shard of {n_total}")
+    start = time.perf_counter()
+    setup = montecarlo.make_setup(scenario, device)
+
+    folder = checkpoint_dir(out)
+    manifest = _manifest(scenario, device, todo)
+    previous = []
+    if checkpoint:
+        if resume and folder.exists():
+            previous = load_batches(folder, manifest)
+            if previous:
+                notes.append(f"resumed: {sum(b.realization.size for b in previous)} realizations from {folder}")
+        elif folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(exist_ok=True)
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    def on_batch(batch, done, total):
+        if checkpoint:
+            save_batch(folder, batch)
+        if on_progress is not None:
+            on_progress(done, total, batch)
+
+    if executor is None:
+        output = montecarlo.run(setup, todo, batch_size=batch_size, on_batch=on_batch, batches=previous)
+    else:
+        output = executor.run(setup, todo, batch_size=batch_size, on_batch=on_batch, batches=previous)
+    elapsed = time.perf_counter() - start
+    attrs = run_attrs(scenario, device, shard, elapsed)
+    results = montecarlo.to_results(setup, output, attrs)
+    write_results(out, results, overwrite=overwrite)
+    if checkpoint:
+        shutil.rmtree(folder, ignore_errors=True)
+    stats = output.stats()
+    stats["elapsed_s"] = elapsed
+    if previous:
+        stats["note"] = "rates count this session's batches only"
+    return JobResult(out, results, stats, notes, device)
