@@ -232,7 +232,7 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
         raise InputError(f"--step-s: {_num(step_s)} s is longer than --duration-min "
                          f"{_num(duration_min)} ({_num(duration_s)} s)")
     start_jd, start_fr = parse_utc(start, where="--start")
-    check_output_path(output, overwrite=overwrite, what="ephemeris file")
+    check_output_path(output, overwrite=overwrite, what="an ephemeris file")
     resolved = resolve_device(device)
     elements = load_elements(elements_file)
 

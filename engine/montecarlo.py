@@ -177,80 +177,140 @@ def _catalog_population(setup: Setup):
     return pop, counts, np.array([len(el)], dtype=np.int64), None
 
 
+def sigma_over_volume(setup: Setup, pop: Population):
+    """sigma_ik / V_s (1/km), (n, K)."""
+    return (risk.cross_section_km2(setup.targets.hard_body_radius_m, pop.lc_m)
+            / risk.sphere_volume_km3(setup.kernel_radius_km))
+
+
+def must_propagate(setup: Setup, pop: Population):
+    """Indices of the objects the prefilter cannot rule out (all of them with it off)."""
+    w, tg = setup.window, setup.targets
+    if not setup.use_prefilter:
+        return np.arange(pop.lc_m.size)
+    must = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
+                          tg.r_km, tg.valid, setup.kernel_radius_km)
+    return np.flatnonzero(must)
+
+
 def fragment_rates(setup: Setup, pop: Population):
     """Per-object rates (n, K, T) and decay samples (n,) on the setup's device, with the
-    prefilter. Returns (lam, decay, propagated_count, kernel_seconds)."""
-    w, tg = setup.window, setup.targets
-    n, K, m = pop.lc_m.size, len(tg.names), w.times_s.size
-    sigma_over_v = risk.cross_section_km2(tg.hard_body_radius_m, pop.lc_m) / risk.sphere_volume_km3(setup.kernel_radius_km)
-    if setup.use_prefilter:
-        must = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
-                              tg.r_km, tg.valid, setup.kernel_radius_km)
-    else:
-        must = np.ones(n, dtype=bool)
-    idx = np.flatnonzero(must)
+    prefilter (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds)."""
+    w = setup.window
+    n, K = pop.lc_m.size, len(setup.targets.names)
+    idx = must_propagate(setup, pop)
     lam = np.zeros((n, K, w.n_bins))
-    decay = np.full(n, m, dtype=np.int64)
+    decay = np.full(n, w.times_s.size, dtype=np.int64)
     start = time.perf_counter()
     if idx.size:
-        table = np.ascontiguousarray(pop.table[:, idx])
         if setup.device == "gpu":
-            lam_i, decay_i = _fragment_rates_gpu(setup, table, pop.offset_min[idx], sigma_over_v[idx])
+            import cupy
+
+            lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx)
+            lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
-            lam_i, decay_i = risk.fragment_rates(table, pop.offset_min[idx], w.times_min, tg.r_km, tg.valid,
-                                                 sigma_over_v[idx], setup.kernel_radius_km, w.seg_bin, w.n_bins)
-        lam[idx] = lam_i
-        decay[idx] = decay_i
+            lam[idx], decay[idx] = _fragment_rates_numpy(setup, pop, idx)
     return lam, decay, int(idx.size), time.perf_counter() - start
 
 
-def _fragment_rates_gpu(setup: Setup, table, offset_min, sigma_over_v):
+def _fragment_rates_numpy(setup: Setup, pop: Population, idx):
+    w, tg = setup.window, setup.targets
+    return risk.fragment_rates(np.ascontiguousarray(pop.table[:, idx]), pop.offset_min[idx], w.times_min,
+                               tg.r_km, tg.valid, sigma_over_volume(setup, pop)[idx], setup.kernel_radius_km,
+                               w.seg_bin, w.n_bins)
+
+
+def _fragment_rates_gpu(setup: Setup, pop: Population, idx):
+    """kernels/risk.cu on the objects idx: (lam (len(idx), K, T), decay) as cupy arrays."""
     import cupy
 
     from kernels import risk_gpu
 
     w, tg = setup.window, setup.targets
-    lam, decay = risk_gpu.fragment_rates(
-        cupy.asarray(table), cupy.asarray(offset_min, dtype=np.float64), cupy.asarray(w.times_min),
-        cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)),
-        cupy.asarray(np.ascontiguousarray(sigma_over_v)), setup.kernel_radius_km,
+    return risk_gpu.fragment_rates(
+        cupy.asarray(np.ascontiguousarray(pop.table[:, idx])), cupy.asarray(pop.offset_min[idx]),
+        cupy.asarray(w.times_min), cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)),
+        cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, pop)[idx])), setup.kernel_radius_km,
         cupy.asarray(w.seg_bin), w.n_bins)
-    return cupy.asnumpy(lam), cupy.asnumpy(decay)
 
 
-def in_orbit_per_bin(decay, window: Window):
-    """Mean number of objects in orbit during each time bin: (n,) decay samples -> (n, T).
+def rates_by_realization(setup: Setup, pop: Population, realizations):
+    """The estimator for a batch, reduced per realization where the rates live.
 
-    Segment j (samples j, j+1) is in orbit when j + 1 < decay; a bin's value is the fraction of
-    its segments in orbit.
+    realizations: sorted (R,). Returns by_time (R, K, T) (sums over each realization's objects
+    in their order), totals (n, K) per object, decay (n,), propagated objects, seconds. On the
+    GPU the (objects, K, T) rates never leave the device: kernels/risk.cu's segment_sum reduces
+    them there.
     """
-    per_bin = window.segments_per_bin()
-    first = np.cumsum(per_bin) - per_bin
-    alive = np.clip(decay[:, None] - 1 - first[None, :], 0, per_bin[None, :])
-    return alive / np.maximum(per_bin, 1)[None, :]
-
-
-def aggregate(realizations, pop_realization, lam, decay, lc_m, window: Window, size_edges):
-    """Per-realization sums, in each realization's own fragment order.
-
-    Returns by_time (K, R, T), by_size (K, R, S), fragments_in_orbit (R, T).
-    """
+    w = setup.window
+    n, K, T = pop.lc_m.size, len(setup.targets.names), w.n_bins
     R = len(realizations)
-    n, K, T = lam.shape
-    S = size_edges.size - 1
-    row = np.searchsorted(realizations, pop_realization)  # realizations are sorted
+    if setup.device != "gpu":
+        lam, decay, n_prop, seconds = fragment_rates(setup, pop)
+        return _sum_by_realization(lam, pop.realization, realizations), lam.sum(axis=2), decay, n_prop, seconds
+    import cupy
+
+    from kernels import risk_gpu
+
+    idx = must_propagate(setup, pop)
+    totals = np.zeros((n, K))
+    decay = np.full(n, w.times_s.size, dtype=np.int64)
     by_time = np.zeros((R, K, T))
-    in_orbit = np.zeros((R, T))
+    start = time.perf_counter()
+    if idx.size:
+        lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx)
+        rows = np.searchsorted(realizations, pop.realization[idx])
+        starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
+        by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(idx.size, K * T), cupy.asarray(starts)))
+        by_time = by_time.reshape(R, K, T)
+        totals[idx] = cupy.asnumpy(lam_d.sum(axis=2))
+        decay[idx] = cupy.asnumpy(decay_d)
+        del lam_d
+    return by_time, totals, decay, int(idx.size), time.perf_counter() - start
+
+
+def _sum_by_realization(x, pop_realization, realizations):
+    """Sums of x (n, ...) over the objects of each realization, in object order: (R, ...)."""
+    rows = np.searchsorted(realizations, pop_realization)
+    out = np.zeros((len(realizations),) + x.shape[1:])
+    present = np.bincount(rows, minlength=len(realizations)) > 0
+    if present.any():
+        out[present] = np.add.reduceat(x, np.searchsorted(rows, np.flatnonzero(present)), axis=0)
+    return out
+
+
+def in_orbit_by_realization(decay, pop_realization, realizations, window: Window):
+    """Mean number of objects in orbit during each time bin, per realization: (R, T).
+
+    Segment j (samples j, j+1) of an object is in orbit when j + 1 < its decay sample; a bin's
+    value is the mean over its segments. Computed from a histogram of decay samples, so the cost
+    does not grow with objects x bins.
+    """
+    m = window.times_s.size
+    R = len(realizations)
+    rows = np.searchsorted(realizations, pop_realization)
+    hist = np.zeros((R, m + 1))
+    np.add.at(hist, (rows, decay), 1.0)
+    # alive[r, j] = objects of r with decay > j + 1, for segments j = 0 .. m-2.
+    survivors = hist[:, ::-1].cumsum(axis=1)[:, ::-1]  # survivors[:, d] = #(decay >= d)
+    alive = survivors[:, 2:m + 1]
+    counts = window.segments_per_bin()
+    sums = np.zeros((R, window.n_bins))
+    np.add.at(sums.T, window.seg_bin, alive.T)
+    return sums / np.maximum(counts, 1)[None, :]
+
+
+def aggregate(realizations, pop, by_time, totals, decay, window: Window, size_edges):
+    """Per-realization results of a batch: by_time (K, R, T), by_size (K, R, S), in orbit (R, T)."""
+    R = len(realizations)
+    S = size_edges.size - 1
+    K = totals.shape[1]
+    rows = np.searchsorted(realizations, pop.realization)
+    size_bin = np.clip(np.searchsorted(size_edges, pop.lc_m, side="right") - 1, 0, S - 1)
     by_size = np.zeros((R, K, S))
-    if n:
-        starts = np.searchsorted(row, np.arange(R))
-        present = np.bincount(row, minlength=R) > 0
-        by_time[present] = np.add.reduceat(lam, starts[present], axis=0)
-        in_orbit[present] = np.add.reduceat(in_orbit_per_bin(decay, window), starts[present], axis=0)
-        size_bin = np.clip(np.searchsorted(size_edges, lc_m, side="right") - 1, 0, S - 1)
-        total = lam.sum(axis=2)
-        for k in range(K):
-            np.add.at(by_size[:, k, :], (row, size_bin), total[:, k])
+    for k in range(K):
+        np.add.at(by_size[:, k, :], (rows, size_bin), totals[:, k])
+    in_orbit = in_orbit_by_realization(decay, pop.realization, realizations, window)
     return by_time.transpose(1, 0, 2), by_size.transpose(1, 0, 2), in_orbit
 
 
@@ -261,9 +321,9 @@ def run_batch(setup: Setup, realizations) -> BatchResult:
         pop, counts, n_frag, gabbard = _catalog_population(setup)
     else:
         pop, counts, n_frag, gabbard = _fragments_population(setup, realizations)
-    lam, decay, n_prop, kernel_s = fragment_rates(setup, pop)
-    by_time, by_size, in_orbit = aggregate(realizations, pop.realization, lam, decay, pop.lc_m,
-                                           setup.window, setup.size_edges_m)
+    by_time, totals, decay, n_prop, kernel_s = rates_by_realization(setup, pop, realizations)
+    by_time, by_size, in_orbit = aggregate(realizations, pop, by_time, totals, decay, setup.window,
+                                           setup.size_edges_m)
     m = setup.window.times_s.size
     return BatchResult(realizations, by_time, by_size, in_orbit, n_frag, counts, gabbard,
                        pop.lc_m.size * m, n_prop * m, kernel_s)

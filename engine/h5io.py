@@ -1,0 +1,122 @@
+"""HDF5 plumbing for fragrisk's output files: atomic writes and netCDF-4 dimension scales.
+
+- ``check_output_path``  refuse an existing file (unless overwrite), a folder, a missing folder.
+- ``atomic_h5``          a context manager yielding an h5py.File on a temporary file in the
+                         destination folder, moved onto the destination (os.replace) only when
+                         the block succeeds; removed on any error.  Nothing is half-written.
+- ``NetCDFDimensions``   makes coordinate variables and dimension-only scales the way the
+                         netCDF-4 library does (``_Netcdf4Dimid``, the "not a variable" marker),
+                         so that ``xarray.open_dataset(path, engine="h5netcdf")`` reads the
+                         file as netCDF-4 without warnings.
+
+Messages are those of engine.results.write_results, so either writer can use these helpers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from engine.errors import InputError
+
+#: What the netCDF-4 library writes into the scale of a dimension without a coordinate variable
+#: (followed by the length in 10 characters).
+NOT_A_VARIABLE = b"This is a netCDF dimension but not a netCDF variable."
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
+                      what: str = "a file") -> Path:
+    """Return ``path`` as a Path if a file may be written there, else raise InputError (one
+    line): an existing path without ``overwrite``, a folder, or a folder that does not exist."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected {what} path")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise InputError(f"{path}: exists; use --overwrite to replace it")
+    folder = path.parent
+    if not folder.is_dir():
+        raise InputError(f"{path}: folder {str(folder)!r} does not exist")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_h5(path: str | os.PathLike, *, overwrite: bool = False,
+              what: str = "a file") -> Iterator[Any]:
+    """``with atomic_h5(path) as f: ...`` fills an empty h5py.File that becomes ``path`` only
+    when the block ends without error (temporary file in the same folder, then os.replace).
+    OSErrors become InputError "<path>: cannot write: ..."; anything else propagates."""
+    import h5py
+
+    path = check_output_path(path, overwrite=overwrite, what=what)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    try:
+        with h5py.File(tmp, "w-") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError):
+            raise InputError(f"{path}: cannot write: {_one_line(exc)}") from exc
+        raise
+
+
+class NetCDFDimensions:
+    """Dimensions of one open h5py.File, numbered in creation order as netCDF-4 numbers them.
+
+    ``coordinate(name, data, units, long_name, **attrs)``  a 1-D coordinate variable
+    ``dimension(name, n)``                                  a dimension without a variable
+    ``variable(name, data, dims, units, long_name, **kw)``  a data variable on those dimensions
+    """
+
+    def __init__(self, f: Any):
+        self.f = f
+        self.scales: dict[str, Any] = {}
+
+    def _scale(self, ds: Any, dim: str, scale_name: bytes | str) -> Any:
+        ds.make_scale(scale_name)
+        ds.attrs["_Netcdf4Dimid"] = np.int32(len(self.scales))
+        self.scales[dim] = ds
+        return ds
+
+    def coordinate(self, name: str, data: Any, units: str, long_name: str, *,
+                   dtype: Any = None, **attrs: Any) -> Any:
+        ds = self.f.create_dataset(name, data=data, dtype=dtype)
+        self._scale(ds, name, name)
+        set_attrs(ds, units, long_name, **attrs)
+        return ds
+
+    def dimension(self, name: str, n: int) -> Any:
+        ds = self.f.create_dataset(name, shape=(n,), dtype=">f4")
+        return self._scale(ds, name, NOT_A_VARIABLE + f"{n:10d}".encode("ascii"))
+
+    def variable(self, name: str, data: Any, dims: tuple[str, ...], units: str | None,
+                 long_name: str, *, attrs: dict | None = None, **create_kw: Any) -> Any:
+        ds = self.f.create_dataset(name, data=data, **create_kw)
+        if ds.ndim != len(dims):
+            raise ValueError(f"variable {name!r} has {ds.ndim} dimensions, named {dims}")
+        for i, dim in enumerate(dims):
+            ds.dims[i].attach_scale(self.scales[dim])
+        set_attrs(ds, units, long_name, **(attrs or {}))
+        return ds
+
+
+def set_attrs(ds: Any, units: str | None, long_name: str, **extra: Any) -> Any:
+    """CF ``units`` (left out where None, e.g. for flags and names) and ``long_name``."""
+    if units is not None:
+        ds.attrs["units"] = units
+    ds.attrs["long_name"] = long_name
+    for key, value in extra.items():
+        ds.attrs[key] = value
+    return ds

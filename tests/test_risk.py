@@ -1,0 +1,196 @@
+"""The estimator against independent references: analytic chords, and brute force with
+python-sgp4 at 1 s steps summing the exact chord of each 1 s segment (design.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from sgp4.api import WGS72, Satrec, SatrecArray
+
+from engine import cloud, fit, montecarlo, risk, sgp4
+from engine.scenario import load_scenario
+
+RE = sgp4.RADIUS_EARTH_KM
+
+
+# --- the chord ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("d0, d1, expected", [
+    ((-20.0, 0, 0), (20.0, 0, 0), 20.0),            # through the centre: the diameter
+    ((-20.0, 6.0, 0), (20.0, 6.0, 0), 16.0),        # offset 6 km: 2 sqrt(100 - 36)
+    ((-20.0, 10.0, 0), (20.0, 10.0, 0), 0.0),       # tangent
+    ((-20.0, 11.0, 0), (20.0, 11.0, 0), 0.0),       # miss
+    ((-3.0, 0, 0), (4.0, 0, 0), 7.0),               # wholly inside
+    ((0.0, 0, 0), (30.0, 0, 0), 10.0),              # starts at the centre
+    ((12.0, 0, 0), (30.0, 0, 0), 0.0),              # on the line, outside, moving away
+    ((5.0, 5.0, 5.0), (5.0, 5.0, 5.0), 0.0),        # no motion
+])
+def test_chord_length_analytic(d0, d1, expected):
+    got = risk.chord_length_km(np.array(d0, float), np.array(d1, float), 10.0)
+    assert got == pytest.approx(expected, abs=1e-12)
+
+
+def test_chord_is_additive_along_a_line():
+    # Splitting a segment anywhere must not change the length inside: the estimator's sum over
+    # samples is then independent of where the samples fall on a straight path.
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(1000, 3)) * 15
+    b = rng.normal(size=(1000, 3)) * 15
+    s = rng.uniform(size=(1000, 1))
+    mid = a + s * (b - a)
+    whole = risk.chord_length_km(a, b, 10.0)
+    parts = risk.chord_length_km(a, mid, 10.0) + risk.chord_length_km(mid, b, 10.0)
+    np.testing.assert_allclose(parts, whole, rtol=0, atol=1e-9)
+
+
+# --- brute force -------------------------------------------------------------------------------
+
+def brute_force_lambda(sats, target, jd0, fr0, duration_s, sigma_over_v, kernel_radius_km,
+                       screen_step_s=10, screen_km=150.0):
+    """Reference lambda per object: python-sgp4 at 1 s steps, exact chord of each 1 s segment.
+
+    Objects are screened at 10 s steps first: an object farther than 150 km from the target at
+    both ends of a 10 s step cannot enter a 10 km sphere in between (relative speeds < 16 km/s
+    move it at most 80 km from either end). Decay: as design.md, from the first 1 s sample with
+    an error or an altitude below 100 km.
+    """
+    coarse = np.arange(0, duration_s + 1, screen_step_s, dtype=float)
+    jd = np.full(coarse.size, jd0)
+    fr = fr0 + coarse / 86400.0
+    _, rt, _ = SatrecArray([target]).sgp4(jd, fr)
+    e, r, _ = SatrecArray(sats).sgp4(jd, fr)
+    dist = np.linalg.norm(r - rt, axis=2)
+    near = (dist < screen_km) & (e == 0)
+    lam = np.zeros(len(sats))
+    for i in np.flatnonzero(near.any(axis=1)):
+        e1, r1, _ = SatrecArray([sats[i]]).sgp4(np.full(int(duration_s) + 1, jd0),
+                                                 fr0 + np.arange(int(duration_s) + 1) / 86400.0)
+        _, rt1, _ = SatrecArray([target]).sgp4(np.full(int(duration_s) + 1, jd0),
+                                               fr0 + np.arange(int(duration_s) + 1) / 86400.0)
+        r1, e1, rt1 = r1[0], e1[0], rt1[0]
+        dead = (e1 != 0) | (np.linalg.norm(r1, axis=1) < RE + 100.0)
+        stop = int(np.argmax(dead)) if dead.any() else r1.shape[0]
+        d = r1[:stop] - rt1[:stop]
+        if d.shape[0] < 2:
+            continue
+        lam[i] = sigma_over_v[i] * risk.chord_length_km(d[:-1], d[1:], kernel_radius_km).sum()
+    return lam
+
+
+def satrec_from(elements, bstar, epoch_jd, epoch_fr, satnum=1):
+    s = Satrec()
+    s.sgp4init(WGS72, "i", satnum, (epoch_jd - 2433281.5) + epoch_fr, bstar, 0.0, 0.0, elements["ecco"],
+               elements["argpo"], elements["inclo"], elements["mo"], elements["no_kozai"], elements["nodeo"])
+    return s
+
+
+def _encounter_population(n, rng, iss, jd0, fr0, duration_s):
+    """n objects whose states at random times t_c pass the ISS within 0-9 km at crossing angles
+    of 0.2-2.8 rad (velocity turned about the local vertical); SGP4 elements fitted to those
+    states with epoch t_c. Returns the elements (dict of (n,)) and t_c (s since the start)."""
+    rs, vs, tcs = [], [], []
+    for _ in range(n):
+        t_c = rng.uniform(0.1, 0.9) * duration_s
+        _, r, v = iss.sgp4(jd0, fr0 + t_c / 86400.0)
+        r, v = np.array(r), np.array(v)
+        up = r / np.linalg.norm(r)
+        angle = rng.uniform(0.2, 2.8)
+        turned = v * math.cos(angle) + np.cross(up, v) * math.sin(angle) + up * (up @ v) * (1 - math.cos(angle))
+        side = np.cross(up, turned - v)
+        rs.append(r + side * rng.uniform(0.0, 9.0) / np.linalg.norm(side))
+        vs.append(turned)
+        tcs.append(t_c)
+    el, ok = fit.fit_mean_elements(np.array(rs), np.array(vs), cloud.propagate_at_epoch_numpy)
+    assert ok.all()
+    return el, np.array(tcs)
+
+
+@pytest.fixture(scope="module")
+def short_setup():
+    sc = load_scenario("cosmos1408")
+    sc = dataclasses.replace(sc, analysis=dataclasses.replace(sc.analysis, duration_days=0.25))
+    return montecarlo.make_setup(sc, "cpu")
+
+
+def test_population_of_close_approaches_against_brute_force(short_setup):
+    """lambda at 60 s steps (secant chord) within 2% of python-sgp4 at 1 s steps, per object."""
+    setup = short_setup
+    w = setup.window
+    duration_s = float(w.times_s[-1])
+    iss = setup.scenario.targets[0].elements.to_satrecs()[0]
+    rng = np.random.default_rng(11)
+    n = 16
+    el, t_c = _encounter_population(n, rng, iss, w.start_jd, w.start_fr, duration_s)
+    bstar = rng.uniform(0.0, 2e-4, n)
+    table = sgp4.sgp4_init(*(el[k] for k in cloud.MEAN_ELEMENTS), bstar)
+    pop = montecarlo.Population(table, np.zeros(n, dtype=np.int64), np.zeros(n), -t_c / 60.0)
+    lam, decay, _, _ = montecarlo.fragment_rates(setup, pop)
+    got = lam.sum(axis=(1, 2))
+    sigma_over_v = risk.cross_section_km2([66.1], np.zeros(n))[:, 0] / risk.sphere_volume_km3(10.0)
+    sats = [satrec_from({k: el[k][i] for k in el}, bstar[i], w.start_jd, w.start_fr + t_c[i] / 86400.0, i + 1)
+            for i in range(n)]
+    ref = brute_force_lambda(sats, iss, w.start_jd, w.start_fr, duration_s, sigma_over_v, 10.0)
+    assert (ref > 0).all(), "every object was built to cross the sphere"
+    # 2%: the issue's bound. The secant chord's own error at 60 s is ~1e-3 (design.md); the
+    # 1 s reference's is ~1e-6.
+    np.testing.assert_allclose(got, ref, rtol=0.02)
+
+
+def test_sampled_realizations_against_brute_force(short_setup):
+    """Realizations 0-5 of the built-in scenario over 6 hours: every fragment screened, then
+    python-sgp4 at 1 s steps. lambda within 2% per realization."""
+    setup = short_setup
+    w = setup.window
+    reals = np.arange(6)
+    batch = montecarlo.run_batch(setup, reals)
+    got = batch.by_time.sum(axis=2)[0]
+    cl = cloud.sample_cloud(setup.scenario, reals)
+    k = np.flatnonzero(cl.kept)
+    sats = [satrec_from({name: cl.elements[name][i] for name in cloud.MEAN_ELEMENTS}, cl.bstar[i],
+                        cl.epoch_jd, cl.epoch_fr, j + 1) for j, i in enumerate(k)]
+    iss = setup.scenario.targets[0].elements.to_satrecs()[0]
+    sigma_over_v = risk.cross_section_km2([66.1], cl.fragments.lc_m[k])[:, 0] / risk.sphere_volume_km3(10.0)
+    ref_each = brute_force_lambda(sats, iss, w.start_jd, w.start_fr, float(w.times_s[-1]), sigma_over_v, 10.0)
+    ref = np.array([ref_each[cl.fragments.realization[k] == r].sum() for r in reals])
+    assert (ref > 0).sum() >= 2, "the check needs realizations with close approaches"
+    np.testing.assert_allclose(got, ref, rtol=0.02, atol=0)
+
+
+def test_prefilter_is_exact_and_batches_do_not_matter(short_setup):
+    setup = short_setup
+    reals = np.arange(7)
+    one_by_one = [montecarlo.run_batch(setup, [r]) for r in reals]
+    all_at_once = montecarlo.run_batch(setup, reals)
+    for r, b in zip(reals, one_by_one):
+        np.testing.assert_array_equal(b.by_time[:, 0], all_at_once.by_time[:, r])
+        np.testing.assert_array_equal(b.by_size[:, 0], all_at_once.by_size[:, r])
+        np.testing.assert_array_equal(b.fragments_in_orbit[0], all_at_once.fragments_in_orbit[r])
+    unfiltered = dataclasses.replace(setup, use_prefilter=False)
+    off = montecarlo.run_batch(unfiltered, reals)
+    assert off.propagated_steps > all_at_once.propagated_steps, "the prefilter must skip something here"
+    # 1e-9 relative (the issue's bound); the filter only skips fragments that contribute 0.
+    np.testing.assert_allclose(all_at_once.by_time, off.by_time, rtol=1e-9, atol=0)
+    np.testing.assert_array_equal(all_at_once.fragments_in_orbit, off.fragments_in_orbit)
+
+
+def test_radius_bounds_hold_over_the_window():
+    """The prefilter's bounds contain every SGP4 radius of a random population over 7 days."""
+    from tests.test_sgp4 import random_leo_population
+
+    rng = np.random.default_rng(3)
+    el = random_leo_population(3000, rng)
+    table = sgp4.sgp4_init(*(el[k] for k in ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo", "bstar")))
+    times = np.linspace(0.0, 7 * 1440.0, 400)
+    r, _, err = sgp4.propagate(table, times)
+    radius = np.linalg.norm(r, axis=2)
+    lo, hi, certain = risk.radius_bounds_km(table, 0.0, times[-1])
+    assert certain.mean() > 0.5
+    ok = (err == 0) & certain[:, None]
+    assert (radius[ok] >= np.broadcast_to(lo[:, None], radius.shape)[ok]).all()
+    assert (radius[ok] <= np.broadcast_to(hi[:, None], radius.shape)[ok]).all()
+    # Certain objects whose lower bound is above 100 km altitude never fail in the window.
+    safe = certain & (lo > risk.DECAY_RADIUS_KM)
+    assert (err[safe] == 0).all()
