@@ -57,6 +57,20 @@ class Cloud:
     def kept(self) -> np.ndarray:
         return self.status == STATUS_KEPT
 
+    def kept_elements(self, name_prefix: str = "FRAGMENT", first_satnum: int = 1):
+        """The kept fragments as an engine.elements.ElementSet (synthetic catalog numbers from
+        first_satnum, names "<prefix> R<realization> F<index>"), epoch = the event epoch."""
+        from engine.elements import ElementSet
+
+        k = np.flatnonzero(self.kept)
+        n = k.size
+        return ElementSet(
+            satnum=np.arange(first_satnum, first_satnum + n),
+            name=tuple(f"{name_prefix} R{int(self.fragments.realization[i])} F{int(i)}" for i in k),
+            epoch_jd=np.full(n, self.epoch_jd), epoch_fr=np.full(n, self.epoch_fr),
+            bstar=self.bstar[k], source="sampled fragment cloud",
+            **{name: self.elements[name][k] for name in MEAN_ELEMENTS})
+
     def sgp4_table(self, xp=np):
         """SGP4 coefficient table (N_COEFFICIENTS, n_kept) of the kept fragments."""
         k = self.kept

@@ -9,3 +9,25 @@ from pathlib import Path
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("cli") is None or importlib.util.find_spec("engine") is None:
     sys.path.insert(0, str(_REPO_ROOT))
+
+
+def write_tiny_scenario(folder, **analysis) -> Path:
+    """A small copy of the built-in scenario in `folder` (absolute element-set paths), for tests
+    that run the whole pipeline: lc_min 0.3 m (about 200 fragments a realization), 2.4 hours at
+    120 s steps, 30-minute bins; keyword arguments override [analysis] fields."""
+    import re
+
+    data = _REPO_ROOT / "engine" / "data"
+    text = (data / "cosmos1408.toml").read_text()
+    text = re.sub(r'tle_file = "([^"]+)"', lambda m: f'tle_file = "{(data / m.group(1)).as_posix()}"', text)
+    text = text.replace("lc_min_m = 0.1", "lc_min_m = 0.3")
+    values = dict(duration_days=0.1, step_s=120, time_bin_s=1800, realizations=4)
+    values.update(analysis)
+    for key, value in values.items():
+        text, n = re.subn(rf"^{key} = .*$", f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"',
+                          text, flags=re.MULTILINE)
+        if n == 0:
+            text = text.replace("[analysis]\n", f"[analysis]\n{key} = {value!r}\n")
+    path = Path(folder) / "tiny.toml"
+    path.write_text(text)
+    return path

@@ -1,0 +1,126 @@
+"""`fragrisk run` end to end on a tiny scenario: the results file of design.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import h5py
+import numpy as np
+import pytest
+
+from engine.results import read_results
+from tests.conftest import write_tiny_scenario
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def fragrisk(*args, cwd=None):
+    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=cwd or ROOT,
+                          capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("run")
+    scenario = write_tiny_scenario(folder, duration_days=0.2)
+    out = folder / "out.h5"
+    p = fragrisk("run", str(scenario), "--device", "cpu", "--realizations", "5", "-o", str(out), "--json")
+    assert p.returncode == 0, p.stderr
+    return scenario, out, json.loads(p.stdout)
+
+
+def test_json_summary(run_file):
+    _, out, report = run_file
+    assert report["results"] == str(out)
+    assert report["realizations"] == 5 and report["device"] == "cpu"
+    iss = report["targets"]["ISS"]
+    for key in ("p_mean", "p_median", "p_p05", "p_p95", "lambda_mean"):
+        assert key in iss
+    assert report["fragment_steps"] >= report["propagated_fragment_steps"] > 0
+    counts = report["fragment_status_counts"]
+    assert counts["kept"] > 0 and counts["sub_orbital"] > 0
+
+
+def test_xarray_opens_without_warnings_and_every_variable_has_units(run_file):
+    xr = pytest.importorskip("xarray")
+    _, out, _ = run_file
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = xr.open_dataset(out, engine="h5netcdf", decode_timedelta=False)
+        ds.load()
+    for name in ("expected_collisions", "collision_probability", "expected_collisions_by_time",
+                 "expected_collisions_by_size", "pc_histogram", "fragments_in_orbit", "n_fragments",
+                 "gabbard_apogee_km", "gabbard_perigee_km", "gabbard_period_min", "time_bnds", "size_bin_bnds"):
+        assert name in ds.variables, name
+        assert "units" in ds[name].attrs or "units" in ds[name].encoding, name
+    assert ds.sizes["realization"] == 5
+    for key in ("title", "source", "history", "scenario", "seed", "n_realizations", "device", "elapsed_s",
+                "am_sampling", "mass_policy", "kernel", "kernel_radius_km"):
+        assert key in ds.attrs, key
+    ds.close()
+
+
+def test_sums_and_histogram(run_file):
+    _, out, _ = run_file
+    res = read_results(out)
+    lam = res.expected_collisions
+    assert (lam > 0).any()
+    np.testing.assert_allclose(res.expected_collisions_by_time.sum(axis=2), lam, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(res.expected_collisions_by_size.sum(axis=2), lam, rtol=1e-12, atol=0)
+    assert res.pc_histogram.sum(axis=1).tolist() == [5]
+    with h5py.File(out) as f:
+        assert f["pc_histogram"].dtype == np.uint64
+        np.testing.assert_allclose(f["collision_probability"][()], -np.expm1(-lam), rtol=1e-15)
+    # Fragments in orbit never exceed the fragments sampled, and only fall with time.
+    assert (res.fragments_in_orbit <= res.n_fragments[:, None]).all()
+    assert (np.diff(res.fragments_in_orbit, axis=1) <= 1e-12).all()
+
+
+def test_same_seed_same_numbers_for_any_batch_size(run_file, tmp_path):
+    scenario, out, _ = run_file
+    other = tmp_path / "b.h5"
+    p = fragrisk("run", str(scenario), "--device", "cpu", "--realizations", "5", "--batch-size", "2", "-o", str(other))
+    assert p.returncode == 0, p.stderr
+    a, b = read_results(out), read_results(other)
+    np.testing.assert_array_equal(a.expected_collisions_by_time, b.expected_collisions_by_time)
+    np.testing.assert_array_equal(a.fragments_in_orbit, b.fragments_in_orbit)
+
+
+def test_refuses_existing_output_and_leaves_it_alone(run_file):
+    scenario, out, _ = run_file
+    before = out.read_bytes()
+    p = fragrisk("run", str(scenario), "--device", "cpu", "--realizations", "1", "-o", str(out))
+    assert p.returncode == 2
+    assert p.stderr.strip().count("\n") == 0 and "--overwrite" in p.stderr and "Traceback" not in p.stderr
+    assert out.read_bytes() == before
+
+
+def test_cpu_default_realizations_are_announced(tmp_path):
+    scenario = write_tiny_scenario(tmp_path, realizations=500, duration_days=0.02)
+    p = fragrisk("run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "d.h5"))
+    assert p.returncode == 0, p.stderr
+    assert "running 10 of the scenario's 500 realizations" in p.stderr
+    assert read_results(tmp_path / "d.h5").realization.size == 10
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--realizations", "0"], "--realizations"),
+    (["--shard", "4/3"], "--shard"),
+    (["--device", "gpu"], "gpu"),
+])
+def test_bad_options_one_line(tmp_path, args, needle):
+    scenario = write_tiny_scenario(tmp_path)
+    try:
+        import cupy
+
+        if needle == "gpu" and cupy.is_available():
+            pytest.skip("a GPU is usable here")
+    except ImportError:
+        pass
+    p = fragrisk("run", str(scenario), *args, "-o", str(tmp_path / "x.h5"))
+    assert p.returncode == 2, p.stderr
+    assert needle in p.stderr and "Traceback" not in p.stderr and p.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "x.h5").exists()
