@@ -43,6 +43,12 @@ DEEP_SPACE_PERIOD_MIN = 225.0
 KEPLER_TOLERANCE_RAD = 1.0e-12
 KEPLER_MAX_ITERATIONS = 10
 
+#: Below this angle (rad) sin and cos of a + d come from sin a, cos a and a series in d (exact in
+#: float64: the first omitted term is d^9/9! < 3e-24), instead of two libm calls. SGP4 adds such
+#: small angles three times: Newton steps of Kepler's equation after the first, and the J2
+#: short-period corrections of the argument of latitude and of the inclination (< 1e-3 rad).
+SMALL_ANGLE_RAD = 1.0e-2
+
 #: Rows of the coefficient table, in the order kernels/sgp4.cuh indexes them (SGP4_C_*).
 COEFFICIENTS = (
     "no_unkozai", "ecco", "inclo", "nodeo", "argpo", "mo", "bstar",
@@ -200,6 +206,28 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     return table
 
 
+def sincos_small(d):
+    """sin d and cos d for |d| < SMALL_ANGLE_RAD, by their Taylor series (twin: sgp4.cuh)."""
+    d2 = d * d
+    sin_d = d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)))
+    cos_d = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)))
+    return sin_d, cos_d
+
+
+def rotate(sin_a, cos_a, d, a_plus_d):
+    """sin and cos of a + d from those of a. Elements with |d| >= SMALL_ANGLE_RAD take libm on
+    a_plus_d (a callable giving a + d for the index array it is passed); the rest the series."""
+    sin_d, cos_d = sincos_small(d)
+    sin_new = sin_a * cos_d + cos_a * sin_d
+    cos_new = cos_a * cos_d - sin_a * sin_d
+    big = np.flatnonzero(~(np.abs(d) < SMALL_ANGLE_RAD))
+    if big.size:
+        angle = a_plus_d(big)
+        sin_new.flat[big] = np.sin(angle)
+        cos_new.flat[big] = np.cos(angle)
+    return sin_new, cos_new
+
+
 def propagate(coef, tsince_min, *, max_elements=1 << 13):
     """Positions, velocities and error codes of n objects at m times each.
 
@@ -275,15 +303,14 @@ def propagate_block(c, t, r_out, v_out, error_out):
 
         # Kepler's equation, Newton steps capped at 0.95 rad. Each element stops on its own, as
         # in Vallado's loop: a converged element keeps its eo1 and the sin/cos of the last eo1
-        # it tested, so its state does not depend on which block it is evaluated in.
+        # it tested, so its state does not depend on which block it is evaluated in. After the
+        # first step, sin/cos of eo1 follow the (small) steps by `rotate`.
         u = np.fmod(xl - nodem, TWOPI)
         eo1 = u.copy()
-        sineo1 = np.empty_like(eo1)
-        coseo1 = np.empty_like(eo1)
+        sineo1 = np.sin(eo1)
+        coseo1 = np.cos(eo1)
         active = np.ones(eo1.shape, dtype=bool)
-        for _ in range(KEPLER_MAX_ITERATIONS):
-            np.copyto(sineo1, np.sin(eo1), where=active)
-            np.copyto(coseo1, np.cos(eo1), where=active)
+        for _ in range(KEPLER_MAX_ITERATIONS - 1):
             tem5 = u - aynl * coseo1
             tem5 += axnl * sineo1
             tem5 -= eo1
@@ -294,6 +321,12 @@ def propagate_block(c, t, r_out, v_out, error_out):
             active &= np.abs(tem5) >= KEPLER_TOLERANCE_RAD
             if not active.any():
                 break
+            tem5 *= active  # those that just converged keep the sin/cos they tested
+            sineo1, coseo1 = rotate(sineo1, coseo1, tem5, lambda i: eo1.flat[i])
+        else:
+            # The tenth step: taken, but its sin/cos are never needed (the loop ends).
+            tem5 = (u - aynl * coseo1 + axnl * sineo1 - eo1) / (1.0 - coseo1 * axnl - sineo1 * aynl)
+            eo1 += np.clip(tem5, -0.95, 0.95) * active
 
         # Short-period periodics.
         ecose = axnl * coseo1 + aynl * sineo1
@@ -307,26 +340,28 @@ def propagate_block(c, t, r_out, v_out, error_out):
         temp = esine / (1.0 + betal)
         sinu = am / rl * (sineo1 - aynl - axnl * temp)
         cosu = am / rl * (coseo1 - axnl + aynl * temp)
-        su = np.arctan2(sinu, cosu)
         sin2u = (cosu + cosu) * sinu
         cos2u = 1.0 - 2.0 * sinu * sinu
         temp = 1.0 / pl
         temp1 = 0.5 * J2 * temp
         temp2 = temp1 * temp
         mrt = rl * (1.0 - 1.5 * temp2 * betal * C["con41"]) + 0.5 * temp1 * C["x1mth2"] * cos2u
-        su = su - 0.25 * temp2 * C["x7thm1"] * sin2u
+        dsu = -0.25 * temp2 * C["x7thm1"] * sin2u
         xnode = nodem + 1.5 * temp2 * C["cosio"] * sin2u
-        xinc = C["inclo"] + 1.5 * temp2 * C["cosio"] * C["sinio"] * cos2u
+        dinc = 1.5 * temp2 * C["cosio"] * C["sinio"] * cos2u
         mvt = rdotl - nm * temp1 * C["x1mth2"] * sin2u / XKE
         rvdot = rvdotl + nm * temp1 * (C["x1mth2"] * cos2u + 1.5 * C["con41"]) / XKE
 
         # Orientation vectors, then TEME position and velocity.
-        sinsu = np.sin(su)
-        cossu = np.cos(su)
+        # su = atan2(sinu, cosu) + dsu and xinc = inclo + dinc, by rotation (dsu, dinc < 1e-3).
+        norm = np.sqrt(sinu * sinu + cosu * cosu)
+        sinsu, cossu = rotate(sinu / norm, cosu / norm, dsu,
+                              lambda i: np.arctan2(sinu.flat[i], cosu.flat[i]) + dsu.flat[i])
+        inclo = np.broadcast_to(C["inclo"], dinc.shape)
+        sini, cosi = rotate(np.broadcast_to(C["sinio"], dinc.shape), np.broadcast_to(C["cosio"], dinc.shape),
+                            dinc, lambda i: inclo.flat[i] + dinc.flat[i])
         snod = np.sin(xnode)
         cnod = np.cos(xnode)
-        sini = np.sin(xinc)
-        cosi = np.cos(xinc)
         xmx = -snod * cosi
         xmy = cnod * cosi
         ux = xmx * sinsu + cnod * cossu

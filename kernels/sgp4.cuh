@@ -58,6 +58,9 @@
 #define SGP4_KEPLER_TOLERANCE_RAD 1.0e-12
 #define SGP4_KEPLER_MAX_ITERATIONS 10
 
+/* Below this angle sin/cos of a + d come from those of a and a series in d (engine/sgp4.py). */
+#define SGP4_SMALL_ANGLE_RAD 1.0e-2
+
 /* Error codes (python-sgp4's). */
 #define SGP4_OK 0
 #define SGP4_ERR_ECCENTRICITY 1
@@ -115,6 +118,19 @@ FR_DEVICE void sgp4_load(const double *table, long stride, long i, sgp4_coef *c)
     c->am_coef = p[SGP4_C_AM_COEF * stride];
 }
 
+/* sin and cos of a + d from those of a, for |d| < SGP4_SMALL_ANGLE_RAD (twin: engine/sgp4.py
+ * sincos_small and rotate; the series is exact in float64 there). */
+FR_DEVICE void sgp4_rotate(double *sin_a, double *cos_a, double d)
+{
+    double d2 = d * d;
+    double sin_d = d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)));
+    double cos_d = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)));
+    double s = *sin_a * cos_d + *cos_a * sin_d;
+    double c = *cos_a * cos_d - *sin_a * sin_d;
+    *sin_a = s;
+    *cos_a = c;
+}
+
 /* State of one object at t minutes since its epoch. Writes r (km) and v (km/s), TEME; returns
  * the error code. Codes 1, 2 and 4 leave no state (r and v are NaN); 6 keeps it. */
 FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v[3])
@@ -124,7 +140,7 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
     double xmdf, argpdf, nodedf, t2, nodem, delomg, delmtemp, delm, temp, mm, argpm, t3, t4;
     double tempa, tempe, templ, nm, am, em, xlm, axnl, aynl, xl, u, eo1, sineo1, coseo1, tem5;
     double ecose, esine, el2, pl, rl, rdotl, rvdotl, betal, sinu, cosu, su, sin2u, cos2u;
-    double temp1, temp2, mrt, xnode, xinc, mvt, rvdot;
+    double temp1, temp2, mrt, xnode, dsu, dinc, norm, mvt, rvdot;
     double sinsu, cossu, snod, cnod, sini, cosi, xmx, xmy, ux, uy, uz, vx, vy, vz, mr;
     int ktr;
 
@@ -186,8 +202,12 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
         eo1 = eo1 + tem5;
         if (fabs(tem5) < SGP4_KEPLER_TOLERANCE_RAD || ktr == SGP4_KEPLER_MAX_ITERATIONS)
             break;
-        sineo1 = sin(eo1);
-        coseo1 = cos(eo1);
+        if (fabs(tem5) < SGP4_SMALL_ANGLE_RAD) {
+            sgp4_rotate(&sineo1, &coseo1, tem5);
+        } else {
+            sineo1 = sin(eo1);
+            coseo1 = cos(eo1);
+        }
     }
 
     /* Short-period periodics. */
@@ -206,26 +226,40 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
     temp = esine / (1.0 + betal);
     sinu = am / rl * (sineo1 - aynl - axnl * temp);
     cosu = am / rl * (coseo1 - axnl + aynl * temp);
-    su = atan2(sinu, cosu);
     sin2u = (cosu + cosu) * sinu;
     cos2u = 1.0 - 2.0 * sinu * sinu;
     temp = 1.0 / pl;
     temp1 = 0.5 * SGP4_J2 * temp;
     temp2 = temp1 * temp;
     mrt = rl * (1.0 - 1.5 * temp2 * betal * C->con41) + 0.5 * temp1 * C->x1mth2 * cos2u;
-    su = su - 0.25 * temp2 * C->x7thm1 * sin2u;
+    dsu = -0.25 * temp2 * C->x7thm1 * sin2u;
     xnode = nodem + 1.5 * temp2 * C->cosio * sin2u;
-    xinc = C->inclo + 1.5 * temp2 * C->cosio * C->sinio * cos2u;
+    dinc = 1.5 * temp2 * C->cosio * C->sinio * cos2u;
     mvt = rdotl - nm * temp1 * C->x1mth2 * sin2u / xke;
     rvdot = rvdotl + nm * temp1 * (C->x1mth2 * cos2u + 1.5 * C->con41) / xke;
 
     /* Orientation vectors, then TEME position and velocity. */
-    sinsu = sin(su);
-    cossu = cos(su);
+    /* su = atan2(sinu, cosu) + dsu and xinc = inclo + dinc, by rotation (dsu, dinc < 1e-3). */
+    norm = sqrt(sinu * sinu + cosu * cosu);
+    if (fabs(dsu) < SGP4_SMALL_ANGLE_RAD) {
+        sinsu = sinu / norm;
+        cossu = cosu / norm;
+        sgp4_rotate(&sinsu, &cossu, dsu);
+    } else {
+        su = atan2(sinu, cosu) + dsu;
+        sinsu = sin(su);
+        cossu = cos(su);
+    }
+    if (fabs(dinc) < SGP4_SMALL_ANGLE_RAD) {
+        sini = C->sinio;
+        cosi = C->cosio;
+        sgp4_rotate(&sini, &cosi, dinc);
+    } else {
+        sini = sin(C->inclo + dinc);
+        cosi = cos(C->inclo + dinc);
+    }
     snod = sin(xnode);
     cnod = cos(xnode);
-    sini = sin(xinc);
-    cosi = cos(xinc);
     xmx = -snod * cosi;
     xmy = cnod * cosi;
     ux = xmx * sinsu + cnod * cossu;
