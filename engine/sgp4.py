@@ -207,10 +207,25 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
 
 
 def sincos_small(d):
-    """sin d and cos d for |d| < SMALL_ANGLE_RAD, by their Taylor series (twin: sgp4.cuh)."""
+    """sin d and cos d for |d| < SMALL_ANGLE_RAD, by their Taylor series to d^7 and d^8 (the next
+    terms are below 1e-24). Twin: sgp4_rotate in kernels/sgp4.cuh. In-place Horner steps: NumPy
+    pays per temporary array as much as per flop."""
     d2 = d * d
-    sin_d = d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)))
-    cos_d = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)))
+    sin_d = d2 * (-1.0 / 5040.0)
+    sin_d += 1.0 / 120.0
+    sin_d *= d2
+    sin_d -= 1.0 / 6.0
+    sin_d *= d2
+    sin_d *= d
+    sin_d += d
+    cos_d = d2 * (1.0 / 40320.0)
+    cos_d -= 1.0 / 720.0
+    cos_d *= d2
+    cos_d += 1.0 / 24.0
+    cos_d *= d2
+    cos_d -= 0.5
+    cos_d *= d2
+    cos_d += 1.0
     return sin_d, cos_d
 
 
@@ -218,8 +233,10 @@ def rotate(sin_a, cos_a, d, a_plus_d):
     """sin and cos of a + d from those of a. Elements with |d| >= SMALL_ANGLE_RAD take libm on
     a_plus_d (a callable giving a + d for the index array it is passed); the rest the series."""
     sin_d, cos_d = sincos_small(d)
-    sin_new = sin_a * cos_d + cos_a * sin_d
-    cos_new = cos_a * cos_d - sin_a * sin_d
+    sin_new = sin_a * cos_d
+    sin_new += cos_a * sin_d
+    cos_new = cos_a * cos_d
+    cos_new -= sin_a * sin_d
     big = np.flatnonzero(~(np.abs(d) < SMALL_ANGLE_RAD))
     if big.size:
         angle = a_plus_d(big)
@@ -304,13 +321,13 @@ def propagate_block(c, t, r_out, v_out, error_out):
         # Kepler's equation, Newton steps capped at 0.95 rad. Each element stops on its own, as
         # in Vallado's loop: a converged element keeps its eo1 and the sin/cos of the last eo1
         # it tested, so its state does not depend on which block it is evaluated in. After the
-        # first step, sin/cos of eo1 follow the (small) steps by `rotate`.
+        # first step (about e), sin/cos of eo1 follow the later, small steps by `rotate`.
         u = np.fmod(xl - nodem, TWOPI)
         eo1 = u.copy()
         sineo1 = np.sin(eo1)
         coseo1 = np.cos(eo1)
         active = np.ones(eo1.shape, dtype=bool)
-        for _ in range(KEPLER_MAX_ITERATIONS - 1):
+        for step in range(KEPLER_MAX_ITERATIONS - 1):
             tem5 = u - aynl * coseo1
             tem5 += axnl * sineo1
             tem5 -= eo1
@@ -321,6 +338,10 @@ def propagate_block(c, t, r_out, v_out, error_out):
             active &= np.abs(tem5) >= KEPLER_TOLERANCE_RAD
             if not active.any():
                 break
+            if step == 0:  # the first step is as large as e: libm (rotation for the rest)
+                np.copyto(sineo1, np.sin(eo1), where=active)
+                np.copyto(coseo1, np.cos(eo1), where=active)
+                continue
             tem5 *= active  # those that just converged keep the sin/cos they tested
             sineo1, coseo1 = rotate(sineo1, coseo1, tem5, lambda i: eo1.flat[i])
         else:

@@ -118,13 +118,13 @@ FR_DEVICE void sgp4_load(const double *table, long stride, long i, sgp4_coef *c)
     c->am_coef = p[SGP4_C_AM_COEF * stride];
 }
 
-/* sin and cos of a + d from those of a, for |d| < SGP4_SMALL_ANGLE_RAD (twin: engine/sgp4.py
- * sincos_small and rotate; the series is exact in float64 there). */
+/* sin and cos of a + d from those of a, for |d| < SGP4_SMALL_ANGLE_RAD: Taylor series to d^7 and
+ * d^8, the next terms below 1e-24 (twin: engine/sgp4.py sincos_small and rotate). */
 FR_DEVICE void sgp4_rotate(double *sin_a, double *cos_a, double d)
 {
     double d2 = d * d;
-    double sin_d = d * (1.0 - d2 / 6.0 * (1.0 - d2 / 20.0 * (1.0 - d2 / 42.0)));
-    double cos_d = 1.0 - d2 / 2.0 * (1.0 - d2 / 12.0 * (1.0 - d2 / 30.0 * (1.0 - d2 / 56.0)));
+    double sin_d = ((d2 * (-1.0 / 5040.0) + 1.0 / 120.0) * d2 - 1.0 / 6.0) * d2 * d + d;
+    double cos_d = (((d2 * (1.0 / 40320.0) - 1.0 / 720.0) * d2 + 1.0 / 24.0) * d2 - 0.5) * d2 + 1.0;
     double s = *sin_a * cos_d + *cos_a * sin_d;
     double c = *cos_a * cos_d - *sin_a * sin_d;
     *sin_a = s;
@@ -202,7 +202,7 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
         eo1 = eo1 + tem5;
         if (fabs(tem5) < SGP4_KEPLER_TOLERANCE_RAD || ktr == SGP4_KEPLER_MAX_ITERATIONS)
             break;
-        if (fabs(tem5) < SGP4_SMALL_ANGLE_RAD) {
+        if (ktr > 1 && fabs(tem5) < SGP4_SMALL_ANGLE_RAD) { /* the first step is about e: libm */
             sgp4_rotate(&sineo1, &coseo1, tem5);
         } else {
             sineo1 = sin(eo1);
