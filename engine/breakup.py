@@ -161,9 +161,11 @@ def _ramp(lambda_c, coeffs) -> np.ndarray:
     """Evaluate a clipped ramp (a, s, c, lo, hi) at λc (any shape, float64 out, same shape)."""
     a, s, c, lo, hi = coeffs
     x = np.asarray(lambda_c, dtype=np.float64)
-    out = np.add(x, c, out=np.empty(x.shape))  # out= keeps 0-d input an array for the in-place ops
-    out *= s
-    out += a
+    if s == 0.0:  # the rocket-body constants
+        return np.full(x.shape, a)
+    # s·λc + (a + s·c): one pass fewer than a + s·(λc + c), equal to rounding.
+    out = np.multiply(x, s, out=np.empty(x.shape))  # out= keeps a 0-d input an array
+    out += a + s * c
     return np.clip(out, lo, hi, out=out)
 
 
@@ -183,7 +185,9 @@ def am_alpha(lambda_c, kind: str) -> np.ndarray:
 
 
 def am_mu1(lambda_c, kind: str) -> np.ndarray:
-    """Mean μ1 of the first normal of χ = log10(A/M / (m²/kg)) (§4, Lc > 11 cm). Shape of lambda_c."""
+    """Mean μ1 of the first normal of χ = log10(A/M / (m²/kg)) (§4, Lc > 11 cm).
+
+    lambda_c: log10(Lc / m), any shape; same shape out."""
     return _ramp(lambda_c, _LARGE_LAW[_check_kind(kind)]["mu1"])
 
 
@@ -208,7 +212,9 @@ def am_small_mu(lambda_c) -> np.ndarray:
 
 
 def am_small_sigma(lambda_c) -> np.ndarray:
-    """Standard deviation of χ for Lc < 8 cm, any object (§4 small-fragment law). Shape of lambda_c."""
+    """Standard deviation of χ for Lc < 8 cm, any object (§4 small-fragment law).
+
+    lambda_c: log10(Lc / m), any shape; same shape out."""
     return _ramp(lambda_c, _SMALL_SIGMA)
 
 
@@ -406,7 +412,7 @@ class BreakupParams:
     event_type: "collision" or "explosion". parent_mass_kg: the object that breaks up (the target
     of a collision), kg. parent_kind: "spacecraft" or "rocket_body" (selects the §4 bimodal law;
     a collision uses the parent's kind). projectile_mass_kg, impact_velocity_km_s: collision only
-    (> 0); an explosion ignores them (>= 0 accepted). lc_min_m: smallest sampled Lc, m.
+    (> 0); an explosion ignores them (None or >= 0 accepted, stored as float). lc_min_m: smallest sampled Lc, m.
     am_sampling: "mixture" or "weighted_sum" (§4). mass_policy: "remnants", "drop" or "none" (§7).
     explosion_scale: S of the explosion count law (§2).
     Numbers are stored as float; every value is checked here (InputError, one line).
@@ -436,8 +442,9 @@ class BreakupParams:
             if self.event_type == "collision":
                 put(name, _check_positive(name, value))
             else:
+                # An explosion has no projectile: None (an absent TOML field) reads as 0.
                 try:
-                    x = float(value)
+                    x = 0.0 if value is None else float(value)
                 except (TypeError, ValueError):
                     raise InputError(f"{name} must be a number, got {value!r}") from None
                 if not math.isfinite(x) or x < 0.0:
@@ -586,7 +593,8 @@ def sample(params: BreakupParams, seed: int, realizations) -> Fragments:
       * "none": keep everything; Σm is unconstrained.
       * "drop": while Σm > M remove fragments in random order (ESA; here: in sampling order,
         which is a random order for i.i.d. fragments, so the kept ones are the last sampled);
-        afterwards Σm <= M, and if any fragment was removed Σm > M − (mass of the last removed).
+        afterwards Σm <= M, and if any fragment was removed Σm > M − (mass of the last removed)
+        (both up to rounding, ~1e-13·M).
       * "remnants": if Σm < M, add 2-8 remnants (count uniform) sharing M − Σm by a uniform
         (Dirichlet) split, each assigned to the target or projectile with probability ∝ its mass,
         Lc = d = 2·(m_rem/m_parent·r_parent³)^(1/3) (r_parent: half the sphere-law size), A/M from
@@ -677,7 +685,9 @@ def _sample_chunk(p: BreakupParams, seed: int, reals: np.ndarray, n: int, out: F
     # "none" keeps every fragment in order, so the results go straight into the output rows.
     direct = p.mass_policy == "none"
     stop = start + R * n
-    dest = lambda name: getattr(out, name)[start:stop].reshape(R, n) if direct else None  # noqa: E731
+
+    def dest(name):
+        return getattr(out, name)[start:stop].reshape(R, n) if direct else None
 
     k = _LC_EXPONENT[p.event_type]
     lam = _log10_lc(u_lc, p.lc_min_m, p.lc_max_m, k)
@@ -716,12 +726,11 @@ def _sample_chunk(p: BreakupParams, seed: int, reals: np.ndarray, n: int, out: F
         for name, values in zip(names, fields):
             getattr(out, name)[start:stop] = values[keep]
         return stop
-    keep, rem_mass = _remnant_masses(mass, lc, u_extra, M)
+    keep, rem_mass, n_rem = _remnant_masses(mass, lc, u_extra, M)
     rem_lc, rem_am, rem_area, rem_dv = _remnant_fragments(p, rem_mass, u_extra, Z_tail)
     rem_fields = (rem_lc, rem_am, rem_area, rem_mass, rem_dv)
     n_keep = keep.sum(axis=1).tolist()
-    # The remnants of a realization fill its first slots (see _remnant_masses).
-    n_rem = np.count_nonzero(rem_mass > 0.0, axis=1).tolist()
+    n_rem = n_rem.tolist()  # a realization's remnants fill its first n_rem slots
     # Each realization's kept fragments, then its remnants: a few slice copies per realization,
     # far cheaper than concatenating and masking (R, n + 8) arrays field by field.
     stop = start
@@ -758,11 +767,15 @@ def _drop_keep(mass: np.ndarray, M: float) -> np.ndarray:
 
 
 def _remnant_masses(mass: np.ndarray, lc: np.ndarray, tail_u: np.ndarray, M: float):
-    """"remnants" policy (§7, Krisko 2011): keep mask (R, n) and remnant masses (R, 8), kg
-    (0 where a slot holds no remnant)."""
+    """"remnants" policy (§7, Krisko 2011) on masses (R, n) and sizes (R, n) of R realizations.
+
+    Returns the keep mask (R, n), remnant masses (R, 8) in kg, and the number of remnants (R,)
+    int64; a realization's remnants are its first slots, the other slots hold 0.
+    """
     R = mass.shape[0]
     keep = np.ones(mass.shape, dtype=bool)
     rem = np.zeros((R, MAX_REMNANTS))
+    n_rem = np.zeros(R, dtype=np.int64)
     total = mass.sum(axis=1)
     short = total < M
     if short.any():
@@ -773,6 +786,7 @@ def _remnant_masses(mass: np.ndarray, lc: np.ndarray, tail_u: np.ndarray, M: flo
         w[np.arange(MAX_REMNANTS)[None, :] >= count[:, None]] = 0.0
         w /= w.sum(axis=1, keepdims=True)
         rem[short] = w * (M - total[short])[:, None]
+        n_rem[short] = count
     rows = np.flatnonzero(~short)
     if rows.size:
         order = np.argsort(lc[rows], axis=1, kind="stable")
@@ -784,8 +798,10 @@ def _remnant_masses(mass: np.ndarray, lc: np.ndarray, tail_u: np.ndarray, M: flo
         keep[rows] = sub
         kept = np.where(keep_sorted, m_sorted, 0.0).sum(axis=1)
         leftover = M - kept
-        rem[rows, 0] = np.where(leftover > 1e-3 * M, leftover, 0.0)
-    return keep, rem
+        one = leftover > 1e-3 * M
+        rem[rows, 0] = np.where(one, leftover, 0.0)
+        n_rem[rows] = one
+    return keep, rem, n_rem
 
 
 def _remnant_fragments(p: BreakupParams, rem_mass: np.ndarray, tail_u, tail_z):
@@ -802,9 +818,9 @@ def _remnant_fragments(p: BreakupParams, rem_mass: np.ndarray, tail_u, tail_z):
     else:
         m_parent = np.full(rem_mass.shape, p.parent_mass_kg)
     # d = 2·(m_rem/m_parent·r_parent³)^(1/3) with r_parent = Lc_parent/2 → Lc_parent·(m/m_p)^(1/3).
-    d = sphere_law_lc_m(m_parent) * np.cbrt(rem_mass / m_parent) * 1.01
-    d = np.where(rem_mass > 0.0, d, 1.0)  # empty slots: any finite size; they are masked out
-    lam = np.log10(d)
+    d = sphere_law_lc_m(m_parent) * np.cbrt(rem_mass / m_parent)
+    # Empty slots (mass 0) are never written out; any finite λc keeps them quiet.
+    lam = np.log10(np.where(d > 0.0, d, 1.0))
     chi = _chi_large(lam, p.parent_kind, p.am_sampling, z1, z2, u_mix)
     am = np.exp(chi * _LN10)
     area = rem_mass * am

@@ -72,8 +72,8 @@ def test_reference_cases():
     assert math.floor(bk.cumulative_count("explosion", 1000.0, 0.05)) == 724
     # The sampler uses exactly floor(N) fragments (policy "none").
     cases = [
-        (bk.BreakupParams("collision", 560.0, "spacecraft", 950.0, 10.0, 0.05, "mixture", "none"), 4064),
-        (bk.BreakupParams("collision", 560.0, "spacecraft", 560.0, 0.1, 0.05, "mixture", "none"), 61),
+        (collision(m_parent=560.0, m_proj=950.0, v=10.0, lc_min=0.05), 4064),
+        (collision(m_parent=560.0, m_proj=560.0, v=0.1, lc_min=0.05), 61),
         (explosion(lc_min=0.05), 724),
     ]
     for params, n in cases:
@@ -115,6 +115,10 @@ def test_bad_values_raise_input_error():
         collision(lc_min=1.0, policy="remnants")  # not below the 1 m cap
     with pytest.raises(InputError):
         collision(lc_min=1e-7)  # far too many fragments
+    assert bk.BreakupParams("explosion", 10.0, "rocket_body", None, None, 0.1, "mixture",
+                            "none").projectile_mass_kg == 0.0
+    with pytest.raises(InputError):
+        bk.BreakupParams("collision", 10.0, "rocket_body", None, 1.0, 0.1, "mixture", "none")
     with pytest.raises(InputError):
         bk.sample(collision(), -1, [0])
     with pytest.raises(InputError):
@@ -346,7 +350,9 @@ def test_area_mass_consistency():
     assert fr.dv_m_s.dtype == np.float64 and fr.realization.dtype == np.int64
 
 
-R_POLICY = 400  # realizations per policy test: P(no overshoot at all | weighted sum, 4.8% each) = 3e-9
+# Realizations per policy test. The weighted sum overshoots M in 4.8% of realizations, so
+# P(no overshoot among 400) = 3e-9.
+R_POLICY = 400
 
 
 @pytest.mark.parametrize("reading", READINGS)
@@ -424,14 +430,15 @@ def test_remnant_size_law():
     fr = bk.sample(params, 8, np.arange(20))
     rem = fr.take(fr.is_remnant)
     r_parent = bk.sphere_law_lc_m(1000.0) / 2
-    np.testing.assert_allclose(rem.lc_m, 2 * np.cbrt(rem.mass_kg / 1000.0 * r_parent**3), rtol=1e-12)
+    d = 2 * np.cbrt(rem.mass_kg / 1000.0 * r_parent**3)
+    np.testing.assert_allclose(rem.lc_m, d, rtol=1e-12)
 
 
 def test_policy_kernels_against_loops():
     rng = np.random.default_rng(4)
     mass = rng.lognormal(0, 2, size=(50, 40))
     lc = rng.random((50, 40))
-    M = 60.0
+    M = float(np.median(mass.sum(axis=1)))  # half the rows above M, half below
     keep = bk._drop_keep(mass, M)
     for r in range(50):
         k = np.ones(40, bool)
@@ -442,11 +449,13 @@ def test_policy_kernels_against_loops():
         assert np.array_equal(k, keep[r])
     assert 0 < keep.sum() < keep.size
     tail = rng.random((50, bk._TAIL_U))
-    keep, rem = bk._remnant_masses(mass, lc, tail, M)
+    keep, rem, n_rem = bk._remnant_masses(mass, lc, tail, M)
+    assert np.array_equal(n_rem, np.count_nonzero(rem, axis=1))
+    assert 0 < np.count_nonzero(mass.sum(axis=1) < M) < 50  # both branches exercised
     for r in range(50):
         total = mass[r].sum()
         if total < M:
-            assert keep[r].all() and np.count_nonzero(rem[r]) in range(2, 9)
+            assert keep[r].all() and n_rem[r] in range(2, 9) and np.all(rem[r, : n_rem[r]] > 0)
             assert rem[r].sum() == pytest.approx(M - total, rel=1e-12)
         else:
             k, run = np.zeros(40, bool), 0.0
@@ -479,7 +488,12 @@ def test_same_fragments_for_any_batch(policy, reading, monkeypatch):
             assert np.array_equal(getattr(other, name), getattr(whole, name)), name
     # Order of the request is kept, and a realization is the same anywhere in it.
     mixed = bk.sample(params, 77, [9, 2])
-    assert np.array_equal(mixed.lc_m, np.concatenate([ones.lc_m[ones.realization == r] for r in (9, 2)]))
+    by_one = np.concatenate([ones.lc_m[ones.realization == r] for r in (9, 2)])
+    assert np.array_equal(mixed.lc_m, by_one)
+    # The generator is the design's SeedSequence(seed).spawn(...)[r].
+    child = np.random.SeedSequence(77).spawn(10)[9]
+    expected = np.random.default_rng(child).random(4)
+    assert np.array_equal(bk.realization_rng(77, 9).random(4), expected)
     # A different seed gives different fragments.
     assert not np.array_equal(bk.sample(params, 78, [0]).lc_m, whole.lc_m[whole.realization == 0])
 
