@@ -269,6 +269,64 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     click.echo("; ".join(parts))
 
 
+@cli.command()
+@scenario_argument
+@click.option("--realizations", type=int, required=True, metavar="N", help="Realizations to sample.")
+@click.option("-o", "--output", required=True, metavar="PATH", help="Fragments file to write.")
+@click.option("--format", "fmt", type=click.Choice(["h5", "omm"]), default=None,
+              help="h5: every fragment (HDF5); omm: the kept fragments as CCSDS OMM XML "
+                   "[default: omm for a .xml PATH, else h5].")
+@click.option("--seed", type=int, default=None, metavar="S", help="Seed (default: the scenario's).")
+@device_option
+@click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
+def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None:
+    """Sample N realizations of SCENARIO's breakup (default: cosmos1408) and write the fragments:
+    sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
+    import time
+    from pathlib import Path
+
+    import numpy as np
+
+    from engine import jobs
+    from engine.backend import resolve_device
+    from engine.cloud import sample_cloud
+    from engine.errors import InputError
+    from engine.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
+    from engine.h5io import check_output_path
+    from engine.scenario import load_scenario
+
+    if fmt is None:
+        fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
+    resolved = resolve_device(device)
+    s = load_scenario(scenario)
+    if s.population is not None:
+        raise InputError(f"{s.source}: a [population] scenario has no breakup to sample; "
+                         f"fragrisk sample needs [parent] and [event]")
+    s = jobs.with_overrides(s, realizations, seed)
+    check_output_path(output, overwrite=overwrite,
+                      what="an OMM file" if fmt == "omm" else "a fragments file")
+    echo_warnings(s.warnings)
+    t0 = time.perf_counter()
+    cloud = sample_cloud(s, np.arange(realizations, dtype=np.int64), resolved)
+    if fmt == "omm":
+        path = write_fragments_omm(output, cloud, s, overwrite=overwrite)
+    else:
+        command = (f"fragrisk sample {scenario} --realizations {realizations} -o {output} "
+                   f"--format h5 --seed {s.analysis.seed} --device {device}")
+        path = write_fragments_h5(output, cloud, s, overwrite=overwrite, command=command,
+                                  attrs={"device": resolved})
+    elapsed = time.perf_counter() - t0
+    c = status_counts(cloud)
+    n = len(cloud.fragments)
+    pct = 100.0 * c["sub_orbital"] / n if n else 0.0
+    written = f"the {c['kept']:,} kept as OMM" if fmt == "omm" else "all, HDF5"
+    click.echo(f"wrote {path} ({written}): {realizations:,} realization"
+               f"{'' if realizations == 1 else 's'} of {s.name}, seed {s.analysis.seed}, device "
+               f"{resolved}, {elapsed:.2f} s: {n:,} fragments sampled, {c['kept']:,} kept, "
+               f"{c['sub_orbital']:,} sub-orbital ({pct:.1f}%), {c['hyperbolic']:,} hyperbolic, "
+               f"{c['element_fit_failed']:,} fit failed, {c['deep_space']:,} deep space")
+
+
 # --- run, plot, merge -------------------------------------------------------------------------------
 @cli.command()
 @scenario_argument
@@ -307,7 +365,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     out = Path(output) if output else Path("results") / (
         f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
     executor = None
-    if scheduler or workers:
+    if scheduler is not None or workers is not None:  # --workers 0 is an error, not in-process
         from engine.distributed import DaskExecutor
 
         executor = DaskExecutor(scheduler=scheduler, workers=workers, device=resolved)
