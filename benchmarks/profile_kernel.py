@@ -19,9 +19,25 @@ import os
 
 import numpy as np
 
-from benchmarks.common import environment, write_json
+from benchmarks.common import environment, print_table, write_json
 from engine import montecarlo
 from engine.scenario import load_scenario
+
+
+#: Launch shapes compared: (threads per block, minimum resident blocks per SM); the second caps
+#: registers per thread at 65536 / (threads x blocks) (255 at most).
+SWEEP = ((128, 1), (128, 3), (128, 4), (256, 2), (64, 8), (128, 6))
+
+
+def _occupancy(kernel, threads: int, props: dict, regs: int) -> float:
+    """Theoretical occupancy (resident threads / maximum) of one launch shape."""
+    import cupy
+
+    try:
+        blocks = cupy.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(kernel.kernel.ptr, threads, 0)
+    except Exception:  # older CuPy: from the register count alone
+        blocks = min(props["maxThreadsPerMultiProcessor"] // threads, 65536 // max(regs * threads, 1))
+    return blocks * threads / props["maxThreadsPerMultiProcessor"]
 
 
 def main(argv=None) -> None:
@@ -32,50 +48,72 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realizations", type=int, default=100)
     parser.add_argument("--ncu-json", default=None, help="flop counts measured by ncu (gpu_check.sh)")
+    parser.add_argument("--no-sweep", action="store_true", help="the default launch shape only (for ncu)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     setup = montecarlo.make_setup(load_scenario("cosmos1408"), "gpu")
-    reals = np.arange(args.realizations)
-    pop, *_ = montecarlo._fragments_population(setup, reals)
+    pop, *_ = montecarlo._fragments_population(setup, np.arange(args.realizations))
     idx = montecarlo.must_propagate(setup, pop)
-    montecarlo._fragment_rates_gpu(setup, pop, idx[:10])  # compile
-    cupy.cuda.Device().synchronize()
-    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
-    start.record()
-    lam, decay = montecarlo._fragment_rates_gpu(setup, pop, idx)
-    stop.record()
-    stop.synchronize()
-    seconds = cupy.cuda.get_elapsed_time(start, stop) / 1e3
-    decay = cupy.asnumpy(decay)
-    steps = int(np.minimum(decay + 1, setup.window.times_s.size).sum())  # samples evaluated
-
-    kernel = risk_gpu._module(len(setup.targets.names)).get_function("risk_fused")
-    attrs = dict(kernel.attributes)
-    dev = cupy.cuda.Device()
-    props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     sms = props["multiProcessorCount"]
     clock_hz = props["clockRate"] * 1e3
     peak_fp64 = sms * clock_hz * 128.0
-    blocks_per_sm = cupy.cuda.driver.occupancyMaxActiveBlocksPerMultiprocessor(
-        kernel.ptr, risk_gpu.THREADS_PER_BLOCK, 0)
-    occupancy = blocks_per_sm * risk_gpu.THREADS_PER_BLOCK / props["maxThreadsPerMultiProcessor"]
-    report = dict(
-        kernel="risk_fused", realizations=args.realizations, fragments=int(idx.size), fragment_steps=steps,
-        seconds=seconds, fragment_steps_per_s=steps / seconds, registers_per_thread=attrs.get("num_regs"),
-        local_bytes_per_thread=attrs.get("local_size_bytes"), threads_per_block=risk_gpu.THREADS_PER_BLOCK,
-        theoretical_occupancy=occupancy, sm_count=sms, clock_ghz=clock_hz / 1e9, peak_fp64_flop_s=peak_fp64)
+    K = len(setup.targets.names)
+
+    def timed(launch):
+        risk_gpu.DEFAULT_LAUNCH, saved = launch, risk_gpu.DEFAULT_LAUNCH
+        try:
+            montecarlo._fragment_rates_gpu(setup, pop, idx[:10])  # compile and warm up
+            cupy.cuda.Device().synchronize()
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
+            lam, decay = montecarlo._fragment_rates_gpu(setup, pop, idx)
+            stop.record()
+            stop.synchronize()
+        finally:
+            risk_gpu.DEFAULT_LAUNCH = saved
+        return cupy.asnumpy(lam), cupy.asnumpy(decay), cupy.cuda.get_elapsed_time(start, stop) / 1e3
+
+    shapes = (risk_gpu.DEFAULT_LAUNCH,) if args.no_sweep else (risk_gpu.DEFAULT_LAUNCH,) + tuple(
+        s for s in SWEEP if s != risk_gpu.DEFAULT_LAUNCH)
+    rows, reference = [], None
+    for launch in shapes:
+        lam, decay, seconds = timed(launch)
+        steps = int(np.minimum(decay + 1, setup.window.times_s.size).sum())  # samples evaluated
+        if reference is None:
+            reference = lam
+        scale = np.maximum(np.abs(reference), 1e-300)
+        kernel = risk_gpu._module(K, launch).get_function("risk_fused")
+        attrs = dict(kernel.attributes)
+        regs = int(attrs.get("num_regs", 0))
+        rows.append(dict(threads_per_block=launch[0], min_blocks_per_sm=launch[1], registers_per_thread=regs,
+                         local_bytes_per_thread=attrs.get("local_size_bytes"),
+                         theoretical_occupancy=_occupancy(kernel, launch[0], props, regs), seconds=seconds,
+                         fragment_steps=steps, fragment_steps_per_s=steps / seconds,
+                         max_rel_diff_vs_first=float(np.max(np.abs(lam - reference) / scale))))
+    best = max(rows, key=lambda r: r["fragment_steps_per_s"])
+    report = dict(kernel="risk_fused", realizations=args.realizations, fragments=int(idx.size), sm_count=sms,
+                  clock_ghz=clock_hz / 1e9, peak_fp64_flop_s=peak_fp64, default_launch=list(risk_gpu.DEFAULT_LAUNCH),
+                  best_launch=[best["threads_per_block"], best["min_blocks_per_sm"]], rows=rows)
     if args.ncu_json and os.path.exists(args.ncu_json):
         ncu = json.load(open(args.ncu_json))
-        report["ncu"] = ncu
+        report["ncu"] = {k: v for k, v in ncu.items() if k != "metrics"}
+        report["ncu_metrics"] = ncu.get("metrics", {})
         if ncu.get("fp64_flop") and ncu.get("fragment_steps"):
             per_step = ncu["fp64_flop"] / ncu["fragment_steps"]
             report["fp64_flop_per_fragment_step"] = per_step
-            report["achieved_fp64_flop_s"] = per_step * steps / seconds
-            report["fraction_of_fp64_peak"] = per_step * steps / seconds / peak_fp64
             report["fp64_bound_fragment_steps_per_s"] = peak_fp64 / per_step
+            for r in rows:
+                r["achieved_fp64_flop_s"] = per_step * r["fragment_steps_per_s"]
+                r["fraction_of_fp64_peak"] = r["achieved_fp64_flop_s"] / peak_fp64
+    print_table(rows, ["threads_per_block", "min_blocks_per_sm", "registers_per_thread", "local_bytes_per_thread",
+                       "theoretical_occupancy", "seconds", "fragment_steps_per_s", "fraction_of_fp64_peak",
+                       "max_rel_diff_vs_first"])
     for k, v in report.items():
-        print(f"{k:34s} {v}")
-    print(f"wrote {write_json('profile_risk_kernel', {'environment': environment('gpu'), **report}, args.out)}")
+        if k not in ("rows", "ncu_metrics"):
+            print(f"{k:34s} {v}")
+    name = "profile_risk_kernel" if not args.no_sweep else "profile_risk_kernel_ncu_run"
+    print(f"wrote {write_json(name, {'environment': environment('gpu'), **report}, args.out)}")
 
 
 if __name__ == "__main__":

@@ -6,10 +6,13 @@
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define FR_DEVICE __device__ __forceinline__
 #define FR_NAN __longlong_as_double(0x7ff8000000000000LL)
+/* One argument reduction for both (CUDA's sincos gives what sin and cos give). */
+#define FR_SINCOS(x, s, c) sincos((x), (s), (c))
 #else
 #include <math.h>
 #define FR_DEVICE static inline
 #define FR_NAN NAN
+#define FR_SINCOS(x, s, c) (*(s) = sin(x), *(c) = cos(x))
 #endif
 
 #endif /* FRAGRISK_COMMON_CUH */

@@ -5,7 +5,16 @@
  * RISK_N_TARGETS is prepended by kernels/risk_gpu.py. */
 #include "risk.cuh"
 
-extern "C" __global__ void risk_fused(
+/* Launch shape: kernels/risk_gpu.py passes both (benchmarks/profile_kernel.py sweeps them).
+ * RISK_MIN_BLOCKS caps the registers so that many blocks of RISK_BLOCK_THREADS fit on an SM. */
+#ifndef RISK_BLOCK_THREADS
+#define RISK_BLOCK_THREADS 128
+#endif
+#ifndef RISK_MIN_BLOCKS
+#define RISK_MIN_BLOCKS 1
+#endif
+
+extern "C" __global__ void __launch_bounds__(RISK_BLOCK_THREADS, RISK_MIN_BLOCKS) risk_fused(
     const double *__restrict__ table, long n, const double *__restrict__ offset_min,
     const double *__restrict__ times_min, long m,
     const double *__restrict__ target_r, const unsigned char *__restrict__ target_valid,

@@ -36,6 +36,7 @@ FR_DEVICE long risk_fragment(const sgp4_coef *c, double offset_min, const double
     double r[3], v[3], d[3];
     int k, bin = m > 1 ? seg_bin[0] : 0;
     long j;
+#pragma unroll
     for (k = 0; k < RISK_N_TARGETS; ++k)
         acc[k] = 0.0;
     for (j = 0; j < m; ++j) {
@@ -44,12 +45,14 @@ FR_DEVICE long risk_fragment(const sgp4_coef *c, double offset_min, const double
         if (e != SGP4_OK || !(r2 >= RISK_DECAY_RADIUS_KM * RISK_DECAY_RADIUS_KM))
             break;
         if (j > 0 && seg_bin[j - 1] != bin) {
+#pragma unroll
             for (k = 0; k < RISK_N_TARGETS; ++k) {
                 lam_out[k * n_bins + bin] = acc[k] * sigma_over_volume[k];
                 acc[k] = 0.0;
             }
             bin = seg_bin[j - 1];
         }
+#pragma unroll
         for (k = 0; k < RISK_N_TARGETS; ++k) {
             const double *tr = target_r + (k * m + j) * 3;
             d[0] = r[0] - tr[0];
@@ -62,9 +65,11 @@ FR_DEVICE long risk_fragment(const sgp4_coef *c, double offset_min, const double
             prev[k][2] = d[2];
         }
     }
-    if (m > 1)
+    if (m > 1) {
+#pragma unroll
         for (k = 0; k < RISK_N_TARGETS; ++k)
             lam_out[k * n_bins + bin] = acc[k] * sigma_over_volume[k];
+    }
     return j;
 }
 

@@ -7,19 +7,25 @@ import numpy as np
 from kernels.build import check_array, module
 
 THREADS_PER_BLOCK = 128
+#: (threads per block, minimum resident blocks per SM) of risk_fused, the fastest measured by
+#: benchmarks/profile_kernel.py (its sweep is in benchmarks/results/profile_risk_kernel.json).
+DEFAULT_LAUNCH = (128, 1)
 
 
-def _module(n_targets: int):
-    return module("risk.cu", (("RISK_N_TARGETS", int(n_targets)),))
+def _module(n_targets: int, launch: tuple = DEFAULT_LAUNCH):
+    threads, min_blocks = launch
+    return module("risk.cu", (("RISK_N_TARGETS", int(n_targets)), ("RISK_BLOCK_THREADS", int(threads)),
+                              ("RISK_MIN_BLOCKS", int(min_blocks))))
 
 
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
-                   kernel_radius_km, seg_bin, n_bins):
+                   kernel_radius_km, seg_bin, n_bins, *, launch: tuple = DEFAULT_LAUNCH):
     """GPU twin of engine.risk.fragment_rates (all arguments cupy arrays, float64 unless noted).
 
     table (N_COEFFICIENTS, n); offset_min (n,); times_min (m,); target_r_km (K, m, 3);
     target_valid (K, m) uint8; sigma_over_volume (n, K) = sigma_ik / V_s (1/km);
-    seg_bin (m-1,) int32. Returns lam (n, K, n_bins) and decay (n,) int64.
+    seg_bin (m-1,) int32. launch: (threads per block, min blocks per SM), see DEFAULT_LAUNCH.
+    Returns lam (n, K, n_bins) and decay (n,) int64.
     """
     import cupy
 
@@ -39,9 +45,10 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     decay = cupy.empty(n, dtype=np.int64)
     if n == 0:
         return lam, decay
-    kernel = _module(K).get_function("risk_fused")
-    blocks = (n + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
-    kernel((blocks,), (THREADS_PER_BLOCK,),
+    kernel = _module(K, launch).get_function("risk_fused")
+    threads = launch[0]
+    blocks = (n + threads - 1) // threads
+    kernel((blocks,), (threads,),
            (table, np.int64(n), offset_min, times_min, np.int64(m), target_r_km, target_valid,
             sigma_over_volume, np.float64(kernel_radius_km), seg_bin, np.int64(n_bins), lam, decay))
     return lam, decay

@@ -138,7 +138,7 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
     const double xke = 60.0 / sqrt(SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM / 398600.8);
     const double vkmpersec = SGP4_RADIUS_EARTH_KM * xke / 60.0;
     double xmdf, argpdf, nodedf, t2, nodem, delomg, delmtemp, delm, temp, mm, argpm, t3, t4;
-    double tempa, tempe, templ, nm, am, em, xlm, axnl, aynl, xl, u, eo1, sineo1, coseo1, tem5;
+    double tempa, tempe, templ, nm, am, em, xlm, sinargpm, cosargpm, axnl, aynl, xl, u, eo1, sineo1, coseo1, tem5;
     double ecose, esine, el2, pl, rl, rdotl, rvdotl, betal, sinu, cosu, su, sin2u, cos2u;
     double temp1, temp2, mrt, xnode, dsu, dinc, norm, mvt, rvdot;
     double sinsu, cossu, snod, cnod, sini, cosi, xmx, xmy, ux, uy, uz, vx, vy, vz, mr;
@@ -185,16 +185,16 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
     mm = fmod(xlm - argpm - nodem, SGP4_TWOPI);
 
     /* Long-period periodics. */
-    axnl = em * cos(argpm);
+    FR_SINCOS(argpm, &sinargpm, &cosargpm);
+    axnl = em * cosargpm;
     temp = 1.0 / (am * (1.0 - em * em));
-    aynl = em * sin(argpm) + temp * C->aycof;
+    aynl = em * sinargpm + temp * C->aycof;
     xl = mm + argpm + nodem + temp * C->xlcof * axnl;
 
     /* Kepler's equation, Newton steps capped at 0.95 rad. */
     u = fmod(xl - nodem, SGP4_TWOPI);
     eo1 = u;
-    sineo1 = sin(eo1);
-    coseo1 = cos(eo1);
+    FR_SINCOS(eo1, &sineo1, &coseo1);
     for (ktr = 1; ktr <= SGP4_KEPLER_MAX_ITERATIONS; ++ktr) {
         tem5 = (u - aynl * coseo1 + axnl * sineo1 - eo1) / (1.0 - coseo1 * axnl - sineo1 * aynl);
         if (tem5 > 0.95) tem5 = 0.95;
@@ -205,8 +205,7 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
         if (ktr > 1 && fabs(tem5) < SGP4_SMALL_ANGLE_RAD) { /* the first step is about e: libm */
             sgp4_rotate(&sineo1, &coseo1, tem5);
         } else {
-            sineo1 = sin(eo1);
-            coseo1 = cos(eo1);
+            FR_SINCOS(eo1, &sineo1, &coseo1);
         }
     }
 
@@ -247,19 +246,16 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
         sgp4_rotate(&sinsu, &cossu, dsu);
     } else {
         su = atan2(sinu, cosu) + dsu;
-        sinsu = sin(su);
-        cossu = cos(su);
+        FR_SINCOS(su, &sinsu, &cossu);
     }
     if (fabs(dinc) < SGP4_SMALL_ANGLE_RAD) {
         sini = C->sinio;
         cosi = C->cosio;
         sgp4_rotate(&sini, &cosi, dinc);
     } else {
-        sini = sin(C->inclo + dinc);
-        cosi = cos(C->inclo + dinc);
+        FR_SINCOS(C->inclo + dinc, &sini, &cosi);
     }
-    snod = sin(xnode);
-    cnod = cos(xnode);
+    FR_SINCOS(xnode, &snod, &cnod);
     xmx = -snod * cosi;
     xmy = cnod * cosi;
     ux = xmx * sinsu + cnod * cossu;
