@@ -193,7 +193,8 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
     """Run the scenario's realizations (or a shard of them) and write the results file `out`.
 
     device: "cpu" or "gpu" (resolved). executor: None (this process) or an object with
-    `map_batches(setup, batches) -> iterator of BatchResult` (engine.distributed).
+    montecarlo.run's signature as `run(setup, realizations, *, batch_size, on_batch, batches)
+    -> RunOutput` (engine.distributed.DaskExecutor).
     on_progress(done_realizations, total_realizations, stats): after each batch.
     Raises InputError if `out` exists and not overwrite (before any work).
     """
@@ -236,6 +237,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
     else:
         output = executor.run(setup, todo, batch_size=batch_size, on_batch=on_batch, batches=previous)
     elapsed = time.perf_counter() - start
+    notes.extend(getattr(output, "notes", []))
     attrs = run_attrs(scenario, device, shard, elapsed)
     results = montecarlo.to_results(setup, output, attrs)
     write_results(out, results, overwrite=overwrite)

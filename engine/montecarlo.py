@@ -23,6 +23,7 @@ import numpy as np
 
 from engine import cloud as cloud_mod
 from engine import risk, sgp4
+from engine.errors import InputError
 from engine.results import RunResults
 from engine.timeutil import minutes_between
 
@@ -355,25 +356,73 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
 
     on_batch(batch_result, done, total): called after each batch (progress, checkpoints).
     batches: optional iterable of already computed BatchResults to reuse (resume).
+    On the GPU a batch that runs out of device memory is halved and run again (down to one
+    realization; InputError if that does not fit either); RunOutput.notes says so.
     """
     realizations = np.sort(np.asarray(realizations, dtype=np.int64))
     size = batch_size or default_batch_size(setup, realizations.size)
     results = list(batches or [])
     done = set(int(r) for b in results for r in b.realization)
     todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    too_big = out_of_memory_errors(setup.device)
+    first_size = size
     start = time.perf_counter()
-    for lo in range(0, todo.size, size):
-        b = run_batch(setup, todo[lo:lo + size])
+    lo = 0
+    while lo < todo.size:
+        chunk = todo[lo:lo + size]
+        try:
+            b = run_batch(setup, chunk)
+        except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
+            if chunk.size == 1:
+                raise out_of_memory_input_error(setup, chunk, exc) from None
+            free_device_memory(setup.device)
+            size = max(1, chunk.size // 2)
+            continue
+        lo += chunk.size
         results.append(b)
         if on_batch is not None:
-            on_batch(b, len(done) + min(lo + size, todo.size), realizations.size)
-    return RunOutput(results, time.perf_counter() - start)
+            on_batch(b, len(done) + lo, realizations.size)
+    notes = [shrink_note(first_size, size)] if size < first_size else []
+    return RunOutput(results, time.perf_counter() - start, notes)
+
+
+# --- device memory: a batch that does not fit is run again in halves -----------------------------
+
+def out_of_memory_errors(device: str) -> tuple:
+    """Exception types meaning "this batch does not fit in device memory" (none on the CPU)."""
+    if device != "gpu":
+        return ()
+    import cupy
+
+    return (cupy.cuda.memory.OutOfMemoryError,)
+
+
+def free_device_memory(device: str) -> None:
+    """Return CuPy's cached blocks to the device before a smaller batch tries again."""
+    if device == "gpu":
+        import cupy
+
+        cupy.get_default_memory_pool().free_all_blocks()
+        cupy.get_default_pinned_memory_pool().free_all_blocks()
+
+
+def shrink_note(old: int, new: int) -> str:
+    return f"GPU out of memory with batches of {old} realizations: ran batches of {new} or fewer"
+
+
+def out_of_memory_input_error(setup: Setup, chunk, exc) -> InputError:
+    """The one-line error when a single realization does not fit in device memory."""
+    detail = " ".join(str(exc).split())
+    return InputError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
+                      f"{len(setup.targets.names)} targets x {setup.window.n_bins} time bins): {detail}; "
+                      f"use fewer time bins or targets, a larger lc_min_m, or --device cpu")
 
 
 @dataclasses.dataclass
 class RunOutput:
     batches: list
     elapsed_s: float
+    notes: list = dataclasses.field(default_factory=list)  # e.g. a batch size halved for GPU memory
 
     def stats(self) -> dict:
         b = self.batches

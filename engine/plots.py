@@ -181,147 +181,325 @@ def _band(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray, np
 
 
 def _log_y_if_positive(ax: Any, *arrays: np.ndarray) -> bool:
+    """Log y when anything is > 0; else a linear axis just below 0 and a note."""
     if any(np.any(np.asarray(a) > 0) for a in arrays):
         ax.set_yscale("log")
         return True
-    ax.text(0.5, 0.5, "all values are 0", transform=ax.transAxes, ha="center", va="center")
+    ax.set_ylim(-0.05, 1.0)  # the zero lines stay off the bottom spine, the note off them
+    ax.text(0.5, 0.6, "all values are 0", transform=ax.transAxes, ha="center", va="center")
     return False
 
 
-# --------------------------------------------------------------------------------------------
-# axes-level drawing
-# --------------------------------------------------------------------------------------------
+def _headroom_log(ax: Any, fraction: float = 0.25) -> None:
+    """Raise the top of a log y axis so that the data keep out of its top `fraction` (the
+    legend's place)."""
+    lo, hi = ax.get_ylim()
+    if 0 < lo < hi:
+        top = np.log10(hi) + (np.log10(hi) - np.log10(lo)) * fraction / (1.0 - fraction)
+        ax.set_ylim(lo, 10.0 ** top)
 
 
-def _draw_gabbard(ax: Any, src: _Source) -> None:
+def _n(count: int, what: str) -> str:
+    return f"{count:,} {what}{'' if count == 1 else 's'}"
+
+
+def _bin_width(edges_s: np.ndarray) -> str:
+    """'1 h' or '30 min': the typical width of the time bins."""
+    w = float(np.median(np.diff(edges_s))) if edges_s.size > 1 else 0.0
+    return f"{w / 3600.0:g} h" if w >= 3600.0 else f"{w / 60.0:g} min"
+
+
+def _title(ax: Any, title: str, note: str = "", compact: bool = False) -> None:
+    """The title, and between it and the axes a smaller grey note (wrapped) when given."""
+    import textwrap
+
+    size = 7.0 if compact else 8.5
+    lines = textwrap.wrap(note, 66 if compact else 118) if note else []
+    ax.set_title(title, fontsize=8.5 if compact else 11.0,
+                 pad=6.0 + (2.0 + 1.2 * size * len(lines) if lines else 0.0))
+    if lines:
+        ax.annotate("\n".join(lines), xy=(0.5, 1.0), xycoords="axes fraction", xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=size,
+                    color="0.25", linespacing=1.1)
+
+
+def _legend(ax: Any, compact: bool, **kw: Any) -> None:
+    ax.legend(fontsize=6.5 if compact else "small", framealpha=0.9, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# axes-level drawing (compact: the smaller fonts of a summary-page panel)
+# --------------------------------------------------------------------------------------------
+
+#: A fragment whose perigee is below this altitude [km] right after the breakup reenters within
+#: its first revolution and is not propagated (design.md, "The estimator").
+_SUB_ORBITAL_KM = 100.0
+#: The Gabbard diagram's altitude axis ends at this percentile of the apogees (or at the highest
+#: target band): a few fragments on near-escape orbits (apogees of 10^5 km) would otherwise squash
+#: the cloud, and the target bands with it, into a line.
+_GABBARD_TOP_PERCENTILE = 98.0
+
+
+def _draw_gabbard(ax: Any, src: _Source, compact: bool = False) -> None:
     d = src.need("gabbard")
     period, apo, peri = d["gabbard_period_min"], d["gabbard_apogee_km"], d["gabbard_perigee_km"]
-    ax.scatter(period, apo, s=3, marker="^", color="C0", label="apogee", rasterized=True)
-    ax.scatter(period, peri, s=3, marker="v", color="C3", label="perigee", rasterized=True)
+    ax.scatter(period, apo, s=4, marker="^", lw=0, color="C0", label="apogee", rasterized=True,
+               zorder=2)
+    ax.scatter(period, peri, s=4, marker="v", lw=0, color="C3", label="perigee", rasterized=True,
+               zorder=2)
+    bands = []
     for k, name in enumerate(d["target_names"].tolist()):
-        lo, hi = sorted((d["target_perigee_km"][k], d["target_apogee_km"][k]))
+        lo, hi = sorted((float(d["target_perigee_km"][k]), float(d["target_apogee_km"][k])))
+        bands.append((lo, hi))
         color = f"C{(k + 2) % 10}"
-        ax.axhspan(lo, hi, color=color, alpha=0.25, lw=0,
+        ax.axhspan(lo, hi, color=color, alpha=0.35, lw=0, zorder=1,
                    label=f"{name} altitude band {lo:.0f}–{hi:.0f} km")
-        ax.axhline(0.5 * (lo + hi), color=color, lw=0.8)
+        # A band of a few km is thinner than a pixel here: a translucent line over the points
+        # keeps it in sight without hiding them.
+        ax.axhline(0.5 * (lo + hi), color=color, lw=2.0, alpha=0.6, zorder=3)
+    notes = []
+    finite = np.isfinite(period) & np.isfinite(apo) & np.isfinite(peri)
     if period.size == 0:
         ax.text(0.5, 0.5, "no fragments: this file does not hold realization 0",
                 transform=ax.transAxes, ha="center", va="center")
+    else:
+        n_sub = int(np.count_nonzero(finite & (peri < _SUB_ORBITAL_KM)))
+        notes.append(_n(period.size, "fragment") + (
+            f", {n_sub:,} with perigee < {_SUB_ORBITAL_KM:.0f} km (not propagated)" if n_sub else ""))
+    if np.any(finite):
+        top = max([float(np.percentile(apo[finite], _GABBARD_TOP_PERCENTILE))]
+                  + [hi for _, hi in bands])
+        bottom = min([0.0] + [lo for lo, _ in bands])  # altitudes below 0 km: inside the Earth
+        top += 0.04 * (top - bottom)
+        ax.set_ylim(bottom, top)
+        shown = finite & (apo <= top)
+        x = period[shown] if np.any(shown) else period[finite]
+        pad = 0.03 * max(float(x.max() - x.min()), 1.0)
+        x0, x1 = float(x.min()) - pad, float(x.max()) + pad
+        ax.set_xlim(x0, x1)
+        # x covers every fragment whose apogee is in view: the others are off scale (their
+        # perigees too when their period is outside the x range).
+        off = []
+        if n := int(np.count_nonzero(finite & (apo > top))):
+            gone = int(np.count_nonzero(finite & ((period < x0) | (period > x1))))
+            off.append(f"{n:,} apogees > {top:,.0f} km"
+                       + (f" ({gone:,} also off the period axis)" if gone else ""))
+        if n := int(np.count_nonzero(finite & (peri < bottom))):
+            off.append(f"{n:,} perigees < {bottom:,.0f} km")
+        if off:
+            notes.append("off scale: " + ", ".join(off))
     ax.set_xlabel("orbital period [min]")
     ax.set_ylabel("altitude [km]")
-    ax.set_title(f"Gabbard diagram, realization 0 at the event epoch ({period.size} fragments)")
-    ax.legend(fontsize="small", markerscale=3, loc="best")
+    _title(ax, "Gabbard diagram, realization 0 at the event epoch", "; ".join(notes), compact)
+    # Short periods with high apogees do not exist: the upper left corner stays empty.
+    _legend(ax, compact, markerscale=3, loc="upper left")
     ax.grid(True, alpha=0.3)
 
 
-def _draw_pc_histogram(ax: Any, src: _Source) -> None:
+def _draw_pc_histogram(ax: Any, src: _Source, compact: bool = False) -> None:
+    from matplotlib.ticker import MaxNLocator
+
     d = src.need("pc_histogram")
     edges = 10.0 ** d["pc_edges_log10"]
     counts, P = d["pc_histogram"], d["collision_probability"]
-    for k, name in enumerate(d["target_names"].tolist()):
+    names = d["target_names"].tolist()
+    stats = [(float(P[k].mean()), float(np.median(P[k]))) for k in range(P.shape[0])] \
+        if P.shape[1] else []
+    # x: the occupied bins with one empty bin either side, and the marked values; not a dozen
+    # decades of nothing around one occupied bin.
+    used = np.flatnonzero(counts.sum(axis=0) > 0)
+    if used.size:
+        marks = [v for pair in stats for v in pair if edges[0] <= v <= edges[-1]]
+        i0, i1 = max(int(used[0]) - 1, 0), min(int(used[-1]) + 2, edges.size - 1)
+        x0, x1 = min([edges[i0]] + marks), max([edges[i1]] + marks)
+    else:
+        x0, x1 = edges[0], edges[-1]
+    for k, name in enumerate(names):
         color = f"C{k % 10}"
         ax.stairs(counts[k], edges, color=color, lw=1.5, label=f"{name}: realizations")
-        for value, what, style in ((P[k].mean(), "mean", "--"), (np.median(P[k]), "median", ":")):
-            if edges[0] <= value <= edges[-1]:
-                ax.axvline(value, color=color, ls=style, lw=1.2, label=f"{name}: {what} P = {value:.3g}")
+        positive = P[k][P[k] > 0]  # a rug: where in its bin each realization lies
+        ax.plot(positive, np.full(positive.size, 0.04 + 0.05 * k), ls="none", marker="|", ms=9,
+                mew=1.0, color=color, transform=ax.get_xaxis_transform(),
+                label=f"{name}: P of each realization")
+        for value, what, style in zip(stats[k] if stats else (np.nan, np.nan), ("mean", "median"),
+                                      ("--", ":")):
+            if x0 <= value <= x1:
+                ax.axvline(value, color=color, ls=style, lw=1.4,
+                           label=f"{name}: {what} P = {value:.3g}")
             else:
                 ax.plot([], [], color=color, ls=style,
                         label=f"{name}: {what} P = {value:.3g} (off scale)")
     ax.set_xscale("log")
-    ax.set_xlim(edges[0], edges[-1])
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(0, max(float(counts.max(initial=0.0)), 1.0) * 1.5)  # the legend's place
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("collision probability P [1]")
     ax.set_ylabel("realizations [count]")
-    ax.set_title(f"P across realizations (P < {edges[0]:.0e}, P = 0 in the lowest bin)")
-    ax.legend(fontsize="small", loc="best")
+    note = ""
+    if x0 <= edges[0] and np.any(counts[:, 0] > 0):
+        note = (f"the lowest bin also counts P < {edges[0]:.0e} and P = 0: "
+                + ", ".join(("" if len(names) == 1 else f"{name} ") + _n(int(c), "realization")
+                            for name, c in zip(names, counts[:, 0])))
+    _title(ax, f"Collision probability across {_n(P.shape[1], 'realization')}", note, compact)
+    _legend(ax, compact, loc="upper left")
     ax.grid(True, alpha=0.3)
 
 
-def _draw_rate_vs_time(ax: Any, src: _Source) -> None:
+def _draw_rate_vs_time(ax: Any, src: _Source, compact: bool = False) -> None:
     d = src.need("rate_vs_time")
     edges_s = d["time_edges_s"]
     width_h = np.diff(edges_s) / 3600.0
-    rate = d["expected_collisions_by_time"] / width_h  # (K, R, T) 1/h
+    by_time = d["expected_collisions_by_time"]
+    rate = by_time / width_h  # (K, R, T) 1/h
     t_h, xlabel = src.time_axis_h(edges_s)
-    for k, name in enumerate(d["target_names"].tolist()):
+    names = d["target_names"].tolist()
+    zeros = []
+    for k, name in enumerate(names):
         med, lo, hi = _band(rate[k], axis=0)
+        mean = rate[k].mean(axis=0)
         color = f"C{k % 10}"
-        ax.fill_between(t_h, lo, hi, color=color, alpha=0.25, lw=0, label=f"{name}: 5–95 %")
-        ax.plot(t_h, med, color=color, lw=1.2, label=f"{name}: median")
-    _log_y_if_positive(ax, rate)
+        # Bins are intervals: steps, not a line through the centres (which, on a log axis,
+        # would also drop a non-zero bin between two zero ones).
+        ax.fill_between(t_h, lo, hi, step="mid", color=color, alpha=0.22, lw=0,
+                        label=f"{name}: 5–95 %")
+        ax.plot(t_h, mean, color=color, lw=1.3, drawstyle="steps-mid", label=f"{name}: mean")
+        ax.plot(t_h, med, color=color, lw=1.0, ls="--", drawstyle="steps-mid",
+                label=f"{name}: median")
+        who = f"{name} " if len(names) > 1 else ""
+        zeros += [(f"{who}mean", int(np.count_nonzero(mean <= 0))),
+                  (f"{who}median", int(np.count_nonzero(med <= 0)))]
+    note = ""
+    if _log_y_if_positive(ax, rate):
+        _headroom_log(ax)
+        parts = [f"the {what} in {n:,}" for what, n in zeros if n]
+        if parts:
+            note = (f"0, so not drawn on the log axis: {', '.join(parts)} of the "
+                    f"{t_h.size:,} bins")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("expected collisions per hour [1/h]")
-    ax.set_title("Collision rate across realizations")
-    ax.legend(fontsize="small")
+    _title(ax, f"Collision rate across {_n(by_time.shape[1], 'realization')} "
+               f"({_bin_width(edges_s)} bins)", note, compact)
+    _legend(ax, compact, loc="upper right", ncols=3)
     ax.grid(True, alpha=0.3)
 
 
-def _draw_by_size(ax: Any, src: _Source) -> None:
+def _draw_by_size(ax: Any, src: _Source, compact: bool = False) -> None:
     d = src.need("by_size")
     edges = d["size_edges_m"]
     by_size = d["expected_collisions_by_size"]  # (K, R, S)
-    for k, name in enumerate(d["target_names"].tolist()):
+    names = d["target_names"].tolist()
+    empty = []
+    for k, name in enumerate(names):
         mean = by_size[k].mean(axis=0)
         _, lo, hi = _band(by_size[k], axis=0)
         color = f"C{k % 10}"
         ax.fill_between(edges, np.append(lo, lo[-1]), np.append(hi, hi[-1]), step="post",
                         color=color, alpha=0.25, lw=0, label=f"{name}: 5–95 %")
         ax.stairs(mean, edges, color=color, lw=1.5, label=f"{name}: mean")
+        zero = np.flatnonzero(mean <= 0)
+        if 0 < zero.size < mean.size:
+            empty.append((f"{name}: " if len(names) > 1 else "")
+                         + ", ".join(f"{edges[i]:g}–{edges[i + 1]:g} m" for i in zero))
     ax.set_xscale("log")
-    _log_y_if_positive(ax, by_size)
+    ax.set_xlim(edges[0], edges[-1])
+    note = ""
+    if _log_y_if_positive(ax, by_size):
+        _headroom_log(ax)
+        if empty:
+            note = "0 in every realization, so not drawn on the log axis: " + "; ".join(empty)
     ax.set_xlabel("fragment characteristic length Lc [m]")
     ax.set_ylabel("expected collisions per size bin [1]")
-    ax.set_title("Expected collisions by fragment size")
-    ax.legend(fontsize="small")
+    _title(ax, f"Expected collisions by fragment size, {_n(by_size.shape[1], 'realization')}",
+           note, compact)
+    _legend(ax, compact, loc="upper right")
     ax.grid(True, alpha=0.3)
 
 
-def _draw_fragments_in_orbit(ax: Any, src: _Source) -> None:
+def _draw_fragments_in_orbit(ax: Any, src: _Source, compact: bool = False) -> None:
     d = src.need("fragments_in_orbit")
-    t_h, xlabel = src.time_axis_h(d["time_edges_s"])
-    med, lo, hi = _band(d["fragments_in_orbit"], axis=0)
+    edges_s = d["time_edges_s"]
+    t_h, xlabel = src.time_axis_h(edges_s)
+    counts = d["fragments_in_orbit"]
+    med, lo, hi = _band(counts, axis=0)
     ax.fill_between(t_h, lo, hi, color="C0", alpha=0.25, lw=0, label="5–95 %")
     ax.plot(t_h, med, color="C0", lw=1.2, label="median")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("fragments in orbit [count]")
-    ax.set_title("Fragments in orbit across realizations")
-    ax.legend(fontsize="small")
+    _title(ax, f"Fragments in orbit across {_n(counts.shape[0], 'realization')} "
+               f"(mean over each {_bin_width(edges_s)} bin)", compact=compact)
+    _legend(ax, compact, loc="upper right")
     ax.grid(True, alpha=0.3)
 
 
+#: Attributes the text panel shows in its own lines, so not again among the model choices.
+_SHOWN = ("scenario_name", "event_epoch", "duration_days", "step_s", "time_bin_s", "shard")
+_TEXT_WIDTH = 112  # characters of the text panel's lines (7.5 pt monospace on PAGE_SIZE_IN)
+_TEXT_MAX_LINES = 24
+
+
+def _wrap(line: str) -> list[str]:
+    out = []
+    while len(line) > _TEXT_WIDTH:
+        cut = line.rfind(" ", 0, _TEXT_WIDTH)
+        cut = cut if cut > 40 else _TEXT_WIDTH
+        out.append(line[:cut])
+        line = "    " + line[cut:].lstrip()
+    return out + [line]
+
+
 def _text_lines(src: _Source) -> list[str]:
+    """The summary page's text panel: title, results per target, window, run, model choices.
+
+    At most _TEXT_MAX_LINES lines; when that is too few, the model choices are cut (marked
+    with "…"), never the results.
+    """
+    import numbers
+
     d = src.need("text")
     a = src.attrs
-    name = src.scenario_table().get("name", "?")
-    R = d["realization"].size
-    elapsed = a.get("elapsed_s")
-    run_time = (f"{float(elapsed):.1f} s ({float(elapsed) / 60:.1f} min)"
-                if isinstance(elapsed, (int, float)) else "?")
-    lines = [
-        str(a.get("title", "fragrisk results")),
-        f"scenario: {name}    source: {a.get('source', '?')}",
-        f"analysis start: {a.get('analysis_start', '?')}    seed: {a.get('seed', '?')}",
-        f"realizations: {R} in this file of {a.get('n_realizations', '?')} "
-        f"(indices {a.get('realization_start', '?')}..{int(a.get('realization_stop', 0)) - 1})",
-        f"device: {a.get('device', '?')}    run time: {run_time}",
-    ]
-    choices = [f"{k} = {v}" for k, v in sorted(a.items()) if k not in _META and k != "shard"]
-    if choices:
-        lines.append("model choices: " + "; ".join(choices))
+    table = src.scenario_table()
+    name = a.get("scenario_name") or table.get("name", "?")
+    real = d["realization"]
+    R = real.size
+
+    def num(key: str) -> float | None:
+        v = a.get(key)
+        return float(v) if isinstance(v, numbers.Real) else None
+
+    lines = [str(a.get("title", "fragrisk results"))]
     P, lam = d["collision_probability"], d["expected_collisions"]
     for k, target in enumerate(d["target_names"].tolist()):
-        lines.append(
-            f"{target}: mean P = {P[k].mean():.3g}, median P = {np.median(P[k]):.3g}, "
-            f"mean expected collisions = {lam[k].mean():.3g}"
-        )
-    wrapped: list[str] = []
-    for line in lines:
-        while len(line) > 110:
-            cut = line.rfind(" ", 0, 110)
-            cut = cut if cut > 40 else 110
-            wrapped.append(line[:cut])
-            line = "    " + line[cut:].lstrip()
-        wrapped.append(line)
-    return wrapped[:24]
+        if R == 0:
+            lines.append(f"{target}: no realizations in this file")
+            continue
+        p05, p50, p95 = np.percentile(P[k], [5.0, 50.0, 95.0])
+        lines.append(f"{target}: collision probability P mean {P[k].mean():.3g}, median {p50:.3g}, "
+                     f"5–95 % {p05:.3g} to {p95:.3g}; expected collisions mean {lam[k].mean():.3g}")
+    event = a.get("event_epoch") or (table.get("event") or {}).get("epoch")
+    window = [f"start {a.get('analysis_start', '?')}"]
+    if (days := num("duration_days")) is not None:
+        window.append(f"{days:g} days")
+    if (step := num("step_s")) is not None:
+        window.append(f"{step:g} s steps")
+    if (width := num("time_bin_s")) is not None:
+        window.append(f"{width / 3600.0:g} h bins" if width >= 3600 else f"{width / 60.0:g} min bins")
+    lines.append(f"scenario: {name}" + (f"; breakup event {event}" if event else "")
+                 + "; window: " + ", ".join(window))
+    span = f"indices {int(real.min())}..{int(real.max())}" if R else "none"
+    elapsed = num("elapsed_s")
+    run_time = f"{elapsed:.1f} s ({elapsed / 60:.1f} min)" if elapsed is not None else "?"
+    lines.append(f"realizations: {R:,} in this file ({span}) of {a.get('n_realizations', '?')}, "
+                 f"seed {a.get('seed', '?')}; device {a.get('device', '?')}, run time {run_time}; "
+                 f"{a.get('source', '?')}")
+    head = [w for line in lines for w in _wrap(line)]
+    choices = [f"{k} = {v}" for k, v in sorted(a.items()) if k not in _META and k not in _SHOWN]
+    tail = _wrap("model choices: " + "; ".join(choices)) if choices else []
+    room = max(_TEXT_MAX_LINES - len(head), 0)
+    if len(tail) > room:
+        tail = tail[:room]
+        if tail:
+            tail[-1] = tail[-1][: _TEXT_WIDTH - 2] + " …"
+    return (head + tail)[:max(_TEXT_MAX_LINES, len(head))]
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,28 +561,26 @@ def summary_page(source: Any) -> Any:
         src.need(figure)
     lines = _text_lines(src)
     fig = _figure(PAGE_SIZE_IN)
-    text_in = 0.13 * len(lines) + 0.1  # 7.5 pt monospace lines
-    grid = fig.add_gridspec(
-        4, 2, height_ratios=[text_in / ((PAGE_SIZE_IN[1] - text_in) / 3.0), 1, 1, 1]
-    )
+    line_in = 7.5 * 1.25 / 72.0  # 7.5 pt monospace lines
+    text_in = line_in * (len(lines) + 0.6) + 0.05  # the first line is larger
+    panel_in = (PAGE_SIZE_IN[1] - text_in) / 3.0
+    grid = fig.add_gridspec(4, 2, height_ratios=[text_in / panel_in, 1, 1, 1])
     text_ax = fig.add_subplot(grid[0, :])
     text_ax.set_axis_off()
-    text_ax.text(0.0, 1.0, "\n".join(lines), transform=text_ax.transAxes,
-                 ha="left", va="top", family="monospace", fontsize=7.5)
+    text_ax.text(0.0, 1.0, lines[0], transform=text_ax.transAxes, ha="left", va="top",
+                 fontsize=10, fontweight="bold")
+    text_ax.text(0.0, 1.0 - 1.6 * line_in / text_in, "\n".join(lines[1:]),
+                 transform=text_ax.transAxes, ha="left", va="top", family="monospace",
+                 fontsize=7.5, linespacing=1.2)
     draws = (_draw_gabbard, _draw_pc_histogram, _draw_rate_vs_time, _draw_by_size,
              _draw_fragments_in_orbit)
     cells = (grid[1, 0], grid[1, 1], grid[2, 0], grid[2, 1], grid[3, :])
     for draw, cell in zip(draws, cells):
         ax = fig.add_subplot(cell)
-        draw(ax, src)
-        ax.title.set_fontsize("small")
+        draw(ax, src, compact=True)
         ax.xaxis.label.set_fontsize("small")
         ax.yaxis.label.set_fontsize("small")
-        ax.tick_params(labelsize="x-small")
-        legend = ax.get_legend()
-        if legend is not None:
-            for t in legend.get_texts():
-                t.set_fontsize("x-small")
+        ax.tick_params(which="both", labelsize="x-small")
     return fig
 
 
