@@ -184,14 +184,16 @@ def sigma_over_volume(setup: Setup, pop: Population):
             / risk.sphere_volume_km3(setup.kernel_radius_km))
 
 
-def must_propagate(setup: Setup, pop: Population):
-    """Indices of the objects the prefilter cannot rule out (all of them with it off)."""
+def screen(setup: Setup, pop: Population):
+    """The prefilter (engine.risk.prefilter): indices of the objects to propagate, and their
+    per-step reach (km) for the fused kernel's jumps. With the prefilter off: everything, no jumps."""
     w, tg = setup.window, setup.targets
     if not setup.use_prefilter:
-        return np.arange(pop.lc_m.size)
-    must = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
-                          tg.r_km, tg.valid, setup.kernel_radius_km)
-    return np.flatnonzero(must)
+        return np.arange(pop.lc_m.size), np.zeros(pop.lc_m.size)
+    must, reach = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
+                                 tg.r_km, tg.valid, setup.kernel_radius_km)
+    idx = np.flatnonzero(must)
+    return idx, reach[idx]
 
 
 def fragment_rates(setup: Setup, pop: Population):
@@ -199,7 +201,7 @@ def fragment_rates(setup: Setup, pop: Population):
     prefilter (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds)."""
     w = setup.window
     n, K = pop.lc_m.size, len(setup.targets.names)
-    idx = must_propagate(setup, pop)
+    idx, reach = screen(setup, pop)
     lam = np.zeros((n, K, w.n_bins))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     start = time.perf_counter()
@@ -207,7 +209,7 @@ def fragment_rates(setup: Setup, pop: Population):
         if setup.device == "gpu":
             import cupy
 
-            lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx)
+            lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
             lam[idx], decay[idx] = _fragment_rates_numpy(setup, pop, idx)
@@ -221,8 +223,9 @@ def _fragment_rates_numpy(setup: Setup, pop: Population, idx):
                                w.seg_bin, w.n_bins)
 
 
-def _fragment_rates_gpu(setup: Setup, pop: Population, idx):
-    """kernels/risk.cu on the objects idx: (lam (len(idx), K, T), decay) as cupy arrays."""
+def _fragment_rates_gpu(setup: Setup, pop: Population, idx, reach):
+    """kernels/risk.cu on the objects idx (with their per-step reach, km; 0: no jumps):
+    (lam (len(idx), K, T), decay) as cupy arrays."""
     import cupy
 
     from kernels import risk_gpu
@@ -231,7 +234,8 @@ def _fragment_rates_gpu(setup: Setup, pop: Population, idx):
     return risk_gpu.fragment_rates(
         cupy.asarray(np.ascontiguousarray(pop.table[:, idx])), cupy.asarray(pop.offset_min[idx]),
         cupy.asarray(w.times_min), cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)),
-        cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, pop)[idx])), setup.kernel_radius_km,
+        cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, pop)[idx])),
+        cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)), setup.kernel_radius_km,
         cupy.asarray(w.seg_bin), w.n_bins)
 
 
@@ -253,13 +257,13 @@ def rates_by_realization(setup: Setup, pop: Population, realizations):
 
     from kernels import risk_gpu
 
-    idx = must_propagate(setup, pop)
+    idx, reach = screen(setup, pop)
     totals = np.zeros((n, K))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     by_time = np.zeros((R, K, T))
     start = time.perf_counter()
     if idx.size:
-        lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx)
+        lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach)
         rows = np.searchsorted(realizations, pop.realization[idx])
         starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
         by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(idx.size, K * T), cupy.asarray(starts)))

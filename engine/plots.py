@@ -264,8 +264,8 @@ def _draw_gabbard(ax: Any, src: _Source, compact: bool = False) -> None:
                 transform=ax.transAxes, ha="center", va="center")
     else:
         n_sub = int(np.count_nonzero(finite & (peri < _SUB_ORBITAL_KM)))
-        notes.append(_n(period.size, "fragment") + (
-            f", {n_sub:,} with perigee < {_SUB_ORBITAL_KM:.0f} km (not propagated)" if n_sub else ""))
+        sub = f", {n_sub:,} with perigee < {_SUB_ORBITAL_KM:.0f} km (not propagated)"
+        notes.append(_n(period.size, "fragment") + (sub if n_sub else ""))
     if np.any(finite):
         top = max([float(np.percentile(apo[finite], _GABBARD_TOP_PERCENTILE))]
                   + [hi for _, hi in bands])
@@ -473,8 +473,9 @@ def _text_lines(src: _Source) -> list[str]:
             lines.append(f"{target}: no realizations in this file")
             continue
         p05, p50, p95 = np.percentile(P[k], [5.0, 50.0, 95.0])
-        lines.append(f"{target}: collision probability P mean {P[k].mean():.3g}, median {p50:.3g}, "
-                     f"5–95 % {p05:.3g} to {p95:.3g}; expected collisions mean {lam[k].mean():.3g}")
+        lines.append(f"{target}: collision probability P mean {P[k].mean():.3g}, "
+                     f"median {p50:.3g}, 5–95 % {p05:.3g} to {p95:.3g}; "
+                     f"expected collisions mean {lam[k].mean():.3g}")
     event = a.get("event_epoch") or (table.get("event") or {}).get("epoch")
     window = [f"start {a.get('analysis_start', '?')}"]
     if (days := num("duration_days")) is not None:
@@ -482,7 +483,8 @@ def _text_lines(src: _Source) -> list[str]:
     if (step := num("step_s")) is not None:
         window.append(f"{step:g} s steps")
     if (width := num("time_bin_s")) is not None:
-        window.append(f"{width / 3600.0:g} h bins" if width >= 3600 else f"{width / 60.0:g} min bins")
+        window.append(f"{width / 3600.0:g} h bins" if width >= 3600
+                      else f"{width / 60.0:g} min bins")
     lines.append(f"scenario: {name}" + (f"; breakup event {event}" if event else "")
                  + "; window: " + ", ".join(window))
     span = f"indices {int(real.min())}..{int(real.max())}" if R else "none"
@@ -517,7 +519,10 @@ def _single(draw: Callable[[Any, _Source], None], figure: str, source: Any) -> A
 
 def gabbard(source: Any) -> Any:
     """Gabbard diagram: apogee and perigee altitude [km] of realization 0's fragments at the
-    event epoch against orbital period [min], each target's perigee–apogee band shaded.
+    event epoch against orbital period [min], each target's perigee–apogee band shaded (and
+    marked by a line, as a band of a few km is thinner than a pixel). The altitude axis runs
+    from 0 km to the 98th percentile of the apogees (or the highest band), the period axis over
+    the fragments whose apogee is in view; a note above the axes counts what is off scale.
 
     source: results path, xarray Dataset or RunResults. Returns a matplotlib Figure
     (FIGURE_SIZE_IN at DPI). InputError (one line) if a needed variable is missing.
@@ -527,22 +532,26 @@ def gabbard(source: Any) -> Any:
 
 def pc_histogram(source: Any) -> Any:
     """Histogram of the collision probability P across realizations (stored pc_histogram),
-    log x, with the mean and median P of each target as labelled vertical lines.
+    log x over the occupied bins, with the mean and median P of each target as labelled
+    vertical lines and each realization's P as a rug under the bins.
     source: results path, xarray Dataset or RunResults; returns a matplotlib Figure."""
     return _single(_draw_pc_histogram, "pc_histogram", source)
 
 
 def rate_vs_time(source: Any) -> Any:
-    """Expected collisions per hour [1/h] against time [h]: median and 5–95 % band across
-    realizations for each target, log y. Time is counted from the breakup event when the
-    scenario (or the `event_epoch` attribute) gives it, else from the analysis start.
+    """Expected collisions per hour [1/h] against time [h], as steps over the time bins: mean
+    (the expected rate), median and 5–95 % band across realizations for each target, log y
+    (a note above the axes counts the bins where the mean or median is 0). Time is counted
+    from the breakup event when the scenario (or the `event_epoch` attribute) gives it, else
+    from the analysis start.
     source: results path, xarray Dataset or RunResults; returns a matplotlib Figure."""
     return _single(_draw_rate_vs_time, "rate_vs_time", source)
 
 
 def by_size(source: Any) -> Any:
     """Expected collisions per fragment size bin (mean, 5–95 % band across realizations)
-    against Lc [m], log x. source: path, Dataset or RunResults; returns a matplotlib Figure."""
+    against Lc [m], log x and y (a note names the bins that are 0 in every realization).
+    source: path, Dataset or RunResults; returns a matplotlib Figure."""
     return _single(_draw_by_size, "by_size", source)
 
 
@@ -553,9 +562,10 @@ def fragments_in_orbit(source: Any) -> Any:
 
 
 def summary_page(source: Any) -> Any:
-    """One page (PAGE_SIZE_IN at DPI): a text panel of scenario and run metadata (model
-    choices, realizations, device, run time, mean and median P per target) and the five
-    figures. source: path, Dataset or RunResults; returns a matplotlib Figure."""
+    """One page (PAGE_SIZE_IN at DPI): a text panel (mean, median and 5–95 % P and mean
+    expected collisions per target first, then the scenario, window, realizations, seed,
+    device, run time and model choices) and the five figures.
+    source: path, Dataset or RunResults; returns a matplotlib Figure."""
     src = _as_source(source)
     for figure in _NEEDS:
         src.need(figure)

@@ -192,21 +192,42 @@ def segment_radius_floor_km(r_min_km, step_s):
     return np.sqrt(np.maximum(r * r - half * half, 0.0))
 
 
-def prefilter(table, t0_min, t1_min, step_s, target_r_km, target_valid, kernel_radius_km):
-    """Fragments that must be propagated step by step; the others provably contribute nothing.
+#: Margin on the two-body speed bound: SGP4's speed differs from the osculating orbit's by
+#: J2-order terms (1e-3); 2% leaves twenty times that.
+SPEED_MARGIN = 1.02
 
-    A fragment may be skipped when, over the whole window, (1) for every target the radial gap
-    between the fragment's segments and the target's segments exceeds the kernel radius (the
-    distance between two points is at least the difference of their radii), and (2) it cannot
-    decay (its radius stays above 100 km altitude and SGP4 cannot fail). Exact: lambda and the
-    decay bookkeeping are unchanged with the filter off (tests check).
+
+def speed_bound_km_s(r_min_km, r_max_km):
+    """Upper bound on the speed (km/s) of an orbit whose radius stays in [r_min, r_max]: the
+    perigee speed of the ellipse with perigee r_min and apogee r_max (vis-viva), plus a margin."""
+    r_min = np.asarray(r_min_km, dtype=np.float64)
+    r_max = np.asarray(r_max_km, dtype=np.float64)
+    return SPEED_MARGIN * np.sqrt(2.0 * sgp4.MU_KM3_S2 * r_max / (r_min * (r_min + r_max)))
+
+
+def prefilter(table, t0_min, t1_min, step_s, target_r_km, target_valid, kernel_radius_km):
+    """Work that provably contributes nothing, found before any propagation.
+
+    (1) Fragments: one may be skipped when, over the whole window, for every target the radial
+    gap between the fragment's segments and the target's segments exceeds the kernel radius (two
+    points are at least their radii's difference apart), and it cannot decay (its radius stays
+    above 100 km altitude and SGP4 cannot fail).
+    (2) Steps, for the fused CUDA kernel: a fragment that cannot decay moves relative to any
+    target by at most reach_km per step (speed bounds of both, times the step), so when it is a
+    distance D from every target's sphere the next ceil(D / reach) - 1 segments cannot touch
+    it, and kernels/risk.cuh jumps over their samples. reach_km = 0 (no jumps) where the
+    fragment may decay.
+    Both are exact: lambda and the decay bookkeeping are unchanged with them off (tests check).
 
     table (N_COEFFICIENTS, n); t0_min, t1_min (n,): the window in minutes since each epoch;
-    target_r_km (K, m, 3) and target_valid (K, m): the targets' samples. Returns (n,) bool.
+    target_r_km (K, m, 3) and target_valid (K, m): the targets' samples.
+    Returns must (n,) bool and reach_km (n,) float64.
     """
     r_min, r_max, certain = radius_bounds_km(table, t0_min, t1_min)
     frag_floor = segment_radius_floor_km(r_min, step_s)
-    must = ~certain | (frag_floor <= DECAY_RADIUS_KM)
+    cannot_decay = certain & (frag_floor > DECAY_RADIUS_KM)
+    must = ~cannot_decay
+    target_speed = 0.0
     for k in range(target_r_km.shape[0]):
         valid = target_valid[k]
         if not valid.any():
@@ -219,4 +240,9 @@ def prefilter(table, t0_min, t1_min, step_s, target_r_km, target_valid, kernel_r
         t_floor = math.sqrt(max(radius.min() ** 2 - half * half, 0.0))
         may_meet = (frag_floor - t_max <= kernel_radius_km) & (t_floor - r_max <= kernel_radius_km)
         must |= may_meet
-    return must
+        # The target's radius between samples: within its chord floor and its sample maximum.
+        target_speed = max(target_speed, float(speed_bound_km_s(t_floor, t_max)))
+    with np.errstate(all="ignore"):
+        reach = (speed_bound_km_s(r_min, r_max) + target_speed) * step_s
+    reach = np.where(cannot_decay & np.isfinite(reach), reach, 0.0)
+    return must, reach

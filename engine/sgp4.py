@@ -370,8 +370,8 @@ def propagate_block(c, t, r_out, v_out, error_out):
         dsu = -0.25 * temp2 * C["x7thm1"] * sin2u
         xnode = nodem + 1.5 * temp2 * C["cosio"] * sin2u
         dinc = 1.5 * temp2 * C["cosio"] * C["sinio"] * cos2u
-        mvt = rdotl - nm * temp1 * C["x1mth2"] * sin2u / XKE
-        rvdot = rvdotl + nm * temp1 * (C["x1mth2"] * cos2u + 1.5 * C["con41"]) / XKE
+        mvt = rdotl - nm * temp1 * C["x1mth2"] * sin2u * (1.0 / XKE)
+        rvdot = rvdotl + nm * temp1 * (C["x1mth2"] * cos2u + 1.5 * C["con41"]) * (1.0 / XKE)
 
         # Orientation vectors, then TEME position and velocity.
         # su = atan2(sinu, cosu) + dsu and xinc = inclo + dinc, by rotation (dsu, dinc < 1e-3).

@@ -18,7 +18,7 @@ extern "C" __global__ void __launch_bounds__(RISK_BLOCK_THREADS, RISK_MIN_BLOCKS
     const double *__restrict__ table, long n, const double *__restrict__ offset_min,
     const double *__restrict__ times_min, long m,
     const double *__restrict__ target_r, const unsigned char *__restrict__ target_valid,
-    const double *__restrict__ sigma_over_volume, double kernel_radius_km,
+    const double *__restrict__ sigma_over_volume, const double *__restrict__ reach_km, double kernel_radius_km,
     const int *__restrict__ seg_bin, long n_bins,
     double *__restrict__ lam, long long *__restrict__ decay)
 {
@@ -28,7 +28,7 @@ extern "C" __global__ void __launch_bounds__(RISK_BLOCK_THREADS, RISK_MIN_BLOCKS
     sgp4_coef c;
     sgp4_load(table, n, i, &c);
     decay[i] = risk_fragment(&c, offset_min[i], times_min, m, target_r, target_valid,
-                             sigma_over_volume + i * RISK_N_TARGETS, kernel_radius_km,
+                             sigma_over_volume + i * RISK_N_TARGETS, reach_km[i], kernel_radius_km,
                              seg_bin, n_bins, lam + i * RISK_N_TARGETS * n_bins);
 }
 

@@ -118,6 +118,16 @@ FR_DEVICE void sgp4_load(const double *table, long stride, long i, sgp4_coef *c)
     c->am_coef = p[SGP4_C_AM_COEF * stride];
 }
 
+/* fmod(x, 2 pi), as fma(-k, 2 pi, x) with k = trunc(x / 2 pi): one rounding of an exactly
+ * representable value, so it equals fmod's result bit for bit, except where k is off by one next
+ * to a multiple of 2 pi and the angle comes out shifted by 2 pi (harmless: it only enters sums
+ * reduced again, sin and cos). CUDA's fmod is an integer loop costing more than the rest of a
+ * step's angle arithmetic. The NumPy twin keeps np.fmod (one vectorized call). */
+FR_DEVICE double sgp4_fmod_twopi(double x)
+{
+    return fma(-trunc(x * (1.0 / SGP4_TWOPI)), SGP4_TWOPI, x);
+}
+
 /* sin and cos of a + d from those of a, for |d| < SGP4_SMALL_ANGLE_RAD: Taylor series to d^7 and
  * d^8, the next terms below 1e-24 (twin: engine/sgp4.py sincos_small and rotate). */
 FR_DEVICE void sgp4_rotate(double *sin_a, double *cos_a, double d)
@@ -137,6 +147,7 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
 {
     const double xke = 60.0 / sqrt(SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM / 398600.8);
     const double vkmpersec = SGP4_RADIUS_EARTH_KM * xke / 60.0;
+    const double inv_xke = 1.0 / xke;
     double xmdf, argpdf, nodedf, t2, nodem, delomg, delmtemp, delm, temp, mm, argpm, t3, t4;
     double tempa, tempe, templ, nm, am, em, xlm, sinargpm, cosargpm, axnl, aynl, xl, u, eo1, sineo1, coseo1, tem5;
     double ecose, esine, el2, pl, rl, rdotl, rvdotl, betal, sinu, cosu, su, sin2u, cos2u;
@@ -179,10 +190,10 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
         em = 1.0e-6;
     mm = mm + C->no_unkozai * templ;
     xlm = mm + argpm + nodem;
-    nodem = fmod(nodem, SGP4_TWOPI);
-    argpm = fmod(argpm, SGP4_TWOPI);
-    xlm = fmod(xlm, SGP4_TWOPI);
-    mm = fmod(xlm - argpm - nodem, SGP4_TWOPI);
+    nodem = sgp4_fmod_twopi(nodem);
+    argpm = sgp4_fmod_twopi(argpm);
+    xlm = sgp4_fmod_twopi(xlm);
+    mm = sgp4_fmod_twopi(xlm - argpm - nodem);
 
     /* Long-period periodics. */
     FR_SINCOS(argpm, &sinargpm, &cosargpm);
@@ -192,7 +203,7 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
     xl = mm + argpm + nodem + temp * C->xlcof * axnl;
 
     /* Kepler's equation, Newton steps capped at 0.95 rad. */
-    u = fmod(xl - nodem, SGP4_TWOPI);
+    u = sgp4_fmod_twopi(xl - nodem);
     eo1 = u;
     FR_SINCOS(eo1, &sineo1, &coseo1);
     for (ktr = 1; ktr <= SGP4_KEPLER_MAX_ITERATIONS; ++ktr) {
@@ -234,8 +245,8 @@ FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v
     dsu = -0.25 * temp2 * C->x7thm1 * sin2u;
     xnode = nodem + 1.5 * temp2 * C->cosio * sin2u;
     dinc = 1.5 * temp2 * C->cosio * C->sinio * cos2u;
-    mvt = rdotl - nm * temp1 * C->x1mth2 * sin2u / xke;
-    rvdot = rvdotl + nm * temp1 * (C->x1mth2 * cos2u + 1.5 * C->con41) / xke;
+    mvt = rdotl - nm * temp1 * C->x1mth2 * sin2u * inv_xke;
+    rvdot = rvdotl + nm * temp1 * (C->x1mth2 * cos2u + 1.5 * C->con41) * inv_xke;
 
     /* Orientation vectors, then TEME position and velocity. */
     /* su = atan2(sinu, cosu) + dsu and xinc = inclo + dinc, by rotation (dsu, dinc < 1e-3). */

@@ -51,7 +51,7 @@ def _harness(build_dir: str, n_targets: int):
     return f
 
 
-def c_source_rates(setup, pop, build_dir):
+def c_source_rates(setup, pop, build_dir, reach):
     w, tg = setup.window, setup.targets
     K = len(tg.names)
     f = _harness(str(build_dir), K)
@@ -60,13 +60,13 @@ def c_source_rates(setup, pop, build_dir):
     args = dict(table=np.ascontiguousarray(pop.table), offset=np.ascontiguousarray(pop.offset_min),
                 times=np.ascontiguousarray(w.times_min), tr=np.ascontiguousarray(tg.r_km),
                 valid=np.ascontiguousarray(tg.valid.astype(np.uint8)), sov=np.ascontiguousarray(sov),
-                seg=np.ascontiguousarray(w.seg_bin.astype(np.int32)))
+                seg=np.ascontiguousarray(w.seg_bin.astype(np.int32)), reach=np.ascontiguousarray(reach, dtype=float))
     n, m = pop.lc_m.size, w.times_s.size
     lam = np.zeros((n, K, w.n_bins))
     decay = np.empty(n, dtype=np.int64)
     p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
     f(p(args["table"]), ctypes.c_long(n), p(args["offset"]), p(args["times"]), ctypes.c_long(m), p(args["tr"]),
-      p(args["valid"]), p(args["sov"]), ctypes.c_double(setup.kernel_radius_km), p(args["seg"]),
+      p(args["valid"]), p(args["sov"]), p(args["reach"]), ctypes.c_double(setup.kernel_radius_km), p(args["seg"]),
       ctypes.c_long(w.n_bins), p(lam), p(decay))
     return lam, decay
 
@@ -79,14 +79,27 @@ def test_risk_kernel_compiles_with_nvrtc():
     assert "sgp4_grid_pairs" in compile_ptx("sgp4_propagate.cu")
 
 
-def test_c_source_matches_numpy(case, tmp_path_factory):
+def _reach(setup, pop):
+    w, tg = setup.window, setup.targets
+    _, reach = montecarlo.risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
+                                         tg.r_km, tg.valid, setup.kernel_radius_km)
+    return reach
+
+
+@pytest.mark.parametrize("jumps", [False, True], ids=["every-sample", "with-jumps"])
+def test_c_source_matches_numpy(case, tmp_path_factory, jumps):
+    """The fused kernel's arithmetic (gcc) against engine/risk.py, which evaluates every sample;
+    with jumps the kernel skips the samples the prefilter proves irrelevant."""
     setup, pop = case
     lam_np, dec_np = numpy_rates(setup, pop)
-    lam_c, dec_c = c_source_rates(setup, pop, tmp_path_factory.mktemp("risk-harness"))
+    reach = _reach(setup, pop) if jumps else np.zeros(pop.lc_m.size)
+    if jumps:
+        assert (reach > 0).mean() > 0.5, "most fragments of this case can jump"
+    lam_c, dec_c = c_source_rates(setup, pop, tmp_path_factory.mktemp("risk-harness"), reach)
     assert lam_np.sum() > 0
     np.testing.assert_array_equal(dec_c, dec_np)
-    # 1e-9 relative per fragment total and per bin (the issue's CUDA-vs-NumPy bound): both sum
-    # the same chords in time order; only libm ulps differ.
+    # 1e-9 relative per fragment and bin (the issue's CUDA-vs-NumPy bound): both sum the same
+    # chords in time order (jumps only drop chords that are exactly 0); only libm ulps differ.
     np.testing.assert_allclose(lam_c, lam_np, rtol=1e-9, atol=1e-300)
 
 

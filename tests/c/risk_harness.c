@@ -3,14 +3,14 @@
 
 void risk_fused_host(const double *table, long n, const double *offset_min, const double *times_min, long m,
                      const double *target_r, const unsigned char *target_valid,
-                     const double *sigma_over_volume, double kernel_radius_km,
+                     const double *sigma_over_volume, const double *reach_km, double kernel_radius_km,
                      const int *seg_bin, long n_bins, double *lam, long long *decay)
 {
     for (long i = 0; i < n; ++i) {
         sgp4_coef c;
         sgp4_load(table, n, i, &c);
         decay[i] = risk_fragment(&c, offset_min[i], times_min, m, target_r, target_valid,
-                                 sigma_over_volume + i * RISK_N_TARGETS, kernel_radius_km,
+                                 sigma_over_volume + i * RISK_N_TARGETS, reach_km[i], kernel_radius_km,
                                  seg_bin, n_bins, lam + i * RISK_N_TARGETS * n_bins);
     }
 }
