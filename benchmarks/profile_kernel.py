@@ -53,7 +53,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     setup = montecarlo.make_setup(load_scenario("cosmos1408"), "gpu")
     pop, *_ = montecarlo._fragments_population(setup, np.arange(args.realizations))
-    idx, reach = montecarlo.screen(setup, pop)
+    idx, reach, order = montecarlo.screen(setup, pop)
     props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     sms = props["multiProcessorCount"]
     clock_hz = props["clockRate"] * 1e3
@@ -63,11 +63,11 @@ def main(argv=None) -> None:
     def timed(launch):
         risk_gpu.DEFAULT_LAUNCH, saved = launch, risk_gpu.DEFAULT_LAUNCH
         try:
-            montecarlo._fragment_rates_gpu(setup, pop, idx[:10], reach[:10])  # compile and warm up
+            montecarlo._fragment_rates_gpu(setup, pop, idx[:10], reach[:10], np.arange(10))  # compile, warm up
             cupy.cuda.Device().synchronize()
             start, stop = cupy.cuda.Event(), cupy.cuda.Event()
             start.record()
-            lam, decay = montecarlo._fragment_rates_gpu(setup, pop, idx, reach)
+            lam, decay = montecarlo._fragment_rates_gpu(setup, pop, idx, reach, order)
             stop.record()
             stop.synchronize()
         finally:

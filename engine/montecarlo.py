@@ -185,15 +185,23 @@ def sigma_over_volume(setup: Setup, pop: Population):
 
 
 def screen(setup: Setup, pop: Population):
-    """The prefilter (engine.risk.prefilter): indices of the objects to propagate, and their
-    per-step reach (km) for the fused kernel's jumps. With the prefilter off: everything, no jumps."""
+    """The prefilter (engine.risk.prefilter): indices of the objects to propagate, their per-step
+    reach (km) for the fused kernel's jumps, and the order in which the kernel's threads take
+    them. With the prefilter off: everything, no jumps, in order.
+
+    The order groups objects of similar work (a warp runs as long as its slowest thread): those
+    that cannot jump (they may decay) together, the rest by their lowest radius. It only assigns
+    threads: each object's results land in its own row, so sums keep the object order.
+    """
     w, tg = setup.window, setup.targets
+    n = pop.lc_m.size
     if not setup.use_prefilter:
-        return np.arange(pop.lc_m.size), np.zeros(pop.lc_m.size)
-    must, reach = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
-                                 tg.r_km, tg.valid, setup.kernel_radius_km)
+        return np.arange(n), np.zeros(n), np.arange(n)
+    must, reach, r_min = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
+                                        tg.r_km, tg.valid, setup.kernel_radius_km)
     idx = np.flatnonzero(must)
-    return idx, reach[idx]
+    order = np.lexsort((np.nan_to_num(r_min[idx]), reach[idx] > 0))
+    return idx, reach[idx], order
 
 
 def fragment_rates(setup: Setup, pop: Population):
@@ -201,7 +209,7 @@ def fragment_rates(setup: Setup, pop: Population):
     prefilter (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds)."""
     w = setup.window
     n, K = pop.lc_m.size, len(setup.targets.names)
-    idx, reach = screen(setup, pop)
+    idx, reach, order = screen(setup, pop)
     lam = np.zeros((n, K, w.n_bins))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     start = time.perf_counter()
@@ -209,7 +217,7 @@ def fragment_rates(setup: Setup, pop: Population):
         if setup.device == "gpu":
             import cupy
 
-            lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach)
+            lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach, order)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
             lam[idx], decay[idx] = _fragment_rates_numpy(setup, pop, idx)
@@ -223,9 +231,9 @@ def _fragment_rates_numpy(setup: Setup, pop: Population, idx):
                                w.seg_bin, w.n_bins)
 
 
-def _fragment_rates_gpu(setup: Setup, pop: Population, idx, reach):
-    """kernels/risk.cu on the objects idx (with their per-step reach, km; 0: no jumps):
-    (lam (len(idx), K, T), decay) as cupy arrays."""
+def _fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
+    """kernels/risk.cu on the objects idx (with their per-step reach, km, 0: no jumps; threads
+    take them in `order`): (lam (len(idx), K, T), decay) as cupy arrays, rows as idx."""
     import cupy
 
     from kernels import risk_gpu
@@ -236,7 +244,7 @@ def _fragment_rates_gpu(setup: Setup, pop: Population, idx, reach):
         cupy.asarray(w.times_min), cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)),
         cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, pop)[idx])),
         cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)), setup.kernel_radius_km,
-        cupy.asarray(w.seg_bin), w.n_bins)
+        cupy.asarray(w.seg_bin), w.n_bins, order=cupy.asarray(np.asarray(order, dtype=np.int64)))
 
 
 def rates_by_realization(setup: Setup, pop: Population, realizations):
@@ -257,13 +265,13 @@ def rates_by_realization(setup: Setup, pop: Population, realizations):
 
     from kernels import risk_gpu
 
-    idx, reach = screen(setup, pop)
+    idx, reach, order = screen(setup, pop)
     totals = np.zeros((n, K))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     by_time = np.zeros((R, K, T))
     start = time.perf_counter()
     if idx.size:
-        lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach)
+        lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach, order)
         rows = np.searchsorted(realizations, pop.realization[idx])
         starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
         by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(idx.size, K * T), cupy.asarray(starts)))

@@ -221,7 +221,8 @@ def prefilter(table, t0_min, t1_min, step_s, target_r_km, target_valid, kernel_r
 
     table (N_COEFFICIENTS, n); t0_min, t1_min (n,): the window in minutes since each epoch;
     target_r_km (K, m, 3) and target_valid (K, m): the targets' samples.
-    Returns must (n,) bool and reach_km (n,) float64.
+    Returns must (n,) bool, reach_km (n,) float64, and r_min_km (n,) (the radius bound: the
+    fused kernel groups fragments of similar work by it).
     """
     r_min, r_max, certain = radius_bounds_km(table, t0_min, t1_min)
     frag_floor = segment_radius_floor_km(r_min, step_s)
@@ -245,4 +246,4 @@ def prefilter(table, t0_min, t1_min, step_s, target_r_km, target_valid, kernel_r
     with np.errstate(all="ignore"):
         reach = (speed_bound_km_s(r_min, r_max) + target_speed) * step_s
     reach = np.where(cannot_decay & np.isfinite(reach), reach, 0.0)
-    return must, reach
+    return must, reach, r_min

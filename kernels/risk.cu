@@ -15,16 +15,17 @@
 #endif
 
 extern "C" __global__ void __launch_bounds__(RISK_BLOCK_THREADS, RISK_MIN_BLOCKS) risk_fused(
-    const double *__restrict__ table, long n, const double *__restrict__ offset_min,
+    const long long *__restrict__ order, const double *__restrict__ table, long n, const double *__restrict__ offset_min,
     const double *__restrict__ times_min, long m,
     const double *__restrict__ target_r, const unsigned char *__restrict__ target_valid,
     const double *__restrict__ sigma_over_volume, const double *__restrict__ reach_km, double kernel_radius_km,
     const int *__restrict__ seg_bin, long n_bins,
     double *__restrict__ lam, long long *__restrict__ decay)
 {
-    long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n)
+    long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= n)
         return;
+    long i = (long)order[t]; /* threads of a warp take fragments of similar work */
     sgp4_coef c;
     sgp4_load(table, n, i, &c);
     decay[i] = risk_fragment(&c, offset_min[i], times_min, m, target_r, target_valid,

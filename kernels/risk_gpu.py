@@ -9,7 +9,7 @@ from kernels.build import check_array, module
 THREADS_PER_BLOCK = 128
 #: (threads per block, minimum resident blocks per SM) of risk_fused, the fastest measured by
 #: benchmarks/profile_kernel.py (its sweep is in benchmarks/results/profile_risk_kernel.json).
-DEFAULT_LAUNCH = (128, 1)
+DEFAULT_LAUNCH = (256, 2)
 
 
 def _module(n_targets: int, launch: tuple = DEFAULT_LAUNCH):
@@ -19,13 +19,14 @@ def _module(n_targets: int, launch: tuple = DEFAULT_LAUNCH):
 
 
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume, reach_km,
-                   kernel_radius_km, seg_bin, n_bins, *, launch: tuple = DEFAULT_LAUNCH):
+                   kernel_radius_km, seg_bin, n_bins, *, order=None, launch: tuple = DEFAULT_LAUNCH):
     """GPU twin of engine.risk.fragment_rates (all arguments cupy arrays, float64 unless noted).
 
     table (N_COEFFICIENTS, n); offset_min (n,); times_min (m,); target_r_km (K, m, 3);
     target_valid (K, m) uint8; sigma_over_volume (n, K) = sigma_ik / V_s (1/km); reach_km (n,)
     per-step relative motion bound for jumps (0: none; engine.risk.prefilter);
-    seg_bin (m-1,) int32. launch: (threads per block, min blocks per SM), see DEFAULT_LAUNCH.
+    seg_bin (m-1,) int32. order: int64 (n,) permutation, thread t takes row order[t] (default:
+    identity). launch: (threads per block, min blocks per SM), see DEFAULT_LAUNCH.
     Returns lam (n, K, n_bins) and decay (n,) int64.
     """
     import cupy
@@ -42,6 +43,9 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     check_array(target_valid, "target_valid", np.uint8, (K, m))
     check_array(sigma_over_volume, "sigma_over_volume", np.float64, (n, K))
     check_array(reach_km, "reach_km", np.float64, (n,))
+    if order is None:
+        order = cupy.arange(n, dtype=np.int64)
+    check_array(order, "order", np.int64, (n,))
     check_array(seg_bin, "seg_bin", np.int32, (max(m - 1, 0),))
     lam = cupy.zeros((n, K, n_bins), dtype=np.float64)
     decay = cupy.empty(n, dtype=np.int64)
@@ -51,7 +55,7 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     threads = launch[0]
     blocks = (n + threads - 1) // threads
     kernel((blocks,), (threads,),
-           (table, np.int64(n), offset_min, times_min, np.int64(m), target_r_km, target_valid,
+           (order, table, np.int64(n), offset_min, times_min, np.int64(m), target_r_km, target_valid,
             sigma_over_volume, reach_km, np.float64(kernel_radius_km), seg_bin, np.int64(n_bins), lam, decay))
     return lam, decay
 

@@ -65,7 +65,8 @@ def c_source_rates(setup, pop, build_dir, reach):
     lam = np.zeros((n, K, w.n_bins))
     decay = np.empty(n, dtype=np.int64)
     p = lambda a: a.ctypes.data_as(ctypes.c_void_p)  # noqa: E731
-    f(p(args["table"]), ctypes.c_long(n), p(args["offset"]), p(args["times"]), ctypes.c_long(m), p(args["tr"]),
+    order = np.ascontiguousarray(np.random.default_rng(0).permutation(n).astype(np.int64))  # any order
+    f(p(order), p(args["table"]), ctypes.c_long(n), p(args["offset"]), p(args["times"]), ctypes.c_long(m), p(args["tr"]),
       p(args["valid"]), p(args["sov"]), p(args["reach"]), ctypes.c_double(setup.kernel_radius_km), p(args["seg"]),
       ctypes.c_long(w.n_bins), p(lam), p(decay))
     return lam, decay
@@ -81,7 +82,7 @@ def test_risk_kernel_compiles_with_nvrtc():
 
 def _reach(setup, pop):
     w, tg = setup.window, setup.targets
-    _, reach = montecarlo.risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
+    _, reach, _ = montecarlo.risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
                                          tg.r_km, tg.valid, setup.kernel_radius_km)
     return reach
 

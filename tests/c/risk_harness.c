@@ -1,12 +1,13 @@
 /* Runs kernels/risk.cuh's fused estimator on the CPU (gcc), same contract as risk_fused. */
 #include "risk.cuh"
 
-void risk_fused_host(const double *table, long n, const double *offset_min, const double *times_min, long m,
+void risk_fused_host(const long long *order, const double *table, long n, const double *offset_min, const double *times_min, long m,
                      const double *target_r, const unsigned char *target_valid,
                      const double *sigma_over_volume, const double *reach_km, double kernel_radius_km,
                      const int *seg_bin, long n_bins, double *lam, long long *decay)
 {
-    for (long i = 0; i < n; ++i) {
+    for (long t = 0; t < n; ++t) {
+        long i = (long)order[t];
         sgp4_coef c;
         sgp4_load(table, n, i, &c);
         decay[i] = risk_fragment(&c, offset_min[i], times_min, m, target_r, target_valid,
