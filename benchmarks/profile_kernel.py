@@ -63,7 +63,10 @@ def main(argv=None) -> None:
     def timed(launch):
         risk_gpu.DEFAULT_LAUNCH, saved = launch, risk_gpu.DEFAULT_LAUNCH
         try:
-            montecarlo._fragment_rates_gpu(setup, pop, idx[:10], reach[:10], np.arange(10))  # compile, warm up
+            # Compile, then one full untimed launch: the first launch after a pause runs at idle
+            # clocks (the H200 sweep of 2026-11-27 timed its first shape cold: 1.0e10 against
+            # 1.57e10 in the run benchmark).
+            montecarlo._fragment_rates_gpu(setup, pop, idx, reach, order)
             cupy.cuda.Device().synchronize()
             start, stop = cupy.cuda.Event(), cupy.cuda.Event()
             start.record()
