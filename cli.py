@@ -213,8 +213,6 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     """
     import time
 
-    import numpy as np
-
     from engine.backend import resolve_device
     from engine.elements import load_elements
     from engine.ephemeris_file import write_ephemeris

@@ -25,19 +25,16 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from sgp4.api import WGS72, Satrec
-from sgp4.earth_gravity import wgs72
 
+from engine import sgp4 as fr_sgp4  # fragrisk's SGP4 (its constants), not the python-sgp4 package
 from engine.errors import InputError
 from engine.timeutil import parse_utc
 
-# WGS-72, the constants SGP4 element sets are fitted with (python-sgp4's sgp4.earth_gravity.wgs72).
-EARTH_RADIUS_KM = wgs72.radiusearthkm          # 6378.135 km
-_XKE = wgs72.xke                               # sqrt(GM) in earth radii^1.5 per minute
-_J2 = wgs72.j2
-_TUMIN = wgs72.tumin                           # minutes per time unit
+# WGS-72, the constants SGP4 element sets are fitted with.
+EARTH_RADIUS_KM = fr_sgp4.RADIUS_EARTH_KM         # 6378.135 km (WGS-72)
 
 # SGP4 switches to its deep-space branch (SDP4) from this period on (python-sgp4 sgp4init).
-DEEP_SPACE_PERIOD_MIN = 225.0
+DEEP_SPACE_PERIOD_MIN = fr_sgp4.DEEP_SPACE_PERIOD_MIN
 
 # sgp4init counts epochs in days from 1949 December 31 0h UT, i.e. from this Julian date.
 _SGP4_EPOCH0_JD = 2433281.5
@@ -131,16 +128,8 @@ class ElementSet:
     # --- derived orbit quantities --------------------------------------------------------------
     @property
     def no_unkozai(self) -> np.ndarray:
-        """Brouwer (un-Kozai'd) mean motion, rad/min, (n,): python-sgp4 ``_initl``, WGS-72."""
-        cosio = np.cos(self.inclo)
-        omeosq = 1.0 - self.ecco * self.ecco
-        rteosq = np.sqrt(omeosq)
-        ak = (_XKE / self.no_kozai) ** (2.0 / 3.0)
-        d1 = 0.75 * _J2 * (3.0 * cosio * cosio - 1.0) / (rteosq * omeosq)
-        del_ = d1 / (ak * ak)
-        adel = ak * (1.0 - del_ * del_ - del_ * (1.0 / 3.0 + 134.0 * del_ * del_ / 81.0))
-        del_ = d1 / (adel * adel)
-        return self.no_kozai / (1.0 + del_)
+        """Brouwer (un-Kozai'd) mean motion, rad/min, (n,): SGP4's initialisation (WGS-72)."""
+        return fr_sgp4.unkozai_mean_motion(self.no_kozai, self.ecco, self.inclo)
 
     @property
     def period_min(self) -> np.ndarray:
@@ -150,12 +139,12 @@ class ElementSet:
     @property
     def is_deep_space(self) -> np.ndarray:
         """bool (n,): period >= 225 min, i.e. python-sgp4 would use its deep-space branch."""
-        return self.period_min >= DEEP_SPACE_PERIOD_MIN
+        return fr_sgp4.is_deep_space(self.no_kozai, self.ecco, self.inclo)
 
     @property
     def _semi_major_axis_er(self) -> np.ndarray:
         # Satrec.a: mean semi-major axis in earth radii from the un-Kozai'd mean motion.
-        return (self.no_unkozai * _TUMIN) ** (-2.0 / 3.0)
+        return (self.no_unkozai / fr_sgp4.XKE) ** (-2.0 / 3.0)
 
     @property
     def perigee_km(self) -> np.ndarray:

@@ -71,7 +71,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Mapping
 from xml.sax.saxutils import escape
@@ -81,7 +80,7 @@ import numpy as np
 import engine
 from engine import cloud as _cloud
 from engine.errors import InputError
-from engine.h5io import NetCDFDimensions, atomic_h5, check_output_path
+from engine.h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
 from engine.timeutil import format_utc
 
 TITLE = "fragrisk fragments: NASA Standard Breakup Model samples at the event epoch"
@@ -339,24 +338,6 @@ def write_fragments_omm(path: str | os.PathLike, cloud, scenario, *,
     more kept fragments than synthetic catalog numbers.  Returns the path.
     """
     path = check_output_path(path, overwrite=overwrite, what="an OMM file")
-    text = omm_xml(cloud, scenario)
-    _atomic_write_text(path, text)
-    return path
+    return atomic_write_text(path, omm_xml(cloud, scenario), overwrite=overwrite, what="an OMM file")
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise InputError(f"{path}: cannot write: {' '.join(str(exc).split())}") from exc
-        raise

@@ -1,9 +1,10 @@
 """HDF5 plumbing for fragrisk's output files: atomic writes and netCDF-4 dimension scales.
 
 - ``check_output_path``  refuse an existing file (unless overwrite), a folder, a missing folder.
-- ``atomic_h5``          a context manager yielding an h5py.File on a temporary file in the
-                         destination folder, moved onto the destination (os.replace) only when
-                         the block succeeds; removed on any error.  Nothing is half-written.
+- ``atomic_path``        a context manager yielding a temporary path in the destination folder,
+                         moved onto the destination (os.replace) only when the block succeeds;
+                         removed on any error.  Nothing is half-written.  ``atomic_h5`` (an
+                         h5py.File) and ``atomic_write_text`` build on it.
 - ``NetCDFDimensions``   makes coordinate variables and dimension-only scales the way the
                          netCDF-4 library does (``_Netcdf4Dimid``, the "not a variable" marker),
                          so that ``xarray.open_dataset(path, engine="h5netcdf")`` reads the
@@ -49,18 +50,15 @@ def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
 
 
 @contextlib.contextmanager
-def atomic_h5(path: str | os.PathLike, *, overwrite: bool = False,
-              what: str = "a file") -> Iterator[Any]:
-    """``with atomic_h5(path) as f: ...`` fills an empty h5py.File that becomes ``path`` only
-    when the block ends without error (temporary file in the same folder, then os.replace).
-    OSErrors become InputError "<path>: cannot write: ..."; anything else propagates."""
-    import h5py
-
+def atomic_path(path: str | os.PathLike, *, overwrite: bool = False,
+                what: str = "a file") -> Iterator[Path]:
+    """``with atomic_path(path) as tmp: <write tmp>`` makes ``tmp`` (a fresh name in the same
+    folder) become ``path`` only when the block ends without error (os.replace); ``tmp`` is
+    removed on any error. OSErrors become InputError "<path>: cannot write: ..."."""
     path = check_output_path(path, overwrite=overwrite, what=what)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
     try:
-        with h5py.File(tmp, "w-") as f:
-            yield f
+        yield tmp
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -70,6 +68,29 @@ def atomic_h5(path: str | os.PathLike, *, overwrite: bool = False,
         if isinstance(exc, OSError):
             raise InputError(f"{path}: cannot write: {_one_line(exc)}") from exc
         raise
+
+
+@contextlib.contextmanager
+def atomic_h5(path: str | os.PathLike, *, overwrite: bool = False,
+              what: str = "a file") -> Iterator[Any]:
+    """``with atomic_h5(path) as f: ...`` fills an empty h5py.File that becomes ``path`` only
+    when the block ends without error (see atomic_path)."""
+    import h5py
+
+    with atomic_path(path, overwrite=overwrite, what=what) as tmp:
+        with h5py.File(tmp, "w-") as f:
+            yield f
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = False,
+                      what: str = "a file") -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see atomic_path); return the path."""
+    with atomic_path(path, overwrite=overwrite, what=what) as tmp:
+        with open(tmp, "x", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
 
 
 class NetCDFDimensions:

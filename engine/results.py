@@ -49,7 +49,6 @@ import dataclasses
 import datetime as _dt
 import hashlib
 import os
-import secrets
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -163,7 +162,7 @@ def pc_histogram(P: Any, edges_log10: Any = DEFAULT_PC_EDGES_LOG10) -> np.ndarra
         raise InputError(f"pc_histogram: {p}") from None
     p = np.asarray(P, dtype=np.float64)
     if p.ndim == 0:
-        raise InputError(f"pc_histogram: P: shape (); expected (..., R)")
+        raise InputError("pc_histogram: P: shape (); expected (..., R)")
     bad = np.isnan(p) | (p < 0)
     if bad.any():
         raise InputError(f"pc_histogram: P: value {p[bad].flat[0]!r} is not a probability >= 0")
@@ -452,31 +451,13 @@ def write_results(path: str | os.PathLike, results: RunResults, *, overwrite: bo
     (os.replace), so `path` is never half-written; the temporary file is removed on any error.
     An existing `path` is refused unless `overwrite`.
     """
+    from .h5io import atomic_h5
+
     path = Path(path)
     if not isinstance(results, RunResults):
         raise InputError(f"{path}: results is a {type(results).__name__}; expected RunResults")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; expected a results file path")
-    if (path.exists() or path.is_symlink()) and not overwrite:
-        raise InputError(f"{path}: exists; use --overwrite to replace it")
-    folder = path.parent
-    if not folder.is_dir():
-        raise InputError(f"{path}: folder {str(folder)!r} does not exist")
-    tmp = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-    try:
-        import h5py
-
-        with h5py.File(tmp, "w-") as f:
-            _write_h5(f, results)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-        if isinstance(exc, OSError):
-            raise InputError(f"{path}: cannot write: {_one_line(exc)}") from exc
-        raise
+    with atomic_h5(path, overwrite=overwrite, what="a results file") as f:
+        _write_h5(f, results)
     return path
 
 

@@ -10,6 +10,8 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 if importlib.util.find_spec("cli") is None or importlib.util.find_spec("engine") is None:
     sys.path.insert(0, str(_REPO_ROOT))
 
+from tests.sgp4_backends import sgp4_backend  # noqa: E402  (the fixture every SGP4 test runs on)
+
 
 def write_tiny_scenario(folder, **analysis) -> Path:
     """A small copy of the built-in scenario in `folder` (absolute element-set paths), for tests

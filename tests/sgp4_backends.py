@@ -24,14 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def gpu_usable() -> bool:
-    try:
-        import cupy
-    except Exception:
-        return False
-    try:
-        return bool(cupy.is_available())
-    except Exception:
-        return False
+    """The backend's own test (engine.backend): CuPy imports and cupy.is_available()."""
+    from engine.backend import gpu_unusable_reason
+
+    return gpu_unusable_reason() is None
 
 
 requires_gpu = pytest.mark.skipif(not gpu_usable(), reason="no usable CUDA device (cupy.is_available() is false)")

@@ -13,6 +13,7 @@ import cli
 import engine
 from engine import backend
 from engine.errors import InputError
+from tests.sgp4_backends import gpu_usable
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -43,8 +44,6 @@ def cupy_without_device(monkeypatch, message):
     monkeypatch.setitem(sys.modules, "cupy", fake)
 
 
-def gpu_usable():
-    return backend.gpu_unusable_reason() is None
 
 
 # --- --version -------------------------------------------------------------------------------------

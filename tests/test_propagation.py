@@ -24,6 +24,7 @@ from engine import propagation
 from engine.elements import ElementSet, load_elements, parse_tle
 from engine.propagation import Ephemeris, offset_minutes, propagate_elements
 from engine.timeutil import minutes_between, parse_utc
+from tests.sgp4_backends import requires_gpu
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "engine" / "data"
@@ -172,19 +173,8 @@ def test_gpu_chunk_size_keeps_a_quarter_of_free_memory():
     assert propagation.gpu_chunk_objects(0, m) == 1
 
 
-def gpu_usable() -> bool:
-    try:
-        import cupy
-    except Exception:
-        return False
-    try:
-        return bool(cupy.is_available())
-    except Exception:
-        return False
-
-
 @pytest.mark.gpu
-@pytest.mark.skipif(not gpu_usable(), reason="no usable CUDA device (cupy.is_available() is false)")
+@requires_gpu
 @pytest.mark.parametrize("chunk_objects", [None, 13], ids=["one-chunk", "chunks-of-13"])
 def test_gpu_path_equals_cpu_path(monkeypatch, chunk_objects):
     cosmos, iss = COSMOS_FILE.read_text().strip(), ISS_FILE.read_text().strip()

@@ -50,7 +50,6 @@ def make_results(n=40, *, K=2, T=24, S=5, F=50, rng_seed=1, realization=None, **
     rng = np.random.default_rng(rng_seed)
     full = np.arange(n)
     real = full if realization is None else np.asarray(realization)
-    R = real.size
     scale = 10.0 ** rng.uniform(-14, 0.5, size=(K, n))  # some P below 1e-12, some near 1
     scale[:, :: 7] = 0.0  # realizations without any collision: P = 0
     w_t = rng.dirichlet(np.ones(T), size=(K, n))

@@ -11,7 +11,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from engine import cloud, montecarlo
+from engine import montecarlo
 from engine.scenario import load_scenario
 from kernels.build import compile_ptx
 from tests.sgp4_backends import ROOT, requires_gpu

@@ -19,12 +19,7 @@ import cli
 from engine.elements import ElementSet, tle_checksum
 from engine.errors import InputError
 from engine.scenario import (
-    Analysis,
-    Event,
-    Parent,
-    Population,
     Scenario,
-    Target,
     builtin_names,
     load_scenario,
     scenario_to_toml,

@@ -15,7 +15,6 @@ import sgp4 as sgp4_package
 from sgp4.api import WGS72, Satrec, SatrecArray
 
 from engine import sgp4
-from tests.sgp4_backends import sgp4_backend  # noqa: F401  (fixture)
 
 VERIFICATION_DIR = Path(os.path.dirname(sgp4_package.__file__))
 
