@@ -220,15 +220,15 @@ def fragment_rates(setup: Setup, pop: Population):
             lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach, order)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
-            lam[idx], decay[idx] = _fragment_rates_numpy(setup, pop, idx)
+            lam[idx], decay[idx] = _fragment_rates_numpy(setup, pop, idx, reach)
     return lam, decay, int(idx.size), time.perf_counter() - start
 
 
-def _fragment_rates_numpy(setup: Setup, pop: Population, idx):
+def _fragment_rates_numpy(setup: Setup, pop: Population, idx, reach):
     w, tg = setup.window, setup.targets
     return risk.fragment_rates(np.ascontiguousarray(pop.table[:, idx]), pop.offset_min[idx], w.times_min,
                                tg.r_km, tg.valid, sigma_over_volume(setup, pop)[idx], setup.kernel_radius_km,
-                               w.seg_bin, w.n_bins)
+                               w.seg_bin, w.n_bins, reach_km=reach)
 
 
 def _fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
