@@ -29,8 +29,9 @@ from engine.timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
 #: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
-#: on 2 cores (benchmarks/run.py measures the rate).
-CPU_DEFAULT_REALIZATIONS = 10
+#: on 2 cores: 3.2 s a realization measured on this project's 2-core machines (`fragrisk run
+#: --device cpu --realizations 10`: 32 s), 30 take about 100 s, with room for a busy machine.
+CPU_DEFAULT_REALIZATIONS = 30
 
 
 @dataclasses.dataclass(frozen=True)

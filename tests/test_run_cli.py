@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 
+from engine import montecarlo
 from engine.results import read_results
 from tests.conftest import write_tiny_scenario
 
@@ -102,8 +103,9 @@ def test_cpu_default_realizations_are_announced(tmp_path):
     scenario = write_tiny_scenario(tmp_path, realizations=500, duration_days=0.02)
     p = fragrisk("run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "d.h5"))
     assert p.returncode == 0, p.stderr
-    assert "running 10 of the scenario's 500 realizations" in p.stderr
-    assert read_results(tmp_path / "d.h5").realization.size == 10
+    n = montecarlo.CPU_DEFAULT_REALIZATIONS
+    assert f"running {n} of the scenario's 500 realizations" in p.stderr
+    assert read_results(tmp_path / "d.h5").realization.size == n
 
 
 @pytest.mark.parametrize("args, needle", [
