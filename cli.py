@@ -355,13 +355,19 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     from engine.results import summary
     from engine.scenario import load_scenario
 
+    from engine.backend import gpu_unusable_reason
+
     resolved = resolve_device(device)
     s = load_scenario(scenario)
     shard_kn = jobs.parse_shard(shard)
+    if device == "auto" and resolved == "cpu" and not as_json:
+        click.echo(f"note: running on the CPU: the GPU is not usable ({gpu_unusable_reason()})", err=True)
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
     out = Path(output) if output else Path("results") / (
         f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
+    if output is None:
+        out.parent.mkdir(exist_ok=True)  # the default folder; a folder the user names must exist
     executor = None
     if scheduler is not None or workers is not None:  # --workers 0 is an error, not in-process
         from engine.distributed import DaskExecutor

@@ -245,6 +245,11 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         shutil.rmtree(folder, ignore_errors=True)
     stats = output.stats()
     stats["elapsed_s"] = elapsed
+    deep = stats["status_counts"][4]
+    if deep:
+        # Counted, never dropped silently: the kernels are near-earth SGP4 (engine/cloud.py).
+        notes.append(f"{deep:,} {'objects' if scenario.population is not None else 'fragments'} on deep-space "
+                     f"orbits (period >= 225 min) were not propagated and contribute nothing")
     if previous:
         stats["note"] = "rates count this session's batches only"
     return JobResult(out, results, stats, notes, device)
