@@ -360,8 +360,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     resolved = resolve_device(device)
     s = load_scenario(scenario)
     shard_kn = jobs.parse_shard(shard)
-    if device == "auto" and resolved == "cpu" and not as_json:
-        click.echo(f"note: running on the CPU: the GPU is not usable ({gpu_unusable_reason()})", err=True)
+    why_cpu = gpu_unusable_reason() if device == "auto" and resolved == "cpu" else None
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
     out = Path(output) if output else Path("results") / (
@@ -387,6 +386,8 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
         bar.close()
         if executor is not None:
             executor.close()
+    if why_cpu:
+        job.notes.insert(0, f"ran on the CPU: the GPU is not usable ({why_cpu})")
     per_target = summary(job.results)
     st = job.stats
     report = {"results": str(job.path), "scenario": s.name, "device": job.device,
