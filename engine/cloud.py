@@ -90,7 +90,7 @@ def breakup_params(event, parent) -> breakup.BreakupParams:
 def parent_state(parent, event):
     """The parent's TEME state at the event epoch: r (3,) km, v (3,) km/s (SGP4, NumPy path)."""
     el = parent.elements
-    table = sgp4.sgp4_init(el.no_kozai, el.ecco, el.inclo, el.nodeo, el.argpo, el.mo, el.bstar)
+    table = el.sgp4_table()
     t = minutes_between(event.epoch_jd, event.epoch_fr, float(el.epoch_jd[0]), float(el.epoch_fr[0]))
     r, v, _ = sgp4.propagate(table, np.array([[t]]))
     return r[0, 0], v[0, 0]

@@ -131,6 +131,12 @@ class ElementSet:
         """Brouwer (un-Kozai'd) mean motion, rad/min, (n,): SGP4's initialisation (WGS-72)."""
         return fr_sgp4.unkozai_mean_motion(self.no_kozai, self.ecco, self.inclo)
 
+    def sgp4_table(self, xp=np):
+        """fragrisk's SGP4 coefficient table (N_COEFFICIENTS, n) of these elements (near-earth
+        SGP4; see engine.sgp4.sgp4_init), full precision, no TLE text in between."""
+        return fr_sgp4.sgp4_init(*(xp.asarray(getattr(self, k)) for k in
+                                   ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo", "bstar")), xp=xp)
+
     @property
     def period_min(self) -> np.ndarray:
         """Orbital period 2π / no_unkozai, minutes, (n,); SGP4 uses SDP4 where it is >= 225."""

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from engine import cloud as cloud_mod
-from engine import risk, sgp4
+from engine import risk
 from engine.errors import InputError
 from engine.results import RunResults
 from engine.timeutil import minutes_between
@@ -151,7 +151,9 @@ class Population:
     offset_min: np.ndarray     # (n,)
 
 
-def _fragments_population(setup: Setup, realizations):
+def fragments_population(setup: Setup, realizations):
+    """The kept fragments of `realizations` as a Population, with the batch's status counts (5,),
+    fragments sampled per realization (R,) and the Gabbard data of realization 0 (or None)."""
     sc = setup.scenario
     cl = cloud_mod.sample_cloud(sc, realizations, setup.device)
     kept = cl.kept
@@ -167,14 +169,17 @@ def _fragments_population(setup: Setup, realizations):
     return pop, counts, n_frag, gabbard
 
 
-def _catalog_population(setup: Setup):
+def catalog_population(setup: Setup):
+    """A [population] scenario's near-earth objects as one realization (points: Lc = 0), with the
+    same companions as fragments_population (deep-space objects counted as status 4)."""
+    from engine.propagation import offset_minutes
+
     el = setup.scenario.population.elements
     near = ~np.asarray(el.is_deep_space)
-    table = sgp4.sgp4_init(el.no_kozai[near], el.ecco[near], el.inclo[near], el.nodeo[near], el.argpo[near],
-                           el.mo[near], el.bstar[near])
-    offset = (setup.window.start_jd - el.epoch_jd[near]) * 1440.0 + (setup.window.start_fr - el.epoch_fr[near]) * 1440.0
+    objects = el.take(near)
     n = int(near.sum())
-    pop = Population(table, np.zeros(n, dtype=np.int64), np.zeros(n), offset)
+    pop = Population(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
+                     offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
     counts = np.array([n, 0, 0, 0, int((~near).sum())])
     return pop, counts, np.array([len(el)], dtype=np.int64), None
 
@@ -218,21 +223,21 @@ def fragment_rates(setup: Setup, pop: Population):
         if setup.device == "gpu":
             import cupy
 
-            lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach, order)
+            lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
-            lam[idx], decay[idx] = _fragment_rates_numpy(setup, pop, idx, reach)
+            lam[idx], decay[idx] = fragment_rates_numpy(setup, pop, idx, reach)
     return lam, decay, int(idx.size), time.perf_counter() - start
 
 
-def _fragment_rates_numpy(setup: Setup, pop: Population, idx, reach):
+def fragment_rates_numpy(setup: Setup, pop: Population, idx, reach):
     w, tg = setup.window, setup.targets
     return risk.fragment_rates(np.ascontiguousarray(pop.table[:, idx]), pop.offset_min[idx], w.times_min,
                                tg.r_km, tg.valid, sigma_over_volume(setup, pop)[idx], setup.kernel_radius_km,
                                w.seg_bin, w.n_bins, reach_km=reach)
 
 
-def _fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
+def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
     """kernels/risk.cu on the objects idx (with their per-step reach, km, 0: no jumps; threads
     take them in `order`): (lam (len(idx), K, T), decay) as cupy arrays, rows as idx."""
     import cupy
@@ -272,7 +277,7 @@ def rates_by_realization(setup: Setup, pop: Population, realizations):
     by_time = np.zeros((R, K, T))
     start = time.perf_counter()
     if idx.size:
-        lam_d, decay_d = _fragment_rates_gpu(setup, pop, idx, reach, order)
+        lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order)
         rows = np.searchsorted(realizations, pop.realization[idx])
         starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
         by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(idx.size, K * T), cupy.asarray(starts)))
@@ -332,9 +337,9 @@ def run_batch(setup: Setup, realizations) -> BatchResult:
     """One batch of realizations (sorted int array) through the whole pipeline."""
     realizations = np.sort(np.asarray(realizations, dtype=np.int64))
     if setup.scenario.population is not None:
-        pop, counts, n_frag, gabbard = _catalog_population(setup)
+        pop, counts, n_frag, gabbard = catalog_population(setup)
     else:
-        pop, counts, n_frag, gabbard = _fragments_population(setup, realizations)
+        pop, counts, n_frag, gabbard = fragments_population(setup, realizations)
     by_time, totals, decay, n_prop, kernel_s = rates_by_realization(setup, pop, realizations)
     by_time, by_size, in_orbit = aggregate(realizations, pop, by_time, totals, decay, setup.window,
                                            setup.size_edges_m)

@@ -31,7 +31,7 @@ def case():
     r = setup.targets.r_km.copy()
     r[1] = np.roll(r[0], 2, axis=0)
     setup = dataclasses.replace(setup, targets=dataclasses.replace(setup.targets, r_km=r))
-    pop, *_ = montecarlo._fragments_population(setup, np.arange(3))
+    pop, *_ = montecarlo.fragments_population(setup, np.arange(3))
     return setup, pop
 
 
