@@ -24,11 +24,12 @@ from engine import sgp4
 #: Atmospheric density reference of SGP4's B* (nasa-sbm.md section 8): 2.461e-8 kg/m^3 x 6378.135 km.
 RHO0_KG_M2_ER = 0.15696615
 
-#: Convergence: position within 1e-7 km (0.1 mm) and velocity within 1e-10 km/s of the target,
-#: two orders below the 1 m / 1 mm/s round-trip check of the issue, so python-sgp4's own
-#: initialisation of the fitted elements lands well inside it.
-TOLERANCE_POSITION_KM = 1.0e-7
-TOLERANCE_VELOCITY_KM_S = 1.0e-10
+#: Convergence: position within 1e-5 km (1 cm) and velocity within 1e-8 km/s (0.01 mm/s) of the
+#: target: a hundred times below the 1 m / 1 mm/s round trip through python-sgp4 that the tests
+#: demand, and reached in 3 SGP4 evaluations where 1e-7 km took 5 (the iteration gains a factor
+#: of about J2 = 1e-3 per step: 7 km, 7 m, 7 mm, 7 um).
+TOLERANCE_POSITION_KM = 1.0e-5
+TOLERANCE_VELOCITY_KM_S = 1.0e-8
 #: The iteration contracts by about J2 (1e-3) per step; 30 steps cover eccentric orbits and
 #: leave the rare non-converging state marked as failed rather than wrong.
 MAX_ITERATIONS = 30
