@@ -64,6 +64,9 @@ class Window:
 
 
 def analysis_window(analysis) -> Window:
+    """Samples every step_s from the start up to the last whole step within the duration (uniform
+    steps: the fused kernel's jumps and the prefilter's chord bounds rely on them), hourly (or
+    time_bin_s) bins, the last one ending at the last sample."""
     duration_s = analysis.duration_days * 86400.0
     m = int(math.floor(duration_s / analysis.step_s + 1e-9)) + 1
     times_s = np.arange(m) * float(analysis.step_s)
