@@ -24,12 +24,13 @@ from engine import sgp4
 #: Atmospheric density reference of SGP4's B* (nasa-sbm.md section 8): 2.461e-8 kg/m^3 x 6378.135 km.
 RHO0_KG_M2_ER = 0.15696615
 
-#: Convergence: position within 1e-5 km (1 cm) and velocity within 1e-8 km/s (0.01 mm/s) of the
-#: target: a hundred times below the 1 m / 1 mm/s round trip through python-sgp4 that the tests
-#: demand, and reached in 3 SGP4 evaluations where 1e-7 km took 5 (the iteration gains a factor
-#: of about J2 = 1e-3 per step: 7 km, 7 m, 7 mm, 7 um).
-TOLERANCE_POSITION_KM = 1.0e-5
-TOLERANCE_VELOCITY_KM_S = 1.0e-8
+#: Convergence: position within 1e-4 km (10 cm) and velocity within 1e-7 km/s (0.1 mm/s) of the
+#: target: ten times below the 1 m / 1 mm/s round trip through python-sgp4 that the tests demand,
+#: and far below what the breakup model knows of a fragment (its velocity to m/s). The iteration
+#: gains a factor of about 3e-3 per step (built-in scenario: 9.7 km, 26 m, 8 cm, 0.3 mm), so this
+#: takes 3 SGP4 evaluations where 1e-7 km took 5.
+TOLERANCE_POSITION_KM = 1.0e-4
+TOLERANCE_VELOCITY_KM_S = 1.0e-7
 #: The iteration contracts by about J2 (1e-3) per step; 30 steps cover eccentric orbits and
 #: leave the rare non-converging state marked as failed rather than wrong.
 MAX_ITERATIONS = 30
@@ -120,13 +121,12 @@ def fit_mean_elements(r_km, v_km_s, propagate_at_epoch, xp=np):
     n = r_km.shape[0]
     converged = xp.zeros(n, dtype=bool)
     active = xp.arange(n)
-    zero_bstar = xp.zeros(n)
     for _ in range(MAX_ITERATIONS):
         if active.size == 0:
             break
         el = classical_from_equinoctial(x[:, active], xp)
         table = sgp4.sgp4_init(el["no_kozai"], el["ecco"], el["inclo"], el["nodeo"], el["argpo"], el["mo"],
-                               zero_bstar[active], xp=xp)
+                               0.0 * el["ecco"], xp=xp, epoch_only=True)
         r, v, err = propagate_at_epoch(table)
         dr = xp.max(xp.abs(r - r_km[active]), axis=1)
         dv = xp.max(xp.abs(v - v_km_s[active]), axis=1)

@@ -85,7 +85,7 @@ def is_deep_space(no_kozai, ecco, inclo, xp=np):
     return TWOPI / unkozai_mean_motion(no_kozai, ecco, inclo, xp) >= DEEP_SPACE_PERIOD_MIN
 
 
-def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
+def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np, *, epoch_only=False):
     """Coefficient table of near-earth SGP4 for n objects.
 
     Parameters: mean elements, arrays of shape (n,) (see module docstring for units).
@@ -96,6 +96,10 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     model (`isimp`, perigee below 220 km), the coefficients that only the full model uses
     (cc5, d2-d4, t3cof-t5cof, omgcof, xmcof, delmo, sinmao) are zero, so propagation needs no
     branch and gives bit-for-bit what the branch would.
+
+    epoch_only: a table valid at t = 0 only (the element fit's SGP4 evaluations): the secular
+    and drag rows, which t = 0 multiplies by zero, are left 0 (bstar is ignored), for a quarter
+    of the cost; propagate() at t = 0 gives bit for bit what the full table with B* = 0 gives.
     """
     f64 = xp.float64
     no_kozai, ecco, inclo, nodeo, argpo, mo, bstar = (
@@ -118,6 +122,20 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     con41 = -con42 - cosio2 - cosio2
     posq = po * po
     rp = ao * (1.0 - ecco)
+    x1mth2 = 1.0 - cosio2
+    x7thm1 = 7.0 * cosio2 - 1.0
+    # Vallado's guard against 1 + cos(i) = 0 (retrograde equatorial orbits).
+    one_plus_cosio = xp.where(xp.abs(cosio + 1.0) > 1.5e-12, 1.0 + cosio, 1.5e-12)
+    xlcof = -0.25 * J3OJ2 * sinio * (3.0 + 5.0 * cosio) / one_plus_cosio
+    aycof = -0.5 * J3OJ2 * sinio
+    table = xp.zeros((N_COEFFICIENTS, no_kozai.shape[0]), dtype=f64)
+    if epoch_only:
+        rows = dict(no_unkozai=no_unkozai, ecco=ecco, inclo=inclo, nodeo=nodeo, argpo=argpo, mo=mo,
+                    con41=con41, x1mth2=x1mth2, x7thm1=x7thm1, xlcof=xlcof, aycof=aycof,
+                    sinio=sinio, cosio=cosio, am_coef=ao)
+        for name, value in rows.items():
+            table[_ROW[name]] = value
+        return table
 
     isimp = rp < 220.0 / RADIUS_EARTH_KM + 1.0
 
@@ -148,7 +166,6 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     safe_ecco = xp.where(eccentric, ecco, 1.0)
     safe_eeta = xp.where(eccentric, eeta, 1.0)
     cc3 = xp.where(eccentric, -2.0 * coef * tsi * J3OJ2 * no_unkozai * sinio / safe_ecco, 0.0)
-    x1mth2 = 1.0 - cosio2
     cc4 = 2.0 * no_unkozai * coef1 * ao * omeosq * (
         eta * (2.0 + 0.5 * etasq) + ecco * (0.5 + 2.0 * etasq)
         - J2 * tsi / (ao * psisq) * (
@@ -169,14 +186,9 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
     xmcof = xp.where(eccentric, -x2o3 * coef * bstar / safe_eeta, 0.0)
     nodecf = 3.5 * omeosq * xhdot1 * cc1
     t2cof = 1.5 * cc1
-    # Vallado's guard against 1 + cos(i) = 0 (retrograde equatorial orbits).
-    one_plus_cosio = xp.where(xp.abs(cosio + 1.0) > 1.5e-12, 1.0 + cosio, 1.5e-12)
-    xlcof = -0.25 * J3OJ2 * sinio * (3.0 + 5.0 * cosio) / one_plus_cosio
-    aycof = -0.5 * J3OJ2 * sinio
     delmo = 1.0 + eta * xp.cos(mo)
     delmo = delmo * delmo * delmo
     sinmao = xp.sin(mo)
-    x7thm1 = 7.0 * cosio2 - 1.0
 
     cc1sq = cc1 * cc1
     d2 = 4.0 * ao * tsi * cc1sq
@@ -200,7 +212,6 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np):
         con41=con41, x1mth2=x1mth2, x7thm1=x7thm1, xlcof=xlcof, aycof=aycof,
         sinio=sinio, cosio=cosio, am_coef=ao,
     )
-    table = xp.empty((N_COEFFICIENTS, no_kozai.shape[0]), dtype=f64)
     for k, name in enumerate(COEFFICIENTS):
         table[k] = rows[name]
     return table

@@ -145,3 +145,13 @@ def test_chunking_does_not_change_results():
     b = sgp4.propagate(table, times, max_elements=7)
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+def test_epoch_only_table_gives_the_same_state_at_epoch():
+    """The element fit's cheap table: bit for bit the full table's state at t = 0 (B* = 0)."""
+    el = random_leo_population(2000, np.random.default_rng(4))
+    args = [el[k] for k in ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo")]
+    full = sgp4.propagate(sgp4.sgp4_init(*args, np.zeros(args[0].size)), np.zeros(1))
+    lean = sgp4.propagate(sgp4.sgp4_init(*args, el["bstar"], epoch_only=True), np.zeros(1))
+    for a, b in zip(full, lean):
+        np.testing.assert_array_equal(a, b)
