@@ -542,7 +542,7 @@ def _write_h5(f: Any, r: RunResults) -> None:
     var("pc_histogram", r.pc_histogram, ("target", "pc_bin"), "1",
         "number of realizations per log10 collision probability bin (P = 0 in the lowest)")
     var("fragments_in_orbit", r.fragments_in_orbit, ("realization", "time"), "1",
-        "number of fragments in orbit in the time bin")
+        "mean number of propagated fragments in orbit during the time bin (not decayed)")
     var("n_fragments", r.n_fragments, ("realization",), "1",
         "number of fragments sampled in the realization")
     var("gabbard_apogee_km", r.gabbard_apogee_km, ("fragment",), "km",
