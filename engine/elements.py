@@ -269,6 +269,13 @@ def _satrec_arrays(sat: Satrec) -> dict:
             "mo": sat.mo, "bstar": sat.bstar}
 
 
+def _element_set(records: list, satnums: list, names: list, source: str, tle_lines) -> "ElementSet":
+    """An ElementSet from per-object dicts of the _ARRAY_FIELDS (the loaders' common last step)."""
+    return ElementSet(satnum=np.array(satnums, dtype=np.int64), name=tuple(names), source=source,
+                      tle_lines=tle_lines,
+                      **{f: np.array([r[f] for r in records], dtype=np.float64) for f in _ARRAY_FIELDS})
+
+
 def parse_tle(text: str, source: str) -> ElementSet:
     """Parse two-line (or three-line, with a name line) element sets: one or many objects.
 
@@ -319,13 +326,7 @@ def parse_tle(text: str, source: str) -> ElementSet:
         lines.append((l1, l2))
     if not records:
         raise InputError(f"{source}: no two-line element sets found")
-    return ElementSet(
-        satnum=np.array(satnums, dtype=np.int64),
-        name=tuple(names),
-        source=source,
-        tle_lines=tuple(lines),
-        **{f: np.array([r[f] for r in records], dtype=np.float64) for f in _ARRAY_FIELDS},
-    )
+    return _element_set(records, satnums, names, source, tuple(lines))
 
 
 def _read_bytes(path) -> tuple[bytes, str]:
@@ -470,13 +471,7 @@ def _omm_element_set(records: Iterable[dict], source: str) -> ElementSet:
         names.append(name)
     if not arrays:
         raise InputError(f"{source}: no OMM records found")
-    return ElementSet(
-        satnum=np.array(satnums, dtype=np.int64),
-        name=tuple(names),
-        source=source,
-        tle_lines=None,
-        **{f: np.array([r[f] for r in arrays], dtype=np.float64) for f in _ARRAY_FIELDS},
-    )
+    return _element_set(arrays, satnums, names, source, None)
 
 
 def parse_omm(data: bytes, source: str, fmt: str) -> ElementSet:

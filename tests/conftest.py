@@ -12,6 +12,10 @@ if importlib.util.find_spec("cli") is None or importlib.util.find_spec("engine")
 
 from tests.sgp4_backends import sgp4_backend  # noqa: E402  (the fixture every SGP4 test runs on)
 
+#: The built-in scenario's element sets (engine/data), as 3-line TLE text.
+COSMOS_TLE = (_REPO_ROOT / "engine" / "data" / "cosmos1408_2021-11-15.tle").read_text().strip()
+ISS_TLE = (_REPO_ROOT / "engine" / "data" / "iss_2021-11-15.tle").read_text().strip()
+
 
 def write_tiny_scenario(folder, **analysis) -> Path:
     """A small copy of the built-in scenario in `folder` (absolute element-set paths), for tests

@@ -28,12 +28,7 @@ from engine.timeutil import format_utc, minutes_between, parse_utc
 
 REPO = Path(__file__).resolve().parent.parent
 
-COSMOS_TLE = ("COSMOS 1408\n"
-              "1 13552U 82092A   21319.03826954  .00002024  00000-0  69413-4 0  9995\n"
-              "2 13552  82.5637 123.6906 0018570 108.1104 252.2161 15.29390138142807")
-ISS_TLE = ("ISS (ZARYA)\n"
-           "1 25544U 98067A   21319.86359406  .00001699  00000-0  39549-4 0  9996\n"
-           "2 25544  51.6442 312.7312 0004574 201.3017 242.9752 15.48581038312108")
+from tests.conftest import COSMOS_TLE, ISS_TLE  # noqa: E402  (the built-in element sets)
 
 BASE = {
     "name": "test",
