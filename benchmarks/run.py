@@ -75,10 +75,19 @@ def main(argv=None) -> None:
         rows.append(dict(path="cuda fused kernel", **measure(gpu, args.gpu_realizations)))
         off = dataclasses.replace(gpu, use_prefilter=False)
         rows.append(dict(path="cuda fused kernel, prefilter off", **measure(off, min(args.gpu_realizations, 200))))
+    agreement = None
+    cpu_rows = [r for r in rows if r["path"].startswith("numpy")]
+    gpu_rows = [r for r in rows if r["path"] == "cuda fused kernel"]
+    if cpu_rows and gpu_rows:
+        # The realizations both paths ran: CUDA against NumPy, relative, per realization.
+        a = np.array(cpu_rows[0]["lambda_iss"])
+        b = np.array(gpu_rows[0]["lambda_iss"][:a.size])
+        agreement = float(np.max(np.abs(b / a - 1.0)))
+        print(f"CUDA vs NumPy, lambda of realizations 0..{a.size - 1}: max relative difference {agreement:.3g}")
     print_table([{k: v for k, v in r.items() if k != "lambda_iss"} for r in rows],
                 ["path", "realizations", "fragment_steps", "seconds", "effective_rate", "raw_rate", "mean_lambda_iss"])
     path = write_json(f"run_{device}", {"benchmark": "run", "scenario": "cosmos1408", "environment": environment(device),
-                                        "rows": rows}, args.out)
+                                        "cuda_vs_numpy_max_rel_diff": agreement, "rows": rows}, args.out)
     print(f"wrote {path}")
 
 
