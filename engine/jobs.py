@@ -26,6 +26,7 @@ import numpy as np
 import engine
 from engine import montecarlo
 from engine.errors import InputError
+from engine.h5io import atomic_path
 from engine.results import write_results
 from engine.scenario import scenario_to_toml
 from engine.timeutil import format_utc
@@ -141,13 +142,11 @@ def save_batch(folder: Path, batch: montecarlo.BatchResult) -> None:
     if batch.gabbard is not None:
         arrays.update(gabbard_apogee_km=batch.gabbard[0], gabbard_perigee_km=batch.gabbard[1],
                       gabbard_period_min=batch.gabbard[2])
-    final = folder / f"batch_{int(batch.realization[0]):09d}.npz"
-    tmp = folder / (final.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, final)
+    with atomic_path(folder / f"batch_{int(batch.realization[0]):09d}.npz", overwrite=True) as tmp:
+        with open(tmp, "xb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def load_batches(folder: Path, manifest: dict) -> list:
