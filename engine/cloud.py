@@ -157,9 +157,10 @@ def sample_cloud(scenario, realizations, device: str = "cpu") -> Cloud:
             ok = cupy.asnumpy(ok)
         else:
             el, ok = fit.fit_mean_elements(position[kept], velocity[kept], propagate_at_epoch_numpy)
-        deep = sgp4.is_deep_space(el["no_kozai"], el["ecco"], el["inclo"])
-        status[kept[~ok]] = STATUS_FIT_FAILED
-        status[kept[ok & deep]] = STATUS_DEEP_SPACE
+        with np.errstate(invalid="ignore"):  # failed fits may hold NaN: not deep space
+            deep = sgp4.is_deep_space(el["no_kozai"], el["ecco"], el["inclo"])
+        status[kept[deep]] = STATUS_DEEP_SPACE  # fitted or not: near-earth SGP4 is not theirs
+        status[kept[~ok & ~deep]] = STATUS_FIT_FAILED
         good = ok & ~deep
         for name in MEAN_ELEMENTS:
             elements[name][kept[good]] = el[name][good]

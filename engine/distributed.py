@@ -200,7 +200,14 @@ class DaskExecutor:
 
     def run(self, setup: montecarlo.Setup, realizations, *, batch_size: int | None = None, on_batch=None,
             batches=None) -> montecarlo.RunOutput:
-        """montecarlo.run on the cluster: the same RunOutput (batches in completion order)."""
+        """montecarlo.run on the cluster: the same RunOutput (batches in completion order).
+
+        Ctrl-C raises KeyboardInterrupt between batches (see `_sigint_deferred`), after the
+        queued and running batches are cancelled."""
+        with _sigint_deferred() as interrupted:
+            return self._run(setup, realizations, batch_size, on_batch, batches, interrupted)
+
+    def _run(self, setup, realizations, batch_size, on_batch, batches, interrupted) -> montecarlo.RunOutput:
         distributed = _import_distributed()
         realizations = np.sort(np.asarray(realizations, dtype=np.int64))
         results = list(batches or [])
@@ -225,7 +232,7 @@ class DaskExecutor:
         pending = distributed.as_completed([submit(todo[lo:lo + size]) for lo in range(0, todo.size, size)])
         n_done = len(done)
         try:
-            for fut in pending:
+            for fut in _completed(pending, interrupted):
                 _, chunk, used = live.pop(fut.key)
                 try:
                     b = fut.result()
@@ -270,6 +277,49 @@ class DaskExecutor:
         if smallest < first_size:
             notes.append(montecarlo.shrink_note(first_size, smallest))
         return montecarlo.RunOutput(results, time.perf_counter() - start, notes)
+
+
+#: Seconds between looks at Ctrl-C while waiting for batches.
+POLL_S = 0.1
+
+
+def _completed(pending, interrupted: threading.Event):
+    """The futures of distributed.as_completed `pending` as they finish, raising
+    KeyboardInterrupt here, outside any call into distributed, once `interrupted` is set."""
+    while not pending.is_empty():
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        if pending.has_ready():
+            yield next(pending)
+        else:
+            time.sleep(POLL_S)
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Yields an Event that the first Ctrl-C (SIGINT) sets instead of raising KeyboardInterrupt;
+    a second one raises at once. Main thread only (elsewhere the Event is never set).
+
+    Why: a KeyboardInterrupt raised inside one of distributed's blocking calls (Future.result,
+    scatter, ...) can land before distributed's sync() has its future, and its cancel callback
+    then fails with a NameError that tornado logs with a traceback (distributed 2026.8). Raised
+    by `_completed` instead, between calls, it ends the run cleanly.
+    """
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_sigint(signum, frame):
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

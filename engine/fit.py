@@ -1,16 +1,28 @@
-"""Osculating state -> SGP4 mean elements, by a vectorized fixed-point iteration.
+"""Osculating state -> SGP4 mean elements: SGP4's epoch map inverted, then checked by SGP4.
 
 A fragment has no TLE: it has a TEME state (r, v) at the event epoch. SGP4's mean elements are
-not osculating elements (SGP4 adds J2 short-period terms and uses Kozai's mean motion), so the
-elements that reproduce (r, v) at t = 0 are found by iterating
+not osculating elements (SGP4 adds J3 long-period and J2 short-period terms and uses Kozai's mean
+motion), so the elements that reproduce (r, v) at t = 0 are found in two stages:
 
-    x_{k+1} = x_k + (E(r, v) - E(SGP4(x_k, t=0)))
+1. `invert_sgp4_at_epoch` undoes SGP4's own steps at t = 0 in reverse order: the state gives
+   SGP4's final variables (radius, argument of latitude, node, inclination, radial and
+   transverse velocity); the short-period terms (engine.sgp4.short_period_terms, shared with the
+   propagator) are removed by a fixed-point iteration, since they depend on the orbit they
+   correct, but only through J2 (1e-3) times it; Kepler's equation and the long-period terms are
+   then undone in closed form, and the Kozai mean motion recovered (engine.sgp4.kozai_mean_motion).
+   No SGP4 evaluation, and only four atan2 per state: about a third of a full SGP4 evaluation.
+2. `fit_mean_elements` evaluates SGP4 (the NumPy path or the CUDA path, chosen by the caller
+   through `propagate_at_epoch`) at those elements and accepts the states it reproduces within
+   the tolerance. Where it does not (mean eccentricity near 1 or below SGP4's floor of 1e-6,
+   inclination exactly 0), it goes on with the fixed-point iteration
 
-where E maps a state to its osculating equinoctial elements (n, h, k, p, q, lambda)
-(Broucke & Cefola 1972), non-singular at e = 0 and i = 0, so near-circular fragments converge as
-well as eccentric ones. SGP4's state at t = 0 does not depend on B*, so B* is set apart
-(`bstar_from_area_to_mass`). The SGP4 evaluations are the NumPy path or the CUDA path, chosen by
-the caller through `propagate_at_epoch`; the rest runs on the array module `xp` (NumPy or CuPy).
+       x_{k+1} = x_k + (E(r, v) - E(SGP4(x_k, t=0)))
+
+   where E maps a state to its osculating equinoctial elements (n, h, k, p, q, lambda) (Broucke &
+   Cefola 1972), non-singular at e = 0 and i = 0.
+
+SGP4's state at t = 0 does not depend on B*, so B* is set apart (`bstar_from_area_to_mass`).
+Everything runs on the array module `xp` (NumPy or CuPy).
 """
 
 from __future__ import annotations
@@ -26,14 +38,19 @@ RHO0_KG_M2_ER = 0.15696615
 
 #: Convergence: position within 1e-4 km (10 cm) and velocity within 1e-7 km/s (0.1 mm/s) of the
 #: target: ten times below the 1 m / 1 mm/s round trip through python-sgp4 that the tests demand,
-#: and far below what the breakup model knows of a fragment (its velocity to m/s). The iteration
-#: gains a factor of about 3e-3 per step (built-in scenario: 9.7 km, 26 m, 8 cm, 0.3 mm), so this
-#: takes 3 SGP4 evaluations where 1e-7 km took 5.
+#: and far below what the breakup model knows of a fragment (its velocity to m/s). The inversion
+#: lands within 1e-9 km of the target (near-earth states), so one SGP4 evaluation confirms it.
 TOLERANCE_POSITION_KM = 1.0e-4
 TOLERANCE_VELOCITY_KM_S = 1.0e-7
-#: The iteration contracts by about J2 (1e-3) per step; 30 steps cover eccentric orbits and
-#: leave the rare non-converging state marked as failed rather than wrong.
-MAX_ITERATIONS = 30
+#: Short-period passes of the inversion: each gains a factor of about 3e-3 (J2 times the
+#: sensitivities), so the built-in scenario's states are reproduced within 2e-5 km after 2 passes
+#: and 7e-8 km after 3; 4 leave the elements within ~1e-12 of SGP4's own (tests/test_fit.py), for
+#: 5 % of the fit's time.
+INVERSION_PASSES = 4
+#: SGP4 evaluations at most (the first checks the inversion); the corrector contracts by about
+#: J2 per step, so 30 cover eccentric orbits and leave the rare non-converging state marked as
+#: failed rather than wrong.
+MAX_EVALUATIONS = 30
 
 
 def bstar_from_area_to_mass(am_m2_kg, drag_coefficient, drag_scale=1.0):
@@ -91,6 +108,16 @@ def _equinoctial_from_state(r_km, v_km_s, xp):
     return xp.stack([n, h, k, p, q, lam]), a_km
 
 
+def equinoctial_from_classical(el, xp=np):
+    """Dict of no_kozai, ecco, inclo, nodeo, argpo, mo (as `classical_from_equinoctial` returns)
+    -> (6, n) equinoctial elements (n, h, k, p, q, lambda)."""
+    lon_perigee = el["argpo"] + el["nodeo"]
+    tan_half_i = xp.tan(0.5 * el["inclo"])
+    return xp.stack([el["no_kozai"], el["ecco"] * xp.sin(lon_perigee), el["ecco"] * xp.cos(lon_perigee),
+                     tan_half_i * xp.sin(el["nodeo"]), tan_half_i * xp.cos(el["nodeo"]),
+                     el["mo"] + lon_perigee])
+
+
 def classical_from_equinoctial(eq, xp=np):
     """(6, n) equinoctial -> dict of SGP4 inputs no_kozai, ecco, inclo, nodeo, argpo, mo (rad)."""
     n, h, k, p, q, lam = eq
@@ -103,6 +130,105 @@ def classical_from_equinoctial(eq, xp=np):
                 argpo=xp.mod(lon_perigee - nodeo, two_pi), mo=xp.mod(lam - lon_perigee, two_pi))
 
 
+def invert_sgp4_at_epoch(r_km, v_km_s, xp=np, passes=None):
+    """Mean elements from which SGP4 at t = 0 gives (r_km, v_km_s): SGP4's epoch map undone.
+
+    r_km, v_km_s: (n, 3) TEME. Returns a dict of (n,) arrays no_kozai (rad/min), ecco, inclo,
+    nodeo, argpo, mo (rad, angles in [0, 2 pi)), as `fit_mean_elements` does. Exact up to the
+    `passes` (>= 1; default INVERSION_PASSES) of the short-period iteration, for near-earth
+    orbits with a mean eccentricity in [1e-6, 1) and an inclination above 0; elsewhere the
+    elements are approximate or NaN, and `fit_mean_elements`'s SGP4 check catches them.
+
+    Names follow engine.sgp4.propagate_block, read bottom-up. Units there are SGP4's: earth radii,
+    time in 1/XKE minutes, so mu = 1 and velocities are in VKMPERSEC km/s.
+    """
+    with np.errstate(all="ignore"):  # degenerate states give NaN, which the SGP4 check rejects
+        return _invert_sgp4_at_epoch(xp.asarray(r_km, dtype=xp.float64),
+                                     xp.asarray(v_km_s, dtype=xp.float64), xp,
+                                     INVERSION_PASSES if passes is None else max(1, passes))
+
+
+def _invert_sgp4_at_epoch(r_km, v_km_s, xp, passes):
+    # SGP4's last step: r = mrt U, v = mvt U + rvdot V, where U, V span the orbit plane of
+    # node xnode and inclination xinc, at argument of latitude su.
+    x, y, z = (r_km[:, k] * (1.0 / sgp4.RADIUS_EARTH_KM) for k in range(3))
+    vx, vy, vz = (v_km_s[:, k] * (1.0 / sgp4.VKMPERSEC) for k in range(3))
+    mrt = xp.sqrt(x * x + y * y + z * z)
+    ux, uy, uz = x / mrt, y / mrt, z / mrt
+    mvt = ux * vx + uy * vy + uz * vz
+    hx, hy, hz = y * vz - z * vy, z * vx - x * vz, x * vy - y * vx
+    hmag = xp.sqrt(hx * hx + hy * hy + hz * hz)
+    rvdot = hmag / mrt
+    wx, wy, wz = hx / hmag, hy / hmag, hz / hmag
+    sin_xinc = xp.sqrt(wx * wx + wy * wy)
+    cos_xinc = wz
+    cnod, snod = -wy / sin_xinc, wx / sin_xinc
+    cos_su = ux * cnod + uy * snod
+    sin_su = (uy * cnod - ux * snod) * cos_xinc + uz * sin_xinc
+    sin_2su = 2.0 * sin_su * cos_su
+    cos_2su = cos_su * cos_su - sin_su * sin_su
+
+    # Short-period terms: they are functions of the long-period orbit (rl, rdotl, rvdotl, u, i)
+    # they correct, so iterate from "no correction". The corrections of u and i are < 1e-3 rad
+    # for any perigee above the ground (they scale as J2 / p^2), so their sin/cos follow by
+    # rotation, without libm.
+    rl, rdotl, rvdotl = mrt, mvt, rvdot
+    sinio, cosio, sin2u, cos2u = sin_xinc, cos_xinc, sin_2su, cos_2su
+    for _ in range(passes):
+        pl = (rl * rvdotl) ** 2  # rvdotl = sqrt(pl) / rl (mu = 1)
+        inv_am = 2.0 / rl - rdotl * rdotl - rvdotl * rvdotl  # vis-viva
+        betal = xp.sqrt(pl * inv_am)
+        nm = sgp4.XKE * inv_am * xp.sqrt(inv_am)
+        con41, x1mth2, x7thm1, _, _ = sgp4.inclination_terms(sinio, cosio, xp)
+        radius_scale, radius_add, dsu, dnode, dinc, dmvt, drvdot = sgp4.short_period_terms(
+            pl, betal, nm, sin2u, cos2u, con41, x1mth2, x7thm1, sinio, cosio)
+        rl = (mrt - radius_add) / radius_scale
+        rdotl = mvt - dmvt
+        rvdotl = rvdot - drvdot
+        sinio, cosio = sgp4.rotate_small(sin_xinc, cos_xinc, -dinc)
+        sin2u, cos2u = sgp4.rotate_small(sin_2su, cos_2su, -2.0 * dsu)
+    pl = (rl * rvdotl) ** 2
+    inv_am = 2.0 / rl - rdotl * rdotl - rvdotl * rvdotl
+    betal = xp.sqrt(pl * inv_am)
+    sinu, cosu = sgp4.rotate_small(sin_su, cos_su, -dsu)
+
+    # The long-period orbit's (axnl, aynl) = e_L (cos w, sin w), from e cos(nu) and e sin(nu),
+    # then eo1 = E + w and the mean argument of latitude from Kepler's equation as SGP4 writes
+    # it: u_mean = eo1 - axnl sin(eo1) + aynl cos(eo1). No division by e: fine at e = 0.
+    ecosnu = pl / rl - 1.0
+    esinnu = rdotl * rl * rvdotl
+    axnl = ecosnu * cosu + esinnu * sinu
+    aynl = ecosnu * sinu - esinnu * cosu
+    temp = rdotl * rl * xp.sqrt(inv_am) / (1.0 + betal)  # e sin(E) / (1 + betal)
+    sineo1 = sinu * rl * inv_am + aynl + axnl * temp
+    coseo1 = cosu * rl * inv_am + axnl - aynl * temp
+    eo1 = xp.arctan2(sineo1, coseo1)
+    u_mean = eo1 - axnl * sineo1 + aynl * coseo1
+
+    # Long-period terms: aynl = e sin w + aycof / (am (1 - e^2)), xl = M + w + node +
+    # xlcof axnl / (am (1 - e^2)), with the mean e: e^2 converges in a few steps (aycof ~ 1e-3).
+    _, _, _, xlcof, aycof = sgp4.inclination_terms(sinio, cosio, xp)
+    e2 = axnl * axnl + aynl * aynl
+    for _ in range(3):
+        e_sin_w = aynl - aycof * inv_am / (1.0 - e2)
+        e2 = axnl * axnl + e_sin_w * e_sin_w
+    temp = inv_am / (1.0 - e2)
+    e_sin_w = aynl - aycof * temp
+    ecco = xp.sqrt(e2)
+    argpo = xp.arctan2(e_sin_w, axnl)
+    mo = u_mean - temp * xlcof * axnl - argpo
+    inclo = xp.arctan2(sin_xinc, cos_xinc) - dinc
+    nodeo = xp.arctan2(wx, -wy) - dnode
+    no_kozai = sgp4.kozai_mean_motion(sgp4.XKE * inv_am * xp.sqrt(inv_am), ecco, cosio, xp)
+    return dict(no_kozai=no_kozai, ecco=ecco, inclo=inclo, nodeo=_wrap_two_pi(nodeo, xp),
+                argpo=_wrap_two_pi(argpo, xp), mo=_wrap_two_pi(mo, xp))
+
+
+def _wrap_two_pi(angle, xp):
+    """angle mod 2 pi, in [0, 2 pi) (floor is a fraction of the price of xp.mod)."""
+    return angle - (2.0 * math.pi) * xp.floor(angle * (1.0 / (2.0 * math.pi)))
+
+
 def fit_mean_elements(r_km, v_km_s, propagate_at_epoch, xp=np):
     """SGP4 mean elements whose state at t = 0 is (r_km, v_km_s).
 
@@ -111,32 +237,61 @@ def fit_mean_elements(r_km, v_km_s, propagate_at_epoch, xp=np):
     propagate_at_epoch: function(table (N_COEFFICIENTS, m)) -> (r (m, 3), v (m, 3), error (m,))
         evaluating SGP4 at t = 0 on the chosen backend.
     Returns (elements, converged): elements a dict of (n,) arrays no_kozai (rad/min), ecco,
-    inclo, nodeo, argpo, mo (rad); converged (n,) bool. Only the states that have not yet
-    converged are iterated, so the cost follows the slowest few only where they are.
+    inclo, nodeo, argpo, mo (rad); converged (n,) bool: SGP4 at these elements reproduces the
+    state within TOLERANCE_POSITION_KM and TOLERANCE_VELOCITY_KM_S.
+
+    The first evaluation checks `invert_sgp4_at_epoch`'s elements; only the near-earth states it
+    leaves outside the tolerance go on to the equinoctial corrector (see the module docstring),
+    so the cost of the corrector follows the few that need it. Deep-space states (period >= 225
+    min, `engine.sgp4.is_deep_space` of the returned elements) keep the inversion's elements,
+    converged or not: near-earth SGP4 does not propagate them.
     """
     r_km = xp.asarray(r_km, dtype=xp.float64)
     v_km_s = xp.asarray(v_km_s, dtype=xp.float64)
-    target, _ = equinoctial_from_state(r_km, v_km_s, xp)
-    x = target.copy()
-    n = r_km.shape[0]
-    converged = xp.zeros(n, dtype=bool)
-    active = xp.arange(n)
-    for _ in range(MAX_ITERATIONS):
-        if active.size == 0:
-            break
-        el = classical_from_equinoctial(x[:, active], xp)
-        table = sgp4.sgp4_init(el["no_kozai"], el["ecco"], el["inclo"], el["nodeo"], el["argpo"], el["mo"],
-                               0.0 * el["ecco"], xp=xp, epoch_only=True)
+    elements = invert_sgp4_at_epoch(r_km, v_km_s, xp)
+    converged = xp.zeros(r_km.shape[0], dtype=bool)
+    active = xp.arange(r_km.shape[0])  # the states still iterated, and their elements `trial`
+    trial = elements
+    x = target = None
+    for _ in range(MAX_EVALUATIONS):
+        with np.errstate(invalid="ignore"):  # a corrector step may leave n <= 0: error code 2
+            table = sgp4.sgp4_init(trial["no_kozai"], trial["ecco"], trial["inclo"], trial["nodeo"],
+                                   trial["argpo"], trial["mo"], xp.zeros_like(trial["ecco"]), xp=xp,
+                                   epoch_only=True)
         r, v, err = propagate_at_epoch(table)
         dr = xp.max(xp.abs(r - r_km[active]), axis=1)
         dv = xp.max(xp.abs(v - v_km_s[active]), axis=1)
         done = (err == 0) & (dr < TOLERANCE_POSITION_KM) & (dv < TOLERANCE_VELOCITY_KM_S)
         converged[active[done]] = True
+        rest = ~done
+        if x is None:
+            # Deep-space orbits (period >= 225 min by the inversion's elements) are not refined:
+            # near-earth SGP4 is not their propagator (python-sgp4 takes SDP4 for them), and the
+            # few of them the inversion misses (e > 0.95, where rounding at apogee exceeds the
+            # tolerance) would cost the corrector many passes for elements nobody propagates.
+            missed = xp.flatnonzero(rest)
+            with np.errstate(invalid="ignore"):
+                rest[missed] = ~sgp4.is_deep_space(trial["no_kozai"][missed], trial["ecco"][missed],
+                                                   trial["inclo"][missed], xp)
+        active, r, v = active[rest], r[rest], v[rest]
+        if active.size == 0:
+            break
         got, _ = equinoctial_from_state(r, v, xp)
-        step = target[:, active] - got
+        if x is None:  # the corrector's first step: from the inversion's elements ...
+            target, _ = equinoctial_from_state(r_km[active], v_km_s[active], xp)
+            x = equinoctial_from_classical({k: a[rest] for k, a in trial.items()}, xp)
+            # ... or, where they or their SGP4 state are not finite (inclination 0, mean
+            # eccentricity >= 1), from the osculating elements, evaluated on the next pass.
+            restart = ~(xp.all(xp.isfinite(x), axis=0) & xp.all(xp.isfinite(got), axis=0))
+            x = xp.where(restart, target, x)
+            got = xp.where(restart, target, got)
+        else:
+            x, target = x[:, rest], target[:, rest]
+        step = target - got
         step[5] = xp.mod(step[5] + math.pi, 2.0 * math.pi) - math.pi  # wrap the longitude
-        keep = ~done & xp.all(xp.isfinite(step), axis=0)
-        x[:, active[keep]] += step[:, keep]
-        active = active[keep]
-    elements = classical_from_equinoctial(x, xp)
+        keep = xp.all(xp.isfinite(step), axis=0)
+        active, x, target = active[keep], x[:, keep] + step[:, keep], target[:, keep]
+        trial = classical_from_equinoctial(x, xp)
+        for name, value in trial.items():
+            elements[name][active] = value
     return elements, converged

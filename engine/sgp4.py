@@ -68,21 +68,88 @@ def unkozai_mean_motion(no_kozai, ecco, inclo, xp=np):
 
     Source: Vallado's `initl` (the "un-Kozai" step of SGP4's initialisation).
     """
-    x2o3 = 2.0 / 3.0
+    ak = (XKE / no_kozai) ** (2.0 / 3.0)
+    return no_kozai / (1.0 + _brouwer_delta(ak, _kozai_d1(ecco, xp.cos(inclo), xp)))
+
+
+def kozai_mean_motion(no_unkozai, ecco, cosio, xp=np, iterations=6):
+    """Inverse of `unkozai_mean_motion`: the Kozai mean motion (rad/min) whose un-Kozai'd value
+    is no_unkozai, for eccentricity ecco and cos(inclination) cosio; shapes broadcast.
+
+    With ak = (XKE / no_kozai)^(2/3) and ao = (XKE / no_unkozai)^(2/3), initl's step reads
+    ao = ak (1 + delta(ak))^(2/3), so ak = ao (1 + delta(ak))^(-2/3) is iterated from ak = ao.
+    delta is about J2 / (1 - e^2)^1.5 (1e-3 in LEO, 6e-3 at e = 0.7) and varies as 1/ak^2, so
+    each step gains a factor of 4/3 delta: `iterations` = 6 leaves < 1e-14 relative up to e = 0.7. (1 + delta)^(-2/3) is its binomial series to the
+    fifth power, not a pow() call: the first omitted term, 0.4 delta^6, is below 1e-16 for
+    e < 0.5 (delta < 2.5e-3) and 4e-13 at delta = 1e-2.
+    """
+    ao = (XKE / no_unkozai) ** (2.0 / 3.0)
+    d1 = _kozai_d1(ecco, cosio, xp)
+    ak = ao
+    for _ in range(iterations):
+        x = _brouwer_delta(ak, d1)
+        ak = ao * (1.0 + x * (-2.0 / 3.0 + x * (5.0 / 9.0 + x * (-40.0 / 81.0 + x * (110.0 / 243.0
+                                                                                   - x * 308.0 / 729.0)))))
+    return XKE / (ak * xp.sqrt(ak))
+
+
+def _kozai_d1(ecco, cosio, xp):
+    """initl's d1 = 3/4 J2 (3 cos^2 i - 1) / (1 - e^2)^(3/2)."""
     omeosq = 1.0 - ecco * ecco
-    rteosq = xp.sqrt(omeosq)
-    cosio = xp.cos(inclo)
-    ak = (XKE / no_kozai) ** x2o3
-    d1 = 0.75 * J2 * (3.0 * cosio * cosio - 1.0) / (rteosq * omeosq)
+    return 0.75 * J2 * (3.0 * cosio * cosio - 1.0) / (xp.sqrt(omeosq) * omeosq)
+
+
+def _brouwer_delta(ak, d1):
+    """initl's delta_0 from the Kozai semi-major axis ak (earth radii): no_unkozai = no_kozai /
+    (1 + delta_0)."""
     del_ = d1 / (ak * ak)
     adel = ak * (1.0 - del_ * del_ - del_ * (1.0 / 3.0 + 134.0 * del_ * del_ / 81.0))
-    del_ = d1 / (adel * adel)
-    return no_kozai / (1.0 + del_)
+    return d1 / (adel * adel)
 
 
 def is_deep_space(no_kozai, ecco, inclo, xp=np):
     """True where SGP4 would use its deep-space branch (period >= 225 min); shape (n,)."""
     return TWOPI / unkozai_mean_motion(no_kozai, ecco, inclo, xp) >= DEEP_SPACE_PERIOD_MIN
+
+
+def inclination_terms(sinio, cosio, xp=np):
+    """SGP4's functions of the mean inclination (Vallado's sgp4init): con41 = 3 cos^2 i - 1,
+    x1mth2 = sin^2 i, x7thm1 = 7 cos^2 i - 1 (short-period terms), xlcof and aycof (J3
+    long-period terms). Shapes broadcast."""
+    cosio2 = cosio * cosio
+    con41 = -(1.0 - 5.0 * cosio2) - cosio2 - cosio2
+    x1mth2 = 1.0 - cosio2
+    x7thm1 = 7.0 * cosio2 - 1.0
+    # Vallado's guard against 1 + cos(i) = 0 (retrograde equatorial orbits).
+    one_plus_cosio = xp.where(xp.abs(cosio + 1.0) > 1.5e-12, 1.0 + cosio, 1.5e-12)
+    xlcof = -0.25 * J3OJ2 * sinio * (3.0 + 5.0 * cosio) / one_plus_cosio
+    aycof = -0.5 * J3OJ2 * sinio
+    return con41, x1mth2, x7thm1, xlcof, aycof
+
+
+def short_period_terms(pl, betal, nm, sin2u, cos2u, con41, x1mth2, x7thm1, sinio, cosio):
+    """Brouwer's J2 short-period corrections as SGP4 applies them (Spacetrack Report #3 eq. for
+    r_k, u_k, Omega_k, i_k, rdot_k, rfdot_k; Vallado's sgp4 "short period periodics").
+
+    pl (earth radii), betal = sqrt(1 - e_L^2), sin2u/cos2u (of twice the argument of latitude)
+    describe the long-period orbit; nm (rad/min) the mean motion; the rest come from
+    `inclination_terms` of the mean inclination. Returns (radius_scale, radius_add, dsu, dnode,
+    dinc, dmvt, drvdot): the corrected radius is rl * radius_scale + radius_add (earth radii),
+    the other five are added to u, Omega, i (rad), rdot and r fdot (earth radii per 1/XKE min).
+    Shared by `propagate_block` and the element fit's inversion (engine.fit), which solves
+    these same relations backwards. Twin: the short-period block of kernels/sgp4.cuh.
+    """
+    temp = 1.0 / pl
+    temp1 = 0.5 * J2 * temp
+    temp2 = temp1 * temp
+    radius_scale = 1.0 - 1.5 * temp2 * betal * con41
+    radius_add = 0.5 * temp1 * x1mth2 * cos2u
+    dsu = -0.25 * temp2 * x7thm1 * sin2u
+    dnode = 1.5 * temp2 * cosio * sin2u
+    dinc = 1.5 * temp2 * cosio * sinio * cos2u
+    dmvt = -(nm * temp1 * x1mth2 * sin2u * (1.0 / XKE))
+    drvdot = nm * temp1 * (x1mth2 * cos2u + 1.5 * con41) * (1.0 / XKE)
+    return radius_scale, radius_add, dsu, dnode, dinc, dmvt, drvdot
 
 
 def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np, *, epoch_only=False):
@@ -119,15 +186,9 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np, *, epoch_on
     sinio = xp.sin(inclo)
     po = ao * omeosq
     con42 = 1.0 - 5.0 * cosio2
-    con41 = -con42 - cosio2 - cosio2
     posq = po * po
     rp = ao * (1.0 - ecco)
-    x1mth2 = 1.0 - cosio2
-    x7thm1 = 7.0 * cosio2 - 1.0
-    # Vallado's guard against 1 + cos(i) = 0 (retrograde equatorial orbits).
-    one_plus_cosio = xp.where(xp.abs(cosio + 1.0) > 1.5e-12, 1.0 + cosio, 1.5e-12)
-    xlcof = -0.25 * J3OJ2 * sinio * (3.0 + 5.0 * cosio) / one_plus_cosio
-    aycof = -0.5 * J3OJ2 * sinio
+    con41, x1mth2, x7thm1, xlcof, aycof = inclination_terms(sinio, cosio, xp)
     table = xp.zeros((N_COEFFICIENTS, no_kozai.shape[0]), dtype=f64)
     if epoch_only:
         rows = dict(no_unkozai=no_unkozai, ecco=ecco, inclo=inclo, nodeo=nodeo, argpo=argpo, mo=mo,
@@ -240,14 +301,20 @@ def sincos_small(d):
     return sin_d, cos_d
 
 
-def rotate(sin_a, cos_a, d, a_plus_d):
-    """sin and cos of a + d from those of a. Elements with |d| >= SMALL_ANGLE_RAD take libm on
-    a_plus_d (a callable giving a + d for the index array it is passed); the rest the series."""
+def rotate_small(sin_a, cos_a, d):
+    """sin and cos of a + d from those of a, for |d| < SMALL_ANGLE_RAD (any array module)."""
     sin_d, cos_d = sincos_small(d)
     sin_new = sin_a * cos_d
     sin_new += cos_a * sin_d
     cos_new = cos_a * cos_d
     cos_new -= sin_a * sin_d
+    return sin_new, cos_new
+
+
+def rotate(sin_a, cos_a, d, a_plus_d):
+    """sin and cos of a + d from those of a. Elements with |d| >= SMALL_ANGLE_RAD take libm on
+    a_plus_d (a callable giving a + d for the index array it is passed); the rest the series."""
+    sin_new, cos_new = rotate_small(sin_a, cos_a, d)
     big = np.flatnonzero(~(np.abs(d) < SMALL_ANGLE_RAD))
     if big.size:
         angle = a_plus_d(big)
@@ -374,15 +441,12 @@ def propagate_block(c, t, r_out, v_out, error_out):
         cosu = am / rl * (coseo1 - axnl + aynl * temp)
         sin2u = (cosu + cosu) * sinu
         cos2u = 1.0 - 2.0 * sinu * sinu
-        temp = 1.0 / pl
-        temp1 = 0.5 * J2 * temp
-        temp2 = temp1 * temp
-        mrt = rl * (1.0 - 1.5 * temp2 * betal * C["con41"]) + 0.5 * temp1 * C["x1mth2"] * cos2u
-        dsu = -0.25 * temp2 * C["x7thm1"] * sin2u
-        xnode = nodem + 1.5 * temp2 * C["cosio"] * sin2u
-        dinc = 1.5 * temp2 * C["cosio"] * C["sinio"] * cos2u
-        mvt = rdotl - nm * temp1 * C["x1mth2"] * sin2u * (1.0 / XKE)
-        rvdot = rvdotl + nm * temp1 * (C["x1mth2"] * cos2u + 1.5 * C["con41"]) * (1.0 / XKE)
+        radius_scale, radius_add, dsu, dnode, dinc, dmvt, drvdot = short_period_terms(
+            pl, betal, nm, sin2u, cos2u, C["con41"], C["x1mth2"], C["x7thm1"], C["sinio"], C["cosio"])
+        mrt = rl * radius_scale + radius_add
+        xnode = nodem + dnode
+        mvt = rdotl + dmvt
+        rvdot = rvdotl + drvdot
 
         # Orientation vectors, then TEME position and velocity.
         # su = atan2(sinu, cosu) + dsu and xinc = inclo + dinc, by rotation (dsu, dinc < 1e-3).
