@@ -13,7 +13,9 @@
     built-in scenario (its own model choices), lc_min 0.1 m and 0.01 m: NumPy path, and the CUDA
     path where engine.backend.resolve_device("auto") is "gpu"; beside it the whole
     engine.cloud.sample_cloud (sampling + parent state + classification + fit).  Goal of the
-    issue: <= 2 us per fragment.
+    issue: <= 2 us per fragment.  Each fit row records the share of deep-space states (period
+    >= 225 min, not refined by the fit and not propagated) and the share of the others that
+    converged.
 
 NumPy rows: the best of --repeats rounds in wall time and in CPU time of this process (the CPU
 time is less disturbed by other processes on a shared machine; the load average at the start and
@@ -36,7 +38,7 @@ import time
 import numpy as np
 
 from benchmarks.common import best_of, environment, print_table, write_json
-from engine import breakup, cloud, fit
+from engine import breakup, cloud, fit, sgp4
 from engine.backend import resolve_device
 from engine.scenario import load_scenario
 
@@ -132,8 +134,8 @@ def fit_rows(scenario, device: str, repeats: int, quick: bool) -> list[dict]:
         def fit_numpy():
             return fit.fit_mean_elements(r, v, cloud.propagate_at_epoch_numpy)
 
-        _, ok = fit_numpy()
-        rows.append(_fit_row(base, "fit, numpy", timed(fit_numpy, repeats), n, n_real, ok))
+        outcome = fit_outcome(*fit_numpy())
+        rows.append(_fit_row(base, "fit, numpy", timed(fit_numpy, repeats), n, n_real, outcome))
         t = timed(lambda: cloud.sample_cloud(sc, reals, "cpu"), repeats)
         rows.append(_fit_row(base, "sample_cloud, cpu", t, n, n_real, None))
         if device == "gpu":
@@ -141,17 +143,26 @@ def fit_rows(scenario, device: str, repeats: int, quick: bool) -> list[dict]:
     return rows
 
 
-def _fit_row(base, stage, t, n_fitted, n_real, ok) -> dict:
-    """t: timed()'s dict, or wall seconds (CUDA rows)."""
+def fit_outcome(elements, converged) -> dict:
+    """Share of the fitted states that are deep space (period >= 225 min: not refined, not
+    propagated) and share of the others that converged."""
+    el = {k: np.asarray(a) for k, a in elements.items()}
+    ok = np.asarray(converged)
+    with np.errstate(invalid="ignore"):
+        deep = sgp4.is_deep_space(el["no_kozai"], el["ecco"], el["inclo"])
+    return dict(deep_space_fraction=float(deep.mean()),
+                near_earth_converged_fraction=float(ok[~deep].mean()))
+
+
+def _fit_row(base, stage, t, n_fitted, n_real, outcome) -> dict:
+    """t: timed()'s dict, or wall seconds (CUDA rows); outcome: fit_outcome()'s dict or None."""
     t = t if isinstance(t, dict) else dict(seconds=t)
     seconds = t["seconds"]
     row = dict(base, stage=stage, **t, us_per_fragment=1e6 * seconds / n_fitted,
                fragments_per_s=n_fitted / seconds, realizations_per_s=n_real / seconds)
     if "cpu_seconds" in t:
         row["cpu_us_per_fragment"] = 1e6 * t["cpu_seconds"] / n_fitted
-    if ok is not None:
-        row["converged_fraction"] = float(np.mean(ok))
-    return row
+    return dict(row, **(outcome or {}))
 
 
 def _gpu_fit_rows(sc, reals, r, v, base, repeats) -> list[dict]:
@@ -164,10 +175,11 @@ def _gpu_fit_rows(sc, reals, r, v, base, repeats) -> list[dict]:
         cupy.cuda.Device().synchronize()
         return out
 
-    _, ok = fit_cuda()  # compiles the kernels
+    el, ok = fit_cuda()  # compiles the kernels
     n, n_real = r.shape[0], reals.size
+    outcome = fit_outcome({k: cupy.asnumpy(a) for k, a in el.items()}, cupy.asnumpy(ok))
     rows = [_fit_row(base, "fit, cuda", best_of(fit_cuda, repeat=repeats, min_time_s=0.0), n, n_real,
-                     cupy.asnumpy(ok))]
+                     outcome)]
     s = best_of(lambda: cloud.sample_cloud(sc, reals, "gpu"), repeat=repeats, min_time_s=0.0)
     rows.append(_fit_row(base, "sample_cloud, gpu", s, n, n_real, None))
     return rows
@@ -199,7 +211,7 @@ def main(argv=None) -> None:
     print_table(fits, ["stage", "lc_min_m", "realizations", "fragments_sampled", "fragments_fitted",
                        "seconds", "us_per_fragment", "cpu_us_per_fragment", "fragments_per_s",
                        "realizations_per_s",
-                       "converged_fraction"])
+                       "near_earth_converged_fraction", "deep_space_fraction"])
     elapsed = time.perf_counter() - t0
     payload = {
         "benchmark": "sample",

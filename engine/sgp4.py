@@ -79,9 +79,10 @@ def kozai_mean_motion(no_unkozai, ecco, cosio, xp=np, iterations=6):
     With ak = (XKE / no_kozai)^(2/3) and ao = (XKE / no_unkozai)^(2/3), initl's step reads
     ao = ak (1 + delta(ak))^(2/3), so ak = ao (1 + delta(ak))^(-2/3) is iterated from ak = ao.
     delta is about J2 / (1 - e^2)^1.5 (1e-3 in LEO, 6e-3 at e = 0.7) and varies as 1/ak^2, so
-    each step gains a factor of 4/3 delta: `iterations` = 6 leaves < 1e-14 relative up to e = 0.7. (1 + delta)^(-2/3) is its binomial series to the
-    fifth power, not a pow() call: the first omitted term, 0.4 delta^6, is below 1e-16 for
-    e < 0.5 (delta < 2.5e-3) and 4e-13 at delta = 1e-2.
+    each step gains a factor of 4/3 delta: `iterations` = 6 leaves < 1e-14 relative up to
+    e = 0.7. (1 + delta)^(-2/3) is its binomial series to the fifth power, not a pow() call: the
+    first omitted term, 0.4 delta^6, is below 1e-16 for e < 0.5 (delta < 2.5e-3) and 4e-13 at
+    delta = 1e-2.
     """
     ao = (XKE / no_unkozai) ** (2.0 / 3.0)
     d1 = _kozai_d1(ecco, cosio, xp)
@@ -112,19 +113,24 @@ def is_deep_space(no_kozai, ecco, inclo, xp=np):
     return TWOPI / unkozai_mean_motion(no_kozai, ecco, inclo, xp) >= DEEP_SPACE_PERIOD_MIN
 
 
-def inclination_terms(sinio, cosio, xp=np):
-    """SGP4's functions of the mean inclination (Vallado's sgp4init): con41 = 3 cos^2 i - 1,
-    x1mth2 = sin^2 i, x7thm1 = 7 cos^2 i - 1 (short-period terms), xlcof and aycof (J3
-    long-period terms). Shapes broadcast."""
+def short_period_inclination_terms(cosio):
+    """SGP4's functions of the mean inclination in the short-period terms (Vallado's sgp4init):
+    con41 = 3 cos^2 i - 1, x1mth2 = sin^2 i, x7thm1 = 7 cos^2 i - 1. Shapes broadcast."""
     cosio2 = cosio * cosio
     con41 = -(1.0 - 5.0 * cosio2) - cosio2 - cosio2
     x1mth2 = 1.0 - cosio2
     x7thm1 = 7.0 * cosio2 - 1.0
+    return con41, x1mth2, x7thm1
+
+
+def long_period_coefficients(sinio, cosio, xp=np):
+    """SGP4's J3 long-period coefficients xlcof and aycof of the mean inclination (Vallado's
+    sgp4init). Shapes broadcast."""
     # Vallado's guard against 1 + cos(i) = 0 (retrograde equatorial orbits).
     one_plus_cosio = xp.where(xp.abs(cosio + 1.0) > 1.5e-12, 1.0 + cosio, 1.5e-12)
     xlcof = -0.25 * J3OJ2 * sinio * (3.0 + 5.0 * cosio) / one_plus_cosio
     aycof = -0.5 * J3OJ2 * sinio
-    return con41, x1mth2, x7thm1, xlcof, aycof
+    return xlcof, aycof
 
 
 def short_period_terms(pl, betal, nm, sin2u, cos2u, con41, x1mth2, x7thm1, sinio, cosio):
@@ -132,8 +138,8 @@ def short_period_terms(pl, betal, nm, sin2u, cos2u, con41, x1mth2, x7thm1, sinio
     r_k, u_k, Omega_k, i_k, rdot_k, rfdot_k; Vallado's sgp4 "short period periodics").
 
     pl (earth radii), betal = sqrt(1 - e_L^2), sin2u/cos2u (of twice the argument of latitude)
-    describe the long-period orbit; nm (rad/min) the mean motion; the rest come from
-    `inclination_terms` of the mean inclination. Returns (radius_scale, radius_add, dsu, dnode,
+    describe the long-period orbit; nm (rad/min) the mean motion; the rest are the sin and cos
+    of the mean inclination and `short_period_inclination_terms` of it. Returns (radius_scale, radius_add, dsu, dnode,
     dinc, dmvt, drvdot): the corrected radius is rl * radius_scale + radius_add (earth radii),
     the other five are added to u, Omega, i (rad), rdot and r fdot (earth radii per 1/XKE min).
     Shared by `propagate_block` and the element fit's inversion (engine.fit), which solves
@@ -188,7 +194,8 @@ def sgp4_init(no_kozai, ecco, inclo, nodeo, argpo, mo, bstar, xp=np, *, epoch_on
     con42 = 1.0 - 5.0 * cosio2
     posq = po * po
     rp = ao * (1.0 - ecco)
-    con41, x1mth2, x7thm1, xlcof, aycof = inclination_terms(sinio, cosio, xp)
+    con41, x1mth2, x7thm1 = short_period_inclination_terms(cosio)
+    xlcof, aycof = long_period_coefficients(sinio, cosio, xp)
     table = xp.zeros((N_COEFFICIENTS, no_kozai.shape[0]), dtype=f64)
     if epoch_only:
         rows = dict(no_unkozai=no_unkozai, ecco=ecco, inclo=inclo, nodeo=nodeo, argpo=argpo, mo=mo,
