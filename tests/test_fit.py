@@ -47,6 +47,18 @@ def python_sgp4_epoch_states(el):
     return r[:, 0], v[:, 0]
 
 
+def counting_propagator():
+    """engine.cloud.propagate_at_epoch_numpy, and the list of the sizes it was called with (one
+    entry per SGP4 evaluation pass of the fit)."""
+    calls = []
+
+    def counting(table):
+        calls.append(table.shape[1])
+        return cloud.propagate_at_epoch_numpy(table)
+
+    return counting, calls
+
+
 def angle_difference(a, b):
     return np.abs((a - b + math.pi) % (2.0 * math.pi) - math.pi)
 
@@ -82,12 +94,7 @@ def test_fit_reproduces_python_sgp4_states_in_one_evaluation():
     is the fit's tolerance on each coordinate; the round trip here is far inside it)."""
     el = random_near_earth_elements(2000, seed=2)
     r, v = python_sgp4_epoch_states(el)
-    calls = []
-
-    def counting(table):
-        calls.append(table.shape[1])
-        return cloud.propagate_at_epoch_numpy(table)
-
+    counting, calls = counting_propagator()
     got, ok = fit.fit_mean_elements(r, v, counting)
     assert ok.all()
     assert calls == [r.shape[0]]
@@ -106,12 +113,7 @@ def test_the_corrector_takes_over_where_the_inversion_is_short(monkeypatch):
     table = sgp4.sgp4_init(*(crude[k] for k in cloud.MEAN_ELEMENTS), np.zeros(500), epoch_only=True)
     r1, _, _ = cloud.propagate_at_epoch_numpy(table)
     assert np.abs(r1 - r).max() > 1e-3  # metres off: the corrector has work to do
-    calls = []
-
-    def counting(table):
-        calls.append(table.shape[1])
-        return cloud.propagate_at_epoch_numpy(table)
-
+    counting, calls = counting_propagator()
     got, ok = fit.fit_mean_elements(r, v, counting)
     assert ok.all() and len(calls) >= 2 and calls[1] > 0
     r2, v2 = python_sgp4_epoch_states(got)
@@ -147,12 +149,7 @@ def test_deep_space_states_are_not_refined():
     el = dict(no_kozai=np.array([2.0 * math.pi / 718.0]), ecco=np.array([0.74]),
               inclo=np.array([1.1]), nodeo=np.array([0.3]), argpo=np.array([4.7]), mo=np.array([0.2]))
     r, v = python_sgp4_epoch_states(el)
-    calls = []
-
-    def counting(table):
-        calls.append(table.shape[1])
-        return cloud.propagate_at_epoch_numpy(table)
-
+    counting, calls = counting_propagator()
     got, _ = fit.fit_mean_elements(r, v, counting)
     assert calls == [1]
     assert sgp4.is_deep_space(got["no_kozai"], got["ecco"], got["inclo"]).all()
