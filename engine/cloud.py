@@ -98,8 +98,7 @@ def parent_state(parent, event):
 
 def classify_states(r_km, v_km_s):
     """Status 0/1/2 of TEME states from their osculating two-body orbit: (n,) int8."""
-    eq, a_km = fit.equinoctial_from_state(r_km, v_km_s)
-    ecc = np.hypot(eq[1], eq[2])
+    a_km, ecc = _size_and_eccentricity(r_km, v_km_s)
     perigee_alt_km = a_km * (1.0 - ecc) - sgp4.RADIUS_EARTH_KM
     status = np.full(a_km.shape, STATUS_KEPT, dtype=np.int8)
     status[perigee_alt_km < SUBORBITAL_PERIGEE_KM] = STATUS_SUBORBITAL
@@ -109,11 +108,15 @@ def classify_states(r_km, v_km_s):
 
 def osculating_orbit(r_km, v_km_s):
     """Apogee and perigee altitude (km) and period (min) of TEME states (two-body): Gabbard data."""
-    eq, a_km = fit.equinoctial_from_state(r_km, v_km_s)
-    ecc = np.hypot(eq[1], eq[2])
+    a_km, ecc = _size_and_eccentricity(r_km, v_km_s)
     with np.errstate(invalid="ignore"):
         period_min = 2.0 * np.pi * np.sqrt(a_km**3 / sgp4.MU_KM3_S2) / 60.0
     return (a_km * (1.0 + ecc) - sgp4.RADIUS_EARTH_KM, a_km * (1.0 - ecc) - sgp4.RADIUS_EARTH_KM, period_min)
+
+
+def _size_and_eccentricity(r_km, v_km_s):
+    a_km, (ex, ey, ez) = fit.semi_major_axis_and_eccentricity(r_km, v_km_s)
+    return a_km, np.sqrt(ex * ex + ey * ey + ez * ez)
 
 
 def propagate_at_epoch_numpy(table):

@@ -51,10 +51,6 @@ INVERSION_PASSES = 4
 #: J2 per step, so 30 cover eccentric orbits and leave the rare non-converging state marked as
 #: failed rather than wrong.
 MAX_EVALUATIONS = 30
-#: States fitted at once with NumPy: the ~50 temporaries of a block stay in a core's L2 cache.
-#: 8,192 to 16,384 fit 110,000 states 20-30 % faster than one block on the 2-core development
-#: machine (benchmarks/sample.py), and a few thousand keep NumPy's per-call overhead small.
-NUMPY_BLOCK = 8192
 
 
 def bstar_from_area_to_mass(am_m2_kg, drag_coefficient, drag_scale=1.0):
@@ -76,17 +72,29 @@ def equinoctial_from_state(r_km, v_km_s, xp=np):
         return _equinoctial_from_state(r_km, v_km_s, xp)
 
 
-def _equinoctial_from_state(r_km, v_km_s, xp):
+def semi_major_axis_and_eccentricity(r_km, v_km_s, xp=np):
+    """Two-body (WGS-72 mu) semi-major axis a_km (n,) (negative for hyperbolic states) and
+    eccentricity vector (3 arrays (n,)) of TEME states r_km, v_km_s (n, 3): vis-viva and
+    e = ((v^2 - mu/r) r - (r.v) v) / mu. No trigonometry: the cheap part of `equinoctial_from_state`."""
     mu = sgp4.MU_KM3_S2
     x, y, z = r_km[:, 0], r_km[:, 1], r_km[:, 2]
     vx, vy, vz = v_km_s[:, 0], v_km_s[:, 1], v_km_s[:, 2]
-    rmag = xp.sqrt(x * x + y * y + z * z)
-    v2 = vx * vx + vy * vy + vz * vz
-    rv = x * vx + y * vy + z * vz
-    a_km = 1.0 / (2.0 / rmag - v2 / mu)
-    # Eccentricity vector and unit angular momentum.
-    c1 = v2 / mu - 1.0 / rmag
-    ex, ey, ez = c1 * x - rv / mu * vx, c1 * y - rv / mu * vy, c1 * z - rv / mu * vz
+    with np.errstate(all="ignore"):  # r = 0 or v^2 = 2 mu / r: inf/NaN, read as not bound
+        rmag = xp.sqrt(x * x + y * y + z * z)
+        v2 = vx * vx + vy * vy + vz * vz
+        rv = x * vx + y * vy + z * vz
+        a_km = 1.0 / (2.0 / rmag - v2 / mu)
+        c1 = v2 / mu - 1.0 / rmag
+        e_vector = (c1 * x - rv / mu * vx, c1 * y - rv / mu * vy, c1 * z - rv / mu * vz)
+    return a_km, e_vector
+
+
+def _equinoctial_from_state(r_km, v_km_s, xp):
+    x, y, z = r_km[:, 0], r_km[:, 1], r_km[:, 2]
+    vx, vy, vz = v_km_s[:, 0], v_km_s[:, 1], v_km_s[:, 2]
+    a_km, (ex, ey, ez) = semi_major_axis_and_eccentricity(r_km, v_km_s, xp)
+    mu = sgp4.MU_KM3_S2
+    # Unit angular momentum.
     hx, hy, hz = y * vz - z * vy, z * vx - x * vz, x * vy - y * vx
     hmag = xp.sqrt(hx * hx + hy * hy + hz * hz)
     wx, wy, wz = hx / hmag, hy / hmag, hz / hmag
@@ -239,6 +247,13 @@ def _rotate_second_order(sin_a, cos_a, d):
     return sin_new, cos_new
 
 
+def _within(a, b, tolerance):
+    """(n,) bool: every coordinate of a (n, 3) within tolerance of b's (NaN: False). Column by
+    column: NumPy reduces a length-3 axis several times slower than it compares three columns."""
+    d = abs(a - b)
+    return (d[:, 0] < tolerance) & (d[:, 1] < tolerance) & (d[:, 2] < tolerance)
+
+
 def _wrap_two_pi(angle, xp):
     """angle mod 2 pi, in [0, 2 pi) (floor is a fraction of the price of xp.mod)."""
     return angle - (2.0 * math.pi) * xp.floor(angle * (1.0 / (2.0 * math.pi)))
@@ -260,14 +275,16 @@ def fit_mean_elements(r_km, v_km_s, propagate_at_epoch, xp=np):
     so the cost of the corrector follows the few that need it. Deep-space states (period >= 225
     min, `engine.sgp4.is_deep_space` of the returned elements) keep the inversion's elements,
     converged or not: near-earth SGP4 does not propagate them. Each state's result depends on
-    that state alone, so NumPy takes them NUMPY_BLOCK at a time.
+    that state alone, so NumPy takes them engine.sgp4.NUMPY_BLOCK at a time (cache-resident
+    temporaries: 20-30 % faster at 110,000 states).
     """
     r_km = xp.asarray(r_km, dtype=xp.float64)
     v_km_s = xp.asarray(v_km_s, dtype=xp.float64)
     n = r_km.shape[0]
-    if xp is np and n > NUMPY_BLOCK:
-        parts = [_fit_block(r_km[lo:lo + NUMPY_BLOCK], v_km_s[lo:lo + NUMPY_BLOCK], propagate_at_epoch, xp)
-                 for lo in range(0, n, NUMPY_BLOCK)]
+    block = sgp4.NUMPY_BLOCK
+    if xp is np and n > block:
+        parts = [_fit_block(r_km[lo:lo + block], v_km_s[lo:lo + block], propagate_at_epoch, xp)
+                 for lo in range(0, n, block)]
         elements = {name: np.concatenate([el[name] for el, _ in parts]) for name in parts[0][0]}
         return elements, np.concatenate([ok for _, ok in parts])
     return _fit_block(r_km, v_km_s, propagate_at_epoch, xp)
@@ -285,9 +302,8 @@ def _fit_block(r_km, v_km_s, propagate_at_epoch, xp):
                                    trial["argpo"], trial["mo"], xp.zeros_like(trial["ecco"]), xp=xp,
                                    epoch_only=True)
         r, v, err = propagate_at_epoch(table)
-        dr = xp.max(xp.abs(r - r_km[active]), axis=1)
-        dv = xp.max(xp.abs(v - v_km_s[active]), axis=1)
-        done = (err == 0) & (dr < TOLERANCE_POSITION_KM) & (dv < TOLERANCE_VELOCITY_KM_S)
+        done = (err == 0) & _within(r, r_km[active], TOLERANCE_POSITION_KM) & _within(
+            v, v_km_s[active], TOLERANCE_VELOCITY_KM_S)
         converged[active[done]] = True
         rest = ~done
         if x is None:

@@ -164,7 +164,10 @@ def fragments_population(setup: Setup, realizations):
     pop = Population(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
                      np.full(int(kept.sum()), offset))
     counts = np.bincount(cl.status, minlength=5)
-    n_frag = np.array([(cl.fragments.realization == r).sum() for r in realizations], dtype=np.int64)
+    realizations = np.asarray(realizations, dtype=np.int64)
+    by_value = np.argsort(realizations, kind="stable")  # one pass over the fragments, not R
+    rows = by_value[np.searchsorted(realizations[by_value], cl.fragments.realization)]
+    n_frag = np.bincount(rows, minlength=realizations.size).astype(np.int64)
     gabbard = None
     if 0 in set(int(r) for r in realizations):
         sel = (cl.fragments.realization == 0) & (cl.status != cloud_mod.STATUS_HYPERBOLIC)

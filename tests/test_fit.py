@@ -179,13 +179,13 @@ def test_equinoctial_and_classical_conversions_are_inverse():
 
 
 def test_blocks_do_not_change_the_result(monkeypatch):
-    """NumPy fits NUMPY_BLOCK states at a time; each state's elements depend on it alone, so any
-    block size gives the same bits (the same seed gives the same fragments file, whatever the
-    batch)."""
+    """NumPy fits (and sgp4_init fills) engine.sgp4.NUMPY_BLOCK states at a time; each state's
+    elements depend on it alone, so any block size gives the same bits (the same seed gives the
+    same fragments file, whatever the batch)."""
     el = random_near_earth_elements(3000, seed=7)
     r, v = python_sgp4_epoch_states(el)
     whole, ok_whole = fit.fit_mean_elements(r, v, cloud.propagate_at_epoch_numpy)
-    monkeypatch.setattr(fit, "NUMPY_BLOCK", 700)
+    monkeypatch.setattr(sgp4, "NUMPY_BLOCK", 700)
     blocks, ok_blocks = fit.fit_mean_elements(r, v, cloud.propagate_at_epoch_numpy)
     np.testing.assert_array_equal(ok_blocks, ok_whole)
     for name in cloud.MEAN_ELEMENTS:
