@@ -145,9 +145,10 @@ def short_period_terms(pl, betal, nm, sin2u, cos2u, con41, x1mth2, x7thm1, sinio
 
     pl (earth radii), betal = sqrt(1 - e_L^2), sin2u/cos2u (of twice the argument of latitude)
     describe the long-period orbit; nm (rad/min) the mean motion; the rest are the sin and cos
-    of the mean inclination and `short_period_inclination_terms` of it. Returns (radius_scale, radius_add, dsu, dnode,
-    dinc, dmvt, drvdot): the corrected radius is rl * radius_scale + radius_add (earth radii),
-    the other five are added to u, Omega, i (rad), rdot and r fdot (earth radii per 1/XKE min).
+    of the mean inclination and `short_period_inclination_terms` of it. Returns (radius_scale,
+    radius_add, dsu, dnode, dinc, dmvt, drvdot): the corrected radius is rl * radius_scale +
+    radius_add (earth radii); the other five are added to u, Omega, i (rad), rdot and r fdot
+    (earth radii per 1/XKE min).
     Shared by `propagate_block` and the element fit's inversion (engine.fit), which solves
     these same relations backwards. Twin: the short-period block of kernels/sgp4.cuh.
     """
