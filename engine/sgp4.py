@@ -84,9 +84,9 @@ def kozai_mean_motion(no_unkozai, ecco, cosio, xp=np, iterations=6):
 
     With ak = (XKE / no_kozai)^(2/3) and ao = (XKE / no_unkozai)^(2/3), initl's step reads
     ao = ak (1 + delta(ak))^(2/3), so ak = ao (1 + delta(ak))^(-2/3) is iterated from ak = ao.
-    delta is about J2 / (1 - e^2)^1.5 (1e-3 in LEO, up to 4.5e-3 at e = 0.7) and varies as 1/ak^2, so
-    each step gains a factor of 4/3 delta: `iterations` = 6 leaves < 1e-14 relative up to
-    e = 0.7. (1 + delta)^(-2/3) is its binomial series to the fifth power, not a pow() call: the
+    delta is about J2 / (1 - e^2)^1.5 (1e-3 in LEO, up to 4.5e-3 at e = 0.7) and varies as
+    1/ak^2, so each step gains a factor of 4/3 delta: `iterations` = 6 leaves < 1e-14 relative
+    up to e = 0.7. (1 + delta)^(-2/3) is its binomial series to the fifth power, not a pow() call: the
     first omitted term, 0.4 delta^6, is below 1e-16 for e < 0.5 (delta < 2.5e-3) and 4e-13 at
     delta = 1e-2.
     """
