@@ -306,29 +306,30 @@ def _sigint_deferred():
     by `_completed` instead, between calls, it ends the run cleanly.
     """
     interrupted = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield interrupted
-        return
 
     def on_sigint(signum, frame):
         if interrupted.is_set():
             raise KeyboardInterrupt
         interrupted.set()
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
+    with _sigint_handled_by(on_sigint):
         yield interrupted
-    finally:
-        signal.signal(signal.SIGINT, previous)
+
+
+def _sigint_ignored():
+    """SIGINT ignored in this process (and so in processes started meanwhile); main thread only."""
+    return _sigint_handled_by(signal.SIG_IGN)
 
 
 @contextlib.contextmanager
-def _sigint_ignored():
-    """SIGINT ignored in this process (and so in processes started meanwhile); main thread only."""
+def _sigint_handled_by(handler):
+    """SIGINT goes to `handler` (a function or signal.SIG_IGN) inside the block, and back to the
+    previous handler after it. Main thread only: elsewhere Python cannot set handlers, and
+    nothing changes."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
