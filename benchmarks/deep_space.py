@@ -42,12 +42,13 @@ def deep_space_lambda(setup, realizations) -> dict:
     sats = [satrec_from({k: el[k][j] for k in el}, cl.bstar[i], cl.epoch_jd, cl.epoch_fr, j + 1)
             for j, i in enumerate(deep)]
     target = sc.targets[0]
+    target_satrec = target.elements.to_satrecs()[0]
     radius_m = float(setup.targets.hard_body_radius_m[0])
     sigma_over_v = (risk.cross_section_km2([radius_m], cl.fragments.lc_m[deep])[:, 0]
                     / risk.sphere_volume_km3(setup.kernel_radius_km))
     lam = np.zeros(deep.size)
     for lo in range(0, deep.size, CHUNK):
-        lam[lo:lo + CHUNK] = brute_force_lambda(sats[lo:lo + CHUNK], target.elements.to_satrecs()[0],
+        lam[lo:lo + CHUNK] = brute_force_lambda(sats[lo:lo + CHUNK], target_satrec,
                                                 w.start_jd, w.start_fr, float(w.times_s[-1]),
                                                 sigma_over_v[lo:lo + CHUNK], setup.kernel_radius_km)
     return dict(target=target.name, realizations=int(realizations.size), deep_space_fragments=int(deep.size),
