@@ -14,8 +14,8 @@ import sys
 
 import click
 
-import engine
-from engine.errors import FragriskError
+from . import engine
+from .engine.errors import FragriskError
 
 DEFAULT_SCENARIO = "cosmos1408"
 EXIT_USER_ERROR = 2
@@ -49,7 +49,7 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point (``fragrisk = "cli:main"``)."""
+    """Console-script entry point (``fragrisk = "fragrisk.cli:main"``)."""
     try:
         rv = cli.main(args=argv, prog_name="fragrisk", standalone_mode=False)
     except click.exceptions.Abort:
@@ -97,14 +97,14 @@ def _orbit(elements, i: int = 0) -> str:
 
 
 def _object(elements, i: int = 0) -> str:
-    from engine.timeutil import format_utc
+    from .engine.timeutil import format_utc
 
     return (f"{elements.name[i]} (NORAD {int(elements.satnum[i])}, elements of "
             f"{format_utc(elements.epoch_jd[i], elements.epoch_fr[i])})")
 
 
 def _device_lines(requested: str) -> list[str]:
-    from engine.backend import describe_device, gpu_unusable_reason, resolve_device
+    from .engine.backend import describe_device, gpu_unusable_reason, resolve_device
 
     device = resolve_device(requested)
     d = describe_device(device)
@@ -122,7 +122,7 @@ def _device_lines(requested: str) -> list[str]:
 
 
 def _event_lines(s) -> list[str]:
-    from engine import breakup
+    from .engine import breakup
 
     p, e = s.parent, s.event
     lines = [f"parent:   {_object(p.elements)}, {p.kind}, {_num(p.mass_kg)} kg",
@@ -179,7 +179,7 @@ def _scenario_lines(s) -> list[str]:
 @device_option
 def info(scenario: str, device: str) -> None:
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
-    from engine.scenario import load_scenario
+    from .engine.scenario import load_scenario
 
     device_lines = _device_lines(device)
     s = load_scenario(scenario)
@@ -213,13 +213,13 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     """
     import time
 
-    from engine.backend import resolve_device
-    from engine.elements import load_elements
-    from engine.ephemeris_file import write_ephemeris
-    from engine.errors import InputError
-    from engine.h5io import check_output_path
-    from engine.propagation import propagate_elements, sample_times_s
-    from engine.timeutil import format_utc, parse_utc
+    from .engine.backend import resolve_device
+    from .engine.elements import load_elements
+    from .engine.ephemeris_file import write_ephemeris
+    from .engine.errors import InputError
+    from .engine.h5io import check_output_path
+    from .engine.propagation import propagate_elements, sample_times_s
+    from .engine.timeutil import format_utc, parse_utc
 
     if not (math.isfinite(duration_min) and duration_min > 0):
         raise InputError(f"--duration-min: {duration_min!r} is not a number of minutes > 0")
@@ -285,13 +285,13 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
 
     import numpy as np
 
-    from engine import jobs
-    from engine.backend import resolve_device
-    from engine.cloud import sample_cloud
-    from engine.errors import InputError
-    from engine.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
-    from engine.h5io import check_output_path
-    from engine.scenario import load_scenario
+    from .engine import jobs
+    from .engine.backend import resolve_device
+    from .engine.cloud import sample_cloud
+    from .engine.errors import InputError
+    from .engine.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
+    from .engine.h5io import check_output_path
+    from .engine.scenario import load_scenario
 
     if fmt is None:
         fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
@@ -349,13 +349,13 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     import json
     from pathlib import Path
 
-    from engine import jobs
-    from engine.backend import resolve_device
-    from engine.errors import InputError
-    from engine.results import summary
-    from engine.scenario import load_scenario
+    from .engine import jobs
+    from .engine.backend import resolve_device
+    from .engine.errors import InputError
+    from .engine.results import summary
+    from .engine.scenario import load_scenario
 
-    from engine.backend import gpu_unusable_reason
+    from .engine.backend import gpu_unusable_reason
 
     resolved = resolve_device(device)
     s = load_scenario(scenario)
@@ -369,7 +369,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
         out.parent.mkdir(exist_ok=True)  # the default folder; a folder the user names must exist
     executor = None
     if scheduler is not None or workers is not None:  # --workers 0 is an error, not in-process
-        from engine.distributed import DaskExecutor
+        from .engine.distributed import DaskExecutor
 
         executor = DaskExecutor(scheduler=scheduler, workers=workers, device=resolved)
     bar = _RunProgress(enabled=sys.stderr.isatty() and not as_json)
@@ -455,7 +455,7 @@ class _RunProgress:
 @click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png", show_default=True)
 def plot(results_file, output, fmt) -> None:
     """Draw the figures of a results file and print their paths."""
-    from engine.plots import plot_all
+    from .engine.plots import plot_all
 
     for path in plot_all(results_file, output, fmt):
         click.echo(str(path))
@@ -467,7 +467,7 @@ def plot(results_file, output, fmt) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
 def merge(shards, output, overwrite) -> None:
     """Merge the shard files of one run (fragrisk run --shard K/N) into one results file."""
-    from engine.results import merge_files
+    from .engine.results import merge_files
 
     path = merge_files(list(shards), output, overwrite=overwrite)
     click.echo(f"wrote {path} from {len(shards)} shards")

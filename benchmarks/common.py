@@ -18,8 +18,8 @@ def environment(device: str) -> dict:
     """Versions and hardware, so a number in results/ can be traced to where it was measured."""
     import sgp4
 
-    import engine
-    from engine.backend import describe_device
+    from fragrisk import engine
+    from fragrisk.engine.backend import describe_device
 
     env = {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

@@ -25,8 +25,8 @@ import time
 import numpy as np
 
 from benchmarks.common import environment, print_table, write_json
-from engine import cloud, fit, montecarlo, risk
-from engine.scenario import load_scenario
+from fragrisk.engine import cloud, fit, montecarlo, risk
+from fragrisk.engine.scenario import load_scenario
 from tests.reference import brute_force_lambda, satrec_from
 
 #: Satrecs propagated together by the brute force: bounds its (objects, seconds, 3) arrays.

@@ -20,8 +20,8 @@ import os
 import numpy as np
 
 from benchmarks.common import environment, print_table, write_json
-from engine import montecarlo
-from engine.scenario import load_scenario
+from fragrisk.engine import montecarlo
+from fragrisk.engine.scenario import load_scenario
 
 
 #: Launch shapes compared: (threads per block, minimum resident blocks per SM); the second caps
@@ -43,7 +43,7 @@ def _occupancy(kernel, threads: int, props: dict, regs: int) -> float:
 def main(argv=None) -> None:
     import cupy
 
-    from kernels import risk_gpu
+    from fragrisk.kernels import risk_gpu
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--realizations", type=int, default=100)

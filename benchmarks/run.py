@@ -23,9 +23,9 @@ import numpy as np
 from sgp4.api import SatrecArray
 
 from benchmarks.common import environment, print_table, write_json
-from engine import cloud, montecarlo
-from engine.backend import resolve_device
-from engine.scenario import load_scenario
+from fragrisk.engine import cloud, montecarlo
+from fragrisk.engine.backend import resolve_device
+from fragrisk.engine.scenario import load_scenario
 
 
 def measure(setup, realizations, batch_size=None) -> dict:

@@ -38,9 +38,9 @@ import time
 import numpy as np
 
 from benchmarks.common import best_of, environment, print_table, write_json
-from engine import breakup, cloud, fit, sgp4
-from engine.backend import resolve_device
-from engine.scenario import load_scenario
+from fragrisk.engine import breakup, cloud, fit, sgp4
+from fragrisk.engine.backend import resolve_device
+from fragrisk.engine.scenario import load_scenario
 
 LC_MIN_M = (0.1, 0.01)
 #: Realizations per timed sampling call: ~0.1-0.3 s each.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import platform
 
-from engine.errors import InputError
+from .errors import InputError
 
 DEVICE_CHOICES = ("auto", "cpu", "gpu")
 

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from engine.errors import InputError
+from .errors import InputError
 
 # §1: catastrophic threshold of the energy-to-mass ratio, J/g.
 CATASTROPHIC_EMR_J_G = 40.0

@@ -20,8 +20,8 @@ import dataclasses
 
 import numpy as np
 
-from engine import breakup, fit, sgp4
-from engine.timeutil import minutes_between
+from . import breakup, fit, sgp4
+from .timeutil import minutes_between
 
 STATUS_KEPT = 0
 STATUS_SUBORBITAL = 1
@@ -60,7 +60,7 @@ class Cloud:
     def kept_elements(self, name_prefix: str = "FRAGMENT", first_satnum: int = 1):
         """The kept fragments as an engine.elements.ElementSet (synthetic catalog numbers from
         first_satnum, names "<prefix> R<realization> F<index>"), epoch = the event epoch."""
-        from engine.elements import ElementSet
+        from .elements import ElementSet
 
         k = np.flatnonzero(self.kept)
         n = k.size
@@ -127,7 +127,7 @@ def propagate_at_epoch_numpy(table):
 def propagate_at_epoch_cuda(table):
     import cupy
 
-    from kernels import sgp4_gpu
+    from ..kernels import sgp4_gpu
 
     n = table.shape[1]
     r, v, err = sgp4_gpu.propagate(table, cupy.zeros(n), cupy.zeros(1))

@@ -33,9 +33,9 @@ from concurrent.futures import CancelledError
 
 import numpy as np
 
-import engine
-from engine import montecarlo
-from engine.errors import InputError
+from .. import engine
+from . import montecarlo
+from .errors import InputError
 
 NEEDS_DASK = "--workers/--scheduler need dask: pip install 'fragrisk[dask]'"
 

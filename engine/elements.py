@@ -26,9 +26,9 @@ from typing import Iterable, Sequence
 import numpy as np
 from sgp4.api import WGS72, Satrec
 
-from engine import sgp4 as fr_sgp4  # fragrisk's SGP4 (its constants), not the python-sgp4 package
-from engine.errors import InputError
-from engine.timeutil import parse_utc
+from . import sgp4 as fr_sgp4  # fragrisk's SGP4 (its constants), not the python-sgp4 package
+from .errors import InputError
+from .timeutil import parse_utc
 
 # WGS-72, the constants SGP4 element sets are fitted with.
 EARTH_RADIUS_KM = fr_sgp4.RADIUS_EARTH_KM         # 6378.135 km (WGS-72)

@@ -29,11 +29,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from engine import __version__
-from engine.elements import ElementSet
-from engine.h5io import NetCDFDimensions, atomic_h5
-from engine.propagation import SGP4_ERROR_MEANINGS, Ephemeris
-from engine.timeutil import format_utc
+from . import __version__
+from .elements import ElementSet
+from .h5io import NetCDFDimensions, atomic_h5
+from .propagation import SGP4_ERROR_MEANINGS, Ephemeris
+from .timeutil import format_utc
 
 TITLE = "fragrisk ephemeris: SGP4 states in TEME"
 

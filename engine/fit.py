@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from engine import sgp4
+from . import sgp4
 
 #: Atmospheric density reference of SGP4's B* (nasa-sbm.md section 8): 2.461e-8 kg/m^3 x 6378.135 km.
 RHO0_KG_M2_ER = 0.15696615

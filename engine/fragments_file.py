@@ -77,11 +77,11 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-import engine
-from engine import cloud as _cloud
-from engine.errors import InputError
-from engine.h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
-from engine.timeutil import format_utc
+from .. import engine
+from . import cloud as _cloud
+from .errors import InputError
+from .h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
+from .timeutil import format_utc
 
 TITLE = "fragrisk fragments: NASA Standard Breakup Model samples at the event epoch"
 
@@ -131,7 +131,7 @@ def fragments_attrs(cloud, scenario) -> dict:
 
     Key names follow engine.jobs.run_attrs, so results and fragments files read alike.
     """
-    from engine.scenario import scenario_to_toml
+    from .scenario import scenario_to_toml
 
     e, p, a = scenario.event, scenario.parent, scenario.analysis
     realizations = np.unique(np.asarray(cloud.fragments.realization))

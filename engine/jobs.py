@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-import engine
-from engine import montecarlo
-from engine.errors import InputError
-from engine.h5io import atomic_path
-from engine.results import write_results
-from engine.scenario import scenario_to_toml
-from engine.timeutil import format_utc
+from .. import engine
+from . import montecarlo
+from .errors import InputError
+from .h5io import atomic_path
+from .results import write_results
+from .scenario import scenario_to_toml
+from .timeutil import format_utc
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

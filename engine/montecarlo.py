@@ -21,11 +21,11 @@ import time
 
 import numpy as np
 
-from engine import cloud as cloud_mod
-from engine import risk
-from engine.errors import InputError
-from engine.results import RunResults
-from engine.timeutil import minutes_between
+from . import cloud as cloud_mod
+from . import risk
+from .errors import InputError
+from .results import RunResults
+from .timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
 #: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
@@ -97,8 +97,8 @@ class TargetTrack:
 
 
 def track_targets(targets, window: Window, device: str) -> TargetTrack:
-    from engine.elements import concat
-    from engine.propagation import propagate_elements
+    from .elements import concat
+    from .propagation import propagate_elements
 
     elements = concat([t.elements for t in targets])
     eph = propagate_elements(elements, window.start_jd, window.start_fr, window.times_min, device=device)
@@ -178,7 +178,7 @@ def fragments_population(setup: Setup, realizations):
 def catalog_population(setup: Setup):
     """A [population] scenario's near-earth objects as one realization (points: Lc = 0), with the
     same companions as fragments_population (deep-space objects counted as status 4)."""
-    from engine.propagation import offset_minutes
+    from .propagation import offset_minutes
 
     el = setup.scenario.population.elements
     near = ~np.asarray(el.is_deep_space)
@@ -248,7 +248,7 @@ def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
     take them in `order`): (lam (len(idx), K, T), decay) as cupy arrays, rows as idx."""
     import cupy
 
-    from kernels import risk_gpu
+    from ..kernels import risk_gpu
 
     w, tg = setup.window, setup.targets
     return risk_gpu.fragment_rates(
@@ -275,7 +275,7 @@ def rates_by_realization(setup: Setup, pop: Population, realizations):
         return _sum_by_realization(lam, pop.realization, realizations), lam.sum(axis=2), decay, n_prop, seconds
     import cupy
 
-    from kernels import risk_gpu
+    from ..kernels import risk_gpu
 
     idx, reach, order = screen(setup, pop)
     totals = np.zeros((n, K))

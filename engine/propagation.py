@@ -24,8 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from engine import sgp4
-from engine.elements import ElementSet
+from . import sgp4
+from .elements import ElementSet
 
 _MINUTES_PER_DAY = 1440.0
 
@@ -132,7 +132,7 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
     Returns an ``Ephemeris``.  Deep-space objects always run on the CPU through python-sgp4.
     """
     if device not in ("cpu", "gpu"):
-        from engine.backend import resolve_device
+        from .backend import resolve_device
 
         device = resolve_device(device)
     t = _check_times(times_min)
@@ -212,7 +212,7 @@ def gpu_chunk_objects(free_bytes: int, m: int) -> int:
 def _near_earth_gpu(el, offset, t, out_idx, r, v, error, progress) -> None:
     import cupy
 
-    from kernels import sgp4_gpu
+    from ..kernels import sgp4_gpu
 
     n, m = len(el), t.shape[0]
     pool = cupy.get_default_memory_pool()

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 
-from engine import sgp4
+from . import sgp4
 
 DECAY_ALTITUDE_KM = 100.0
 DECAY_RADIUS_KM = sgp4.RADIUS_EARTH_KM + DECAY_ALTITUDE_KM

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.elements import EARTH_RADIUS_KM, DEEP_SPACE_PERIOD_MIN, ElementSet, parse_tle
-from engine.elements import read_omm_file, read_tle_file
-from engine.errors import InputError
-from engine.timeutil import format_utc, minutes_between, parse_utc
+from .elements import EARTH_RADIUS_KM, DEEP_SPACE_PERIOD_MIN, ElementSet, parse_tle
+from .elements import read_omm_file, read_tle_file
+from .errors import InputError
+from .timeutil import format_utc, minutes_between, parse_utc
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -524,7 +524,7 @@ def _default_name(source: str) -> str:
 
 # --- built-ins and files -----------------------------------------------------------------------
 def _data_dir():
-    return resources.files("engine").joinpath("data")
+    return resources.files(__package__).joinpath("data")
 
 
 def builtin_names() -> tuple[str, ...]:

@@ -16,7 +16,7 @@ import re
 
 from sgp4.functions import jday
 
-from engine.errors import InputError
+from .errors import InputError
 
 # ISO 8601 extended format, date and time; fraction of a second optional; zone Z, +00:00 or none.
 _ISO_RE = re.compile(

@@ -20,7 +20,7 @@ NVRTC_OPTIONS = ("--std=c++11", "--fmad=false")
 
 def source(name: str) -> str:
     """Text of kernels/<name> with every `#include "file"` of this folder inlined, recursively."""
-    folder = resources.files("kernels")
+    folder = resources.files(__package__)
 
     def expand(filename: str, seen: tuple[str, ...]) -> str:
         if filename in seen:

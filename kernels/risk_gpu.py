@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.build import check_array, module
+from .build import check_array, module
 
 THREADS_PER_BLOCK = 128
 #: (threads per block, minimum resident blocks per SM) of risk_fused, the fastest measured by
@@ -31,7 +31,7 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     """
     import cupy
 
-    from engine.sgp4 import N_COEFFICIENTS
+    from ..engine.sgp4 import N_COEFFICIENTS
 
     n = table.shape[1]
     m = times_min.shape[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.build import check_array, module
+from .build import check_array, module
 
 LAYOUTS = {"pairs": "sgp4_grid_pairs", "objects": "sgp4_grid_objects"}
 THREADS_PER_BLOCK = 128
@@ -20,7 +20,7 @@ def propagate(table, offset_min, times_min, *, layout: str = "pairs"):
     """
     import cupy
 
-    from engine.sgp4 import N_COEFFICIENTS
+    from ..engine.sgp4 import N_COEFFICIENTS
 
     n = table.shape[1] if table.ndim == 2 else -1
     m = times_min.shape[0] if times_min.ndim == 1 else -1

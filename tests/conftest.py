@@ -1,16 +1,12 @@
 """Shared pytest setup.  Keep additive: several test modules rely on it."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
-# cli.py and engine/ live at the repository root; put it on sys.path only where they are not
-# importable already (e.g. pytest started from another folder without an installed fragrisk).
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-if importlib.util.find_spec("cli") is None or importlib.util.find_spec("engine") is None:
-    sys.path.insert(0, str(_REPO_ROOT))
+from sgp4_backends import sgp4_backend  # noqa: F401  (the fixture every SGP4 test runs on)
 
-from tests.sgp4_backends import sgp4_backend  # noqa: E402  (the fixture every SGP4 test runs on)
+# fragrisk is imported as installed (`pip install -e .`); the element sets are read from the
+# checkout, which is also the installed package in an editable install.
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 #: The built-in scenario's element sets (engine/data), as 3-line TLE text.
 COSMOS_TLE = (_REPO_ROOT / "engine" / "data" / "cosmos1408_2021-11-15.tle").read_text().strip()

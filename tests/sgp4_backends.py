@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import sgp4
+from fragrisk.engine import sgp4
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def gpu_usable() -> bool:
     """The backend's own test (engine.backend): CuPy imports and cupy.is_available()."""
-    from engine.backend import gpu_unusable_reason
+    from fragrisk.engine.backend import gpu_unusable_reason
 
     return gpu_unusable_reason() is None
 
@@ -70,7 +70,7 @@ def c_source_backend(table, offset_min, times_min, build_dir):
 def cuda_backend(table, offset_min, times_min, layout="pairs"):
     import cupy
 
-    from kernels import sgp4_gpu
+    from fragrisk.kernels import sgp4_gpu
 
     r, v, err = sgp4_gpu.propagate(cupy.asarray(table), cupy.asarray(offset_min, dtype=np.float64),
                                    cupy.asarray(times_min, dtype=np.float64), layout=layout)

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-import engine.breakup as bk
-from engine.errors import InputError
+import fragrisk.engine.breakup as bk
+from fragrisk.engine.errors import InputError
 
 P_MIN = 1e-8  # KS p-value threshold (see module docstring)
 KINDS = ("spacecraft", "rocket_body")

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import cli
-import engine
-from engine import backend
-from engine.errors import InputError
-from tests.sgp4_backends import gpu_usable
+from fragrisk import cli
+from fragrisk import engine
+from fragrisk.engine import backend
+from fragrisk.engine.errors import InputError
+from sgp4_backends import gpu_usable
 
 REPO = Path(__file__).resolve().parent.parent
 
-from tests.conftest import COSMOS_TLE, ISS_TLE  # noqa: E402  (the built-in element sets)
+from conftest import COSMOS_TLE, ISS_TLE  # noqa: E402  (the built-in element sets)
 
 
 def invoke(*args):
@@ -49,13 +49,13 @@ def test_version():
 
 
 def test_version_through_console_entry_point():
-    proc = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "--version"],
+    proc = subprocess.run([sys.executable, "-c", "from fragrisk import cli; cli.main()", "--version"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "fragrisk 0.1.0\n", "")
 
 
 def test_usage_errors_keep_clicks_behaviour():
-    proc = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "info",
+    proc = subprocess.run([sys.executable, "-c", "from fragrisk import cli; cli.main()", "info",
                            "--device", "tpu"], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2 and "Usage: fragrisk info" in proc.stderr

@@ -9,7 +9,7 @@ from sgp4.api import Satrec
 from sgp4.earth_gravity import wgs72
 from sgp4.io import twoline2rv as py_twoline2rv
 
-from engine.elements import (
+from fragrisk.engine.elements import (
     ElementSet,
     concat,
     load_elements,
@@ -18,7 +18,7 @@ from engine.elements import (
     read_tle_file,
     tle_checksum,
 )
-from engine.errors import InputError
+from fragrisk.engine.errors import InputError
 
 ISS_NAME = "ISS (ZARYA)"
 ISS_L1 = "1 25544U 98067A   21319.86359406  .00001699  00000-0  39549-4 0  9996"

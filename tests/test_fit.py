@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sgp4.api import WGS72, Satrec, SatrecArray
 
-from engine import cloud, fit, sgp4
+from fragrisk.engine import cloud, fit, sgp4
 
 EPOCH_JD, EPOCH_FR = 2459533.5, 0.25  # 2021-11-15 06:00 UTC: any epoch would do
 SGP4_EPOCH0_JD = 2433281.5  # sgp4init counts days from 1949-12-31 0h UT

@@ -15,8 +15,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-import cli  # noqa: E402
-from engine import plots  # noqa: E402
+from fragrisk import cli  # noqa: E402
+from fragrisk.engine import plots  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "engine" / "data"
@@ -55,7 +55,7 @@ def fragrisk(capsys, *args: str) -> tuple[int, str, str]:
 
 def fragrisk_process(*args: str) -> subprocess.CompletedProcess:
     """The console entry point in a fresh interpreter (stderr as a user sees it)."""
-    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *map(str, args)],
+    return subprocess.run([sys.executable, "-c", "from fragrisk import cli; cli.main()", *map(str, args)],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
 
 

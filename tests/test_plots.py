@@ -13,10 +13,10 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from engine import plots  # noqa: E402
-from engine import results as res  # noqa: E402
-from engine.errors import InputError  # noqa: E402
-from engine.results import RunResults  # noqa: E402
+from fragrisk.engine import plots  # noqa: E402
+from fragrisk.engine import results as res  # noqa: E402
+from fragrisk.engine.errors import InputError  # noqa: E402
+from fragrisk.engine.results import RunResults  # noqa: E402
 
 UNIT = re.compile(r"\[[^\]]+\]|\([^)]+\)")
 FIGURES = ("gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_orbit")

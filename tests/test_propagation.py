@@ -18,13 +18,13 @@ import pytest
 from click.testing import CliRunner
 from sgp4.api import Satrec
 
-import cli
-import engine
-from engine import propagation
-from engine.elements import ElementSet, load_elements, parse_tle
-from engine.propagation import Ephemeris, offset_minutes, propagate_elements
-from engine.timeutil import minutes_between, parse_utc
-from tests.sgp4_backends import requires_gpu
+from fragrisk import cli
+from fragrisk import engine
+from fragrisk.engine import propagation
+from fragrisk.engine.elements import ElementSet, load_elements, parse_tle
+from fragrisk.engine.propagation import Ephemeris, offset_minutes, propagate_elements
+from fragrisk.engine.timeutil import minutes_between, parse_utc
+from sgp4_backends import requires_gpu
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "engine" / "data"
@@ -178,7 +178,7 @@ def test_gpu_chunk_size_keeps_a_quarter_of_free_memory():
 @pytest.mark.parametrize("chunk_objects", [None, 13], ids=["one-chunk", "chunks-of-13"])
 def test_gpu_path_equals_cpu_path(monkeypatch, chunk_objects):
     cosmos, iss = COSMOS_FILE.read_text().strip(), ISS_FILE.read_text().strip()
-    from engine.elements import concat
+    from fragrisk.engine.elements import concat
 
     el = concat([parse_tle("\n".join([cosmos, GPS_TLE, iss]), "mix.tle"), random_leo(200)])
     start_jd, start_fr = parse_utc(START)
@@ -321,7 +321,7 @@ def test_cli_bad_inputs_give_one_line(tmp_path, change, words):
 
 def test_cli_error_through_the_console_entry_point_has_no_traceback(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-c", "import cli; cli.main()", "propagate", str(tmp_path / "x.tle"),
+        [sys.executable, "-c", "from fragrisk import cli; cli.main()", "propagate", str(tmp_path / "x.tle"),
          "--start", START, "--duration-min", "10", "--step-s", "60", "-o",
          str(tmp_path / "o.h5")],
         cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -331,7 +331,7 @@ def test_cli_error_through_the_console_entry_point_has_no_traceback(tmp_path):
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
-    from engine import h5io
+    from fragrisk.engine import h5io
 
     real = h5io.NetCDFDimensions.variable
 
@@ -348,7 +348,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_ephemeris_file_rejects_mismatched_shapes(tmp_path):
-    from engine.ephemeris_file import write_ephemeris
+    from fragrisk.engine.ephemeris_file import write_ephemeris
 
     el = load_elements(ISS_FILE)
     eph = propagate_elements(el, *parse_utc(START), np.arange(3.0))
@@ -359,7 +359,7 @@ def test_ephemeris_file_rejects_mismatched_shapes(tmp_path):
 
 
 def test_sample_times_cover_the_window():
-    from engine.propagation import sample_times_s
+    from fragrisk.engine.propagation import sample_times_s
 
     np.testing.assert_array_equal(sample_times_s(600.0, 60.0), np.arange(0.0, 601.0, 60.0))
     np.testing.assert_array_equal(sample_times_s(600.0, 600.0), [0.0, 600.0])

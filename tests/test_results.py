@@ -13,9 +13,9 @@ import h5py
 import numpy as np
 import pytest
 
-from engine import results as res
-from engine.errors import InputError
-from engine.results import RunResults
+from fragrisk.engine import results as res
+from fragrisk.engine.errors import InputError
+from fragrisk.engine.results import RunResults
 
 SCENARIO = 'name = "synthetic"\n[event]\nepoch = "2021-11-15T02:47:00Z"\n[analysis]\nseed = 7\n'
 DESIGN_VARIABLES = {  # design.md "Results file" (+ target altitude bands): name -> dims

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from sgp4.api import Satrec
 
-from engine import cloud, fit, montecarlo, risk, sgp4
-from engine.scenario import load_scenario
-from tests.reference import brute_force_lambda, satrec_from
+from fragrisk.engine import cloud, fit, montecarlo, risk, sgp4
+from fragrisk.engine.scenario import load_scenario
+from reference import brute_force_lambda, satrec_from
 
 
 # --- the chord ---------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_prefilter_is_exact_and_batches_do_not_matter(short_setup):
 
 def test_radius_bounds_hold_over_the_window():
     """The prefilter's bounds contain every SGP4 radius of a random population over 7 days."""
-    from tests.test_sgp4 import random_leo_population
+    from test_sgp4 import random_leo_population
 
     rng = np.random.default_rng(3)
     el = random_leo_population(3000, rng)
@@ -162,9 +162,9 @@ def test_population_scenario_run_against_brute_force(short_setup, tmp_path):
     realization within 2% of python-sgp4 at 1 s steps on the very same TLEs."""
     from sgp4.exporter import export_tle
 
-    import cli
-    from engine.results import read_results
-    from engine.timeutil import format_utc
+    from fragrisk import cli
+    from fragrisk.engine.results import read_results
+    from fragrisk.engine.timeutil import format_utc
 
     w = short_setup.window
     duration_s = float(w.times_s[-1])

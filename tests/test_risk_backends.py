@@ -11,10 +11,10 @@ import subprocess
 import numpy as np
 import pytest
 
-from engine import montecarlo
-from engine.scenario import load_scenario
-from kernels.build import compile_ptx
-from tests.sgp4_backends import ROOT, requires_gpu
+from fragrisk.engine import montecarlo
+from fragrisk.engine.scenario import load_scenario
+from fragrisk.kernels.build import compile_ptx
+from sgp4_backends import ROOT, requires_gpu
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_cuda_run_matches_numpy_per_realization(case):
 def test_segment_sum_matches_numpy():
     import cupy
 
-    from kernels import risk_gpu
+    from fragrisk.kernels import risk_gpu
 
     rng = np.random.default_rng(2)
     x = rng.uniform(size=(1000, 7))

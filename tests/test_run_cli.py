@@ -11,15 +11,15 @@ import h5py
 import numpy as np
 import pytest
 
-from engine import montecarlo
-from engine.results import read_results
-from tests.conftest import write_tiny_scenario
+from fragrisk.engine import montecarlo
+from fragrisk.engine.results import read_results
+from conftest import write_tiny_scenario
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
 def fragrisk(*args, cwd=None):
-    return subprocess.run([sys.executable, "-c", "import cli; cli.main()", *args], cwd=cwd or ROOT,
+    return subprocess.run([sys.executable, "-c", "from fragrisk import cli; cli.main()", *args], cwd=cwd or ROOT,
                           capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
 
 

@@ -14,16 +14,16 @@ from click.testing import CliRunner
 from sgp4 import omm as sgp4_omm
 from sgp4.api import WGS72, Satrec, SatrecArray
 
-import cli
-import engine
-from engine import cloud as cloud_mod
-from engine import fragments_file
-from engine.cloud import sample_cloud
-from engine.elements import read_omm_file
-from engine.errors import InputError
-from engine.scenario import load_scenario
-from engine.timeutil import parse_utc
-from tests.sgp4_backends import requires_gpu
+from fragrisk import cli
+from fragrisk import engine
+from fragrisk.engine import cloud as cloud_mod
+from fragrisk.engine import fragments_file
+from fragrisk.engine.cloud import sample_cloud
+from fragrisk.engine.elements import read_omm_file
+from fragrisk.engine.errors import InputError
+from fragrisk.engine.scenario import load_scenario
+from fragrisk.engine.timeutil import parse_utc
+from sgp4_backends import requires_gpu
 
 SEED = 20211115  # the built-in scenario's
 EVENT_EPOCH = "2021-11-15T02:47:00Z"
@@ -174,7 +174,7 @@ def test_kept_elements_reproduce_the_states_through_python_sgp4(h5_data):
     assert dr_m.max() < 1.0, dr_m.max()
     assert dv_mm_s.max() < 1.0, dv_mm_s.max()
     # And the elements are SGP4 mean elements, not the osculating ones (those miss by km).
-    from engine.fit import classical_from_equinoctial, equinoctial_from_state
+    from fragrisk.engine.fit import classical_from_equinoctial, equinoctial_from_state
 
     eq, _ = equinoctial_from_state(data["position_km"][kept], data["velocity_km_s"][kept])
     osc = classical_from_equinoctial(eq)
@@ -319,7 +319,7 @@ def test_realizations_is_required(tmp_path):
 
 
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
-    from engine import h5io
+    from fragrisk.engine import h5io
 
     s = load_scenario("cosmos1408")
     cloud = sample_cloud(s, np.arange(1), "cpu")

@@ -20,8 +20,8 @@ import h5py
 import numpy as np
 import pytest
 
-from engine import montecarlo
-from engine.errors import InputError
+from fragrisk.engine import montecarlo
+from fragrisk.engine.errors import InputError
 
 pytest.importorskip("distributed")
 
@@ -74,7 +74,7 @@ time_bin_s = 1800
 
 
 def fragrisk_cmd(*args) -> list[str]:
-    return [sys.executable, "-m", "cli", *map(str, args)]
+    return [sys.executable, "-m", "fragrisk.cli", *map(str, args)]
 
 
 def fragrisk(*args, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -202,7 +202,7 @@ def test_dask_options_refused(scenario, work):
 
 
 def test_missing_dask_is_one_line(monkeypatch):
-    from engine import distributed as dist
+    from fragrisk.engine import distributed as dist
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(InputError, match=r"^--workers/--scheduler need dask: pip install 'fragrisk\[dask\]'$"):
@@ -210,7 +210,7 @@ def test_missing_dask_is_one_line(monkeypatch):
 
 
 def test_unreachable_scheduler_is_one_line(monkeypatch):
-    from engine import distributed as dist
+    from fragrisk.engine import distributed as dist
 
     monkeypatch.setattr(dist, "CONNECT_TIMEOUT_S", 1)
     ex = dist.DaskExecutor(scheduler="tcp://127.0.0.1:9", device="cpu")
@@ -425,7 +425,7 @@ def test_out_of_memory_on_dask_workers_splits_the_batch(fake_gpu):
     """The executor's resubmission in halves, on an in-process cluster (threads see the fakes)."""
     import distributed
 
-    from engine.distributed import DaskExecutor
+    from fragrisk.engine.distributed import DaskExecutor
 
     ex = DaskExecutor(workers=1, device="gpu")
     ex.client = distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None)
@@ -456,7 +456,7 @@ def _die_once(setup, realizations):
 
 def test_a_dead_worker_process_is_replaced_and_its_batch_rerun(tmp_path, monkeypatch):
     """One worker: its death also loses the scattered Setup, which the executor sends again."""
-    from engine.distributed import DaskExecutor
+    from fragrisk.engine.distributed import DaskExecutor
 
     monkeypatch.setattr(montecarlo, "run_batch", _die_once)
     setup = types.SimpleNamespace(device="cpu", marker=str(tmp_path / "died"))

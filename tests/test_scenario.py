@@ -15,20 +15,20 @@ import pytest
 from click.testing import CliRunner
 from sgp4.functions import jday
 
-import cli
-from engine.elements import ElementSet, tle_checksum
-from engine.errors import InputError
-from engine.scenario import (
+from fragrisk import cli
+from fragrisk.engine.elements import ElementSet, tle_checksum
+from fragrisk.engine.errors import InputError
+from fragrisk.engine.scenario import (
     Scenario,
     builtin_names,
     load_scenario,
     scenario_to_toml,
 )
-from engine.timeutil import format_utc, minutes_between, parse_utc
+from fragrisk.engine.timeutil import format_utc, minutes_between, parse_utc
 
 REPO = Path(__file__).resolve().parent.parent
 
-from tests.conftest import COSMOS_TLE, ISS_TLE  # noqa: E402  (the built-in element sets)
+from conftest import COSMOS_TLE, ISS_TLE  # noqa: E402  (the built-in element sets)
 
 BASE = {
     "name": "test",
@@ -253,7 +253,7 @@ def test_missing_scenario_file(tmp_path):
 def test_bad_input_through_console_entry_point(tmp_path):
     """The real process: main() turns the error into one stderr line and exit code 2."""
     path = write(tmp_path, scenario_dict(event={"lc_mn_m": 0.1}))
-    proc = subprocess.run([sys.executable, "-c", "import cli; cli.main()", "info", str(path),
+    proc = subprocess.run([sys.executable, "-c", "from fragrisk import cli; cli.main()", "info", str(path),
                            "--device", "cpu"], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 2

@@ -14,7 +14,7 @@ import pytest
 import sgp4 as sgp4_package
 from sgp4.api import WGS72, Satrec, SatrecArray
 
-from engine import sgp4
+from fragrisk.engine import sgp4
 
 VERIFICATION_DIR = Path(os.path.dirname(sgp4_package.__file__))
 

@@ -1,0 +1,47 @@
+"""fragrisk: collision risk of fragmentation debris clouds.
+
+The installed package: ``fragrisk.engine`` (numerics and files), ``fragrisk.kernels`` (CUDA
+sources and their CuPy wrappers) and ``fragrisk.cli`` (the ``fragrisk`` command). For a notebook,
+the handful of entry points below are importable from here; each is loaded on first use, so
+``import fragrisk`` stays cheap (no NumPy, no CuPy, no h5py until they are needed)::
+
+    import fragrisk
+    scenario = fragrisk.load_scenario("cosmos1408")
+    job = fragrisk.run_job(scenario, fragrisk.resolve_device("cpu"), "run.h5", realizations=4)
+    results = fragrisk.read_results("run.h5")
+    fragrisk.plot_all("run.h5")
+
+See docs/ in the repository for the file formats, the scenario fields and the estimator.
+"""
+
+from .engine import __version__
+
+#: name -> (module under fragrisk.engine, attribute): the notebook entry points.
+_EXPORTS = {
+    "load_scenario": ("scenario", "load_scenario"),
+    "resolve_device": ("backend", "resolve_device"),
+    "run_job": ("jobs", "run_job"),
+    "sample_cloud": ("cloud", "sample_cloud"),
+    "read_results": ("results", "read_results"),
+    "merge_files": ("results", "merge_files"),
+    "summary": ("results", "summary"),
+    "plot_all": ("plots", "plot_all"),
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    try:
+        module_name, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'fragrisk' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(f".engine.{module_name}", __name__), attribute)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
