@@ -84,7 +84,21 @@ def breakup_params(event, parent) -> breakup.BreakupParams:
         event_type=event.type, parent_mass_kg=parent.mass_kg, parent_kind=parent.kind,
         projectile_mass_kg=event.projectile_mass_kg, impact_velocity_km_s=event.impact_velocity_km_s,
         lc_min_m=event.lc_min_m, am_sampling=event.am_sampling, mass_policy=event.mass_policy,
-        explosion_scale=event.explosion_scale)
+        explosion_scale=event.explosion_scale, fragmenting_mass_kg=event.fragmenting_mass_kg,
+        dv_scale=event.dv_scale, dv_sigma_log10=event.dv_sigma_log10)
+
+
+def knob_attributes(event, parent) -> dict:
+    """The calibration knobs of a scenario's breakup as file attributes (floats): dv_scale,
+    dv_sigma_log10, drag_scale, and for collisions fragmenting_mass_kg, the count law's M in use
+    (the SBM's M where the scenario leaves it unset); explosions have explosion_scale instead."""
+    attrs = {"dv_scale": float(event.dv_scale), "dv_sigma_log10": float(event.dv_sigma_log10),
+             "drag_scale": float(event.drag_scale)}
+    if event.type == "collision":
+        attrs["fragmenting_mass_kg"] = float(breakup_params(event, parent).count_mass_kg)
+    else:
+        attrs["explosion_scale"] = float(event.explosion_scale)
+    return attrs
 
 
 def parent_state(parent, event):
