@@ -50,7 +50,8 @@ _TOP_KEYS = ("name", "parent", "event", "targets", "analysis", "population")
 _PARENT_KEYS = _ELEMENT_KEYS + ("mass_kg", "kind")
 _EVENT_KEYS = ("epoch", "type", "projectile_mass_kg", "impact_velocity_km_s", "lc_min_m",
                "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale",
-               "fragmenting_mass_kg", "dv_scale", "dv_sigma_log10")
+               "fragmenting_mass_kg", "dv_scale", "dv_sigma_log10", "cloud_dv_radial_m_s",
+               "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
 _TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
                   "kernel_radius_km", "time_bin_s")
@@ -86,7 +87,9 @@ class Event:
     The calibration knobs (``fragrisk calibrate`` fits them; the defaults are the plain NASA
     model): ``fragmenting_mass_kg`` is M in the collision count law N = 0.1·M^0.75·Lc^-1.71
     (None: the SBM's M), ``dv_scale`` a factor on every fragment's Δv and ``dv_sigma_log10`` the
-    standard deviation of log10(Δv) about its mean (engine.breakup.BreakupParams).
+    standard deviation of log10(Δv) about its mean (engine.breakup.BreakupParams);
+    ``cloud_dv_*_m_s`` the velocity change of the whole cloud along the parent's radial,
+    along-track and cross-track directions at the event (the projectile's momentum; engine.cloud).
     """
 
     epoch: str
@@ -104,10 +107,16 @@ class Event:
     fragmenting_mass_kg: float | None = None
     dv_scale: float = 1.0
     dv_sigma_log10: float = 0.4
+    cloud_dv_radial_m_s: float = 0.0
+    cloud_dv_along_track_m_s: float = 0.0
+    cloud_dv_cross_track_m_s: float = 0.0
 
 
-#: The [event] fields that `fragrisk calibrate` can fit (engine.calibrate.KNOBS describes them).
-CALIBRATION_FIELDS = ("fragmenting_mass_kg", "dv_scale", "dv_sigma_log10", "drag_scale")
+#: The [event] fields that `fragrisk calibrate` can fit (engine.calibrate describes them).
+CALIBRATION_FIELDS = ("fragmenting_mass_kg", "dv_scale", "dv_sigma_log10", "drag_scale",
+                      "cloud_dv_radial_m_s", "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
+#: A cloud velocity change beyond this is no momentum transfer but an input error.
+CLOUD_DV_MAX_M_S = 1000.0
 
 
 @dataclass(frozen=True)
@@ -386,6 +395,11 @@ def _read_event(data: dict, src: str, warnings: list) -> Event:
         dv_scale=t.number("dv_scale", 1.0, ok=_positive, expect="a factor > 0"),
         dv_sigma_log10=t.number("dv_sigma_log10", 0.4, ok=_positive,
                                 expect="a standard deviation > 0 (of log10 of m/s)"),
+        **{key: t.number(key, 0.0, ok=lambda x: abs(x) <= CLOUD_DV_MAX_M_S,
+                         expect=f"a velocity change in [-{CLOUD_DV_MAX_M_S:g}, "
+                                f"{CLOUD_DV_MAX_M_S:g}] m/s")
+           for key in ("cloud_dv_radial_m_s", "cloud_dv_along_track_m_s",
+                       "cloud_dv_cross_track_m_s")},
     )
 
 
@@ -668,7 +682,9 @@ def scenario_to_toml(s: Scenario) -> str:
             ("mass_policy", e.mass_policy), ("drag_coefficient", e.drag_coefficient),
             ("drag_scale", e.drag_scale), ("explosion_scale", e.explosion_scale),
             ("fragmenting_mass_kg", e.fragmenting_mass_kg), ("dv_scale", e.dv_scale),
-            ("dv_sigma_log10", e.dv_sigma_log10)])
+            ("dv_sigma_log10", e.dv_sigma_log10), ("cloud_dv_radial_m_s", e.cloud_dv_radial_m_s),
+            ("cloud_dv_along_track_m_s", e.cloud_dv_along_track_m_s),
+            ("cloud_dv_cross_track_m_s", e.cloud_dv_cross_track_m_s)])
     if s.population is not None:
         table("[population]", [], tuple(_element_lines(s.population.elements, "[population]")))
     for k, t in enumerate(s.targets, start=1):

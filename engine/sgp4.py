@@ -356,9 +356,9 @@ def _secular(C, t, xp):
 
     C: coefficient rows by name (COEFFICIENTS), broadcastable against t. Returns am (earth
     radii), nm (rad/min, un-Kozai'd), em (clipped below at 1e-6, as SGP4 continues with it),
-    mm, argpm, nodem (rad, reduced by fmod into (-2pi, 2pi)) and bad_ecc (SGP4 error 1: em >= 1
-    or em < -0.001 before the clip). The shared first stage of `propagate_block` and
-    `mean_elements`.
+    mm, argpm, nodem (rad, reduced by fmod into (-2pi, 2pi)), bad_ecc (SGP4 error 1: em >= 1
+    or em < -0.001 before the clip) and tempa (the drag factor, am = a0·tempa²). The shared first
+    stage of `propagate_block` and `mean_elements`.
     """
     xmdf = C["mo"] + C["mdot"] * t
     argpdf = C["argpo"] + C["argpdot"] * t
@@ -388,7 +388,7 @@ def _secular(C, t, xp):
     argpm = xp.fmod(argpm, TWOPI)
     xlm = xp.fmod(xlm, TWOPI)
     mm = xp.fmod(xlm - argpm - nodem, TWOPI)
-    return am, nm, em, mm, argpm, nodem, bad_ecc
+    return am, nm, em, mm, argpm, nodem, bad_ecc, tempa
 
 
 def mean_elements(coef, tsince_min, xp=np):
@@ -400,21 +400,24 @@ def mean_elements(coef, tsince_min, xp=np):
     since each object's epoch, shape (n,) or (n, m). Returns a dict of float64 arrays of the shape
     of tsince_min: ``a_er`` (semi-major axis, earth radii, from the un-Kozai'd mean motion),
     ``no_unkozai`` (rad/min), ``ecco``, ``inclo``, ``nodeo``, ``argpo``, ``mo`` (rad; angles
-    reduced into (-2pi, 2pi) as SGP4 reduces them), and ``error`` (int8: 2 where the epoch mean
-    motion is <= 0, 1 where the mean eccentricity has left [-0.001, 1), else 0; the propagator's
-    codes 4 and 6 need the periodics and are not tested here).
+    reduced into (-2pi, 2pi) as SGP4 reduces them), ``tempa`` (SGP4's drag factor, a = a0·tempa²:
+    with B* > 0 it falls from 1 (cc1 and d2-d4 are positive for near-earth orbits) and passes 0
+    long after the model's reentry, where a starts to grow again: tempa > 0 tells a live orbit
+    from one past its reentry) and ``error`` (int8: 2 where the epoch mean motion is <= 0,
+    1 where the mean eccentricity has left [-0.001, 1), else 0; the propagator's codes 4 and 6
+    need the periodics and are not tested here).
     """
     coef = xp.asarray(coef, dtype=xp.float64)
     t = xp.asarray(tsince_min, dtype=xp.float64)
     c = coef.reshape(coef.shape[:2] + (1,) * (t.ndim - 1))
     C = dict(zip(COEFFICIENTS, c))
     with np.errstate(all="ignore"):  # decayed objects: negative tempa, NaN; flagged by error
-        am, nm, em, mm, argpm, nodem, bad_ecc = _secular(C, t, xp)
+        am, nm, em, mm, argpm, nodem, bad_ecc, tempa = _secular(C, t, xp)
     bad_nm = xp.broadcast_to(C["no_unkozai"] <= 0.0, t.shape)
     error = xp.where(bad_nm, 2, xp.where(bad_ecc, 1, 0)).astype(xp.int8)
     return {"a_er": am, "no_unkozai": nm, "ecco": em,
             "inclo": xp.broadcast_to(C["inclo"], t.shape).copy(),
-            "nodeo": nodem, "argpo": argpm, "mo": mm, "error": error}
+            "nodeo": nodem, "argpo": argpm, "mo": mm, "tempa": tempa, "error": error}
 
 
 def propagate(coef, tsince_min, *, max_elements=NUMPY_BLOCK):
@@ -453,7 +456,7 @@ def propagate_block(c, t, r_out, v_out, error_out):
     """
     C = dict(zip(COEFFICIENTS, c))
     with np.errstate(all="ignore"):  # rows with an error code carry NaN/inf; masked below
-        am, nm, em, mm, argpm, nodem, bad_ecc = _secular(C, t, np)
+        am, nm, em, mm, argpm, nodem, bad_ecc, _ = _secular(C, t, np)
 
         # Long-period periodics.
         axnl = em * np.cos(argpm)
