@@ -141,11 +141,22 @@ def _event_lines(s) -> list[str]:
         lines += [f"event:    explosion at {e.epoch}, scale S = {_num(e.explosion_scale)}"]
     mass = breakup.sbm_mass_kg(e.type, p.mass_kg, e.projectile_mass_kg or 0.0,
                                e.impact_velocity_km_s or 0.0)
-    count = breakup.cumulative_count(e.type, mass, e.lc_min_m, e.explosion_scale)
-    lines += [f"          SBM mass M = {_num(mass)} kg; expected fragments "
+    count_mass = mass if e.fragmenting_mass_kg is None or e.type != "collision" \
+        else e.fragmenting_mass_kg
+    count = breakup.cumulative_count(e.type, count_mass, e.lc_min_m, e.explosion_scale)
+    fragmenting = ("" if count_mass == mass or e.type != "collision"
+                   else f", fragmenting mass {_num(count_mass)} kg")
+    lines += [f"          SBM mass M = {_num(mass)} kg{fragmenting}; expected fragments "
               f"N(>= {_num(e.lc_min_m)} m) = {count:,.1f}",
               f"          A/M sampling {e.am_sampling}, mass policy {e.mass_policy}, "
-              f"Cd {_num(e.drag_coefficient)}, drag scale {_num(e.drag_scale)}"]
+              f"Cd {_num(e.drag_coefficient)}, drag scale {_num(e.drag_scale)}",
+              f"knobs:    fragmenting mass {_num(count_mass) + ' kg' if e.type == 'collision' else 'n/a'}"
+              f"{' (the SBM M)' if count_mass == mass and e.type == 'collision' else ''}, "
+              f"Δv factor {_num(e.dv_scale)}, σ of log10 Δv {_num(e.dv_sigma_log10)}, "
+              f"drag scale {_num(e.drag_scale)}",
+              f"          cloud Δv (radial, along-track, cross-track) "
+              f"{_num(e.cloud_dv_radial_m_s)}, {_num(e.cloud_dv_along_track_m_s)}, "
+              f"{_num(e.cloud_dv_cross_track_m_s)} m/s"]
     return lines
 
 
@@ -335,7 +346,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
 @click.option("--min-size-m", type=float, default=0.1, show_default=True, metavar="L",
               help="The catalog's size threshold: model fragments of Lc >= L are compared.")
 @click.option("--realizations", type=int, default=None, metavar="R",
-              help="Realizations per candidate (default: 12 on the CPU, 64 on the GPU).")
+              help="Realizations per candidate (default: 24 on the CPU, 64 on the GPU).")
 @device_option
 @click.option("-o", "--output", required=True, metavar="OUT.toml", help="Calibrated scenario to write.")
 @click.option("--report", default=None, metavar="DIR",
@@ -345,10 +356,12 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
                    "drag_scale, cloud_dv_radial_m_s, cloud_dv_cross_track_m_s).")
 @click.option("--bootstrap", type=int, default=200, show_default=True, metavar="B",
               help="Bootstrap resamples of the observed objects for the uncertainties.")
+@click.option("--ablation", is_flag=True,
+              help="Also refit with each knob held at the scenario's value: what each is worth.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT.toml if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, output, report,
-              knobs, bootstrap, overwrite, as_json) -> None:
+              knobs, bootstrap, ablation, overwrite, as_json) -> None:
     """Fit SCENARIO's breakup knobs (default: cosmos1408) to tracked fragments and write the
     calibrated scenario to OUT.toml."""
     import json
@@ -382,13 +395,15 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
     try:
         result = cal.calibrate(s, obs, cataloged=cataloged, min_size_m=min_size_m,
                                realizations=realizations, device=resolved, knobs=fitted,
-                               bootstrap=bootstrap, on_progress=bar.update)
+                               bootstrap=bootstrap, ablation=ablation,
+                               on_progress=bar.update)
     finally:
         bar.close()
     command = " ".join(["fragrisk calibrate", scenario, *(f"--observed {p}" for p in observed),
                         f"--cataloged {result.cataloged}", f"--min-size-m {min_size_m:g}",
                         f"--realizations {result.realizations}", f"--device {resolved}",
-                        f"--knobs {','.join(fitted)}", f"--bootstrap {bootstrap}", f"-o {output}"])
+                        f"--knobs {','.join(fitted)}", f"--bootstrap {bootstrap}",
+                        *(["--ablation"] if ablation else []), f"-o {output}"])
     written = []
     if report is not None:
         from .engine.calibration_plots import write_report
@@ -432,6 +447,9 @@ def _calibration_lines(result, path, written) -> list[str]:
     for label, key, fmt in rows:
         lines.append(f"  {label:36s} " + " ".join(
             f"{fmt.format(t[w][key]):>10s}" for w in ("before", "after", "observed")))
+    for name, a in r.ablation.items():
+        lines.append(f"  without {name} (held at {r.knob(name).before:g}, the others refitted): "
+                     f"T {a['total']:,.1f} (fitted with it: {r.fit_statistic:,.1f})")
     for p in written:
         lines.append(f"  report: {p}")
     return lines

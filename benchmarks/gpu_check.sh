@@ -6,8 +6,8 @@
 # WHEEL_DIR (default .whl): wheels to install first, without internet (e.g. sgp4 for the
 #   machine's Python); OUT_DIR (default $OUT, else benchmarks/results/gpu_check): where the JSON,
 #   the logs and gpu_check.md go. The JSON also lands in benchmarks/results/.
-# Steps, each bounded in time so the whole fits in about 6 minutes: the `gpu` tests (CUDA vs
-# NumPy), benchmarks run / propagate / sample, and a profile of the fused kernel (attributes,
+# Steps, each bounded in time so the whole fits in about 8 minutes: the `gpu` tests (CUDA vs
+# NumPy), benchmarks run / propagate / sample / calibrate, and a profile of the fused kernel (attributes,
 # occupancy, and float64 flop counts from Nsight Compute where `ncu` works).
 # Without a usable GPU it runs the CPU parts and says that the GPU parts were skipped.
 set -u
@@ -51,6 +51,7 @@ if [ "$GPU" = "1" ]; then
     step bench_run 170 python3 -m benchmarks.run --cpu-realizations 1 --gpu-realizations 1000 --out "$OUT_DIR"
     step bench_propagate 100 python3 -m benchmarks.propagate --out "$OUT_DIR"
     step bench_sample 60 python3 -m benchmarks.sample --out "$OUT_DIR"
+    step bench_calibrate 150 python3 -m benchmarks.calibrate --device gpu --out "$OUT_DIR"
     if command -v ncu >/dev/null 2>&1; then
         step ncu 90 ncu --target-processes all --kernel-name risk_fused --launch-skip 1 --launch-count 1 \
             --metrics sm__sass_thread_inst_executed_op_dadd_pred_on.sum,sm__sass_thread_inst_executed_op_dmul_pred_on.sum,sm__sass_thread_inst_executed_op_dfma_pred_on.sum,gpu__time_duration.sum,sm__warps_active.avg.pct_of_peak_sustained_active,launch__registers_per_thread,launch__occupancy_limit_registers \

@@ -43,8 +43,12 @@ def gabbard(result: cal.CalibrationResult) -> Any:
     fig = _figure(FIGURE_SIZE_IN)
     axes = fig.subplots(1, 2, sharex=True, sharey=True)
     obs = result.observed.values
+    # The observed cloud sets the frame; the model's fast fragments may run off it.
     top = float(np.percentile(obs[:, 0], 99.5)) * 1.15
     lo = max(0.0, float(np.percentile(obs[:, 1], 0.5)) - 80.0)
+    p_obs = _period_min(obs[:, 0], obs[:, 1])
+    p_lo, p_hi = np.percentile(p_obs, [0.5, 99.5])
+    pad = 0.3 * (p_hi - p_lo)
     for ax, when in zip(axes, ("before", "after")):
         v = result.samples[when].values[:GABBARD_MAX_MODEL_POINTS]
         p = _period_min(v[:, 0], v[:, 1])
@@ -61,6 +65,7 @@ def gabbard(result: cal.CalibrationResult) -> Any:
             ax.text(0.99, b_hi, f" {name}", transform=ax.get_yaxis_transform(), ha="right",
                     va="bottom", fontsize=7, color="tab:green")
         ax.set_ylim(lo, top)
+        ax.set_xlim(p_lo - pad, p_hi + pad)
         ax.set_xlabel("period (min)")
         ax.grid(alpha=0.3)
         T = result.before["total"] if when == "before" else result.after["total"]
