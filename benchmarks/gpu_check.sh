@@ -23,12 +23,15 @@ if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/fragrisk-site "$WHEELS"/*.whl >>"$LOG" 2>&1 && export PYTHONPATH=/tmp/fragrisk-site
 fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# The checkout is the package `fragrisk` (pyproject maps it): make it importable by that name
+# without installing it, whatever the checkout's folder is called.
+mkdir -p /tmp/fragrisk-import && ln -sfn "$PWD" /tmp/fragrisk-import/fragrisk
+export PYTHONPATH="/tmp/fragrisk-import:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 
 GPU=$(python3 -c "import cupy; print(int(cupy.is_available()))" 2>/dev/null || echo 0)
 python3 - <<'PY' 2>&1 | tee -a "$LOG"
-from engine.backend import describe_device, resolve_device
+from fragrisk.engine.backend import describe_device, resolve_device
 d = resolve_device("auto")
 print("device:", describe_device(d))
 PY

@@ -232,7 +232,7 @@ def _legend(ax: Any, compact: bool, **kw: Any) -> None:
 # --------------------------------------------------------------------------------------------
 
 #: A fragment whose perigee is below this altitude [km] right after the breakup reenters within
-#: its first revolution and is not propagated (design.md, "The estimator").
+#: its first revolution and is not propagated (docs/estimator.md §4).
 _SUB_ORBITAL_KM = 100.0
 #: The Gabbard diagram's altitude axis ends at this percentile of the apogees (or at the highest
 #: target band): a few fragments on near-escape orbits (apogees of 10^5 km) would otherwise squash

@@ -6,11 +6,11 @@ Read top-down:
 2. `RunResults`        the in-memory results of a run or of a shard of a run; validated on creation.
 3. `write_results`     atomic HDF5 write (temporary file in the same folder, then `os.replace`).
 4. `load_fields`       lenient loader (path, xarray Dataset or RunResults) used by the plots.
-5. `read_results`      strict reader: the whole file of design.md, checked, or one-line InputError.
+5. `read_results`      strict reader: the whole file, checked, or one-line InputError.
 6. `merge_results`     shards of one run -> the run;  `merge_files` does it file to file.
 7. `summary`           per-target numbers for the CLI summary and `--json`.
 
-File layout (design.md, "Results file"). Dimensions are HDF5 dimension scales, so that
+File layout (docs/results-file.md). Dimensions are HDF5 dimension scales, so that
 ``xarray.open_dataset(path, engine="h5netcdf")`` opens it as a netCDF-4 file:
 
 =========================================  ==========  ======================================
@@ -83,7 +83,7 @@ PER_FILE_ATTRS = frozenset(
     {"history", "device", "elapsed_s", "realization_start", "realization_stop", "shard"}
 )
 
-#: Every variable of the file (design.md plus the target altitude bands used by the plots).
+#: Every variable of the file (docs/results-file.md, "Variables").
 FILE_VARIABLES = (
     "realization",
     "target",

@@ -6,7 +6,7 @@ V_s = 4/3 pi R_s^3; over a window the expected number of collisions is
 
     lambda_ik = sigma_ik / V_s * (length of the relative trajectory r_i(t) - r_k(t) inside the sphere)
 
-(design.md, "The estimator": the continuous-time form of Liou's CUBE method). Between two time
+(docs/estimator.md §1: the continuous-time form of Liou's CUBE method). Between two time
 samples the relative trajectory is the straight segment joining r_rel(t_j) and r_rel(t_j+1) (the
 "secant chord"), and its length inside the sphere is computed exactly.
 
@@ -82,8 +82,9 @@ def segment_bins(times_s, bin_edges_s):
     return np.clip(np.searchsorted(bin_edges_s, mid, side="right") - 1, 0, len(bin_edges_s) - 2)
 
 
-#: Coarse stride of the NumPy path's screening (samples). Built-in scenario, 2 realizations,
-#: CPU time relative to 4: stride 2 x2.2, 6 x0.96, 8 x1.3 (2026-11-27); 4 and 6 tie.
+#: Coarse stride of the NumPy path's screening (samples): a shorter stride screens more often, a
+#: longer one evaluates longer intervals sample by sample. Timed on the built-in scenario
+#: (benchmarks/run.py), strides 4 and 6 tie and 2 and 8 are slower.
 COARSE_STRIDE = 4
 
 

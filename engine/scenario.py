@@ -1,4 +1,4 @@
-"""Scenario files (TOML, see design.md): load, validate every field, and write back resolved.
+"""Scenario files (TOML, docs/scenario.md): load, validate every field, and write back resolved.
 
 A scenario is either a breakup ([parent] + [event]: the cloud is sampled from the NASA Standard
 Breakup Model) or a fixed [population] of real objects, plus one or more [[targets]] and an
@@ -42,7 +42,7 @@ MASS_POLICIES = ("remnants", "none", "drop")
 KERNELS = ("sphere",)
 
 LC_MIN_RANGE_M = (0.001, 1.0)         # the SBM's size range of validity for the cumulative law
-DECAY_ALTITUDE_KM = 100.0             # below this an object counts as decayed (design.md)
+DECAY_ALTITUDE_KM = 100.0             # below this an object counts as decayed (docs/estimator.md §5)
 EPOCH_WARNING_DAYS = 30.0             # element sets older than this lose accuracy fast
 
 _ELEMENT_KEYS = ("tle", "tle_file", "omm_file")

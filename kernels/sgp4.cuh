@@ -5,8 +5,8 @@
  * as python-sgp4's C++ core evaluates it (WGS-72, 'i' mode). The per-object coefficients come
  * from engine/sgp4.py:sgp4_init, one row per SGP4_C_* index below, n objects per row.
  *
- * This file is kept in a C subset that gcc also compiles (tests/test_sgp4_cuda_source.py runs
- * it on the CPU against the NumPy path): no C++ features, no CUDA intrinsics, only <math.h>
+ * This file is kept in a C subset that gcc also compiles (tests/c/sgp4_harness.c wraps it, and
+ * every test of tests/test_sgp4.py runs it on the CPU as the "c-source" backend): no C++ features, no CUDA intrinsics, only <math.h>
  * functions that CUDA provides as device functions with the same IEEE semantics.
  */
 #ifndef FRAGRISK_SGP4_CUH
