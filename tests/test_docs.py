@@ -75,6 +75,25 @@ def row_names(body: str) -> set[str]:
     return names
 
 
+def table_rows(body: str) -> dict[str, dict[str, str]]:
+    """{name: {column header: cell text}} of the first markdown table of `body`, keyed by the
+    first backticked name of the first cell."""
+    rows, header = {}, None
+    for line in body.splitlines():
+        line = line.strip()
+        if not line.startswith("|"):
+            if header is not None:
+                break
+            continue
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if header is None:
+            header = cells
+        elif not set(line) <= set("|-: "):
+            name = re.findall(r"`([^`]+)`", cells[0])[0].split()[0]
+            rows[name] = dict(zip(header, cells))
+    return rows
+
+
 def compare(documented: set, actual: set, where: str) -> None:
     missing, stale = sorted(actual - documented), sorted(documented - actual)
     assert not missing and not stale, (
@@ -135,6 +154,39 @@ def contents(*paths) -> tuple[set, set, set]:
                 if not (scale and obj.attrs["NAME"].startswith(b"This is a netCDF dimension")):
                     variables.add(name)
     return variables, dimensions, attributes
+
+
+def variable_facts(path) -> dict[str, tuple[str, str, str]]:
+    """{variable: (dimensions as "(a, b)", dtype as documented, units or "–")} as written."""
+    facts = {}
+    with h5py.File(path, "r") as f:
+        for name, obj in f.items():
+            scale = obj.attrs.get("CLASS") == b"DIMENSION_SCALE"
+            if scale and obj.attrs["NAME"].startswith(b"This is a netCDF dimension"):
+                continue
+            # A coordinate variable is its own dimension's scale.
+            dims = [name] if scale else [obj.dims[i][0].name.lstrip("/") for i in range(obj.ndim)]
+            kind = "string" if h5py.check_string_dtype(obj.dtype) else obj.dtype.name
+            units = obj.attrs.get("units", "–")
+            facts[name] = ("(" + ", ".join(dims) + ")", kind,
+                           units.decode() if isinstance(units, bytes) else str(units))
+    return facts
+
+
+def check_variable_rows(body: str, path, where: str) -> None:
+    """Each documented variable's dimensions, dtype and units are those of the file at `path`."""
+    rows = table_rows(body)
+    bad = []
+    for name, (dims, kind, units) in variable_facts(path).items():
+        row = rows[name]
+        if row["dimensions"] != dims:
+            bad.append(f"{name}: dimensions {row['dimensions']} in the docs, {dims} in the file")
+        if not row["dtype"].startswith(kind):
+            bad.append(f"{name}: dtype {row['dtype']} in the docs, {kind} in the file")
+        time_like = units.startswith("seconds since") and row["units"].startswith("seconds since")
+        if row["units"] != units and not time_like:
+            bad.append(f"{name}: units {row['units']} in the docs, {units} in the file")
+    assert not bad, f"{where}:\n" + "\n".join(bad)
 
 
 def engine_constant(name: str):
@@ -204,6 +256,8 @@ def test_results_file_is_documented(files):
     variables |= set(engine_constant("FILE_VARIABLES"))
     text = page("results-file.md")
     compare(row_names(section(text, "Variables")), variables, "docs/results-file.md, Variables")
+    for name in ("breakup.h5", "population.h5"):
+        check_variable_rows(section(text, "Variables"), files[name], "docs/results-file.md")
     compare(row_names(section(text, "Dimensions")), dimensions, "docs/results-file.md, Dimensions")
     compare(row_names(section(text, "Global attributes")), attributes,
             "docs/results-file.md, Global attributes")
@@ -213,6 +267,7 @@ def test_fragments_file_is_documented(files):
     variables, dimensions, attributes = contents(files["fragments.h5"])
     text = section(page("fragments-file.md"), "HDF5")
     compare(row_names(section(text, "Variables")), variables, "docs/fragments-file.md, Variables")
+    check_variable_rows(section(text, "Variables"), files["fragments.h5"], "docs/fragments-file.md")
     compare(row_names(section(text, "Dimensions")), dimensions, "docs/fragments-file.md, Dimensions")
     compare(row_names(section(text, "Global attributes")), attributes,
             "docs/fragments-file.md, Global attributes")
@@ -230,6 +285,7 @@ def test_ephemeris_file_is_documented(files):
     variables, dimensions, attributes = contents(files["ephemeris.h5"])
     text = page("ephemeris-file.md")
     compare(row_names(section(text, "Variables")), variables, "docs/ephemeris-file.md, Variables")
+    check_variable_rows(section(text, "Variables"), files["ephemeris.h5"], "docs/ephemeris-file.md")
     compare(row_names(section(text, "Dimensions")), dimensions, "docs/ephemeris-file.md, Dimensions")
     compare(row_names(section(text, "Global attributes")), attributes,
             "docs/ephemeris-file.md, Global attributes")
@@ -324,6 +380,31 @@ def test_citations_of_docs_resolve():
 def test_breakup_citers_name_their_page():
     for name in BREAKUP_CITERS:
         assert "docs/breakup-model.md" in (REPO / name).read_text(encoding="utf-8"), name
+
+
+#: `path` or `path: name` in the pages: a file of the repository, and a name defined or used in it.
+CODE_REFERENCE = re.compile(
+    r"`((?:engine|kernels|tests|benchmarks)/[\w./-]+\.\w+|cli\.py|[\w-]+\.(?:py|cuh|cu))(?::\s*(\w+))?`")
+
+
+def test_code_named_in_docs_exists():
+    bad = []
+    for path in [*DOCS.glob("*.md"), REPO / "README.md"]:
+        for m in CODE_REFERENCE.finditer(path.read_text(encoding="utf-8")):
+            target, name = m.group(1), m.group(2)
+            if "/" in target or target == "cli.py":
+                candidates = [REPO / target]
+            else:  # a bare file name, as in the twin table: a module under engine/ or kernels/
+                candidates = [c for folder in ("engine", "kernels") for c in (REPO / folder).rglob(target)]
+            found = [c for c in candidates if c.is_file()]
+            if not found:
+                if "/" in target or name:
+                    bad.append(f"{path.name}: {m.group(0)}: no such file")
+                continue
+            if name and not any(re.search(rf"\b{name}\b", c.read_text(encoding="utf-8"))
+                                for c in found):
+                bad.append(f"{path.name}: {m.group(0)}: {name} is not in {target}")
+    assert not bad, "\n".join(bad)
 
 
 # --- runnable examples --------------------------------------------------------------------------

@@ -31,13 +31,13 @@ def case():
     r = setup.targets.r_km.copy()
     r[1] = np.roll(r[0], 2, axis=0)
     setup = dataclasses.replace(setup, targets=dataclasses.replace(setup.targets, r_km=r))
-    pop, *_ = montecarlo.fragments_population(setup, np.arange(3))
+    pop, *_ = montecarlo.fragment_objects(setup, np.arange(3))
     return setup, pop
 
 
 def device_rates(setup, pop):
-    """Rates and decay samples of montecarlo.fragment_rates on setup.device (NumPy or CUDA)."""
-    lam, decay, _, _ = montecarlo.fragment_rates(setup, pop)
+    """Rates and decay samples of montecarlo.object_rates on setup.device (NumPy or CUDA)."""
+    lam, decay, _, _ = montecarlo.object_rates(setup, pop)
     return lam, decay
 
 
