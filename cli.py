@@ -15,7 +15,7 @@ import sys
 import click
 
 from . import engine
-from .engine.errors import FragriskError
+from .engine.errors import FragriskError, one_line
 
 DEFAULT_SCENARIO = "cosmos1408"
 EXIT_USER_ERROR = 2
@@ -28,7 +28,7 @@ class UserError(click.ClickException):
 
     def show(self, file=None) -> None:
         # The engine's messages are one line by contract; keep them so even if one slips.
-        click.echo(f"error: {' '.join(self.format_message().splitlines())}", err=True)
+        click.echo(f"error: {one_line(self.format_message())}", err=True)
 
 
 class FragriskGroup(click.Group):
@@ -351,6 +351,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
 
     from .engine import jobs
     from .engine.backend import resolve_device
+    from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
     from .engine.results import summary
     from .engine.scenario import load_scenario
@@ -397,8 +398,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
               "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
               "effective_fragment_steps_per_s": st["effective_rate"],
               "raw_fragment_steps_per_s": st["raw_rate"],
-              "fragment_status_counts": dict(zip(["kept", "sub_orbital", "hyperbolic", "fit_failed",
-                                                  "deep_space"], st["status_counts"])),
+              "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
               "targets": per_target, "notes": job.notes}
     if as_json:
         click.echo(json.dumps(report, default=float))

@@ -164,7 +164,7 @@ def fragment_objects(setup: Setup, realizations):
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
     objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
                        np.full(int(kept.sum()), offset))
-    counts = np.bincount(cl.status, minlength=5)
+    counts = np.bincount(cl.status, minlength=cloud_mod.N_STATUSES)
     realizations = np.asarray(realizations, dtype=np.int64)
     by_value = np.argsort(realizations, kind="stable")  # one pass over the fragments, not R
     rows = by_value[np.searchsorted(realizations[by_value], cl.fragments.realization)]
@@ -187,7 +187,8 @@ def catalog_objects(setup: Setup):
     n = int(near.sum())
     objs = ObjectBatch(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
                        offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
-    counts = np.array([n, 0, 0, 0, int((~near).sum())])
+    counts = np.zeros(cloud_mod.N_STATUSES, dtype=np.int64)
+    counts[cloud_mod.STATUS_KEPT], counts[cloud_mod.STATUS_DEEP_SPACE] = n, int((~near).sum())
     return objs, counts, np.array([len(el)], dtype=np.int64), None
 
 
@@ -378,6 +379,20 @@ def _expected_fragments(setup: Setup) -> int:
     return cloud_mod.breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
+def still_to_do(realizations, batches=None):
+    """What a run of `realizations` still has to compute, given batches already computed.
+
+    realizations: the run's realization indices (any order). batches: BatchResults computed
+    before (a resumed checkpoint), or None. Returns (realizations sorted int64, the batches as a
+    list, the number of realizations they hold, the realizations still to do: sorted int64).
+    """
+    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    results = list(batches or [])
+    done = set(int(r) for b in results for r in b.realization)
+    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    return realizations, results, len(done), todo
+
+
 def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None, batches=None) -> "RunOutput":
     """All batches of `realizations` (sorted int array) -> RunOutput (aggregates + statistics).
 
@@ -386,11 +401,8 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
     On the GPU a batch that runs out of device memory is halved and run again (down to one
     realization; InputError if that does not fit either); RunOutput.notes says so.
     """
-    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    realizations, results, n_done, todo = still_to_do(realizations, batches)
     size = batch_size or default_batch_size(setup, realizations.size)
-    results = list(batches or [])
-    done = set(int(r) for b in results for r in b.realization)
-    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
     too_big = out_of_memory_errors(setup.device)
     first_size = size
     start = time.perf_counter()
@@ -408,7 +420,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
         lo += chunk.size
         results.append(b)
         if on_batch is not None:
-            on_batch(b, len(done) + lo, realizations.size)
+            on_batch(b, n_done + lo, realizations.size)
     notes = [shrink_note(first_size, size)] if size < first_size else []
     return RunOutput(results, time.perf_counter() - start, notes)
 

@@ -16,7 +16,8 @@
 #error "define RISK_N_TARGETS (the number of targets) before including risk.cuh"
 #endif
 
-#define RISK_DECAY_RADIUS_KM (SGP4_RADIUS_EARTH_KM + 100.0)
+/* RISK_DECAY_RADIUS_KM (engine/risk.py DECAY_RADIUS_KM: the earth radius plus the decay altitude)
+ * is a generated #define of kernels/build.py. */
 
 /* Fragment i of the table over the m samples.
  *   times_min (m): minutes since the analysis start, uniform steps; offset_min: this fragment's

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from fragrisk.engine import sgp4
+from fragrisk.kernels.build import constants_header
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +39,14 @@ def numpy_backend(table, offset_min, times_min):
     return sgp4.propagate(table, t)
 
 
+def constants_header_file(build_dir) -> str:
+    """kernels/build.py's generated #defines as a header in build_dir, for gcc's -include (the
+    NVRTC builds get the same text prepended)."""
+    path = Path(build_dir) / "fragrisk_constants.h"
+    path.write_text(constants_header())
+    return str(path)
+
+
 @functools.lru_cache(maxsize=None)
 def _harness(build_dir: str):
     if shutil.which("gcc") is None:
@@ -45,7 +54,7 @@ def _harness(build_dir: str):
     lib = Path(build_dir) / "libsgp4_harness.so"
     # -ffp-contract=off: no fused multiply-add, as the NVRTC build (--fmad=false).
     subprocess.run(["gcc", "-O2", "-std=c99", "-shared", "-fPIC", "-ffp-contract=off",
-                    "-I", str(ROOT / "kernels"), str(ROOT / "tests" / "c" / "sgp4_harness.c"),
+                    "-include", constants_header_file(build_dir), "-I", str(ROOT / "kernels"), str(ROOT / "tests" / "c" / "sgp4_harness.c"),
                     "-o", str(lib), "-lm"], check=True)
     dll = ctypes.CDLL(str(lib))
     f = dll.sgp4_grid_host

@@ -13,8 +13,9 @@ import pytest
 
 from fragrisk.engine import montecarlo
 from fragrisk.engine.scenario import load_scenario
+from fragrisk.kernels import risk_gpu
 from fragrisk.kernels.build import compile_ptx
-from sgp4_backends import ROOT, requires_gpu
+from sgp4_backends import ROOT, constants_header_file, requires_gpu
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,8 @@ def numpy_rates(setup, pop):
 def _harness(build_dir: str, n_targets: int):
     lib = f"{build_dir}/librisk_harness_{n_targets}.so"
     subprocess.run(["gcc", "-O2", "-std=c99", "-shared", "-fPIC", "-ffp-contract=off", f"-DRISK_N_TARGETS={n_targets}",
-                    "-I", str(ROOT / "kernels"), str(ROOT / "tests" / "c" / "risk_harness.c"), "-o", lib, "-lm"],
+                    "-include", constants_header_file(build_dir), "-I", str(ROOT / "kernels"),
+                    str(ROOT / "tests" / "c" / "risk_harness.c"), "-o", lib, "-lm"],
                    check=True)
     f = ctypes.CDLL(lib).risk_fused_host
     f.restype = None
@@ -75,7 +77,7 @@ def c_source_rates(setup, pop, build_dir, reach):
 def test_risk_kernel_compiles_with_nvrtc():
     pytest.importorskip("cupy_backends.cuda.libs.nvrtc")
     for k in (1, 3):
-        ptx = compile_ptx("risk.cu", defines=(("RISK_N_TARGETS", k),))
+        ptx = compile_ptx("risk.cu", defines=risk_gpu.defines(k))
         assert "risk_fused" in ptx and "segment_sum" in ptx
     assert "sgp4_grid_pairs" in compile_ptx("sgp4_propagate.cu")
 
@@ -130,8 +132,6 @@ def test_cuda_run_matches_numpy_per_realization(case):
 @requires_gpu
 def test_segment_sum_matches_numpy():
     import cupy
-
-    from fragrisk.kernels import risk_gpu
 
     rng = np.random.default_rng(2)
     x = rng.uniform(size=(1000, 7))
