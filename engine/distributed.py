@@ -228,7 +228,7 @@ class DaskExecutor:
                     b = fut.result()
                 except too_big as exc:  # split in two, free the workers' cached blocks, resubmit
                     if chunk.size == 1:
-                        raise montecarlo.out_of_memory_input_error(setup, chunk, exc) from None
+                        raise montecarlo.out_of_memory_error(setup, chunk, exc) from None
                     client.run(montecarlo.free_device_memory, setup.device)
                     half = chunk.size // 2
                     smallest = min(smallest, half)

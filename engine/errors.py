@@ -10,6 +10,12 @@ class InputError(FragriskError):
     """Bad input: a file, a field or a value that fragrisk cannot accept."""
 
 
+class DeviceMemoryError(FragriskError):
+    """The GPU has too little free memory even for a batch of one realization: a limit of the
+    machine (or of other processes on it), not a mistake in the input. The CLI exits with its own
+    code (cli.EXIT_DEVICE_MEMORY)."""
+
+
 def one_line(text: object) -> str:
     """``text`` (or an exception's message) with every run of whitespace, newlines included,
     made one space; an exception without a message gives its type's name."""

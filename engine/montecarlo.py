@@ -23,7 +23,7 @@ import numpy as np
 
 from . import cloud as cloud_mod
 from . import risk
-from .errors import InputError
+from .errors import DeviceMemoryError, one_line
 from .results import RunResults
 from .timeutil import minutes_between
 
@@ -399,7 +399,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
     on_batch(batch_result, done, total): called after each batch (progress, checkpoints).
     batches: optional iterable of already computed BatchResults to reuse (resume).
     On the GPU a batch that runs out of device memory is halved and run again (down to one
-    realization; InputError if that does not fit either); RunOutput.notes says so.
+    realization; DeviceMemoryError if that does not fit either); RunOutput.notes says so.
     """
     realizations, results, n_done, todo = still_to_do(realizations, batches)
     size = batch_size or default_batch_size(setup, realizations.size)
@@ -413,7 +413,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
             b = run_batch(setup, chunk)
         except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
             if chunk.size == 1:
-                raise out_of_memory_input_error(setup, chunk, exc) from None
+                raise out_of_memory_error(setup, chunk, exc) from None
             free_device_memory(setup.device)
             size = max(1, chunk.size // 2)
             continue
@@ -449,10 +449,10 @@ def shrink_note(old: int, new: int) -> str:
     return f"GPU out of memory with batches of {old} realizations: ran batches of {new} or fewer"
 
 
-def out_of_memory_input_error(setup: Setup, chunk, exc) -> InputError:
+def out_of_memory_error(setup: Setup, chunk, exc) -> DeviceMemoryError:
     """The one-line error when a single realization does not fit in device memory."""
-    detail = " ".join(str(exc).split())
-    return InputError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
+    detail = one_line(exc)
+    return DeviceMemoryError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
                       f"{len(setup.targets.names)} targets x {setup.window.n_bins} time bins): {detail}; "
                       f"use fewer time bins or targets, a larger lc_min_m, or --device cpu")
 

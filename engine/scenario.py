@@ -17,7 +17,7 @@ import datetime as _dt
 import difflib
 import math
 import os
-import sys
+import tomllib  # Python >= 3.11 (pyproject.toml's requires-python)
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,11 +31,6 @@ from .elements import decode_text, read_omm_file, read_tle_file
 from .errors import InputError
 from .risk import DECAY_ALTITUDE_KM
 from .timeutil import format_utc, minutes_between, parse_utc
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 # --- the schema --------------------------------------------------------------------------------
 # KINDS, EVENT_TYPES, AM_SAMPLINGS and MASS_POLICIES: the breakup model's (engine.breakup).

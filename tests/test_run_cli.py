@@ -13,6 +13,7 @@ import pytest
 
 from fragrisk.engine import montecarlo
 from fragrisk.engine.results import read_results
+from fragrisk.engine.scenario import load_scenario
 from conftest import write_tiny_scenario
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -126,3 +127,26 @@ def test_bad_options_one_line(tmp_path, args, needle):
     assert p.returncode == 2, p.stderr
     assert needle in p.stderr and "Traceback" not in p.stderr and p.stderr.strip().count("\n") == 0
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
+    """A single realization that does not fit in GPU memory is a limit of the machine, not bad
+    input: one line, exit code 3 (EXIT_DEVICE_MEMORY, documented in --help), nothing written."""
+    from fragrisk import cli
+    from fragrisk.engine import jobs
+
+    def no_memory(*args, **kwargs):
+        raise montecarlo.out_of_memory_error(
+            montecarlo.make_setup(load_scenario(scenario), "cpu"), np.array([3]),
+            RuntimeError("Out of memory allocating 1,024 bytes\n(allocated so far: 0 bytes)"))
+
+    scenario = write_tiny_scenario(tmp_path)
+    monkeypatch.setattr(jobs, "run_job", no_memory)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "x.h5")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == cli.EXIT_DEVICE_MEMORY == 3
+    assert err.startswith("error: GPU out of memory with a single realization (realization 3, ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.h5").exists()
+    assert "3 GPU out of memory" in cli.EXIT_CODES_HELP

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from fragrisk.engine import montecarlo
-from fragrisk.engine.errors import InputError
+from fragrisk.engine.errors import DeviceMemoryError, InputError
 
 pytest.importorskip("distributed")
 
@@ -399,7 +399,7 @@ def test_out_of_memory_halves_the_batch_and_goes_on(fake_gpu):
 
 def test_out_of_memory_with_one_realization_is_one_line(fake_gpu):
     fake_gpu.fits = 0
-    with pytest.raises(InputError) as exc:
+    with pytest.raises(DeviceMemoryError) as exc:
         montecarlo.run(_fake_setup(), np.arange(4, 7), batch_size=2)
     message = str(exc.value)
     assert "\n" not in message
