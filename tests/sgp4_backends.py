@@ -24,14 +24,13 @@ from fragrisk.kernels.build import constants_header
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@functools.lru_cache(maxsize=None)
 def gpu_usable() -> bool:
-    """The backend's own test (engine.backend): CuPy imports and cupy.is_available()."""
+    """The backend's own test (engine.backend): CuPy imports and cupy.is_available(). Probed on
+    first use (conftest.py skips `gpu` tests with it), not when this module is imported."""
     from fragrisk.engine.backend import gpu_unusable_reason
 
     return gpu_unusable_reason() is None
-
-
-requires_gpu = pytest.mark.skipif(not gpu_usable(), reason="no usable CUDA device (cupy.is_available() is false)")
 
 
 def numpy_backend(table, offset_min, times_min):
@@ -89,8 +88,8 @@ def cuda_backend(table, offset_min, times_min, layout="pairs"):
 BACKEND_PARAMS = [
     pytest.param("numpy", id="numpy"),
     pytest.param("c-source", id="c-source"),
-    pytest.param("cuda-pairs", id="cuda-pairs", marks=[pytest.mark.gpu, requires_gpu]),
-    pytest.param("cuda-objects", id="cuda-objects", marks=[pytest.mark.gpu, requires_gpu]),
+    pytest.param("cuda-pairs", id="cuda-pairs", marks=pytest.mark.gpu),
+    pytest.param("cuda-objects", id="cuda-objects", marks=pytest.mark.gpu),
 ]
 
 

@@ -99,6 +99,7 @@ def test_population_of_close_approaches_against_brute_force(short_setup):
     np.testing.assert_allclose(got, ref, rtol=0.02)
 
 
+@pytest.mark.slow
 def test_sampled_realizations_against_brute_force(short_setup):
     """Realizations 0-5 of the built-in scenario over 6 hours: every fragment screened, then
     python-sgp4 at 1 s steps. lambda within 2% per realization."""

@@ -15,7 +15,7 @@ from fragrisk.engine import montecarlo
 from fragrisk.engine.scenario import load_scenario
 from fragrisk.kernels import risk_gpu
 from fragrisk.kernels.build import compile_ptx
-from sgp4_backends import ROOT, constants_header_file, requires_gpu
+from sgp4_backends import ROOT, constants_header_file
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,6 @@ def test_c_source_matches_numpy(case, tmp_path_factory, jumps):
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_cuda_matches_numpy(case):
     setup, pop = case
     lam_np, dec_np = numpy_rates(setup, pop)
@@ -118,7 +117,6 @@ def test_cuda_matches_numpy(case):
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_cuda_run_matches_numpy_per_realization(case):
     setup, _ = case
     reals = np.arange(4)
@@ -129,7 +127,6 @@ def test_cuda_run_matches_numpy_per_realization(case):
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_segment_sum_matches_numpy():
     import cupy
 

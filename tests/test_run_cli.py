@@ -34,6 +34,7 @@ def run_file(tmp_path_factory):
     return scenario, out, json.loads(p.stdout)
 
 
+@pytest.mark.slow
 def test_json_summary(run_file):
     _, out, report = run_file
     assert report["results"] == str(out)
@@ -46,6 +47,7 @@ def test_json_summary(run_file):
     assert counts["kept"] > 0 and counts["sub_orbital"] > 0
 
 
+@pytest.mark.slow
 def test_xarray_opens_without_warnings_and_every_variable_has_units(run_file):
     xr = pytest.importorskip("xarray")
     _, out, _ = run_file
@@ -65,6 +67,7 @@ def test_xarray_opens_without_warnings_and_every_variable_has_units(run_file):
     ds.close()
 
 
+@pytest.mark.slow
 def test_sums_and_histogram(run_file):
     _, out, _ = run_file
     res = read_results(out)
@@ -81,6 +84,7 @@ def test_sums_and_histogram(run_file):
     assert (np.diff(res.fragments_in_orbit, axis=1) <= 1e-12).all()
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_for_any_batch_size(run_file, tmp_path):
     scenario, out, _ = run_file
     other = tmp_path / "b.h5"
@@ -91,6 +95,7 @@ def test_same_seed_same_numbers_for_any_batch_size(run_file, tmp_path):
     np.testing.assert_array_equal(a.fragments_in_orbit, b.fragments_in_orbit)
 
 
+@pytest.mark.slow
 def test_refuses_existing_output_and_leaves_it_alone(run_file):
     scenario, out, _ = run_file
     before = out.read_bytes()
@@ -100,6 +105,7 @@ def test_refuses_existing_output_and_leaves_it_alone(run_file):
     assert out.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_cpu_default_realizations_are_announced(tmp_path):
     scenario = write_tiny_scenario(tmp_path, realizations=500, duration_days=0.02)
     p = fragrisk("run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "d.h5"))

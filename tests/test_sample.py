@@ -23,7 +23,6 @@ from fragrisk.engine.elements import read_omm_file
 from fragrisk.engine.errors import InputError
 from fragrisk.engine.scenario import load_scenario
 from fragrisk.engine.timeutil import parse_utc
-from sgp4_backends import requires_gpu
 
 SEED = 20211115  # the built-in scenario's
 EVENT_EPOCH = "2021-11-15T02:47:00Z"
@@ -343,7 +342,6 @@ def test_fragment_index_in_realization():
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_gpu_fit_gives_the_same_fragments_and_valid_elements(h5_data, tmp_path):
     data, attrs = h5_data
     path = tmp_path / "gpu.h5"

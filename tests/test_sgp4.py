@@ -87,7 +87,12 @@ def random_leo_population(n, rng):
     return {k: a[keep] for k, a in elements.items()}
 
 
-def test_random_population_against_satrec_array(sgp4_backend):
+@pytest.fixture(scope="module")
+def random_population_reference():
+    """10,000 random LEO orbits and python-sgp4's states of them over 7 days: built once for the
+    module, not once per backend (the per-object reference calls dominate its cost).
+
+    Returns (table, offset_min (n,), times_min (m,), ref_e, ref_r, ref_v)."""
     rng = np.random.default_rng(20211115)
     el = random_leo_population(10_000, rng)
     n = el["ecco"].size
@@ -103,7 +108,6 @@ def test_random_population_against_satrec_array(sgp4_backend):
     times = np.linspace(0.0, 7 * 1440.0, 64)
     offset = rng.uniform(-30.0, 30.0, n)
     offset[offset < 0] = 0.0
-    r, v, err = sgp4_backend(table, offset, times)
     jd = np.full(times.size, 2433281.5 + 25000.0)
     ref_e = np.empty((n, times.size), dtype=np.uint8)
     ref_r = np.empty((n, times.size, 3))
@@ -116,6 +120,13 @@ def test_random_population_against_satrec_array(sgp4_backend):
     for i in np.flatnonzero(offset):
         for j, t in enumerate(offset[i] + times):
             ref_e[i, j], ref_r[i, j], ref_v[i, j] = sats[i].sgp4_tsince(t)
+    return table, offset, times, ref_e, ref_r, ref_v
+
+
+def test_random_population_against_satrec_array(sgp4_backend, random_population_reference):
+    table, offset, times, ref_e, ref_r, ref_v = random_population_reference
+    n = offset.size
+    r, v, err = sgp4_backend(table, offset, times)
     assert (err == ref_e).all()
     decayed = (err == 6).any(axis=1)
     assert 50 < decayed.sum() < n // 2, "the population must contain decays inside the window"
