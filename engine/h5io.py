@@ -10,7 +10,7 @@
                          so that ``xarray.open_dataset(path, engine="h5netcdf")`` reads the
                          file as netCDF-4 without warnings.
 
-Messages are those of engine.results.write_results, so either writer can use these helpers.
+The results, fragments and ephemeris writers all use these helpers, so their refusals read alike.
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ from .results import RunResults
 from .timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
-#: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
-#: on 2 cores: 3.2 s a realization measured on this project's 2-core machines (`fragrisk run
-#: --device cpu --realizations 10`: 32 s), 30 take about 100 s, with room for a busy machine.
+#: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within a few
+#: minutes on two cores, with room for a busy machine (the NumPy path's measured rate:
+#: benchmarks/results/run_cpu.json, `python -m benchmarks.run`).
 CPU_DEFAULT_REALIZATIONS = 30
 
 

@@ -87,8 +87,9 @@ def segment_bins(times_s, bin_edges_s):
     return np.clip(np.searchsorted(bin_edges_s, mid, side="right") - 1, 0, len(bin_edges_s) - 2)
 
 
-#: Coarse stride of the NumPy path's screening (samples). Built-in scenario, 2 realizations,
-#: CPU time relative to 4: stride 2 x2.2, 6 x0.96, 8 x1.3 (2026-11-27); 4 and 6 tie.
+#: Coarse stride of the NumPy path's screening (samples). Of the strides 2 to 8 tried on the
+#: built-in scenario, 4 and 6 were the fastest: a shorter stride screens more often, a longer
+#: one evaluates longer intervals sample by sample near a target. The results do not depend on it.
 COARSE_STRIDE = 4
 
 

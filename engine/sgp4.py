@@ -40,9 +40,9 @@ TWOPI = 2.0 * math.pi
 DEEP_SPACE_PERIOD_MIN = 225.0
 
 #: Objects (or object-times) NumPy evaluates at once: the few dozen float64 temporaries of a
-#: block of 8,192 stay in a core's L2 cache, and NumPy's per-call overhead stays small. On the
-#: 2-core development machine, sgp4_init of 139,000 objects takes 0.35-0.4 us each in blocks of
-#: 8,192 and 0.8-1.0 us in one block (propagate's block size: benchmarks/propagate.py).
+#: block of 8,192 stay in a core's L2 cache, and NumPy's per-call overhead stays small next to
+#: the per-element work (one block of everything is markedly slower; benchmarks/propagate.py
+#: measures propagate's rate with it).
 NUMPY_BLOCK = 8192
 
 # Kepler's equation: python-sgp4 stops when the Newton step is below 1e-12 rad or after 10 steps.

@@ -30,7 +30,9 @@
  *     by the caller; bins are written once each, in time order.
  * Jumps: at a distance D beyond every target's sphere, the next ceil(D / reach) - 1 segments lie
  * within a ball that misses the spheres, so their chords are exactly 0 and their samples are not
- * evaluated. engine/risk.py evaluates every sample; the sums agree (tests/test_risk_backends.py).
+ * evaluated. engine/risk.py uses the same bound another way (it screens such fragments every
+ * COARSE_STRIDE samples and evaluates sample by sample only the intervals that may reach a
+ * sphere); the sums agree (tests/test_risk_backends.py).
  * Returns the decay sample (first sample with an SGP4 error or altitude < 100 km), m if none. */
 FR_DEVICE long risk_fragment(const sgp4_coef *c, double offset_min, const double *times_min, long m,
                              const double *target_r, const unsigned char *target_valid,

@@ -3,11 +3,12 @@
  *
  * Source: Vallado, Crawford, Hujsak & Kelso, "Revisiting Spacetrack Report #3" (AIAA 2006-6753),
  * as python-sgp4's C++ core evaluates it (WGS-72, 'i' mode). The per-object coefficients come
- * from engine/sgp4.py:sgp4_init, one row per SGP4_C_* index below, n objects per row.
+ * from engine/sgp4.py:sgp4_init, one row per SGP4_C_* index (generated, see below), n objects
+ * per row.
  *
- * This file is kept in a C subset that gcc also compiles (tests/test_sgp4_cuda_source.py runs
- * it on the CPU against the NumPy path): no C++ features, no CUDA intrinsics, only <math.h>
- * functions that CUDA provides as device functions with the same IEEE semantics.
+ * This file is kept in a C subset that gcc also compiles (tests/test_sgp4.py runs it on the CPU,
+ * through tests/c/sgp4_harness.c, against the NumPy path): no C++ features, no CUDA intrinsics,
+ * only <math.h> functions that CUDA provides as device functions with the same IEEE semantics.
  */
 #ifndef FRAGRISK_SGP4_CUH
 #define FRAGRISK_SGP4_CUH

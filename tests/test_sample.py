@@ -152,7 +152,7 @@ def test_h5_holds_the_sampled_cloud_with_nan_elements_where_not_kept(h5_data):
 
 
 def test_kept_elements_reproduce_the_states_through_python_sgp4(h5_data):
-    """The issue's independent check: python-sgp4's own sgp4init of each kept fragment's elements
+    """The independent check of the fit: python-sgp4's own sgp4init of each kept fragment's elements
     (WGS-72, 'i', epoch = the file's event epoch) gives position_km / velocity_km_s at t = 0
     within 1 m and 1 mm/s -- for all kept fragments of the 3 realizations."""
     data, attrs = h5_data

@@ -58,8 +58,8 @@ def test_vallado_verification(case, sgp4_backend):
     sat, start, stop, step, expected = case
     times = expected[:, 0]
     r, v, err = sgp4_backend(_table([sat]), np.zeros(1), times)
-    # tcppver.out prints positions to 1e-8 km and velocities to 1e-9 km/s; the bounds
-    # 1e-6 km and 1e-8 km/s leave room for rounding of the printout and libm ulps, and nothing
+    # tcppver.out prints positions to 1e-8 km and velocities to 1e-9 km/s; 1e-6 km and 1e-8 km/s
+    # (100 and 10 times that) leave room for rounding of the printout and libm ulps, and nothing
     # for a wrong term (the smallest SGP4 term, J4 secular, moves positions by metres per day).
     np.testing.assert_allclose(r[0], expected[:, 1:4], rtol=0, atol=1e-6)
     np.testing.assert_allclose(v[0], expected[:, 4:7], rtol=0, atol=1e-8)
@@ -131,7 +131,7 @@ def test_random_population_against_satrec_array(sgp4_backend, random_population_
     decayed = (err == 6).any(axis=1)
     assert 50 < decayed.sum() < n // 2, "the population must contain decays inside the window"
     ok = err == 0
-    # 1 mm and 1e-8 km/s (the bounds): float64 round-off of SGP4 over 7 days is ~1e-9
+    # 1 mm and 1e-8 km/s: float64 round-off of SGP4 over 7 days is ~1e-9
     # relative on ~7000 km, i.e. micrometres; a wrong term would show as metres.
     np.testing.assert_allclose(r[ok], ref_r[ok], rtol=0, atol=1e-6)
     np.testing.assert_allclose(v[ok], ref_v[ok], rtol=0, atol=1e-8)
