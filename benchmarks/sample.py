@@ -223,7 +223,8 @@ def main(argv=None) -> None:
         "reference": {
             "esa_cpp_ms_per_realization": ESA_MS_PER_REALIZATION,
             "esa_cpp_fragments_per_realization": ESA_FRAGMENTS_PER_REALIZATION,
-            "esa_cpp_note": "ESA NASA-breakup-model-cpp, one core, M = 2,000 kg (reference figures, not measured here)",
+            "esa_cpp_note": "ESA NASA-breakup-model-cpp, one core, M = 2,000 kg "
+                            "(reference figures, not measured here)",
             "fit_goal_us_per_fragment": FIT_GOAL_US_PER_FRAGMENT,
         },
         "sampling": sampling,

@@ -23,14 +23,14 @@ import numpy as np
 
 from . import cloud as cloud_mod
 from . import risk
-from .errors import InputError
+from .errors import DeviceMemoryError, one_line
 from .results import RunResults
 from .timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
 #: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within a few
-#: minutes on a 2-core laptop, with room for a busy machine (benchmarks/run.py measures the
-#: CPU rate; benchmarks/results/run_cpu.json holds its last run).
+#: minutes on two cores, with room for a busy machine (the NumPy path's measured rate:
+#: benchmarks/results/run_cpu.json, `python -m benchmarks.run`).
 CPU_DEFAULT_REALIZATIONS = 30
 
 
@@ -164,7 +164,7 @@ def fragment_objects(setup: Setup, realizations):
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
     objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
                        np.full(int(kept.sum()), offset))
-    counts = np.bincount(cl.status, minlength=5)
+    counts = np.bincount(cl.status, minlength=cloud_mod.N_STATUSES)
     realizations = np.asarray(realizations, dtype=np.int64)
     by_value = np.argsort(realizations, kind="stable")  # one pass over the fragments, not R
     rows = by_value[np.searchsorted(realizations[by_value], cl.fragments.realization)]
@@ -187,7 +187,8 @@ def catalog_objects(setup: Setup):
     n = int(near.sum())
     objs = ObjectBatch(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
                        offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
-    counts = np.array([n, 0, 0, 0, int((~near).sum())])
+    counts = np.zeros(cloud_mod.N_STATUSES, dtype=np.int64)
+    counts[cloud_mod.STATUS_KEPT], counts[cloud_mod.STATUS_DEEP_SPACE] = n, int((~near).sum())
     return objs, counts, np.array([len(el)], dtype=np.int64), None
 
 
@@ -378,19 +379,30 @@ def _expected_fragments(setup: Setup) -> int:
     return cloud_mod.breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
+def still_to_do(realizations, batches=None):
+    """What a run of `realizations` still has to compute, given batches already computed.
+
+    realizations: the run's realization indices (any order). batches: BatchResults computed
+    before (a resumed checkpoint), or None. Returns (realizations sorted int64, the batches as a
+    list, the number of realizations they hold, the realizations still to do: sorted int64).
+    """
+    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    results = list(batches or [])
+    done = set(int(r) for b in results for r in b.realization)
+    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    return realizations, results, len(done), todo
+
+
 def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None, batches=None) -> "RunOutput":
     """All batches of `realizations` (sorted int array) -> RunOutput (aggregates + statistics).
 
     on_batch(batch_result, done, total): called after each batch (progress, checkpoints).
     batches: optional iterable of already computed BatchResults to reuse (resume).
     On the GPU a batch that runs out of device memory is halved and run again (down to one
-    realization; InputError if that does not fit either); RunOutput.notes says so.
+    realization; DeviceMemoryError if that does not fit either); RunOutput.notes says so.
     """
-    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    realizations, results, n_done, todo = still_to_do(realizations, batches)
     size = batch_size or default_batch_size(setup, realizations.size)
-    results = list(batches or [])
-    done = set(int(r) for b in results for r in b.realization)
-    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
     too_big = out_of_memory_errors(setup.device)
     first_size = size
     start = time.perf_counter()
@@ -401,14 +413,14 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
             b = run_batch(setup, chunk)
         except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
             if chunk.size == 1:
-                raise out_of_memory_input_error(setup, chunk, exc) from None
+                raise out_of_memory_error(setup, chunk, exc) from None
             free_device_memory(setup.device)
             size = max(1, chunk.size // 2)
             continue
         lo += chunk.size
         results.append(b)
         if on_batch is not None:
-            on_batch(b, len(done) + lo, realizations.size)
+            on_batch(b, n_done + lo, realizations.size)
     notes = [shrink_note(first_size, size)] if size < first_size else []
     return RunOutput(results, time.perf_counter() - start, notes)
 
@@ -437,10 +449,10 @@ def shrink_note(old: int, new: int) -> str:
     return f"GPU out of memory with batches of {old} realizations: ran batches of {new} or fewer"
 
 
-def out_of_memory_input_error(setup: Setup, chunk, exc) -> InputError:
+def out_of_memory_error(setup: Setup, chunk, exc) -> DeviceMemoryError:
     """The one-line error when a single realization does not fit in device memory."""
-    detail = " ".join(str(exc).split())
-    return InputError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
+    detail = one_line(exc)
+    return DeviceMemoryError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
                       f"{len(setup.targets.names)} targets x {setup.window.n_bins} time bins): {detail}; "
                       f"use fewer time bins or targets, a larger lc_min_m, or --device cpu")
 

@@ -22,6 +22,8 @@ import numpy as np
 
 from .errors import FragriskError, InputError
 from .results import VARIABLES, load_fields
+from .risk import DECAY_ALTITUDE_KM
+from .timeutil import parse_utc_datetime
 
 __all__ = [
     "DPI",
@@ -90,7 +92,6 @@ class _Source:
         return centres_h + offset_h, "time since the breakup event [h]"
 
     def _event_offset_h(self) -> float | None:
-        from .results.runresults import _parse_iso_utc  # one ISO parser for the package
 
         event = self.attrs.get("event_epoch")
         if event is None:
@@ -102,9 +103,9 @@ class _Source:
             if isinstance(event, _dt.datetime):
                 ev = event if event.tzinfo else event.replace(tzinfo=_dt.timezone.utc)
             else:
-                ev = _parse_iso_utc(str(event))
-            return (_parse_iso_utc(str(start)) - ev).total_seconds() / 3600.0
-        except (TypeError, ValueError):
+                ev = parse_utc_datetime(str(event))
+            return (parse_utc_datetime(str(start)) - ev).total_seconds() / 3600.0
+        except (TypeError, ValueError, InputError):
             return None
 
     def scenario_table(self) -> dict:
@@ -191,9 +192,6 @@ def _legend(ax: Any, compact: bool, **kw: Any) -> None:
 # axes-level drawing (compact: the smaller fonts of a summary-page panel)
 # --------------------------------------------------------------------------------------------
 
-#: A fragment whose perigee is below this altitude [km] right after the breakup reenters within
-#: its first revolution and is not propagated (docs/estimator.md §4).
-_SUB_ORBITAL_KM = 100.0
 #: The Gabbard diagram's altitude axis ends at this percentile of the apogees (or at the highest
 #: target band): a few fragments on near-escape orbits (apogees of 10^5 km) would otherwise squash
 #: the cloud, and the target bands with it, into a line.
@@ -223,8 +221,8 @@ def _draw_gabbard(ax: Any, src: _Source, compact: bool = False) -> None:
         ax.text(0.5, 0.5, "no fragments: this file does not hold realization 0",
                 transform=ax.transAxes, ha="center", va="center")
     else:
-        n_sub = int(np.count_nonzero(finite & (peri < _SUB_ORBITAL_KM)))
-        sub = f", {n_sub:,} with perigee < {_SUB_ORBITAL_KM:.0f} km (not propagated)"
+        n_sub = int(np.count_nonzero(finite & (peri < DECAY_ALTITUDE_KM)))
+        sub = f", {n_sub:,} with perigee < {DECAY_ALTITUDE_KM:.0f} km (not propagated)"
         notes.append(_n(period.size, "fragment") + (sub if n_sub else ""))
     if np.any(finite):
         top = max([float(np.percentile(apo[finite], _GABBARD_TOP_PERCENTILE))]

@@ -13,10 +13,16 @@ THREADS_PER_BLOCK = 128
 DEFAULT_LAUNCH = (256, 2)
 
 
-def _module(n_targets: int, launch: tuple = DEFAULT_LAUNCH):
+def defines(n_targets: int, launch: tuple = DEFAULT_LAUNCH) -> tuple:
+    """The #defines kernels/risk.cu needs besides the shared constants: the number of targets K
+    and the launch shape (threads per block, minimum resident blocks per SM)."""
     threads, min_blocks = launch
-    return module("risk.cu", (("RISK_N_TARGETS", int(n_targets)), ("RISK_BLOCK_THREADS", int(threads)),
-                              ("RISK_MIN_BLOCKS", int(min_blocks))))
+    return (("RISK_N_TARGETS", int(n_targets)), ("RISK_BLOCK_THREADS", int(threads)),
+            ("RISK_MIN_BLOCKS", int(min_blocks)))
+
+
+def _module(n_targets: int, launch: tuple = DEFAULT_LAUNCH):
+    return module("risk.cu", defines(n_targets, launch))
 
 
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,

@@ -41,7 +41,7 @@ CODE_FILES = ("cli.py", "__init__.py")
 CODE_SUFFIXES = {".py", ".cu", ".cuh", ".c", ".h", ".sh", ".toml"}
 
 
-# --- reading the pages ------------------------------------------------------------------------------
+# --- reading the pages -------------------------------------------------------------------------
 
 def page(name: str) -> str:
     return (DOCS / name).read_text(encoding="utf-8")
@@ -268,7 +268,8 @@ def test_fragments_file_is_documented(files):
     text = section(page("fragments-file.md"), "HDF5")
     compare(row_names(section(text, "Variables")), variables, "docs/fragments-file.md, Variables")
     check_variable_rows(section(text, "Variables"), files["fragments.h5"], "docs/fragments-file.md")
-    compare(row_names(section(text, "Dimensions")), dimensions, "docs/fragments-file.md, Dimensions")
+    compare(row_names(section(text, "Dimensions")), dimensions,
+            "docs/fragments-file.md, Dimensions")
     compare(row_names(section(text, "Global attributes")), attributes,
             "docs/fragments-file.md, Global attributes")
 
@@ -286,7 +287,8 @@ def test_ephemeris_file_is_documented(files):
     text = page("ephemeris-file.md")
     compare(row_names(section(text, "Variables")), variables, "docs/ephemeris-file.md, Variables")
     check_variable_rows(section(text, "Variables"), files["ephemeris.h5"], "docs/ephemeris-file.md")
-    compare(row_names(section(text, "Dimensions")), dimensions, "docs/ephemeris-file.md, Dimensions")
+    compare(row_names(section(text, "Dimensions")), dimensions,
+            "docs/ephemeris-file.md, Dimensions")
     compare(row_names(section(text, "Global attributes")), attributes,
             "docs/ephemeris-file.md, Global attributes")
 
@@ -317,7 +319,7 @@ def test_every_command_and_option_is_documented():
     compare(row_names(section(text, "Global options")), group, "docs/cli.md, Global options")
 
 
-# --- citations --------------------------------------------------------------------------------------
+# --- citations ---------------------------------------------------------------------------------
 
 def code_files():
     for name in CODE_FILES:
@@ -384,7 +386,8 @@ def test_breakup_citers_name_their_page():
 
 #: `path` or `path: name` in the pages: a file of the repository, and a name defined or used in it.
 CODE_REFERENCE = re.compile(
-    r"`((?:engine|kernels|tests|benchmarks)/[\w./-]+\.\w+|cli\.py|[\w-]+\.(?:py|cuh|cu))(?::\s*(\w+))?`")
+    r"`((?:engine|kernels|tests|benchmarks)/[\w./-]+\.\w+|cli\.py|[\w-]+\.(?:py|cuh|cu))"
+    r"(?::\s*(\w+))?`")
 
 
 def test_code_named_in_docs_exists():
@@ -395,7 +398,8 @@ def test_code_named_in_docs_exists():
             if "/" in target or target == "cli.py":
                 candidates = [REPO / target]
             else:  # a bare file name, as in the twin table: a module under engine/ or kernels/
-                candidates = [c for folder in ("engine", "kernels") for c in (REPO / folder).rglob(target)]
+                candidates = [c for folder in ("engine", "kernels")
+                              for c in (REPO / folder).rglob(target)]
             found = [c for c in candidates if c.is_file()]
             if not found:
                 if "/" in target or name:

@@ -17,8 +17,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import InputError
-from .runresults import (RunResults, _attr_value, _normalize, _one_line, _parse_iso_utc, _Problem,
+from ..errors import InputError, one_line
+from ..timeutil import parse_utc_datetime
+from .runresults import (RunResults, _attr_value, _normalize, _Problem,
                    _short, count_pc_histogram)
 from .variables import COORDINATES, VARIABLES, variable
 
@@ -124,12 +125,12 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise InputError(f"{label}: damaged or not an HDF5 file ({_one_line(exc)})") from None
+        raise InputError(f"{label}: damaged or not an HDF5 file ({one_line(exc)})") from None
     with f:
         try:
             attrs = {k: _attr_value(k, f.attrs[k]) for k in f.attrs}
         except (_Problem, OSError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{label}: global attributes are damaged ({_one_line(exc)})") from None
+            raise InputError(f"{label}: global attributes are damaged ({one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
         for name in _FIELD_OF:
@@ -140,7 +141,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 data = obj[()]
             except (OSError, KeyError, TypeError, ValueError) as exc:
                 raise InputError(
-                    f"{label}: variable {name!r} is damaged or unreadable ({_one_line(exc)})"
+                    f"{label}: variable {name!r} is damaged or unreadable ({one_line(exc)})"
                 ) from None
             if name == "target":
                 data = np.array(
@@ -171,7 +172,7 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 if "analysis_start" not in attrs:
                     raise InputError(f"{label}: global attribute 'analysis_start' is missing")
                 start = np.datetime64(
-                    _parse_iso_utc(str(attrs["analysis_start"])).replace(tzinfo=None), "ns"
+                    parse_utc_datetime(str(attrs["analysis_start"]), where=f"{label}: global attribute 'analysis_start'").replace(tzinfo=None), "ns"
                 )
                 data = (data - start) / np.timedelta64(1, "s")
             elif data.dtype.kind == "m":

@@ -20,7 +20,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, one_line
+from ..timeutil import parse_utc_datetime
 
 __all__ = [
     "DEFAULT_PC_EDGES_LOG10",
@@ -49,12 +50,8 @@ class _Problem(Exception):
     """A validation problem; the caller prefixes the file (or 'RunResults') to make an InputError."""
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _short(value: object, limit: int = 60) -> str:
-    text = _one_line(repr(value))
+    text = one_line(repr(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -250,14 +247,6 @@ def _attr_value(key: str, value: Any) -> str | int | float:
     raise _Problem(f"attrs[{key!r}]: {_short(value)} is not a str, int or float")
 
 
-def _parse_iso_utc(text: str) -> _dt.datetime:
-    """ISO 8601 text -> aware UTC datetime (naive text counts as UTC)."""
-    t = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
-    return t.astimezone(_dt.timezone.utc)
-
-
 def _normalize(f: dict) -> dict:
     """Convert and check every field of RunResults; raise _Problem (one line) on bad input."""
     out = dict(f)
@@ -336,8 +325,8 @@ def _normalize(f: dict) -> dict:
         if not isinstance(attrs[key], str):
             raise _Problem(f"attrs[{key!r}]: {_short(attrs[key])} is not a str")
     try:
-        _parse_iso_utc(attrs["analysis_start"])
-    except ValueError:
+        parse_utc_datetime(attrs["analysis_start"])
+    except InputError:
         raise _Problem(
             f"attrs['analysis_start']: {attrs['analysis_start']!r} is not an ISO 8601 date-time"
         ) from None

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..h5io import NetCDFDimensions, atomic_h5
-from .runresults import RunResults, _parse_iso_utc
+from ..timeutil import parse_utc_datetime
+from .runresults import RunResults
 from .variables import COORDINATES, DATA_VARIABLES, DIMENSIONS, TIME_UNITS, Variable
 
 __all__ = ["write_results"]
@@ -41,7 +42,7 @@ def write_results(path: str | os.PathLike, results: RunResults, *, overwrite: bo
 
 
 def _cf_time_units(analysis_start: str) -> str:
-    t = _parse_iso_utc(analysis_start)
+    t = parse_utc_datetime(analysis_start)
     text = t.strftime("%Y-%m-%dT%H:%M:%S")
     if t.microsecond:
         text += f".{t.microsecond:06d}"
