@@ -34,6 +34,7 @@ n_fragments (realization)                  int64       1
 gabbard_apogee_km / gabbard_perigee_km (fragment)  float64  km (altitude)
 gabbard_period_min (fragment)              float64     min
 target_perigee_km / target_apogee_km (target)  float64  km (altitude)
+encounter_* (encounter)                    int64/float64  the encounter table (engine/encounters.py)
 =========================================  ==========  ======================================
 
 `nv` (2) and `fragment` (F) are dimensions without coordinate variables. Global attributes:
@@ -55,6 +56,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from . import __version__
+from . import encounters as _encounters
 from .errors import InputError
 
 __all__ = [
@@ -211,6 +213,9 @@ class RunResults:
                                  realization_start / realization_stop (min, max + 1 of
                                  `realization`) are always set from the data.
     pc_edges_log10               (B+1,) log10 P edges, default -12..0 one per decade
+    encounters                   engine.encounters.EncounterTable (dim `encounter`), or None
+                                 (a run without the table, or a file written before it); its
+                                 shares add up to expected_collisions per target and realization
     """
 
     target_names: Any
@@ -229,6 +234,7 @@ class RunResults:
     target_apogee_km: Any
     attrs: dict = dataclasses.field(default_factory=dict)
     pc_edges_log10: Any = dataclasses.field(default_factory=lambda: DEFAULT_PC_EDGES_LOG10.copy())
+    encounters: Any = None
 
     def __post_init__(self) -> None:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -382,6 +388,10 @@ def _normalize(f: dict) -> dict:
         "fragments_in_orbit", f["fragments_in_orbit"], (R, T), "(realization, time)", nonneg=True
     )
     out["n_fragments"] = _as_int("n_fragments", f["n_fragments"], (R,), "(realization,)")
+    try:
+        out["encounters"] = _encounters.checked(f.get("encounters"), K, real, out["expected_collisions"])
+    except _encounters.TableError as exc:
+        raise _Problem(str(exc)) from None
 
     apo = np.asarray(f["gabbard_apogee_km"])
     if apo.ndim != 1:
@@ -551,6 +561,12 @@ def _write_h5(f: Any, r: RunResults) -> None:
         "fragment perigee altitude, realization 0 at the event epoch")
     var("gabbard_period_min", r.gabbard_period_min, ("fragment",), "min",
         "fragment orbital period, realization 0 at the event epoch")
+    if r.encounters is not None:
+        from .h5io import NetCDFDimensions
+
+        dims = NetCDFDimensions(f)
+        dims.scales.update(d)  # continues the numbering of the dimensions made above
+        _encounters.write_h5(dims, r.encounters, _COMPRESS_MIN_ELEMENTS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -597,6 +613,9 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
     if isinstance(source, RunResults):
         fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(source)}
         attrs = fields.pop("attrs")
+        table = fields.pop("encounters")
+        if table is not None:
+            fields.update(table.to_fields())
         fields["collision_probability"] = source.collision_probability
         fields["pc_histogram"] = source.pc_histogram
         return fields, dict(attrs), "RunResults"
@@ -632,7 +651,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
             raise InputError(f"{label}: global attributes are damaged ({_one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
-        for name in _DATA_VARIABLES:
+        for name in _DATA_VARIABLES + _encounters.VARIABLE_NAMES:
             obj = f.get(name)
             if obj is None or not isinstance(obj, h5py.Dataset):
                 continue
@@ -660,7 +679,7 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
         raise InputError(f"{label}: {p}") from None
     _check_source(label, attrs)
     fields: dict[str, np.ndarray] = {}
-    for name in _DATA_VARIABLES:
+    for name in _DATA_VARIABLES + _encounters.VARIABLE_NAMES:
         if name not in ds.variables:
             continue
         data = np.asarray(ds[name].values)
@@ -696,6 +715,12 @@ def read_results(path: str | os.PathLike) -> RunResults:
             raise InputError(f"{label}: not a complete fragrisk results file: variable {name!r} is missing")
     stored_p = fields.pop("collision_probability")
     stored_hist = fields.pop("pc_histogram")
+    try:
+        fields["encounters"] = _encounters.from_fields(fields)
+    except _encounters.TableError as exc:
+        raise InputError(f"{label}: {exc}") from None
+    for name in _encounters.VARIABLE_NAMES:
+        fields.pop(name, None)
     fields["attrs"] = attrs
     try:
         fields = _normalize(fields)
@@ -846,11 +871,24 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
         target_apogee_km=ref.target_apogee_km,
         attrs=attrs,
         pc_edges_log10=ref.pc_edges_log10,
+        encounters=_merged_encounters(shards, names),
     )
     added = np.sum([s.pc_histogram for s in shards], axis=0, dtype=np.uint64)
     if not np.array_equal(added, merged.pc_histogram):  # histograms add; recomputing agrees
         raise InputError("merge: the shards' pc_histogram sums disagree with the merged data")
     return merged
+
+
+def _merged_encounters(shards: Sequence[RunResults], names: Sequence[str]):
+    """The shards' encounter tables, concatenated in canonical order; None if none has one."""
+    have = [s.encounters is not None for s in shards]
+    if not any(have):
+        return None
+    if not all(have):
+        i = have.index(False)
+        raise InputError(f"{names[i]}: has no encounter table but {names[have.index(True)]} has one; "
+                         f"shards of different runs cannot be merged")
+    return _encounters.EncounterTable.concat([s.encounters for s in shards])
 
 
 def merge_files(

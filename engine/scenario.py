@@ -40,6 +40,8 @@ EVENT_TYPES = ("collision", "explosion")
 AM_SAMPLINGS = ("mixture", "weighted_sum")
 MASS_POLICIES = ("remnants", "none", "drop")
 KERNELS = ("sphere",)
+ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
+PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
 
 LC_MIN_RANGE_M = (0.001, 1.0)         # the SBM's size range of validity for the cumulative law
 DECAY_ALTITUDE_KM = 100.0             # below this an object counts as decayed (design.md)
@@ -52,7 +54,7 @@ _EVENT_KEYS = ("epoch", "type", "projectile_mass_kg", "impact_velocity_km_s", "l
                "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale")
 _TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
-                  "kernel_radius_km", "time_bin_s")
+                  "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade")
 _POPULATION_KEYS = _ELEMENT_KEYS
 
 # python-sgp4 / Vallado SGP4 error codes.
@@ -121,6 +123,8 @@ class Analysis:
     kernel: str = "sphere"
     kernel_radius_km: float = 10.0
     time_bin_s: float = 3600.0
+    encounters: str = "all"
+    pc_bins_per_decade: int = 10
 
 
 @dataclass(frozen=True)
@@ -465,6 +469,11 @@ def _read_analysis(data: dict | None, src: str, event: Event | None) -> Analysis
         kernel_radius_km=t.number("kernel_radius_km", 10.0, ok=_positive,
                                   expect="a radius > 0 km"),
         time_bin_s=t.number("time_bin_s", 3600.0, ok=_positive, expect="a bin width > 0 s"),
+        encounters=t.string("encounters", "all", choices=ENCOUNTER_CHOICES),
+        pc_bins_per_decade=t.integer(
+            "pc_bins_per_decade", 10,
+            ok=lambda x: PC_BINS_PER_DECADE_RANGE[0] <= x <= PC_BINS_PER_DECADE_RANGE[1],
+            expect="an integer from {} to {}".format(*PC_BINS_PER_DECADE_RANGE)),
     )
 
 
@@ -657,5 +666,6 @@ def scenario_to_toml(s: Scenario) -> str:
     table("[analysis]", [
         ("start", a.start), ("duration_days", a.duration_days), ("step_s", a.step_s),
         ("realizations", a.realizations), ("seed", a.seed), ("kernel", a.kernel),
-        ("kernel_radius_km", a.kernel_radius_km), ("time_bin_s", a.time_bin_s)])
+        ("kernel_radius_km", a.kernel_radius_km), ("time_bin_s", a.time_bin_s),
+        ("encounters", a.encounters), ("pc_bins_per_decade", a.pc_bins_per_decade)])
     return "\n".join(out)
