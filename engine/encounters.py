@@ -623,9 +623,61 @@ class RiskWindows:
         return d
 
 
-def risk_windows(table: EncounterTable, target: int, n_realizations: int, *, share: float = 0.9,
-                 width_s: float = 120.0, start_s: float = 0.0, end_s: float = 86400.0,
-                 analysis_start: str | None = None, target_name: str | None = None) -> RiskWindows:
+def risk_windows(results, target=None, *, share: float = 0.9, width_s: float = 120.0,
+                 within_h: float = 24.0, start_h: float = 0.0) -> RiskWindows:
+    """The shelter schedule of a run: the fewest windows of `width_s` seconds that together carry
+    `share` of the mean expected collisions of `target` between start_h and start_h + within_h
+    hours after the analysis start (see `table_risk_windows`, exact).
+
+    results: an engine.results.RunResults or a results file path. target: a target name or
+    index; None for a run with one target. InputError (one line) if the results hold no
+    encounter table (written before fragrisk recorded it, or with [analysis] encounters =
+    "none") or the target is unknown.
+    """
+    from .results import RunResults, read_results
+
+    label = "results"
+    if not isinstance(results, RunResults):
+        label = str(results)
+        results = read_results(results)
+    table = results.encounters
+    if table is None:
+        raise InputError(no_table_message(label, results.attrs))
+    names = results.target_names.tolist()
+    k = target_index(names, target, label)
+    if not (within_h > 0 and math.isfinite(within_h)):
+        raise InputError(f"risk windows: period of {within_h!r} h is not > 0")
+    return table_risk_windows(table, k, results.n_realizations_held, share=share, width_s=width_s,
+                              start_s=3600.0 * start_h, end_s=3600.0 * (start_h + within_h),
+                              analysis_start=str(results.attrs.get("analysis_start")), target_name=names[k])
+
+
+def no_table_message(label: str, attrs: Mapping[str, Any]) -> str:
+    """The one line for results without an encounter table."""
+    if attrs.get("encounters") == "none":
+        why = 'the run had [analysis] encounters = "none"'
+    else:
+        why = "the file was written before fragrisk recorded encounters"
+    return f"{label}: no encounter table ({why}); run the scenario again with [analysis] encounters = \"all\""
+
+
+def target_index(names: Sequence[str], target, label: str) -> int:
+    """Index of `target` (a name, an index or None for the only target) among names."""
+    if target is None:
+        if len(names) != 1:
+            raise InputError(f"{label}: {len(names)} targets ({', '.join(names)}); name one")
+        return 0
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if 0 <= int(target) < len(names):
+            return int(target)
+    elif str(target) in names:
+        return names.index(str(target))
+    raise InputError(f"{label}: no target {target!r}; the targets are {', '.join(names)}")
+
+
+def table_risk_windows(table: EncounterTable, target: int, n_realizations: int, *, share: float = 0.9,
+                       width_s: float = 120.0, start_s: float = 0.0, end_s: float = 86400.0,
+                       analysis_start: str | None = None, target_name: str | None = None) -> RiskWindows:
     """The fewest windows of `width_s` seconds that together carry `share` of the mean expected
     collisions of target `target` between start_s and end_s (s since the analysis start).
 
