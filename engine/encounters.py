@@ -719,14 +719,15 @@ def table_risk_windows(table: EncounterTable, target: int, n_realizations: int, 
         covered += lam
         windows.append(RiskWindow(
             start_s=float(s), end_s=float(s + width_s),
-            start_utc=_utc(analysis_start, s), end_utc=_utc(analysis_start, s + width_s),
+            start_utc=utc_after(analysis_start, s), end_utc=utc_after(analysis_start, s + width_s),
             expected_collisions=lam, share=lam / total if total > 0 else 0.0,
             realizations=int(np.unique(reals[mine]).size), encounters=int(mine.sum())))
     return RiskWindows(target_name if target_name is not None else str(target), float(share), float(width_s),
                        (float(start_s), float(end_s)), int(n_realizations), total, covered, windows)
 
 
-def _utc(analysis_start: str | None, seconds: float) -> str:
+def utc_after(analysis_start: str | None, seconds: float) -> str:
+    """ISO 8601 UTC of `seconds` after analysis_start, to the millisecond ("" without a start)."""
     if analysis_start is None:
         return ""
     import datetime as _dt
@@ -745,3 +746,56 @@ def rate_per_bin(table: EncounterTable, target: int, n_realizations: int, edges_
     counts, _ = np.histogram(table.tca_s[sel], bins=np.asarray(edges_s, dtype=np.float64),
                              weights=table.expected_collisions[sel])
     return counts / max(int(n_realizations), 1)
+
+
+# --------------------------------------------------------------------------------------------
+# 5. rows for people: the largest encounters, CSV
+# --------------------------------------------------------------------------------------------
+
+#: Columns of encounter rows (`encounter_rows`), in CSV order.
+ENCOUNTER_COLUMNS = ("target", "realization", "fragment", "tca_utc", "tca_s", "miss_km", "speed_km_s",
+                     "expected_collisions", "lc_m")
+#: Columns of window rows (`window_rows`), in CSV order.
+WINDOW_COLUMNS = ("target", "start_utc", "end_utc", "start_s", "end_s", "expected_collisions", "share",
+                  "realizations", "encounters")
+
+
+def largest(table: EncounterTable, targets, top: int | None = None) -> np.ndarray:
+    """Row indices of the encounters of `targets` (indices), largest share first (ties: table
+    order), at most `top` of them (None: all)."""
+    rows = np.flatnonzero(np.isin(table.target, np.asarray(list(targets), dtype=np.int64)))
+    rows = rows[np.argsort(-table.expected_collisions[rows], kind="stable")]
+    return rows if top is None else rows[:top]
+
+
+def encounter_rows(table: EncounterTable, rows, target_names, analysis_start: str | None) -> list[dict]:
+    """Plain dicts (ENCOUNTER_COLUMNS) of the table's `rows`: JSON- and CSV-ready."""
+    out = []
+    for i in np.asarray(rows, dtype=np.int64):
+        out.append({
+            "target": str(target_names[int(table.target[i])]),
+            "realization": int(table.realization[i]), "fragment": int(table.fragment[i]),
+            "tca_utc": utc_after(analysis_start, float(table.tca_s[i])), "tca_s": float(table.tca_s[i]),
+            "miss_km": float(table.miss_km[i]), "speed_km_s": float(table.speed_km_s[i]),
+            "expected_collisions": float(table.expected_collisions[i]), "lc_m": float(table.lc_m[i]),
+        })
+    return out
+
+
+def window_rows(windows: RiskWindows) -> list[dict]:
+    """Plain dicts (WINDOW_COLUMNS) of a schedule's windows."""
+    return [{"target": windows.target, **{k: getattr(w, k) for k in WINDOW_COLUMNS if k != "target"}}
+            for w in windows.windows]
+
+
+def csv_text(rows: list[dict], columns: Sequence[str]) -> str:
+    """CSV (RFC 4180, header first) of dict rows; floats with 17 significant digits."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in (row[c] for c in columns)])
+    return buf.getvalue()
