@@ -169,7 +169,9 @@ def _scenario_lines(s) -> list[str]:
               f"{_num(a.step_s)} s, time bins of {_num(a.time_bin_s)} s",
               f"sampling: {a.realizations:,} realization{'' if a.realizations == 1 else 's'}, "
               f"seed {a.seed}",
-              f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km"]
+              f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km",
+              f"output:   encounter table {a.encounters}; collision-probability histogram "
+              f"{a.pc_bins_per_decade} bin{'' if a.pc_bins_per_decade == 1 else 's'} per decade"]
     return lines
 
 
@@ -560,8 +562,8 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
         if windows:
             w = entry["windows"]
             count = len(w["windows"])
-            lines.append(f"{name}: {count:,} window{'' if count == 1 else 's'} of {_num(width_s)} s carry "
-                         f"{100 * w['share']:.1f} % of the mean expected collisions of the first "
+            lines.append(f"{name}: {count:,} window{'' if count == 1 else 's'} of {_num(width_s)} s "
+                         f"carr{'ies' if count == 1 else 'y'} {100 * w['share']:.1f} % of the mean expected collisions of the first "
                          f"{_num(within_h)} h ({w['covered']:.3g} of {w['total']:.3g}; goal "
                          f"{100 * share:g} %, {R:,} realizations){':' if count else ''}")
             if count:
