@@ -1,9 +1,9 @@
 """fragrisk's command line: parses, calls engine/, prints.  No numerics here.
 
 Every command is a ``@cli.command`` on the group below.  An ``engine.errors.FragriskError``
-raised anywhere in a command becomes one line ``error: <message>`` on stderr and exit code 2,
-without a traceback (the group does it, so new commands get it for free); click's own usage
-errors keep click's behaviour (exit 2).
+raised anywhere in a command becomes one line ``error: <message>`` on stderr and its exit code
+(`exit_code_of`: 2 for bad input, 3 for GPU memory), without a traceback (the group does it, so
+new commands get it for free); click's own usage errors keep click's behaviour (exit 2).
 """
 
 from __future__ import annotations
@@ -15,20 +15,37 @@ import sys
 import click
 
 from . import engine
-from .engine.errors import FragriskError
+from .engine.errors import DeviceMemoryError, FragriskError, one_line
 
 DEFAULT_SCENARIO = "cosmos1408"
+EXIT_ABORTED = 1
 EXIT_USER_ERROR = 2
+EXIT_DEVICE_MEMORY = 3
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done; 1 aborted; 2 bad input or options (one line on stderr names the file, "
+    "field and value); 3 GPU out of memory even with a single realization (fewer time bins or "
+    "targets, a larger lc_min_m, or --device cpu); 130 interrupted (run: finished batches are "
+    "kept for --resume)."
+)
+
+
+def exit_code_of(exc: FragriskError) -> int:
+    """The exit code of an error raised by the engine (see EXIT_CODES_HELP)."""
+    return EXIT_DEVICE_MEMORY if isinstance(exc, DeviceMemoryError) else EXIT_USER_ERROR
 
 
 class UserError(click.ClickException):
-    """A FragriskError on its way out: ``error: <message>`` on stderr, exit code 2."""
+    """A FragriskError on its way out: ``error: <message>`` on stderr, its exit code."""
 
-    exit_code = EXIT_USER_ERROR
+    def __init__(self, exc: FragriskError) -> None:
+        super().__init__(str(exc))
+        self.exit_code = exit_code_of(exc)
 
     def show(self, file=None) -> None:
         # The engine's messages are one line by contract; keep them so even if one slips.
-        click.echo(f"error: {' '.join(self.format_message().splitlines())}", err=True)
+        click.echo(f"error: {one_line(self.format_message())}", err=True)
 
 
 class FragriskGroup(click.Group):
@@ -38,10 +55,11 @@ class FragriskGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FragriskError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(exc) from None
 
 
-@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES_HELP)
 @click.version_option(engine.__version__, "--version", prog_name="fragrisk",
                       message="%(prog)s %(version)s")
 def cli() -> None:
@@ -54,16 +72,17 @@ def main(argv: list[str] | None = None) -> None:
         rv = cli.main(args=argv, prog_name="fragrisk", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ABORTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except FragriskError as exc:  # raised outside a subcommand, e.g. in a parameter callback
-        UserError(str(exc)).show()
-        sys.exit(EXIT_USER_ERROR)
+        error = UserError(exc)
+        error.show()
+        sys.exit(error.exit_code)
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # `fragrisk info | head`: the reader went away
-            sys.exit(1)
+            sys.exit(EXIT_ABORTED)
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -328,7 +347,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
 
 
 # --- run, plot, merge -------------------------------------------------------------------------------
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @scenario_argument
 @click.option("--realizations", type=int, default=None, metavar="N",
               help="Realizations to run (default: the scenario's on the GPU; a smaller count on the CPU).")
@@ -353,6 +372,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
 
     from .engine import jobs
     from .engine.backend import resolve_device
+    from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
     from .engine.results import summary
     from .engine.scenario import load_scenario
@@ -383,7 +403,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
         bar.close()
         click.echo(f"interrupted: finished batches are kept in {jobs.checkpoint_dir(out)}; continue with "
                    f"the same command and --resume", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         bar.close()
         if executor is not None:
@@ -399,8 +419,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
               "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
               "effective_fragment_steps_per_s": st["effective_rate"],
               "raw_fragment_steps_per_s": st["raw_rate"],
-              "fragment_status_counts": dict(zip(["kept", "sub_orbital", "hyperbolic", "fit_failed",
-                                                  "deep_space"], st["status_counts"])),
+              "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
               "targets": per_target, "notes": job.notes}
     if as_json:
         click.echo(json.dumps(report, default=float))

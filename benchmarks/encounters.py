@@ -32,7 +32,7 @@ def _setup(scenario, device: str, encounters: str):
 
 def _refinement_seconds(setup, realizations) -> float:
     """The host step alone: closest approach of the passages of `realizations`."""
-    pop, *_ = montecarlo.fragments_population(setup, realizations)
+    pop, *_ = montecarlo.fragment_objects(setup, realizations)
     *_, found = montecarlo.rates_by_realization(setup, pop, realizations)
     start = time.perf_counter()
     montecarlo.encounter_table(setup, pop, found)

@@ -98,8 +98,8 @@ def test_engineered_close_approaches_against_brute_force(step_s):
     bstar = np.full(n, 1e-5)
     t_c = np.array([s[0] for s in specs])
     table = sgp4.sgp4_init(*(el[k] for k in cloud.MEAN_ELEMENTS), bstar)
-    pop = montecarlo.Population(table, np.zeros(n, dtype=np.int64), np.zeros(n), -t_c / 60.0)
-    lam, _, _, _, found = montecarlo.fragment_rates(setup, pop, passages=True)
+    pop = montecarlo.ObjectBatch(table, np.zeros(n, dtype=np.int64), np.zeros(n), -t_c / 60.0)
+    lam, _, _, _, found = montecarlo.object_rates(setup, pop, passages=True)
     enc = montecarlo.encounter_table(setup, pop, found)
     assert set(enc.fragment.tolist()) == set(range(n)), "every object passes"
     assert (found.last > found.first).any(), "slow passages span several segments"
@@ -171,8 +171,8 @@ def test_fragment_index_is_the_sample_order_of_its_realization():
     sc = load_scenario("cosmos1408")
     sc = dataclasses.replace(sc, analysis=dataclasses.replace(sc.analysis, duration_days=0.01))
     setup = montecarlo.make_setup(sc, "cpu")
-    both, *_ = montecarlo.fragments_population(setup, np.array([2, 5]))
-    alone, *_ = montecarlo.fragments_population(setup, np.array([5]))
+    both, *_ = montecarlo.fragment_objects(setup, np.array([2, 5]))
+    alone, *_ = montecarlo.fragment_objects(setup, np.array([5]))
     np.testing.assert_array_equal(both.fragment[both.realization == 5], alone.fragment)
     cl = cloud.sample_cloud(sc, np.array([5]))
     np.testing.assert_array_equal(alone.fragment, np.flatnonzero(cl.kept))
