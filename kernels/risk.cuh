@@ -19,10 +19,10 @@
 /* RISK_DECAY_RADIUS_KM (engine/risk.py DECAY_RADIUS_KM: the earth radius plus the decay altitude)
  * is a generated #define of kernels/build.py. */
 
-/* RISK_ENCOUNTERS != 0: record every passage through a sphere (engine/encounters.py Passages):
- * a run of consecutive segments with a positive chord. 0 (the default): the lean kernel. */
+/* RISK_ENCOUNTERS 1: record every passage through a sphere (engine/encounters.py Passages): a
+ * run of consecutive segments with a positive chord. 0: the lean kernel, without them. */
 #ifndef RISK_ENCOUNTERS
-#define RISK_ENCOUNTERS 0
+#error "define RISK_ENCOUNTERS 0 or 1 (kernels/risk_gpu.py defines)"
 #endif
 
 /* Where passages go: the thread that closes one takes the next slot of a counter shared by all
