@@ -421,6 +421,8 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
               "raw_fragment_steps_per_s": st["raw_rate"],
               "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
               "targets": per_target, "notes": job.notes}
+    table = job.results.encounters
+    report["encounters"] = None if table is None else len(table)
     if as_json:
         click.echo(json.dumps(report, default=float))
         return
@@ -434,6 +436,9 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
                      f"p05 {t['p_p05']:.3g}, p95 {t['p_p95']:.3g}; mean expected collisions "
                      f"{t['lambda_mean']:.3g}; highest rate "
                      + (f"at hour {peak:.1f} after the start" if peak is not None else "n/a"))
+    if table is not None:
+        lines.append(f"  encounters: {len(table):,} passages through the kernel spheres (fragrisk encounters "
+                     f"{job.path} [--windows])")
     lines.append(f"  throughput: {st['effective_rate']:.3g} fragment-steps/s effective "
                  f"({st['fragment_steps']:,} fragment-steps), {st['raw_rate']:.3g}/s in the estimator "
                  f"({st['propagated_fragment_steps']:,} propagated after the prefilter)")
