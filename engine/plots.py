@@ -480,14 +480,14 @@ def _draw_risk_windows(ax: Any, src: _Source, compact: bool = False) -> None:
     period = _risk_period_s(np.asarray(d["time_edges_s"], dtype=np.float64))
     edges = np.arange(0.0, period + 60.0, 60.0)
     edges[-1] = min(edges[-1], max(period, 60.0))
-    centre_h, xlabel = src.hours(edges)
+    edges_h, xlabel = src.hours(edges)
     notes = []
     peak = 0.0
     for k, name in enumerate(names):
         color = f"C{k % 10}"
         rate = enc.rate_per_bin(table, k, R, edges)  # expected collisions per minute bin
         peak = max(peak, float(rate.max(initial=0.0)))
-        ax.stairs(rate, centre_h, color=color, lw=1.0, label=f"{name}: mean expected collisions per minute")
+        ax.stairs(rate, edges_h, color=color, lw=1.0, label=f"{name}: mean expected collisions per minute")
         who = f"{name}: " if len(names) > 1 else ""
         counts = []
         shares = sorted(RISK_WINDOW_SHARES, reverse=True)
@@ -508,7 +508,7 @@ def _draw_risk_windows(ax: Any, src: _Source, compact: bool = False) -> None:
             notes.append(f"{who}of the windows of {RISK_WINDOW_WIDTH_S / 60:g} min, " + ", ".join(reversed(counts)))
         else:
             notes.append(f"{who}no encounter in this period")
-    ax.set_xlim(centre_h[0], centre_h[-1])
+    ax.set_xlim(edges_h[0], edges_h[-1])
     ax.set_ylim(0.0, max(peak, 1e-300) * 1.5)  # room for the markers and the legend
     ax.set_xlabel(xlabel)
     ax.set_ylabel("expected collisions per minute [1]")

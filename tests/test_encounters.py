@@ -15,7 +15,7 @@ import pytest
 from fragrisk.engine import cloud, encounters, fit, montecarlo, sgp4
 from fragrisk.engine.encounters import EncounterTable, fewest_windows, table_risk_windows
 from fragrisk.engine.errors import InputError
-from fragrisk.engine.results import RunResults, merge_results, read_results, write_results
+from fragrisk.engine.results import merge_results, read_results, write_results
 from fragrisk.engine.scenario import load_scenario
 from reference import brute_force_closest_approach, satrec_from
 
@@ -372,3 +372,9 @@ def test_risk_windows_of_results(tmp_path):
     path = write_results(tmp_path / "old.h5", dataclasses.replace(res, encounters=None))
     with pytest.raises(InputError, match="written before fragrisk recorded encounters"):
         encounters.risk_windows(path, "ISS")
+
+
+def test_notebook_entry_point():
+    import fragrisk
+
+    assert fragrisk.risk_windows is encounters.risk_windows

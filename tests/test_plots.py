@@ -321,6 +321,7 @@ def test_risk_windows_figure_marks_the_windows_of_the_first_day(run_with_table):
             assert len(marks) == 1 and len(marks[0].get_xdata()) == len(want.windows) > 0
 
 
+@pytest.mark.slow  # renders all eight figures; the quick loop draws them in test_plot_cli
 def test_plot_all_with_and_without_the_table(tmp_path, run_with_table):
     _, path = run_with_table
     written = plots.plot_all(path, tmp_path / "with")
