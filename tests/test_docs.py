@@ -333,7 +333,7 @@ def code_files():
 
 #: Documents outside the repository that code used to cite (assembled so this file does not match).
 OUTSIDE = re.compile("|".join(("design" + r"\.md", "nasa" + "-sbm", r"(?<![\w.])shared/", "/work/",
-                                "the " + r"issue(?:'s)?\b", "issue " + r"#?\d")))
+                                "[Tt]he " + r"issue(?:'s)?\b", "[Ii]ssue " + r"#?\d")))
 
 
 def test_no_code_cites_a_document_outside_the_repository():
