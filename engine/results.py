@@ -48,6 +48,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -601,13 +602,13 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
         fields["pc_histogram"] = source.pc_histogram
         return fields, dict(attrs), "RunResults"
     if isinstance(source, (str, os.PathLike)):
-        return _load_path(Path(source))
+        return check_loaded(*_load_path(Path(source)))
     try:
         import xarray as xr
     except ImportError:  # pragma: no cover - xarray missing: only paths and RunResults
         xr = None
     if xr is not None and isinstance(source, xr.Dataset):
-        return _load_dataset(source)
+        return check_loaded(*_load_dataset(source))
     raise InputError(
         f"results: {type(source).__name__} is not a results path, xarray Dataset or RunResults"
     )
@@ -628,17 +629,18 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
     with f:
         try:
             attrs = {k: _attr_value(k, f.attrs[k]) for k in f.attrs}
-        except (_Problem, OSError, KeyError, TypeError, ValueError) as exc:
+        except (_Problem, OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"{label}: global attributes are damaged ({_one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
         for name in _DATA_VARIABLES:
-            obj = f.get(name)
-            if obj is None or not isinstance(obj, h5py.Dataset):
-                continue
             try:
+                obj = f.get(name)
+                if obj is None or not isinstance(obj, h5py.Dataset):
+                    continue
+                _check_variable_size(label, name, obj)
                 data = obj[()]
-            except (OSError, KeyError, TypeError, ValueError) as exc:
+            except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
                 raise InputError(
                     f"{label}: variable {name!r} is damaged or unreadable ({_one_line(exc)})"
                 ) from None
@@ -650,6 +652,19 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 data = _edges_from_bounds(label, name, data)
             fields[_FIELD_OF.get(name, name)] = np.asarray(data)
     return fields, attrs, label
+
+
+def _check_variable_size(label: str, name: str, obj: Any) -> None:
+    """InputError if reading dataset `obj` would take more memory than is available (a damaged
+    or hostile file can declare any shape without storing it)."""
+    from .limits import MEMORY_SHARE, available_memory_bytes
+
+    nbytes = float(obj.size) * max(int(obj.dtype.itemsize), 1)
+    budget = MEMORY_SHARE * available_memory_bytes()
+    if nbytes > budget:
+        raise InputError(f"{label}: variable {name!r} declares shape {obj.shape} "
+                         f"({nbytes:.3g} bytes), more than the {budget:.3g} bytes of memory "
+                         f"available; not a results file fragrisk can read")
 
 
 def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
@@ -689,8 +704,7 @@ def read_results(path: str | os.PathLike) -> RunResults:
     "fragrisk"), lacks a variable, or holds inconsistent data (shapes, stored P or histogram
     that disagree with expected_collisions).
     """
-    label = str(path)
-    fields, attrs, _ = _load_path(Path(path))
+    fields, attrs, label = check_loaded(*_load_path(Path(path)))
     for name in _DATA_VARIABLES:
         if _FIELD_OF.get(name, name) not in fields:
             raise InputError(f"{label}: not a complete fragrisk results file: variable {name!r} is missing")
@@ -702,22 +716,98 @@ def read_results(path: str | os.PathLike) -> RunResults:
     except _Problem as p:
         raise InputError(f"{label}: {p}") from None
     res = RunResults(**fields)
-    lam = res.expected_collisions
-    if stored_p.shape != lam.shape or not np.allclose(
-        stored_p, -np.expm1(-lam), rtol=1e-12, atol=0.0
-    ):
-        raise InputError(
-            f"{label}: variable 'collision_probability' (shape {stored_p.shape}) disagrees with "
-            f"1 - exp(-expected_collisions)"
-        )
-    hist = pc_histogram(stored_p, res.pc_edges_log10)
-    if stored_hist.shape != hist.shape or not np.array_equal(stored_hist, hist):
-        raise InputError(
-            f"{label}: variable 'pc_histogram' disagrees with collision_probability "
-            f"(stored sums {_short(np.asarray(stored_hist).sum(axis=-1).tolist())}, "
-            f"{res.n_realizations_held} realizations)"
-        )
+    # Shapes are RunResults' now; check_loaded compared the values where the shapes agreed.
+    if stored_p.shape != res.expected_collisions.shape:
+        raise InputError(f"{label}: variable 'collision_probability' has shape {stored_p.shape}; "
+                         f"expected (target, realization) = {res.expected_collisions.shape}")
+    hist_shape = (res.n_targets, res.pc_edges_log10.size - 1)
+    if stored_hist.shape != hist_shape:
+        raise InputError(f"{label}: variable 'pc_histogram' has shape {stored_hist.shape}; "
+                         f"expected (target, pc_bin) = {hist_shape}")
     return res
+
+
+# --- the values of a loaded results file: one check for every reader -------------------------
+#: What each variable of a results file may hold: "nonneg" finite and >= 0, "finite",
+#: "probability" in [0, 1], "count" integers >= 0.
+_VALUE_RULES = {
+    "realization": "count",
+    "expected_collisions": "nonneg",
+    "collision_probability": "probability",
+    "expected_collisions_by_time": "nonneg",
+    "expected_collisions_by_size": "nonneg",
+    "pc_histogram": "count",
+    "fragments_in_orbit": "nonneg",
+    "n_fragments": "count",
+    "gabbard_apogee_km": "finite",
+    "gabbard_perigee_km": "finite",
+    "gabbard_period_min": "finite",
+    "target_perigee_km": "finite",
+    "target_apogee_km": "finite",
+    "time_edges_s": "finite",
+    "size_edges_m": "finite",
+    "pc_edges_log10": "finite",
+}
+
+
+def check_loaded(fields: dict, attrs: dict, label: str) -> tuple[dict, dict, str]:
+    """Check the values of what a reader loaded from a results file (or Dataset): every reader
+    (`read_results`, hence merge; `load_fields`, hence the plots) goes through here, so a file
+    one of them refuses, all refuse.  Returns its arguments.
+
+    Variables that are present must hold numbers of their rule (_VALUE_RULES: finite, >= 0,
+    probabilities in [0, 1], counts); collision_probability must be 1 - exp(-expected_collisions)
+    and pc_histogram the histogram of collision_probability where both are present with equal
+    shapes; the required global attributes that are present must have their types.  Missing
+    variables and shapes are left to the caller (the plots need only some of them).
+    InputError (one line naming the file, the variable and the value) otherwise.
+    """
+    for name, rule in _VALUE_RULES.items():
+        if name not in fields:
+            continue
+        a = np.asarray(fields[name])
+        var = {v: k for k, v in _FIELD_OF.items()}.get(name, name)
+        if a.dtype.kind not in ("iu" if rule == "count" else "fiu"):
+            raise InputError(f"{label}: variable {var!r} holds {a.dtype} values; expected "
+                             f"{'integers' if rule == 'count' else 'numbers'}")
+        if a.dtype.kind == "f":
+            bad = ~np.isfinite(a)
+            if bad.any():
+                raise InputError(f"{label}: variable {var!r} holds {a[bad].flat[0]!r}; expected "
+                                 f"finite numbers")
+        if rule in ("nonneg", "count", "probability") and (a < 0).any():
+            raise InputError(f"{label}: variable {var!r} holds {a[a < 0].flat[0]!r}; expected "
+                             f"values >= 0")
+        if rule == "probability" and (a > 1).any():
+            raise InputError(f"{label}: variable {var!r} holds {a[a > 1].flat[0]!r}; expected "
+                             f"probabilities <= 1")
+    lam, p = fields.get("expected_collisions"), fields.get("collision_probability")
+    if lam is not None and p is not None and np.shape(lam) == np.shape(p):
+        if not np.allclose(p, -np.expm1(-np.asarray(lam, dtype=np.float64)), rtol=1e-12, atol=0.0):
+            raise InputError(f"{label}: variable 'collision_probability' disagrees with "
+                             f"1 - exp(-expected_collisions)")
+    hist, edges = fields.get("pc_histogram"), fields.get("pc_edges_log10")
+    if p is not None and hist is not None and edges is not None:
+        try:
+            expected = pc_histogram(p, edges)
+        except InputError:
+            expected = None  # bad edges: the caller's shape checks say so
+        if expected is not None and np.shape(hist) == expected.shape and not np.array_equal(hist, expected):
+            raise InputError(
+                f"{label}: variable 'pc_histogram' disagrees with collision_probability "
+                f"(stored sums {_short(np.asarray(hist).sum(axis=-1).tolist())}, "
+                f"{np.shape(p)[-1]} realizations)")
+    for key, ok, expect in (
+        ("seed", lambda v: isinstance(v, int) and v >= 0, "an integer >= 0"),
+        ("n_realizations", lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+        ("elapsed_s", lambda v: isinstance(v, (int, float)) and math.isfinite(v), "a number"),
+        ("device", lambda v: isinstance(v, str), "a string"),
+        ("scenario", lambda v: isinstance(v, str), "a string"),
+    ):
+        if key in attrs and not ok(attrs[key]):
+            raise InputError(f"{label}: global attribute {key!r} is {_short(attrs[key])}; "
+                             f"expected {expect}")
+    return fields, attrs, label
 
 
 # --------------------------------------------------------------------------------------------
@@ -745,6 +835,33 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def _scenario_difference(ref_text: str, text: str) -> str:
+    """' at [event] lc_min_m (0.2 vs 0.1)': the first field where two resolved scenario texts
+    differ, or '' where that cannot be said (texts that are not TOML)."""
+    import tomllib
+
+    try:
+        a, b = tomllib.loads(ref_text), tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return ""
+
+    def walk(x, y, where):
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in list(x) + [k for k in y if k not in x]:
+                found = walk(x.get(key), y.get(key), f"{where} {key}".strip() if where else key)
+                if found:
+                    return found
+            return ""
+        if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (u, v) in enumerate(zip(x, y), start=1):
+                found = walk(u, v, f"{where} #{i}")
+                if found:
+                    return found
+            return ""
+        return "" if x == y else f" at {where} ({_short(y, 30)} vs {_short(x, 30)})"
+
+    return walk(a, b, "")
+
 def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> RunResults:
     """Merge shards of one run into the run (realizations concatenated, sorted by index).
 
@@ -768,7 +885,9 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
 
     ref, ref_name = shards[0], names[0]
     keys = sorted(set().union(*(s.attrs.keys() for s in shards)) - PER_FILE_ATTRS)
-    first = ("source", "scenario", "seed", "n_realizations")
+    # The seed and the realization count first: the scenario text records them too, and a
+    # message about the seed says more than one about the scenario's hash.
+    first = ("source", "seed", "n_realizations", "scenario")
     keys = [k for k in first if k in keys] + [k for k in keys if k not in first]
     for s, name in zip(shards[1:], names[1:]):
         for key in keys:
@@ -778,7 +897,8 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
             if key == "scenario" and isinstance(a, str) and isinstance(b, str):
                 raise InputError(
                     f"{name}: global attribute 'scenario' (sha256 {_digest(b)}) differs from "
-                    f"{ref_name}'s (sha256 {_digest(a)}); shards of different runs cannot be merged"
+                    f"{ref_name}'s (sha256 {_digest(a)}){_scenario_difference(a, b)}; shards of "
+                    f"different runs cannot be merged"
                 )
             raise InputError(
                 f"{name}: global attribute {key!r} is {_short(b)} but {ref_name} has "
