@@ -458,6 +458,8 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     why_cpu = gpu_unusable_reason() if device == "auto" and resolved == "cpu" else None
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
+    if output is not None and (not output or "\0" in output):
+        raise InputError(f"-o: {output!r} is not a file name; expected a results file path")
     out = Path(output) if output is not None else Path("results") / (
         f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
     made_default = False

@@ -55,6 +55,9 @@ SGP4_ERRORS = {
 MAX_CATALOG_NUMBER = 999_999_999
 #: python-sgp4's sgp4init refuses catalog numbers above this one (Alpha-5 "Z9999").
 SGP4INIT_MAX_SATNUM = 339_999
+#: Largest element set file read (bytes): the whole public catalog as OMM XML is under 100 MB,
+#: and `fragrisk sample --format omm` writes at most 240,000 fragments (about 300 MB).
+MAX_ELEMENTS_FILE_BYTES = 1 << 30
 _ARRAY_FIELDS = ("epoch_jd", "epoch_fr", "no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo",
                  "bstar")
 _DEG = math.pi / 180.0
@@ -202,11 +205,13 @@ class ElementSet:
         return sats
 
 
-def sgp4_rejection(code: int, ecco: float, no_kozai: float, inclo: float) -> str:
+def sgp4_rejection(code: int, ecco: float, no_kozai: float, inclo: float,
+                   names: tuple[str, str] = ("eccentricity", "mean motion")) -> str:
     """Why SGP4 refuses mean elements, in words: the meaning of its error ``code``, the
-    eccentricity and mean motion (``no_kozai`` rad/min), and the perigee they give."""
+    eccentricity and mean motion (``no_kozai`` rad/min) under ``names``, and the perigee they
+    give."""
     meaning = SGP4_ERRORS.get(int(code), "mean motion not > 0" if code == 0 else "unknown error")
-    text = (f"{meaning} (SGP4 error {int(code)}): eccentricity {float(ecco):.7f}, mean motion "
+    text = (f"{meaning} (SGP4 error {int(code)}): {names[0]} {float(ecco):.7f} and {names[1]} "
             f"{float(no_kozai) * 720.0 / math.pi:.8g} rev/day")
     if no_kozai > 0.0 and 0.0 <= ecco < 1.0:
         with np.errstate(all="ignore"):
@@ -215,8 +220,8 @@ def sgp4_rejection(code: int, ecco: float, no_kozai: float, inclo: float) -> str
             a_er = (n / fr_sgp4.XKE) ** (-2.0 / 3.0)
             perigee = float(((a_er * (1.0 - ecco) - 1.0) * EARTH_RADIUS_KM)[0])
         if math.isfinite(perigee):
-            where = "below the surface" if perigee < 0 else "altitude"
-            text += f" put the perigee at {abs(perigee):,.0f} km {where}"
+            where = "below the surface" if perigee < 0 else "above it"
+            text += f" put the perigee {abs(perigee):,.0f} km {where}"
     return text
 
 
@@ -440,7 +445,13 @@ def _read_bytes(path) -> tuple[bytes, str]:
         if not p.is_file():
             if isinstance(p, Path) and p.is_dir():
                 raise InputError(f"{source}: is a folder, not a file")
+            if isinstance(p, Path) and p.exists():
+                raise InputError(f"{source}: not a regular file (a device, pipe or socket)")
             raise InputError(f"{source}: file not found")
+        if isinstance(p, Path) and p.stat().st_size > MAX_ELEMENTS_FILE_BYTES:
+            raise InputError(f"{source}: {p.stat().st_size:,} bytes, more than the "
+                             f"{MAX_ELEMENTS_FILE_BYTES:,} of the largest element set file "
+                             f"fragrisk reads")
         return p.read_bytes(), source
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
@@ -546,8 +557,9 @@ def _omm_record(fields_: dict, k: int, source: str) -> tuple[dict, int, str]:
     sat.sgp4init(WGS72, "i", 0, (jd - _SGP4_EPOCH0_JD) + fr, record["bstar"], 0.0, 0.0, ecc, record["argpo"],
                  record["inclo"], record["mo"], record["no_kozai"], record["nodeo"])
     if sat.error != 0:
-        raise InputError(f"{where}: SGP4 cannot start from this element set: "
-                         f"{sgp4_rejection(sat.error, ecc, record['no_kozai'], record['inclo'])}")
+        why = sgp4_rejection(sat.error, ecc, record["no_kozai"], record["inclo"],
+                             ("ECCENTRICITY", "MEAN_MOTION"))
+        raise InputError(f"{where}: SGP4 cannot start from this element set: {why}")
     name = str(present.get("OBJECT_NAME", "")).strip() or str(satnum)
     return record, satnum, name
 
@@ -589,6 +601,8 @@ def _omm_json_records(text: str, source: str) -> list[dict]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{source}: not valid OMM JSON: nested too deeply") from None
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):

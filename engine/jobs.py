@@ -138,7 +138,8 @@ def checkpoint_dir(out: Path) -> Path:
 
 
 def _manifest(scenario, device: str, realizations: np.ndarray) -> dict:
-    text = scenario_to_toml(scenario)
+    # Comment lines left out: they name the file as given (a relative or an absolute path).
+    text = "\n".join(line for line in scenario_to_toml(scenario).splitlines() if not line.startswith("#"))
     return {"fragrisk": engine.__version__, "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
             "seed": int(scenario.analysis.seed), "realizations": [int(realizations[0]), int(realizations[-1]) + 1]
             if realizations.size else [0, 0], "device": device}

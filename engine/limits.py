@@ -112,6 +112,11 @@ def fragments_per_realization(scenario) -> float:
     return float(count) + breakup.MAX_REMNANTS
 
 
+def _named(label: str, n: int) -> str:
+    """'--realizations 1,000' or 'x.toml: [analysis] realizations = 1,000'."""
+    return f"{label} {n:,}" if label.startswith("--") else f"{label} = {n:,}"
+
+
 def _field(scenario, key: str) -> str:
     return f"{scenario.source}: [analysis] {key}"
 
@@ -143,15 +148,31 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
             f"{_bytes(budget)} are available: at most about {fit:,} samples fit, e.g. step_s >= "
             f"{a.duration_days * 86400.0 / (fit - 1):.3g} or duration_days <= "
             f"{(fit - 1) * a.step_s / 86400.0:.3g}")
-    if bins > MAX_TIME_BINS:
-        raise InputError(f"{_field(scenario, 'time_bin_s')} = {a.time_bin_s:g} makes {bins:,} time "
-                         f"bins, more than the {MAX_TIME_BINS:,} the kernels can index")
-
     sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.montecarlo.size_edges_m)
-    per_realization = RESULTS_COPIES * 8 * (K * (bins + sizes + 1) + bins + 2)
-    per_fragment = BATCH_BYTES_PER_FRAGMENT + 2 * 8 * K * bins
-    one = n_frag * per_fragment
+    batch = batch_size or 1
+
+    def need(n_bins: int, n_real: int, n_batch: int) -> float:
+        """Bytes: the window, n_batch realizations' fragments with their rate buffers over
+        n_bins, and the results of n_real realizations."""
+        per_fragment = BATCH_BYTES_PER_FRAGMENT + 2 * 8 * K * n_bins
+        per_realization = RESULTS_COPIES * 8 * (K * (n_bins + sizes + 1) + n_bins + 2)
+        return window + n_frag * per_fragment * n_batch + float(n_real) * per_realization
+
+    total = need(bins, n_realizations, batch)
+    if total > budget and bins > max(m - 1, 1):
+        # Bins narrower than the steps hold nothing more: the bin width is what to change.
+        per_bin = need(1, n_realizations, batch) - need(0, n_realizations, batch)
+        bins_fit = int((budget - need(0, n_realizations, batch)) // per_bin)
+        if bins_fit >= 1:
+            end_s = (m - 1) * a.step_s
+            raise InputError(
+                f"{_field(scenario, 'time_bin_s')} = {a.time_bin_s:g} makes {bins:,} time bins "
+                f"(more than the {m - 1:,} steps), which need {_bytes(total)} of memory; "
+                f"{_bytes(budget)} are available: at most about {bins_fit:,} bins fit, "
+                f"time_bin_s >= {end_s / bins_fit:.3g}")
+    one = need(bins, 0, 1) - window
     if window + one > budget:
+        per_fragment = one / max(n_frag, 1.0)
         fit = max((budget - window) // per_fragment, 0)
         if scenario.population is not None:
             raise InputError(
@@ -167,20 +188,22 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
             f"need {_bytes(one)} of memory over {bins:,} time bins; {_bytes(budget)} are "
             f"available: about {fit:,.0f} fragments fit (lc_min_m >= {lc_fit:.3g}, or larger "
             f"time_bin_s)")
-    per_batch = one * (batch_size or 1)
-    if batch_size is not None and window + per_batch > budget:
+    if batch > 1 and window + one * batch > budget:
         fit = int((budget - window) // one)
-        raise InputError(f"--batch-size {batch_size:,}: a batch of {batch_size:,} realizations "
-                         f"needs {_bytes(per_batch)} of memory; {_bytes(budget)} are available: "
-                         f"at most {fit:,} fit")
-    results = n_realizations * per_realization
-    if window + one * (batch_size or 1) + results > budget:
-        fit = int((budget - window - per_batch) // per_realization)
+        raise InputError(f"--batch-size {batch:,}: a batch of {batch:,} realizations needs "
+                         f"{_bytes(one * batch)} of memory; {_bytes(budget)} are available: at "
+                         f"most {fit:,} fit")
+    if total > budget:
+        per_realization = need(bins, 1, batch) - need(bins, 0, batch)
+        fit = int((budget - need(bins, 0, batch)) // per_realization)
         raise InputError(
-            f"{realizations_label} = {n_realizations:,}: the results of that many realizations "
-            f"need {_bytes(results)} of memory ({K} target(s) x {bins:,} time bins each); "
-            f"{_bytes(budget)} are available: at most about {fit:,} realizations fit (split "
-            f"the run with --shard K/N and fragrisk merge)")
+            f"{_named(realizations_label, n_realizations)}: the results of that many realizations "
+            f"need {_bytes(total - need(bins, 0, batch))} of memory ({K} target(s) x {bins:,} "
+            f"time bins each); {_bytes(budget)} are available: at most about {fit:,} "
+            f"realizations fit (split the run with --shard K/N and fragrisk merge)")
+    if bins > MAX_TIME_BINS:
+        raise InputError(f"{_field(scenario, 'time_bin_s')} = {a.time_bin_s:g} makes {bins:,} time "
+                         f"bins, more than the {MAX_TIME_BINS:,} the kernels can index")
 
     if parallel is None:
         return
@@ -191,7 +214,7 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
         fit = int(MAX_RUN_DAYS * 86400.0 * rate // (n_frag * m))
         where = (f"{max(parallel, 1)} process(es)" if device != "gpu" else "one GPU")
         raise InputError(
-            f"{realizations_label} = {n_realizations:,}: {n_realizations:,} realizations x "
+            f"{_named(realizations_label, n_realizations)}: {n_realizations:,} realizations x "
             f"{n_frag:,.0f} fragments x {m:,} time samples = {steps:.3g} fragment-steps, at "
             f"least {_duration(seconds)} on {where} at {rate:.2g} fragment-steps/s (faster than "
             f"measured); at most about {fit:,} realizations fit in {MAX_RUN_DAYS:g} days (or "

@@ -835,20 +835,28 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def _scenario_difference(ref_text: str, text: str) -> str:
+def _scenario_difference(ref_text: str, text: str) -> str | None:
     """' at [event] lc_min_m (0.2 vs 0.1)': the first field where two resolved scenario texts
-    differ, or '' where that cannot be said (texts that are not TOML)."""
+    differ; '' where that cannot be said (texts that are not TOML); None where they hold the
+    same fields (they differ in comments only)."""
     import tomllib
 
     try:
         a, b = tomllib.loads(ref_text), tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return ""
+    if a == b:
+        return None
 
     def walk(x, y, where):
         if isinstance(x, dict) and isinstance(y, dict):
             for key in list(x) + [k for k in y if k not in x]:
-                found = walk(x.get(key), y.get(key), f"{where} {key}".strip() if where else key)
+                u, v = x.get(key), y.get(key)
+                if not where and isinstance(u if u is not None else v, (dict, list)):
+                    label = f"[{key}]" if isinstance(u if u is not None else v, dict) else f"[[{key}]]"
+                else:
+                    label = f"{where} {key}" if where else key
+                found = walk(u, v, label)
                 if found:
                     return found
             return ""
@@ -895,9 +903,12 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
             if a == b:
                 continue
             if key == "scenario" and isinstance(a, str) and isinstance(b, str):
+                difference = _scenario_difference(a, b)
+                if difference is None:
+                    continue  # the same scenario, named by another path in its comment line
                 raise InputError(
                     f"{name}: global attribute 'scenario' (sha256 {_digest(b)}) differs from "
-                    f"{ref_name}'s (sha256 {_digest(a)}){_scenario_difference(a, b)}; shards of "
+                    f"{ref_name}'s (sha256 {_digest(a)}){difference}; shards of "
                     f"different runs cannot be merged"
                 )
             raise InputError(
@@ -987,8 +998,9 @@ def merge_files(
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError(f"{out}: no shard files given to merge")
-    if (out.exists() or out.is_symlink()) and not overwrite:
-        raise InputError(f"{out}: exists; use --overwrite to replace it")
+    from .h5io import check_output_path
+
+    check_output_path(out, overwrite=overwrite, what="a results file")  # before reading shards
     shards = [read_results(p) for p in paths]  # also checks each stored histogram against P
     merged = merge_results(shards, names=[str(p) for p in paths])
     return write_results(out, merged, overwrite=overwrite)

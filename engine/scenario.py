@@ -326,7 +326,9 @@ def _elements(table: _Table, base) -> tuple[ElementSet, str]:
         return parse_tle(value, where), key
     path = _resolve(base, value)
     if not path.is_file():
-        raise InputError(f"{where} = {_show(value)}: file not found ({path})")
+        why = ("is a folder" if path.is_dir() else
+               "not a regular file" if path.exists() else "file not found")
+        raise InputError(f"{where} = {_show(value)}: {why} ({path})")
     try:
         elements = read_tle_file(path) if key == "tle_file" else read_omm_file(path)
     except InputError as exc:
@@ -411,6 +413,20 @@ def _check_epoch_gap(elements: ElementSet, jd: float, fr: float, max_gap_days: f
                     f"errors grow with that distance")
 
 
+def _check_in_orbit(elements: ElementSet, jd: float, fr: float, field: str, at: str) -> None:
+    """InputError unless SGP4 starts from object 0 of ``elements`` and puts it above
+    DECAY_ALTITUDE_KM at (jd, fr): a target that is not in orbit would count nothing, silently."""
+    who = _describe_object(elements)
+    err, r_km, _ = elements.to_satrecs()[0].sgp4(jd, fr)
+    if err != 0:
+        raise InputError(f"{field}: {who} is not in orbit {at}: SGP4 error {err} "
+                         f"({_SGP4_ERRORS.get(err, 'unknown error')})")
+    altitude = float(np.linalg.norm(r_km)) - EARTH_RADIUS_KM
+    if altitude < DECAY_ALTITUDE_KM:
+        raise InputError(f"{field}: {who} is not in orbit {at}: altitude {altitude:.1f} km "
+                         f"< {DECAY_ALTITUDE_KM:g} km")
+
+
 def _check_parent_at_event(parent: Parent, key: str, event: Event, src: str,
                            max_gap_days: float, warnings: list) -> None:
     """Deep-space and decayed parents, and element sets too far from the event, are errors."""
@@ -463,6 +479,8 @@ def _read_targets(value, src: str, base, start: tuple | None, warnings: list, *,
         if start is not None:
             _check_epoch_gap(elements, start[1], start[2], max_gap_days, f"{src}: {label} {key}",
                              f'[analysis] start = "{start[0]}"', warnings)
+            _check_in_orbit(elements, start[1], start[2], f"{src}: {label} {key}",
+                            f'at [analysis] start = "{start[0]}"')
         targets.append(Target(name=name, elements=elements, hard_body_radius_m=radius))
     return tuple(targets)
 
@@ -568,6 +586,10 @@ def _toml_error(exc: Exception, text: str, source: str) -> InputError:
         key_re = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
         header_re = re.compile(r"^\s*(\[\[?[^\]]*\]\]?)")
         key = header = None
+        if (hm := re.match(r"^\s*\[\[?\s*([^\]]*?)\s*\]\]?", lines[n - 1])) is not None:
+            # A table header naming a key that already holds a value (or a table twice).
+            return InputError(f"{source}: not valid TOML: [{hm.group(1)}] at line {n} names a "
+                              f"field given before it ({hm.group(1)} = ...)")
         for line in reversed(lines[:n]):
             if key is None:
                 km = key_re.match(line)
