@@ -40,13 +40,31 @@ class UserError(click.ClickException):
         click.echo(f"error: {' '.join(self.format_message().splitlines())}", err=True)
 
 
+class OneLineUsageError(click.ClickException):
+    """A click usage error (a bad option value, a missing argument, an unknown command) as one
+    line ``error: <message> (see 'fragrisk CMD --help')``, exit code 2."""
+
+    def __init__(self, exc: click.UsageError):
+        super().__init__(" ".join(exc.format_message().split()).rstrip("."))
+        self.exit_code = exc.exit_code
+        self.where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}{self.where}", err=True)
+
+
 class FragriskGroup(click.Group):
-    """A click group that turns FragriskError from any subcommand into a UserError, and SIGTERM
-    (Terminated) in a command that does not handle it into one line and exit code 143."""
+    """A click group that turns FragriskError from any subcommand into a UserError, click's usage
+    errors into one line, and SIGTERM (Terminated) in a command that does not handle it into one
+    line and exit code 143."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
         except FragriskError as exc:
             raise UserError(str(exc)) from None
         except Terminated:
@@ -75,9 +93,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.NoArgsIsHelpError as exc:  # `fragrisk` alone: the help text
         exc.show()
         sys.exit(exc.exit_code)
-    except click.UsageError as exc:
-        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-        click.echo(f"error: {' '.join(exc.format_message().split()).rstrip('.')}{where}", err=True)
+    except click.UsageError as exc:  # the group's own options (`fragrisk --bogus`)
+        OneLineUsageError(exc).show()
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
@@ -130,11 +147,13 @@ def device_option(f):
 
 
 class _AsciiNumber(click.ParamType):
-    """An integer or a finite float written in ASCII digits: click's INT and FLOAT call int() and
-    float(), which also read full-width digits, "1_000", "nan" and "inf"."""
+    """An integer or a float written in ASCII digits: click's INT and FLOAT call int() and
+    float(), which also read full-width and other Unicode digits and "1_000".  "nan" and "inf"
+    pass as floats, for the command to refuse with its own message (the field and its range)."""
 
     _INT = re.compile(r"[+-]?\d+", re.ASCII)
-    _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+    _FLOAT = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)",
+                        re.ASCII | re.IGNORECASE)
 
     def __init__(self, kind: type):
         self.kind = kind
@@ -146,12 +165,9 @@ class _AsciiNumber(click.ParamType):
         text = str(value).strip()
         pattern = self._INT if self.kind is int else self._FLOAT
         if not pattern.fullmatch(text):
-            what = "an integer" if self.kind is int else "a finite number"
+            what = "an integer" if self.kind is int else "a number"
             self.fail(f"{value!r} is not {what} (ASCII digits)", param, ctx)
-        out = self.kind(text)
-        if self.kind is float and not math.isfinite(out):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return out
+        return self.kind(text)
 
 
 INT = _AsciiNumber(int)

@@ -26,6 +26,7 @@ engine.errors.Terminated (exit 143, checkpoint kept).
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -48,6 +49,9 @@ WORKERS_TIMEOUT_S = 120
 MAX_SETUP_RESENDS = 3
 #: Local worker processes per core at most (--workers): more only thrash the machine.
 MAX_WORKERS_PER_CORE = 4
+#: What a local cluster's scheduler and workers log on stderr: errors, not the warnings of a
+#: cancelled batch (Ctrl-C, SIGTERM) that would follow fragrisk's one line.
+LOCAL_LOG_LEVEL = logging.ERROR
 
 
 def _import_distributed():
@@ -127,7 +131,9 @@ class DaskExecutor:
             # Worker processes inherit an ignored SIGINT and keep it: Ctrl-C in a terminal reaches
             # the whole process group, and only this process should act on it (cancel, shut the
             # cluster down, keep the checkpoint) rather than every worker dying with a traceback.
-            with _sigint_ignored():
+            # The same for SIGTERM, which a batch scheduler sends to every process of the job
+            # (the nannies stop their workers through a queue, then SIGKILL: never SIGTERM).
+            with _sigint_ignored(), _signal_handled_by(signal.SIGTERM, signal.SIG_IGN):
                 self.cluster = self._local_cluster(distributed)
                 self.client = distributed.Client(self.cluster)
                 self._wait_for_workers(len(self.cluster.worker_spec))
@@ -137,7 +143,7 @@ class DaskExecutor:
         n = int(self.workers)
         if self.device != "gpu":
             return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
+                                            dashboard_address=None, silence_logs=LOCAL_LOG_LEVEL)
         gpus = _visible_gpus()
         if n > len(gpus):
             self.notes.append(f"--workers {n}: {len(gpus)} GPU(s) visible, so {len(gpus)} worker(s), one per GPU")
@@ -147,7 +153,7 @@ class DaskExecutor:
         except ImportError:
             return local_cluster_with_env(distributed, [{"CUDA_VISIBLE_DEVICES": g} for g in gpus])
         return LocalCUDACluster(n_workers=len(gpus), threads_per_worker=1, CUDA_VISIBLE_DEVICES=",".join(gpus),
-                                dashboard_address=None)
+                                dashboard_address=None, silence_logs=LOCAL_LOG_LEVEL)
 
     def _wait_for_workers(self, n: int) -> None:
         try:
@@ -183,16 +189,18 @@ class DaskExecutor:
         """Disconnect, and shut down the local cluster if this executor started one."""
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - closing what may already be gone
-                pass
-        if cluster is not None:
-            try:
-                cluster.close()
-            except Exception:  # noqa: BLE001
-                pass
+        # A local cluster first: its scheduler still has this client to report to while its
+        # workers stop (with the client gone first, it logs its reports' failures with
+        # tracebacks after an interrupted run). What a local cluster says while it shuts down
+        # (tasks and data lost with its workers) is no news to the user: kept quiet.
+        quiet = _distributed_logs_quiet() if cluster is not None else contextlib.nullcontext()
+        with quiet:
+            for thing in (cluster, client):
+                if thing is not None:
+                    try:
+                        thing.close()
+                    except Exception:  # noqa: BLE001 - closing what may already be gone
+                        pass
 
     def __enter__(self):
         return self
@@ -374,10 +382,24 @@ def _signal_handled_by(signum, handler):
         signal.signal(signum, previous)
 
 
+@contextlib.contextmanager
+def _distributed_logs_quiet():
+    """Nothing of distributed's loggers in this process inside the block (their level restored
+    after it)."""
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def local_cluster_with_env(distributed, envs: list[dict]):
     """A LocalCluster of len(envs) one-thread worker processes, worker i with environment envs[i]
     (e.g. CUDA_VISIBLE_DEVICES, so each sees one GPU as device 0)."""
-    cluster = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=LOCAL_LOG_LEVEL)
     template = cluster.new_spec
     for i, env in enumerate(envs):
         options = dict(template["options"], env={**template["options"].get("env", {}), **env})
