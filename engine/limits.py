@@ -99,17 +99,15 @@ def window_sizes(analysis) -> tuple[int, int]:
 
 
 def fragments_per_realization(scenario) -> float:
-    """Expected fragments of one realization (the SBM count, plus remnants), or the objects of
-    a [population]; a float, since a bad scenario may ask for more than any integer type."""
+    """Fragments of one realization (the SBM count, plus remnants), or the objects of a
+    [population], as a float."""
     if scenario.population is not None:
         return float(len(scenario.population.elements))
     from . import breakup
+    from .cloud import breakup_params
 
-    e, p = scenario.event, scenario.parent
-    mass = breakup.sbm_mass_kg(e.type, p.mass_kg, e.projectile_mass_kg or 0.0,
-                               e.impact_velocity_km_s or 0.0)
-    count = breakup.cumulative_count(e.type, mass, e.lc_min_m, e.explosion_scale)
-    return float(count) + breakup.MAX_REMNANTS
+    # The scenario loader has checked that the breakup model takes these (engine.scenario).
+    return float(breakup_params(scenario.event, scenario.parent).n_fragments) + breakup.MAX_REMNANTS
 
 
 def _named(label: str, n: int) -> str:

@@ -56,6 +56,9 @@ MAX_MASS_KG = 1.0e6
 #: Largest [event] impact_velocity_km_s: two orbits about the Earth meet at less than twice the
 #: escape speed at the surface (2 x 11.2 km/s).
 MAX_IMPACT_VELOCITY_KM_S = 25.0
+#: Largest [event] drag_coefficient and drag_scale: drag coefficients of satellites are 2 to 4,
+#: and B* = k·Cd·(A/m)·ρ0/2 must stay a float64 SGP4 can take.
+MAX_DRAG_FACTOR = 100.0
 #: Largest [analysis] seed: numpy.random.SeedSequence takes any size, but the results file
 #: stores it as an unsigned 64-bit attribute.
 MAX_SEED = 2**64 - 1
@@ -386,8 +389,10 @@ def _read_event(data: dict, src: str, warnings: list) -> Event:
         projectile_mass_kg=projectile, impact_velocity_km_s=velocity, lc_min_m=lc_min,
         am_sampling=t.string("am_sampling", "mixture", choices=AM_SAMPLINGS),
         mass_policy=t.string("mass_policy", "remnants", choices=MASS_POLICIES),
-        drag_coefficient=t.number("drag_coefficient", 2.2, ok=_positive, expect="a number > 0"),
-        drag_scale=t.number("drag_scale", 1.0, ok=_positive, expect="a number > 0"),
+        drag_coefficient=t.number("drag_coefficient", 2.2, ok=lambda x: 0 < x <= MAX_DRAG_FACTOR,
+                                  expect=f"a number > 0 and at most {MAX_DRAG_FACTOR:g}"),
+        drag_scale=t.number("drag_scale", 1.0, ok=lambda x: 0 < x <= MAX_DRAG_FACTOR,
+                            expect=f"a number > 0 and at most {MAX_DRAG_FACTOR:g}"),
         explosion_scale=t.number("explosion_scale", 1.0, ok=_positive, expect="a number > 0"),
     )
 
@@ -425,6 +430,41 @@ def _check_in_orbit(elements: ElementSet, jd: float, fr: float, field: str, at: 
     if altitude < DECAY_ALTITUDE_KM:
         raise InputError(f"{field}: {who} is not in orbit {at}: altitude {altitude:.1f} km "
                          f"< {DECAY_ALTITUDE_KM:g} km")
+
+
+def _check_breakup(parent: Parent, event: Event, src: str) -> None:
+    """The breakup model must take [parent] and [event] as they are, and give at least one and
+    at most breakup.MAX_FRAGMENTS_PER_REALIZATION fragments a realization (checked when the file
+    is read, not in the middle of a run)."""
+    from . import breakup
+    from .cloud import breakup_params
+
+    lc = event.lc_min_m
+    try:
+        n = breakup_params(event, parent).n_fragments
+    except InputError as exc:
+        try:
+            mass = breakup.sbm_mass_kg(event.type, parent.mass_kg, event.projectile_mass_kg or 0.0,
+                                       event.impact_velocity_km_s or 0.0)
+            count = breakup.cumulative_count(event.type, mass, lc, event.explosion_scale)
+        except InputError:
+            mass = count = 0.0  # e.g. a mass that underflows to 0: said below as "no fragment"
+        limit = breakup.MAX_FRAGMENTS_PER_REALIZATION
+        if not count >= 1.0:
+            n = 0
+        elif count > limit:
+            # N(>= Lc) grows as Lc^-1.71 (SBM): the smallest lc_min_m within the limit.
+            raise InputError(
+                f"{src}: [event] lc_min_m = {lc:g} gives {count:,.3g} fragments per realization "
+                f"(SBM mass {mass:,.4g} kg), more than the {limit:,} fragrisk samples in one: "
+                f"lc_min_m >= {lc * (count / limit) ** (1.0 / 1.71):.3g} would fit") from None
+        else:
+            raise InputError(f"{src}: [event]: {exc}") from None
+    if n < 1:
+        raise InputError(
+            f"{src}: [event] gives no fragment of at least lc_min_m = {lc:g} m (the NASA SBM "
+            f"count is below 1 for this breakup): nothing to assess; a smaller lc_min_m, or a "
+            f"heavier or faster projectile")
 
 
 def _check_parent_at_event(parent: Parent, key: str, event: Event, src: str,
@@ -570,7 +610,7 @@ def _check_hard_body_radii(targets: tuple, src: str, analysis: Analysis) -> None
             raise InputError(f"{src}: [[targets]] #{k} hard_body_radius_m = "
                              f"{_show(t.hard_body_radius_m)}: expected a radius below [analysis] "
                              f"kernel_radius_km = {analysis.kernel_radius_km:g} "
-                             f"({limit_m:,.0f} m), the sphere the estimator averages the debris "
+                             f"({limit_m:,.6g} m), the sphere the estimator averages the debris "
                              f"density over")
 
 
@@ -641,6 +681,7 @@ def scenario_from_text(text: str, source: str, base, *,
             raise InputError(f"{source}: missing required table [event]")
         parent, parent_key = _read_parent(parent_data, source, base)
         event = _read_event(event_data, source, warnings)
+        _check_breakup(parent, event, source)
         _check_parent_at_event(parent, parent_key, event, source, max_gap, warnings)
 
     analysis = _read_analysis(analysis_data, source, event, max_gap)

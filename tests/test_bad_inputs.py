@@ -379,6 +379,8 @@ for table, key, value, needle in [
         ("parent", "mass_kg", "1e30", "420,000 kg"),
         ("event", "projectile_mass_kg", "1e30", "420,000 kg"),
         ("event", "impact_velocity_km_s", "3e5", "escape speed"),
+        ("event", "drag_coefficient", "1e300", "at most 100"),
+        ("event", "drag_scale", "1e300", "at most 100"),
         ("event", "lc_min_m", "5", "[0.001, 1]"),
         ("analysis", "kernel_radius_km", "1e300", "Earth"),
         ("targets", "hard_body_radius_m", "20000", "kernel_radius_km"),
@@ -427,14 +429,25 @@ case("size-batch-1e12", lambda w: run("tiny.toml", "--batch-size", str(10**12)),
      "--batch-size", "fit", fast=True)
 case("size-fragments-1mm-heaviest", lambda w: run(scenario(
     w, ("parent", "mass_kg", "1e6"), ("event", "projectile_mass_kg", "1e6"),
-    ("event", "lc_min_m", "0.001"))), "bad.toml", "lc_min_m", "fit", fast=True)
+    ("event", "lc_min_m", "0.001"))), "bad.toml", "lc_min_m", "fragments per realization", "fit",
+     fast=True)
 case("size-explosion-scale", lambda w: run(scenario(
     w, ("event", "type", '"explosion"'), ("event", "explosion_scale", "1e12"))),
      "bad.toml", "fragments per realization", "fit", fast=True)
 case("time-a-year-of-cpu", lambda w: run(scenario(
     w, ("event", "lc_min_m", "0.01"), ("analysis", "duration_days", "30"), ("analysis", "step_s", "60"),
     ("analysis", "time_bin_s", "3600")), "--realizations", "100000"),
-     "--realizations", "days", fast=True)
+     "--realizations", "fit", fast=True)  # in time (a year), or on a small machine in memory
+case("no-fragments-tiny-projectile", lambda w: run(scenario(
+    w, ("event", "projectile_mass_kg", "1e-300"))), "bad.toml", "[event]", "no fragment")
+case("no-fragments-slow-impact", lambda w: run(scenario(
+    w, ("event", "projectile_mass_kg", "0.01"), ("event", "impact_velocity_km_s", "1"))),
+     "bad.toml", "[event]", "no fragment")
+case("no-fragments-explosion-scale", lambda w: run(scenario(
+    w, ("event", "type", '"explosion"'), ("event", "explosion_scale", "1e-300"))),
+     "bad.toml", "[event]", "no fragment")
+case("lc-min-above-largest-fragment", lambda w: run(scenario(w, ("event", "lc_min_m", "1"))),
+     "bad.toml", "[event]", "lc_min_m")
 
 # Element sets: TLE, column by column (the first through a scenario, inline and as a file)
 FULLWIDTH_MM = tle_with(line=2, col=53, text=FULLWIDTH_1)
@@ -656,6 +669,33 @@ case("merge-different-scenarios", lambda w: ["merge", "a.h5", "b_lc.h5", "-o", "
 case("merge-overlap", lambda w: ["merge", "a.h5", "a.h5", "b.h5", "-o", "out/m.h5"], "a.h5", "overlap")
 case("merge-gap", lambda w: ["merge", "a.h5", "-o", "out/m.h5"], "realizations 2..3")
 case("merge-nothing", lambda w: ["merge", "-o", "out/m.h5"], "SHARD")
+
+# [population] scenarios
+def population(w: Path, *extra: str, start="2021-11-15T02:47:00Z") -> str:
+    text = (f'name = "catalog"\n[population]\ntle_file = "{w / "iss.tle"}"\n'
+            f'[[targets]]\nname = "ISS"\ntle_file = "{w / "iss.tle"}"\nhard_body_radius_m = 50\n'
+            f'[analysis]\nstart = "{start}"\nduration_days = 0.01\n' + "".join(extra))
+    (w / "pop.toml").write_text(text)
+    return str(w / "pop.toml")
+
+
+case("population-with-event", lambda w: run(population(w, '[event]\nepoch = "2021-11-15T02:47:00Z"\n')),
+     "pop.toml", "[event]", "not allowed with [population]")
+case("population-realizations-2", lambda w: run(population(w, "realizations = 2\n")),
+     "pop.toml", "realizations", "single realization")
+case("population-far-from-start", lambda w: run(population(w, start="2022-06-01T00:00:00Z")),
+     "pop.toml", "[population]", "max_epoch_gap_days")
+case("population-without-start", lambda w: (population(w), run(_no_start(w)))[1], "pop.toml", "start")
+case("population-to-sample", lambda w: ["sample", population(w), "--realizations", "1", "-o", "out/f.h5"],
+     "pop.toml", "[population]")
+
+
+def _no_start(w: Path) -> str:
+    path = w / "pop.toml"
+    path.write_text("\n".join(line for line in path.read_text().splitlines()
+                              if not line.startswith("start")) + "\n")
+    return str(path)
+
 
 # info
 case("info-bad-scenario", lambda w: ["info", scenario(w, ("parent", "kind", '"asteroid"'))],
