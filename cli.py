@@ -1,12 +1,12 @@
 """fragrisk's command line: parses, calls engine/, prints.  No numerics here.
 
 Every command is a ``@cli.command`` on the group below.  An ``engine.errors.FragriskError``
-raised anywhere in a command becomes one line ``error: <message>`` on stderr and exit code 2,
-without a traceback (the group does it, so new commands get it for free); so do click's usage
-errors (a bad option value, a missing argument), which name the option and point to --help.
-SIGTERM is handled like Ctrl-C (``engine.errors.Terminated``, a KeyboardInterrupt): `run` keeps
-its finished batches and says so, every command removes its temporary files, and the exit code
-is 143 (130 for Ctrl-C).
+raised anywhere in a command becomes one line ``error: <message>`` on stderr and its exit code
+(`exit_code_of`: 2 for bad input, 3 for GPU memory), without a traceback (the group does it, so
+new commands get it for free); so do click's usage errors (a bad option value, a missing
+argument), which name the option and point to --help (exit 2). SIGTERM is handled like Ctrl-C
+(``engine.errors.Terminated``, a KeyboardInterrupt): `run` keeps its finished batches and says
+so, every command removes its temporary files, and the exit code is 143 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
@@ -22,22 +22,38 @@ import threading
 import click
 
 from . import engine
-from .engine.errors import FragriskError, Terminated
+from .engine.errors import DeviceMemoryError, FragriskError, Terminated, one_line
 
 DEFAULT_SCENARIO = "cosmos1408"
+EXIT_ABORTED = 1
 EXIT_USER_ERROR = 2
+EXIT_DEVICE_MEMORY = 3
 EXIT_INTERRUPTED = 130   # 128 + SIGINT
 EXIT_TERMINATED = 143    # 128 + SIGTERM
 
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done; 1 aborted; 2 bad input or options (one line on stderr names the file, "
+    "field and value); 3 GPU out of memory even with a single realization (fewer time bins or "
+    "targets, a larger lc_min_m, or --device cpu); 130 interrupted (run: finished batches are "
+    "kept for --resume); 143 terminated by SIGTERM (as 130)."
+)
+
+
+def exit_code_of(exc: FragriskError) -> int:
+    """The exit code of an error raised by the engine (see EXIT_CODES_HELP)."""
+    return EXIT_DEVICE_MEMORY if isinstance(exc, DeviceMemoryError) else EXIT_USER_ERROR
+
 
 class UserError(click.ClickException):
-    """A FragriskError on its way out: ``error: <message>`` on stderr, exit code 2."""
+    """A FragriskError on its way out: ``error: <message>`` on stderr, its exit code."""
 
-    exit_code = EXIT_USER_ERROR
+    def __init__(self, exc: FragriskError) -> None:
+        super().__init__(str(exc))
+        self.exit_code = exit_code_of(exc)
 
     def show(self, file=None) -> None:
         # The engine's messages are one line by contract; keep them so even if one slips.
-        click.echo(f"error: {' '.join(self.format_message().splitlines())}", err=True)
+        click.echo(f"error: {one_line(self.format_message())}", err=True)
 
 
 class OneLineUsageError(click.ClickException):
@@ -66,13 +82,14 @@ class FragriskGroup(click.Group):
         except click.UsageError as exc:
             raise OneLineUsageError(exc) from None
         except FragriskError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(exc) from None
         except Terminated:
             click.echo("terminated (SIGTERM): nothing was written", err=True)
             raise click.exceptions.Exit(EXIT_TERMINATED) from None
 
 
-@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES_HELP)
 @click.version_option(engine.__version__, "--version", prog_name="fragrisk",
                       message="%(prog)s %(version)s")
 def cli() -> None:
@@ -89,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             click.echo("terminated (SIGTERM)", err=True)
             sys.exit(EXIT_TERMINATED)
         click.echo("Aborted!", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ABORTED)
     except click.exceptions.NoArgsIsHelpError as exc:  # `fragrisk` alone: the help text
         exc.show()
         sys.exit(exc.exit_code)
@@ -100,18 +117,19 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except FragriskError as exc:  # raised outside a subcommand, e.g. in a parameter callback
-        UserError(str(exc)).show()
-        sys.exit(EXIT_USER_ERROR)
+        error = UserError(exc)
+        error.show()
+        sys.exit(error.exit_code)
     except Terminated:
         click.echo("terminated (SIGTERM)", err=True)
         sys.exit(EXIT_TERMINATED)
     except MemoryError:  # what the up-front size checks did not foresee: still one line
         click.echo("error: out of memory; try a smaller problem (fewer realizations, a larger "
                    "step or lc_min_m)", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ABORTED)
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # `fragrisk info | head`: the reader went away
-            sys.exit(1)
+            sys.exit(EXIT_ABORTED)
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -436,7 +454,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
 
 
 # --- run, plot, merge -------------------------------------------------------------------------------
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @scenario_argument
 @click.option("--realizations", type=INT, default=None, metavar="N",
               help="Realizations to run (default: the scenario's on the GPU; a smaller count on the CPU).")
@@ -462,6 +480,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
 
     from .engine import jobs
     from .engine.backend import resolve_device
+    from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
     from .engine.results import summary
     from .engine.scenario import load_scenario
@@ -523,8 +542,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
               "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
               "effective_fragment_steps_per_s": st["effective_rate"],
               "raw_fragment_steps_per_s": st["raw_rate"],
-              "fragment_status_counts": dict(zip(["kept", "sub_orbital", "hyperbolic", "fit_failed",
-                                                  "deep_space"], st["status_counts"])),
+              "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
               "targets": per_target, "notes": job.notes}
     if as_json:
         click.echo(json.dumps(report, default=float))

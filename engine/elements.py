@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from sgp4.api import WGS72, Satrec
+from sgp4.api import SGP4_ERRORS, WGS72, Satrec
 
 from . import sgp4 as fr_sgp4  # fragrisk's SGP4 (its constants), not the python-sgp4 package
 from .errors import InputError
@@ -40,16 +40,6 @@ DEEP_SPACE_PERIOD_MIN = fr_sgp4.DEEP_SPACE_PERIOD_MIN
 _SGP4_EPOCH0_JD = 2433281.5
 
 _TLE_LINE_LENGTH = 69
-
-#: What python-sgp4's (Vallado's) SGP4 error codes mean.
-SGP4_ERRORS = {
-    1: "mean eccentricity out of range or mean semi-major axis below 0.95 earth radii",
-    2: "mean motion below zero",
-    3: "perturbed eccentricity out of range",
-    4: "semi-latus rectum below zero",
-    5: "epoch elements are sub-orbital",
-    6: "orbit has decayed",
-}
 
 #: Largest NORAD catalog number an OMM may carry (9 digits, the CCSDS/Space-Track field).
 MAX_CATALOG_NUMBER = 999_999_999
@@ -457,7 +447,8 @@ def _read_bytes(path) -> tuple[bytes, str]:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
 
 
-def _decode(data: bytes, source: str) -> str:
+def decode_text(data: bytes, source: str) -> str:
+    """UTF-8 (with or without a byte-order mark) -> str; InputError naming `source` if not."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -467,7 +458,7 @@ def _decode(data: bytes, source: str) -> str:
 def read_tle_file(path) -> ElementSet:
     """Read a TLE/3LE file (path or Traversable); ``source`` is the path as given."""
     data, source = _read_bytes(path)
-    return parse_tle(_decode(data, source), source)
+    return parse_tle(decode_text(data, source), source)
 
 
 # ================================================================================================
@@ -629,9 +620,9 @@ def parse_omm(data: bytes, source: str, fmt: str) -> ElementSet:
     if fmt == "xml":
         records = _omm_xml_records(data, source)
     elif fmt == "csv":
-        records = _omm_csv_records(_decode(data, source), source)
+        records = _omm_csv_records(decode_text(data, source), source)
     elif fmt == "json":
-        records = _omm_json_records(_decode(data, source), source)
+        records = _omm_json_records(decode_text(data, source), source)
     else:
         raise ValueError(f"unknown OMM format {fmt!r}")
     return _omm_element_set(records, source)
@@ -674,5 +665,5 @@ def load_elements(path) -> ElementSet:
     suffix = _suffix(path)
     fmt = "tle" if suffix in _TLE_SUFFIXES else _OMM_SUFFIXES.get(suffix) or _sniff(data)
     if fmt == "tle":
-        return parse_tle(_decode(data, source), source)
+        return parse_tle(decode_text(data, source), source)
     return parse_omm(data, source, fmt)

@@ -10,7 +10,7 @@
                          so that ``xarray.open_dataset(path, engine="h5netcdf")`` reads the
                          file as netCDF-4 without warnings.
 
-Messages are those of engine.results.write_results, so either writer can use these helpers.
+The results, fragments and ephemeris writers all use these helpers, so their refusals read alike.
 """
 
 from __future__ import annotations
@@ -23,15 +23,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 #: What the netCDF-4 library writes into the scale of a dimension without a coordinate variable
 #: (followed by the length in 10 characters).
 NOT_A_VARIABLE = b"This is a netCDF dimension but not a netCDF variable."
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
@@ -73,7 +69,7 @@ def check_writable_folder(folder: Path, path: Path | None = None) -> None:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
         raise InputError(f"{path if path is not None else folder}: cannot write in folder "
-                         f"{str(folder)!r}: {exc.strerror or _one_line(exc)}") from None
+                         f"{str(folder)!r}: {exc.strerror or one_line(exc)}") from None
     os.close(fd)
     try:
         probe.unlink()
@@ -98,7 +94,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False,
         except FileNotFoundError:
             pass
         if isinstance(exc, OSError):
-            raise InputError(f"{path}: cannot write: {_one_line(exc)}") from exc
+            raise InputError(f"{path}: cannot write: {one_line(exc)}") from exc
         raise
 
 

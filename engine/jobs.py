@@ -27,10 +27,12 @@ import numpy as np
 
 from .. import engine
 from . import montecarlo
+from .cloud import STATUS_DEEP_SPACE
 from .errors import InputError
 from .h5io import atomic_path, check_output_path
 from .results import write_results
 from .scenario import MAX_SEED, scenario_to_toml
+from .sgp4 import DEEP_SPACE_PERIOD_MIN
 from .timeutil import format_utc
 
 
@@ -296,11 +298,11 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         shutil.rmtree(folder, ignore_errors=True)
     stats = output.stats()
     stats["elapsed_s"] = elapsed
-    deep = stats["status_counts"][4]
+    deep = stats["status_counts"][STATUS_DEEP_SPACE]
     if deep:
         # Counted, never dropped silently: the kernels are near-earth SGP4 (engine/cloud.py).
         notes.append(f"{deep:,} {'objects' if scenario.population is not None else 'fragments'} on deep-space "
-                     f"orbits (period >= 225 min) were not propagated and contribute nothing")
+                     f"orbits (period >= {DEEP_SPACE_PERIOD_MIN:g} min) were not propagated and contribute nothing")
     if previous:
         stats["note"] = "rates count this session's batches only"
     return JobResult(out, results, stats, notes, device)

@@ -23,14 +23,14 @@ import numpy as np
 
 from . import cloud as cloud_mod
 from . import risk
-from .errors import InputError
+from .errors import DeviceMemoryError, one_line
 from .results import RunResults
 from .timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
-#: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
-#: on 2 cores: 3.2 s a realization measured on this project's 2-core machines (`fragrisk run
-#: --device cpu --realizations 10`: 32 s), 30 take about 100 s, with room for a busy machine.
+#: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within a few
+#: minutes on two cores, with room for a busy machine (the NumPy path's measured rate:
+#: benchmarks/results/run_cpu.json, `python -m benchmarks.run`).
 CPU_DEFAULT_REALIZATIONS = 30
 
 
@@ -144,9 +144,10 @@ class BatchResult:
 
 
 @dataclasses.dataclass
-class Population:
-    """What the estimator needs of a cloud: SGP4 table of the propagated objects, their
-    realization, size and minutes from epoch to the analysis start."""
+class ObjectBatch:
+    """The objects of one batch, as the estimator needs them: SGP4 table of the propagated
+    objects (a cloud's kept fragments, or a [population] scenario's objects), their realization,
+    size and minutes from epoch to the analysis start."""
 
     table: np.ndarray          # (N_COEFFICIENTS, n)
     realization: np.ndarray    # (n,) sorted
@@ -154,16 +155,16 @@ class Population:
     offset_min: np.ndarray     # (n,)
 
 
-def fragments_population(setup: Setup, realizations):
-    """The kept fragments of `realizations` as a Population, with the batch's status counts (5,),
+def fragment_objects(setup: Setup, realizations):
+    """The kept fragments of `realizations` as an ObjectBatch, with the batch's status counts (5,),
     fragments sampled per realization (R,) and the Gabbard data of realization 0 (or None)."""
     sc = setup.scenario
     cl = cloud_mod.sample_cloud(sc, realizations, setup.device)
     kept = cl.kept
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
-    pop = Population(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
-                     np.full(int(kept.sum()), offset))
-    counts = np.bincount(cl.status, minlength=5)
+    objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
+                       np.full(int(kept.sum()), offset))
+    counts = np.bincount(cl.status, minlength=cloud_mod.N_STATUSES)
     realizations = np.asarray(realizations, dtype=np.int64)
     by_value = np.argsort(realizations, kind="stable")  # one pass over the fragments, not R
     rows = by_value[np.searchsorted(realizations[by_value], cl.fragments.realization)]
@@ -172,31 +173,32 @@ def fragments_population(setup: Setup, realizations):
     if 0 in set(int(r) for r in realizations):
         sel = (cl.fragments.realization == 0) & (cl.status != cloud_mod.STATUS_HYPERBOLIC)
         gabbard = cloud_mod.osculating_orbit(cl.position_km[sel], cl.velocity_km_s[sel])
-    return pop, counts, n_frag, gabbard
+    return objs, counts, n_frag, gabbard
 
 
-def catalog_population(setup: Setup):
+def catalog_objects(setup: Setup):
     """A [population] scenario's near-earth objects as one realization (points: Lc = 0), with the
-    same companions as fragments_population (deep-space objects counted as status 4)."""
+    same companions as fragment_objects (deep-space objects counted as status 4)."""
     from .propagation import offset_minutes
 
     el = setup.scenario.population.elements
     near = ~np.asarray(el.is_deep_space)
     objects = el.take(near)
     n = int(near.sum())
-    pop = Population(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
-                     offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
-    counts = np.array([n, 0, 0, 0, int((~near).sum())])
-    return pop, counts, np.array([len(el)], dtype=np.int64), None
+    objs = ObjectBatch(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
+                       offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
+    counts = np.zeros(cloud_mod.N_STATUSES, dtype=np.int64)
+    counts[cloud_mod.STATUS_KEPT], counts[cloud_mod.STATUS_DEEP_SPACE] = n, int((~near).sum())
+    return objs, counts, np.array([len(el)], dtype=np.int64), None
 
 
-def sigma_over_volume(setup: Setup, pop: Population):
+def sigma_over_volume(setup: Setup, objs: ObjectBatch):
     """sigma_ik / V_s (1/km), (n, K)."""
-    return (risk.cross_section_km2(setup.targets.hard_body_radius_m, pop.lc_m)
+    return (risk.cross_section_km2(setup.targets.hard_body_radius_m, objs.lc_m)
             / risk.sphere_volume_km3(setup.kernel_radius_km))
 
 
-def screen(setup: Setup, pop: Population):
+def screen(setup: Setup, objs: ObjectBatch):
     """The prefilter (engine.risk.prefilter): indices of the objects to propagate, their per-step
     reach (km) for the fused kernel's jumps, and the order in which the kernel's threads take
     them. With the prefilter off: everything, no jumps, in order.
@@ -206,22 +208,22 @@ def screen(setup: Setup, pop: Population):
     threads: each object's results land in its own row, so sums keep the object order.
     """
     w, tg = setup.window, setup.targets
-    n = pop.lc_m.size
+    n = objs.lc_m.size
     if not setup.use_prefilter:
         return np.arange(n), np.zeros(n), np.arange(n)
-    must, reach, r_min = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
+    must, reach, r_min = risk.prefilter(objs.table, objs.offset_min, objs.offset_min + w.times_min[-1], w.step_s,
                                         tg.r_km, tg.valid, setup.kernel_radius_km)
     idx = np.flatnonzero(must)
     order = np.lexsort((np.nan_to_num(r_min[idx]), reach[idx] > 0))
     return idx, reach[idx], order
 
 
-def fragment_rates(setup: Setup, pop: Population):
+def object_rates(setup: Setup, objs: ObjectBatch):
     """Per-object rates (n, K, T) and decay samples (n,) on the setup's device, with the
-    prefilter (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds)."""
+    prefilter (the driver of engine.risk.fragment_rates and its CUDA twin kernels.risk_gpu.fragment_rates) (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds)."""
     w = setup.window
-    n, K = pop.lc_m.size, len(setup.targets.names)
-    idx, reach, order = screen(setup, pop)
+    n, K = objs.lc_m.size, len(setup.targets.names)
+    idx, reach, order = screen(setup, objs)
     lam = np.zeros((n, K, w.n_bins))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     start = time.perf_counter()
@@ -229,21 +231,23 @@ def fragment_rates(setup: Setup, pop: Population):
         if setup.device == "gpu":
             import cupy
 
-            lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order)
+            lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
-            lam[idx], decay[idx] = fragment_rates_numpy(setup, pop, idx, reach)
+            lam[idx], decay[idx] = object_rates_numpy(setup, objs, idx, reach)
     return lam, decay, int(idx.size), time.perf_counter() - start
 
 
-def fragment_rates_numpy(setup: Setup, pop: Population, idx, reach):
+def object_rates_numpy(setup: Setup, objs: ObjectBatch, idx, reach):
+    """engine.risk.fragment_rates on the objects idx (with their per-step reach, km, 0: no
+    jumps): (lam (len(idx), K, T), decay), rows as idx."""
     w, tg = setup.window, setup.targets
-    return risk.fragment_rates(np.ascontiguousarray(pop.table[:, idx]), pop.offset_min[idx], w.times_min,
-                               tg.r_km, tg.valid, sigma_over_volume(setup, pop)[idx], setup.kernel_radius_km,
+    return risk.fragment_rates(np.ascontiguousarray(objs.table[:, idx]), objs.offset_min[idx], w.times_min,
+                               tg.r_km, tg.valid, sigma_over_volume(setup, objs)[idx], setup.kernel_radius_km,
                                w.seg_bin, w.n_bins, reach_km=reach)
 
 
-def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
+def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order):
     """kernels/risk.cu on the objects idx (with their per-step reach, km, 0: no jumps; threads
     take them in `order`): (lam (len(idx), K, T), decay) as cupy arrays, rows as idx."""
     import cupy
@@ -252,14 +256,14 @@ def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
 
     w, tg = setup.window, setup.targets
     return risk_gpu.fragment_rates(
-        cupy.asarray(np.ascontiguousarray(pop.table[:, idx])), cupy.asarray(pop.offset_min[idx]),
+        cupy.asarray(np.ascontiguousarray(objs.table[:, idx])), cupy.asarray(objs.offset_min[idx]),
         cupy.asarray(w.times_min), cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)),
-        cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, pop)[idx])),
-        cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)), setup.kernel_radius_km,
-        cupy.asarray(w.seg_bin), w.n_bins, order=cupy.asarray(np.asarray(order, dtype=np.int64)))
+        cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, objs)[idx])), setup.kernel_radius_km,
+        cupy.asarray(w.seg_bin), w.n_bins, reach_km=cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)),
+        order=cupy.asarray(np.asarray(order, dtype=np.int64)))
 
 
-def rates_by_realization(setup: Setup, pop: Population, realizations):
+def rates_by_realization(setup: Setup, objs: ObjectBatch, realizations):
     """The estimator for a batch, reduced per realization where the rates live.
 
     realizations: sorted (R,). Returns by_time (R, K, T) (sums over each realization's objects
@@ -268,23 +272,23 @@ def rates_by_realization(setup: Setup, pop: Population, realizations):
     them there.
     """
     w = setup.window
-    n, K, T = pop.lc_m.size, len(setup.targets.names), w.n_bins
+    n, K, T = objs.lc_m.size, len(setup.targets.names), w.n_bins
     R = len(realizations)
     if setup.device != "gpu":
-        lam, decay, n_prop, seconds = fragment_rates(setup, pop)
-        return _sum_by_realization(lam, pop.realization, realizations), lam.sum(axis=2), decay, n_prop, seconds
+        lam, decay, n_prop, seconds = object_rates(setup, objs)
+        return _sum_by_realization(lam, objs.realization, realizations), lam.sum(axis=2), decay, n_prop, seconds
     import cupy
 
     from ..kernels import risk_gpu
 
-    idx, reach, order = screen(setup, pop)
+    idx, reach, order = screen(setup, objs)
     totals = np.zeros((n, K))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     by_time = np.zeros((R, K, T))
     start = time.perf_counter()
     if idx.size:
-        lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order)
-        rows = np.searchsorted(realizations, pop.realization[idx])
+        lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order)
+        rows = np.searchsorted(realizations, objs.realization[idx])
         starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
         by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(idx.size, K * T), cupy.asarray(starts)))
         by_time = by_time.reshape(R, K, T)
@@ -325,17 +329,17 @@ def in_orbit_by_realization(decay, pop_realization, realizations, window: Window
     return sums / np.maximum(counts, 1)[None, :]
 
 
-def aggregate(realizations, pop, by_time, totals, decay, window: Window, size_edges):
+def aggregate(realizations, objs, by_time, totals, decay, window: Window, size_edges):
     """Per-realization results of a batch: by_time (K, R, T), by_size (K, R, S), in orbit (R, T)."""
     R = len(realizations)
     S = size_edges.size - 1
     K = totals.shape[1]
-    rows = np.searchsorted(realizations, pop.realization)
-    size_bin = np.clip(np.searchsorted(size_edges, pop.lc_m, side="right") - 1, 0, S - 1)
+    rows = np.searchsorted(realizations, objs.realization)
+    size_bin = np.clip(np.searchsorted(size_edges, objs.lc_m, side="right") - 1, 0, S - 1)
     by_size = np.zeros((R, K, S))
     for k in range(K):
         np.add.at(by_size[:, k, :], (rows, size_bin), totals[:, k])
-    in_orbit = in_orbit_by_realization(decay, pop.realization, realizations, window)
+    in_orbit = in_orbit_by_realization(decay, objs.realization, realizations, window)
     return by_time.transpose(1, 0, 2), by_size.transpose(1, 0, 2), in_orbit
 
 
@@ -343,15 +347,15 @@ def run_batch(setup: Setup, realizations) -> BatchResult:
     """One batch of realizations (sorted int array) through the whole pipeline."""
     realizations = np.sort(np.asarray(realizations, dtype=np.int64))
     if setup.scenario.population is not None:
-        pop, counts, n_frag, gabbard = catalog_population(setup)
+        objs, counts, n_frag, gabbard = catalog_objects(setup)
     else:
-        pop, counts, n_frag, gabbard = fragments_population(setup, realizations)
-    by_time, totals, decay, n_prop, kernel_s = rates_by_realization(setup, pop, realizations)
-    by_time, by_size, in_orbit = aggregate(realizations, pop, by_time, totals, decay, setup.window,
+        objs, counts, n_frag, gabbard = fragment_objects(setup, realizations)
+    by_time, totals, decay, n_prop, kernel_s = rates_by_realization(setup, objs, realizations)
+    by_time, by_size, in_orbit = aggregate(realizations, objs, by_time, totals, decay, setup.window,
                                            setup.size_edges_m)
     m = setup.window.times_s.size
     return BatchResult(realizations, by_time, by_size, in_orbit, n_frag, counts, gabbard,
-                       pop.lc_m.size * m, n_prop * m, kernel_s)
+                       objs.lc_m.size * m, n_prop * m, kernel_s)
 
 
 def default_batch_size(setup: Setup, n_realizations: int) -> int:
@@ -375,19 +379,30 @@ def _expected_fragments(setup: Setup) -> int:
     return cloud_mod.breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
+def still_to_do(realizations, batches=None):
+    """What a run of `realizations` still has to compute, given batches already computed.
+
+    realizations: the run's realization indices (any order). batches: BatchResults computed
+    before (a resumed checkpoint), or None. Returns (realizations sorted int64, the batches as a
+    list, the number of realizations they hold, the realizations still to do: sorted int64).
+    """
+    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    results = list(batches or [])
+    done = set(int(r) for b in results for r in b.realization)
+    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    return realizations, results, len(done), todo
+
+
 def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None, batches=None) -> "RunOutput":
     """All batches of `realizations` (sorted int array) -> RunOutput (aggregates + statistics).
 
     on_batch(batch_result, done, total): called after each batch (progress, checkpoints).
     batches: optional iterable of already computed BatchResults to reuse (resume).
     On the GPU a batch that runs out of device memory is halved and run again (down to one
-    realization; InputError if that does not fit either); RunOutput.notes says so.
+    realization; DeviceMemoryError if that does not fit either); RunOutput.notes says so.
     """
-    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    realizations, results, n_done, todo = still_to_do(realizations, batches)
     size = batch_size or default_batch_size(setup, realizations.size)
-    results = list(batches or [])
-    done = set(int(r) for b in results for r in b.realization)
-    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
     too_big = out_of_memory_errors(setup.device)
     first_size = size
     start = time.perf_counter()
@@ -398,14 +413,14 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
             b = run_batch(setup, chunk)
         except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
             if chunk.size == 1:
-                raise out_of_memory_input_error(setup, chunk, exc) from None
+                raise out_of_memory_error(setup, chunk, exc) from None
             free_device_memory(setup.device)
             size = max(1, chunk.size // 2)
             continue
         lo += chunk.size
         results.append(b)
         if on_batch is not None:
-            on_batch(b, len(done) + lo, realizations.size)
+            on_batch(b, n_done + lo, realizations.size)
     notes = [shrink_note(first_size, size)] if size < first_size else []
     return RunOutput(results, time.perf_counter() - start, notes)
 
@@ -434,10 +449,10 @@ def shrink_note(old: int, new: int) -> str:
     return f"GPU out of memory with batches of {old} realizations: ran batches of {new} or fewer"
 
 
-def out_of_memory_input_error(setup: Setup, chunk, exc) -> InputError:
+def out_of_memory_error(setup: Setup, chunk, exc) -> DeviceMemoryError:
     """The one-line error when a single realization does not fit in device memory."""
-    detail = " ".join(str(exc).split())
-    return InputError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
+    detail = one_line(exc)
+    return DeviceMemoryError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
                       f"{len(setup.targets.names)} targets x {setup.window.n_bins} time bins): {detail}; "
                       f"use fewer time bins or targets, a larger lc_min_m, or --device cpu")
 

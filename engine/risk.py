@@ -11,7 +11,7 @@ samples the relative trajectory is the straight segment joining r_rel(t_j) and r
 "secant chord"), and its length inside the sphere is computed exactly.
 
 A fragment is decayed from the first sample where SGP4 reports an error or its altitude is below
-100 km; a segment counts only if both its ends are before that sample (and the target is valid at
+DECAY_ALTITUDE_KM (100 km); a segment counts only if both its ends are before that sample (and the target is valid at
 both). The CUDA twin of `fragment_rates` is kernels/risk.cu; both call the chord of
 kernels/chord.cuh / `chord_length_km`.
 """
@@ -24,7 +24,12 @@ import numpy as np
 
 from . import sgp4
 
+#: Altitude below which an object counts as decayed (km), fragrisk's one decay rule: the
+#: estimator here and in kernels/risk.cuh (a generated #define, kernels/build.py), the
+#: sub-orbital status of a sampled fragment (engine.cloud), a scenario's decayed parent
+#: (engine.scenario) and the Gabbard diagram's note (engine.plots) all use it.
 DECAY_ALTITUDE_KM = 100.0
+#: Geocentric radius of that altitude above SGP4's (WGS-72) earth radius, km.
 DECAY_RADIUS_KM = sgp4.RADIUS_EARTH_KM + DECAY_ALTITUDE_KM
 
 
@@ -82,8 +87,9 @@ def segment_bins(times_s, bin_edges_s):
     return np.clip(np.searchsorted(bin_edges_s, mid, side="right") - 1, 0, len(bin_edges_s) - 2)
 
 
-#: Coarse stride of the NumPy path's screening (samples). Built-in scenario, 2 realizations,
-#: CPU time relative to 4: stride 2 x2.2, 6 x0.96, 8 x1.3 (2026-11-27); 4 and 6 tie.
+#: Coarse stride of the NumPy path's screening (samples). Of the strides 2 to 8 tried on the
+#: built-in scenario, 4 and 6 were the fastest: a shorter stride screens more often, a longer
+#: one evaluates longer intervals sample by sample near a target. The results do not depend on it.
 COARSE_STRIDE = 4
 
 

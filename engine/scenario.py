@@ -18,32 +18,26 @@ import difflib
 import math
 import os
 import re
-import sys
+import tomllib  # Python >= 3.11 (pyproject.toml's requires-python)
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from sgp4.api import SGP4_ERRORS
 
-from .elements import EARTH_RADIUS_KM, DEEP_SPACE_PERIOD_MIN, SGP4_ERRORS, ElementSet, parse_tle
-from .elements import read_omm_file, read_tle_file
+from .breakup import AM_SAMPLINGS, EVENT_TYPES, KINDS, MASS_POLICIES
+from .elements import EARTH_RADIUS_KM, DEEP_SPACE_PERIOD_MIN, ElementSet, parse_tle
+from .elements import decode_text, read_omm_file, read_tle_file
 from .errors import InputError
+from .risk import DECAY_ALTITUDE_KM
 from .timeutil import format_utc, minutes_between, parse_utc
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 # --- the schema --------------------------------------------------------------------------------
-KINDS = ("spacecraft", "rocket_body")
-EVENT_TYPES = ("collision", "explosion")
-AM_SAMPLINGS = ("mixture", "weighted_sum")
-MASS_POLICIES = ("remnants", "none", "drop")
+# KINDS, EVENT_TYPES, AM_SAMPLINGS and MASS_POLICIES: the breakup model's (engine.breakup).
 KERNELS = ("sphere",)
 
 LC_MIN_RANGE_M = (0.001, 1.0)         # the SBM's size range of validity for the cumulative law
-DECAY_ALTITUDE_KM = 100.0             # below this an object counts as decayed (design.md)
 #: Default of [analysis] max_epoch_gap_days: the longest time allowed between an element set's
 #: epoch and the epoch it is used at ([event] epoch for [parent], [analysis] start for
 #: [[targets]] and [population]); beyond it the scenario is refused.  SGP4 element sets lose
@@ -75,9 +69,6 @@ _TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
                   "kernel_radius_km", "time_bin_s", "max_epoch_gap_days")
 _POPULATION_KEYS = _ELEMENT_KEYS
-
-_SGP4_ERRORS = SGP4_ERRORS
-
 
 # --- the data model ----------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -425,7 +416,7 @@ def _check_in_orbit(elements: ElementSet, jd: float, fr: float, field: str, at: 
     err, r_km, _ = elements.to_satrecs()[0].sgp4(jd, fr)
     if err != 0:
         raise InputError(f"{field}: {who} is not in orbit {at}: SGP4 error {err} "
-                         f"({_SGP4_ERRORS.get(err, 'unknown error')})")
+                         f"({SGP4_ERRORS.get(err, 'unknown error')})")
     altitude = float(np.linalg.norm(r_km)) - EARTH_RADIUS_KM
     if altitude < DECAY_ALTITUDE_KM:
         raise InputError(f"{field}: {who} is not in orbit {at}: altitude {altitude:.1f} km "
@@ -483,7 +474,7 @@ def _check_parent_at_event(parent: Parent, key: str, event: Event, src: str,
     at = f'at [event] epoch = "{event.epoch}"'
     if err != 0:
         raise InputError(f"{field}: {who} has decayed {at}: SGP4 error {err} "
-                         f"({_SGP4_ERRORS.get(err, 'unknown error')})")
+                         f"({SGP4_ERRORS.get(err, 'unknown error')})")
     altitude = float(np.linalg.norm(r_km)) - EARTH_RADIUS_KM
     if altitude < DECAY_ALTITUDE_KM:
         raise InputError(f"{field}: {who} has decayed {at}: altitude {altitude:.1f} km "
@@ -732,13 +723,13 @@ def load_scenario(path_or_name, *, max_epoch_gap_days: float | None = None) -> S
             raw = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{text_arg}: cannot read: {exc.strerror or exc}") from None
-        return scenario_from_text(_decode(raw, text_arg), text_arg,
+        return scenario_from_text(decode_text(raw, text_arg), text_arg,
                                   Path(os.path.abspath(path)).parent,
                                   max_epoch_gap_days=max_epoch_gap_days)
     if text_arg in builtin_names():
         resource = _data_dir().joinpath(text_arg + ".toml")
         source = f"{text_arg} (built-in)"
-        return scenario_from_text(_decode(resource.read_bytes(), source), source, _data_dir(),
+        return scenario_from_text(decode_text(resource.read_bytes(), source), source, _data_dir(),
                                   max_epoch_gap_days=max_epoch_gap_days)
     if path.is_dir():
         raise InputError(f"{text_arg}: is a folder, not a scenario file")
@@ -747,13 +738,6 @@ def load_scenario(path_or_name, *, max_epoch_gap_days: float | None = None) -> S
                          f"expected a scenario file")
     raise InputError(f"{text_arg}: file not found (built-in scenarios: "
                      f"{', '.join(builtin_names())})")
-
-
-def _decode(raw: bytes, source: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
 
 
 # --- writing TOML --------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 #ifndef FRAGRISK_COMMON_CUH
 #define FRAGRISK_COMMON_CUH
 
+#ifndef FRAGRISK_CONSTANTS
+#error "compile through kernels/build.py, which prepends the constants shared with Python (gcc: -include the text of build.constants_header())"
+#endif
+
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define FR_DEVICE __device__ __forceinline__
 #define FR_NAN __longlong_as_double(0x7ff8000000000000LL)

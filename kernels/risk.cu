@@ -2,16 +2,14 @@
  * screens it against every target and accumulates its expected collisions per time bin, never
  * holding the fragments x samples positions. Deterministic: no atomics; each thread writes only
  * its own row, and per-realization sums are taken in fragment order by segment_sum.
- * RISK_N_TARGETS is prepended by kernels/risk_gpu.py. */
+ * RISK_N_TARGETS is prepended by kernels/risk_gpu.py (risk_gpu.defines). */
 #include "risk.cuh"
 
-/* Launch shape: kernels/risk_gpu.py passes both (benchmarks/profile_kernel.py sweeps them).
- * RISK_MIN_BLOCKS caps the registers so that many blocks of RISK_BLOCK_THREADS fit on an SM. */
-#ifndef RISK_BLOCK_THREADS
-#define RISK_BLOCK_THREADS 128
-#endif
-#ifndef RISK_MIN_BLOCKS
-#define RISK_MIN_BLOCKS 1
+/* Launch shape: kernels/risk_gpu.py passes both (risk_gpu.defines; its DEFAULT_LAUNCH, which
+ * benchmarks/profile_kernel.py sweeps). RISK_MIN_BLOCKS caps the registers so that many blocks of
+ * RISK_BLOCK_THREADS fit on an SM. */
+#if !defined(RISK_BLOCK_THREADS) || !defined(RISK_MIN_BLOCKS)
+#error "define RISK_BLOCK_THREADS and RISK_MIN_BLOCKS (kernels/risk_gpu.py defines)"
 #endif
 
 extern "C" __global__ void __launch_bounds__(RISK_BLOCK_THREADS, RISK_MIN_BLOCKS) risk_fused(

@@ -16,7 +16,8 @@
 #error "define RISK_N_TARGETS (the number of targets) before including risk.cuh"
 #endif
 
-#define RISK_DECAY_RADIUS_KM (SGP4_RADIUS_EARTH_KM + 100.0)
+/* RISK_DECAY_RADIUS_KM (engine/risk.py DECAY_RADIUS_KM: the earth radius plus the decay altitude)
+ * is a generated #define of kernels/build.py. */
 
 /* Fragment i of the table over the m samples.
  *   times_min (m): minutes since the analysis start, uniform steps; offset_min: this fragment's
@@ -29,7 +30,9 @@
  *     by the caller; bins are written once each, in time order.
  * Jumps: at a distance D beyond every target's sphere, the next ceil(D / reach) - 1 segments lie
  * within a ball that misses the spheres, so their chords are exactly 0 and their samples are not
- * evaluated. engine/risk.py evaluates every sample; the sums agree (tests/test_risk_backends.py).
+ * evaluated. engine/risk.py uses the same bound another way (it screens such fragments every
+ * COARSE_STRIDE samples and evaluates sample by sample only the intervals that may reach a
+ * sphere); the sums agree (tests/test_risk_backends.py).
  * Returns the decay sample (first sample with an SGP4 error or altitude < 100 km), m if none. */
 FR_DEVICE long risk_fragment(const sgp4_coef *c, double offset_min, const double *times_min, long m,
                              const double *target_r, const unsigned char *target_valid,

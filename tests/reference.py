@@ -8,7 +8,6 @@ from sgp4.api import WGS72, Satrec, SatrecArray
 
 from fragrisk.engine import risk, sgp4
 
-RE = sgp4.RADIUS_EARTH_KM
 
 
 def brute_force_lambda(sats, target, jd0, fr0, duration_s, sigma_over_v, kernel_radius_km,
@@ -18,7 +17,7 @@ def brute_force_lambda(sats, target, jd0, fr0, duration_s, sigma_over_v, kernel_
     Objects are screened at 10 s steps first: an object farther than 150 km from the target at
     both ends of a 10 s step cannot enter a 10 km sphere in between (relative speeds < 16 km/s
     move it at most 80 km from either end). Decay: as design.md, from the first 1 s sample with
-    an error or an altitude below 100 km.
+    an error or an altitude below engine.risk.DECAY_ALTITUDE_KM (100 km).
     """
     coarse = np.arange(0, duration_s + 1, screen_step_s, dtype=float)
     jd = np.full(coarse.size, jd0)
@@ -34,7 +33,7 @@ def brute_force_lambda(sats, target, jd0, fr0, duration_s, sigma_over_v, kernel_
         _, rt1, _ = SatrecArray([target]).sgp4(np.full(int(duration_s) + 1, jd0),
                                                fr0 + np.arange(int(duration_s) + 1) / 86400.0)
         r1, e1, rt1 = r1[0], e1[0], rt1[0]
-        dead = (e1 != 0) | (np.linalg.norm(r1, axis=1) < RE + 100.0)
+        dead = (e1 != 0) | (np.linalg.norm(r1, axis=1) < risk.DECAY_RADIUS_KM)
         stop = int(np.argmax(dead)) if dead.any() else r1.shape[0]
         d = r1[:stop] - rt1[:stop]
         if d.shape[0] < 2:

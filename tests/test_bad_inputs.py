@@ -474,7 +474,7 @@ for label, line, col, text, needle in [
         ("epoch-day-400", 1, 21, "400.0000000", "epoch day"),
         ("inclination-190", 2, 9, "190.0000", "inclination"),
         ("mean-anomaly-400", 2, 44, "400.0000", "mean anomaly"),
-        ("eccentricity-impossible", 2, 27, "9999999", "semi-latus rectum"),
+        ("eccentricity-impossible", 2, 27, "9999999", "semilatus rectum"),
         ("mean-motion-zero", 2, 53, " 0.00000000", "mean motion"),
         ("catalog-numbers-differ", 2, 3, "25545", "differs")]:
     case(f"tle-{label}", lambda w, li=line, c=col, t=text: propagate(

@@ -93,6 +93,7 @@ def test_png_default_folder(results_file, capsys):
         assert image[..., :3].std() > 0.01, f"{p}: blank image"
 
 
+@pytest.mark.slow  # renders every figure again; test_png_default_folder covers the command quickly
 @pytest.mark.parametrize("fmt", ["pdf", "svg"])
 def test_vector_formats_into_a_folder(results_file, tmp_path, capsys, fmt):
     folder = tmp_path / "figs" / fmt

@@ -160,6 +160,9 @@ def test_figures_of_a_shard_without_realization_0_and_of_zero_risk(tmp_path):
         assert plots.rate_vs_time(quiet).axes[0].get_yscale() == "linear"
 
 
+# Renders every figure once per format (twice for PNG): slow. The quick loop draws every figure
+# through plot_all in test_plot_cli.test_png_default_folder.
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
 def test_plot_all_writes_every_figure(tmp_path, fmt, magic):
     path = res.write_results(tmp_path / "run.h5", make_results())
