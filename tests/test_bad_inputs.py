@@ -586,6 +586,8 @@ case("run-o-checkpoint-is-a-file", lambda w: (write(w, "out/r.h5.checkpoint", "x
      "r.h5.checkpoint", "not a checkpoint folder")
 case("run-resume-another-runs-checkpoint", checkpoint_of_another_run,
      "r.h5.checkpoint", "different run")
+case("run-default-folder-is-a-file", lambda w: (write(w, "results", "x"), [
+    "run", "tiny.toml", "--device", "cpu"])[1], "results", "default output folder")
 case("sample-o-folder", lambda w: ["sample", "tiny.toml", "--realizations", "1", "-o", "a_folder"],
      "a_folder", "is a folder")
 case("sample-o-under-a-file", lambda w: ["sample", "tiny.toml", "--realizations", "1",
@@ -821,6 +823,13 @@ def test_a_gpu_run_of_the_scenarios_own_count_is_checked_too(base):
 
 
 # --- what must still work next to the refusals ----------------------------------------------------
+def test_the_largest_seed_goes_through_a_results_file(tmp_path):
+    """2**64 - 1 is the largest seed a scenario or --seed may give: written and read back."""
+    path = write_results(tmp_path / "s.h5", synthetic_results(np.arange(4), seed=2**64 - 1))
+    assert read_results(path).attrs["seed"] == 2**64 - 1
+
+
+
 def test_a_gap_beyond_30_days_runs_when_allowed(base, tmp_path, monkeypatch, capsys):
     w = copy_of(base, tmp_path)
     monkeypatch.chdir(w)
