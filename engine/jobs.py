@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import engine
-from . import montecarlo
+from . import encounters, montecarlo
 from .cloud import STATUS_DEEP_SPACE
 from .errors import InputError
 from .h5io import atomic_path, check_output_path
@@ -109,6 +109,8 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
         "duration_days": float(a.duration_days),
         "step_s": float(a.step_s),
         "time_bin_s": float(a.time_bin_s),
+        "encounters": a.encounters,
+        "pc_bins_per_decade": int(a.pc_bins_per_decade),
         "kernel": a.kernel,
         "kernel_radius_km": float(a.kernel_radius_km),
         "estimator": "secant chord: exact length inside the kernel sphere of the straight segment "
@@ -150,6 +152,8 @@ def _manifest(scenario, device: str, realizations: np.ndarray) -> dict:
 def save_batch(folder: Path, batch: montecarlo.BatchResult) -> None:
     """One finished batch as folder/batch_<first>.npz, written atomically."""
     arrays = {f: np.asarray(getattr(batch, f)) for f in BATCH_FIELDS}
+    if batch.encounters is not None:
+        arrays.update(batch.encounters.to_fields())
     if batch.gabbard is not None:
         arrays.update(gabbard_apogee_km=batch.gabbard[0], gabbard_perigee_km=batch.gabbard[1],
                       gabbard_period_min=batch.gabbard[2])
@@ -186,13 +190,15 @@ def load_batches(folder: Path, manifest: dict, shape: tuple[int, int, int] | Non
                 gab = None
                 if "gabbard_apogee_km" in z:
                     gab = (z["gabbard_apogee_km"], z["gabbard_perigee_km"], z["gabbard_period_min"])
+                table = encounters.from_fields({k: z[k] for k in encounters.VARIABLE_NAMES if k in z.files})
                 b = montecarlo.BatchResult(
                     realization=z["realization"], by_time=z["by_time"], by_size=z["by_size"],
                     fragments_in_orbit=z["fragments_in_orbit"], n_fragments=z["n_fragments"],
                     status_counts=z["status_counts"], gabbard=gab, fragment_steps=int(z["fragment_steps"]),
-                    propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"]))
+                    propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"]),
+                    encounters=table)
             _check_batch(b, lo, hi, seen, shape)
-        except _DAMAGED:
+        except _DAMAGED:  # (encounters.TableError is a ValueError)
             # A batch cut short by the crash, or damaged since: it is simply run again.
             path.unlink(missing_ok=True)
             continue

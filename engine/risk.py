@@ -95,7 +95,7 @@ COARSE_STRIDE = 4
 
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
                    kernel_radius_km, seg_bin, n_bins, *, reach_km=None, max_elements=1 << 13,
-                   block_samples=1024):
+                   block_samples=1024, passages=False):
     """Expected collisions per fragment, target and time bin; and each fragment's decay sample.
 
     table: (N_COEFFICIENTS, n) SGP4 coefficients of the fragments.
@@ -111,7 +111,11 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     max_elements, block_samples: fragments x samples evaluated at once, in blocks of
         block_samples samples (plus the one before, for the segment joining two blocks), so
         every temporary stays in cache and memory is bounded for any number of steps.
-    Returns lam (n, K, T) float64 and decay (n,) int64 (first decayed sample, m if none).
+    passages: also return the passages through the spheres (engine.encounters.Passages, rows
+        index the table): the runs of consecutive segments with a positive chord, as
+        kernels/risk.cuh records them.
+    Returns lam (n, K, T) float64 and decay (n,) int64 (first decayed sample, m if none)
+    [, Passages].
     """
     n = table.shape[1]
     m = times_min.shape[0]
@@ -120,12 +124,15 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     decay = np.full(n, m, dtype=np.int64)
     target_segment_ok = target_valid[:, :-1] & target_valid[:, 1:]
     screened = np.zeros(n, dtype=bool) if reach_km is None else np.asarray(reach_km) > 0.0
+    found = _PositiveChords() if passages else None
     if screened.any() and m > COARSE_STRIDE:
         idx = np.flatnonzero(screened)
         failed = _rates_by_intervals(table[:, idx], offset_min[idx], times_min, target_r_km, target_valid,
                                      target_segment_ok, kernel_radius_km, seg_bin, n_bins, reach_km[idx],
-                                     lam, idx, max_elements)
+                                     lam, idx, max_elements, found)
         screened[idx[failed]] = False
+        if found is not None:
+            found.drop_rows(idx[failed])
     else:
         screened[:] = False
     full = np.flatnonzero(~screened)
@@ -156,14 +163,45 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
                 length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
                 length *= alive & target_segment_ok[k, s0:b1 - 1][None, :]
                 acc[:, k, bins[starts]] += np.add.reduceat(length, starts, axis=1)
+                if found is not None:
+                    found.add(length, sel, k, s0)
         lam[sel] = acc
         decay[sel] = dec
     lam *= sigma_over_volume[:, :, None]
+    if found is not None:
+        return lam, decay, found.passages()
     return lam, decay
 
 
+class _PositiveChords:
+    """The (fragment, target, segment, chord) of every segment with a chord inside a sphere,
+    gathered block by block, then grouped into passages (engine.encounters.Passages)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def add(self, length, rows, k, first_segment, segments=None):
+        """length (p, s) chords; rows (p,) fragment rows; segment of column c: first_segment + c,
+        or segments (p, s) where given."""
+        i, c = np.nonzero(length)
+        if i.size:
+            seg = first_segment + c if segments is None else segments[i, c]
+            self.parts.append((rows[i], np.full(i.size, k), seg, length[i, c]))
+
+    def drop_rows(self, rows):
+        if len(rows):
+            self.parts = [tuple(x[~np.isin(p[0], rows)] for x in p) for p in self.parts]
+
+    def passages(self):
+        from .encounters import Passages
+
+        if not self.parts:
+            return Passages.empty()
+        return Passages.from_segments(*(np.concatenate(x) for x in zip(*self.parts)))
+
+
 def _rates_by_intervals(table, offset_min, times_min, target_r_km, target_valid, target_segment_ok,
-                        kernel_radius_km, seg_bin, n_bins, reach_km, lam, rows_out, max_elements):
+                        kernel_radius_km, seg_bin, n_bins, reach_km, lam, rows_out, max_elements, found=None):
     """Chord lengths (not yet times sigma/V) of fragments that cannot decay, added into
     lam[rows_out], evaluating only the coarse intervals that may touch a sphere.
 
@@ -171,7 +209,8 @@ def _rates_by_intervals(table, offset_min, times_min, target_r_km, target_valid,
     segments lies within (span x reach) of the relative position at either end, so where the gap
     to the nearest sphere at one end exceeds that, all its chords are exactly 0. Returns a bool
     (n,) of fragments whose samples broke the no-decay bound after all (never expected; they go
-    back to the full path, their partial sums removed).
+    back to the full path, their partial sums removed). found: a _PositiveChords that collects
+    the positive chords (rows as rows_out), or None.
     """
     n, m, K = table.shape[1], times_min.shape[0], target_r_km.shape[0]
     S = COARSE_STRIDE
@@ -216,6 +255,8 @@ def _rates_by_intervals(table, offset_min, times_min, target_r_km, target_valid,
             length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
             length *= in_interval & target_segment_ok[k][segments]
             lam[rows_out, k, :] += np.bincount(flat, weights=length.ravel(), minlength=n * T).reshape(n, T)
+            if found is not None:
+                found.add(length, rows_out[f], k, 0, segments)
     lam[rows_out[failed]] = 0.0
     return failed
 

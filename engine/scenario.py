@@ -36,6 +36,8 @@ from .timeutil import format_utc, minutes_between, parse_utc
 # --- the schema --------------------------------------------------------------------------------
 # KINDS, EVENT_TYPES, AM_SAMPLINGS and MASS_POLICIES: the breakup model's (engine.breakup).
 KERNELS = ("sphere",)
+ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
+PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
 
 LC_MIN_RANGE_M = (0.001, 1.0)         # the SBM's size range of validity for the cumulative law
 #: Default of [analysis] max_epoch_gap_days: the longest time allowed between an element set's
@@ -67,7 +69,8 @@ _EVENT_KEYS = ("epoch", "type", "projectile_mass_kg", "impact_velocity_km_s", "l
                "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale")
 _TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
-                  "kernel_radius_km", "time_bin_s", "max_epoch_gap_days")
+                  "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade",
+                  "max_epoch_gap_days")
 _POPULATION_KEYS = _ELEMENT_KEYS
 
 # --- the data model ----------------------------------------------------------------------------
@@ -125,6 +128,8 @@ class Analysis:
     kernel: str = "sphere"
     kernel_radius_km: float = 10.0
     time_bin_s: float = 3600.0
+    encounters: str = "all"
+    pc_bins_per_decade: int = 10
     max_epoch_gap_days: float = MAX_EPOCH_GAP_DAYS
 
 
@@ -570,6 +575,11 @@ def _read_analysis(data: dict | None, src: str, event: Event | None,
                                          f"{EARTH_RADIUS_KM:g} km (the estimator takes the "
                                          f"debris density as uniform inside it)"),
         time_bin_s=t.number("time_bin_s", 3600.0, ok=_positive, expect="a bin width > 0 s"),
+        encounters=t.string("encounters", "all", choices=ENCOUNTER_CHOICES),
+        pc_bins_per_decade=t.integer(
+            "pc_bins_per_decade", 10,
+            ok=lambda x: PC_BINS_PER_DECADE_RANGE[0] <= x <= PC_BINS_PER_DECADE_RANGE[1],
+            expect="an integer from {} to {}".format(*PC_BINS_PER_DECADE_RANGE)),
         max_epoch_gap_days=max_gap_days,
     )
 
@@ -833,5 +843,6 @@ def scenario_to_toml(s: Scenario) -> str:
         ("start", a.start), ("duration_days", a.duration_days), ("step_s", a.step_s),
         ("realizations", a.realizations), ("seed", a.seed), ("kernel", a.kernel),
         ("kernel_radius_km", a.kernel_radius_km), ("time_bin_s", a.time_bin_s),
+        ("encounters", a.encounters), ("pc_bins_per_decade", a.pc_bins_per_decade),
         ("max_epoch_gap_days", a.max_epoch_gap_days)])
     return "\n".join(out)

@@ -621,10 +621,11 @@ case("propagate-step-1e-12-is-fast", lambda w: [
     "propagate", "iss.tle", "--start", START, "--duration-min", "1440", "--step-s", "1e-9",
     "-o", "out/e.h5"], "--step-s", "fit", fast=True)
 
-# Files given to plot and merge
-for command in ("plot", "merge"):
+# Files given to plot, merge and encounters
+for command in ("plot", "merge", "encounters"):
     def argv(path, c=command):
-        return ["plot", path, "-o", "figs"] if c == "plot" else ["merge", path, "b.h5", "-o", "out/m.h5"]
+        return {"plot": ["plot", path, "-o", "figs"], "merge": ["merge", path, "b.h5", "-o", "out/m.h5"],
+                "encounters": ["encounters", path]}[c]
 
     for label, make, needles in [
             ("missing", lambda w: "nope.h5", ("nope.h5", "no such file")),
@@ -698,6 +699,20 @@ def _no_start(w: Path) -> str:
                               if not line.startswith("start")) + "\n")
     return str(path)
 
+
+# encounters' own options and tables
+case("encounters-no-table", lambda w: ["encounters", "run.h5"], "run.h5", "no encounter table")
+case("encounters-partial-table", lambda w: ["encounters", h5_edit(
+    w, lambda f: f.create_dataset("encounter_miss_km", data=np.zeros(3)))], "bad.h5", "encounter")
+for option, value in [("--top", "0"), ("--top", "-2"), ("--top", FULLWIDTH_1), ("--share", "0"),
+                      ("--share", "1.5"), ("--share", "nan"), ("--width-s", "0"), ("--width-s", "inf"),
+                      ("--within-h", "-1"), ("--within-h", "nan")]:
+    case(f"encounters{option}={value}", lambda w, o=option, v=value: ["encounters", "run.h5", o, v], option)
+case("encounters-csv-folder", lambda w: ["encounters", "run.h5", "--csv", "a_folder"], "a_folder", "folder")
+case("encounters-csv-existing", lambda w: ["encounters", "run.h5", "--csv", "plain.txt"], "plain.txt",
+     "--overwrite")
+case("encounters-csv-under-a-file", lambda w: ["encounters", "run.h5", "--csv", "plain.txt/e.csv"],
+     "plain.txt", "is a file")
 
 # info
 case("info-bad-scenario", lambda w: ["info", scenario(w, ("parent", "kind", '"asteroid"'))],
@@ -851,8 +866,9 @@ def test_plot_overwrite_replaces_every_figure(base, tmp_path, monkeypatch, capsy
 
     w = copy_of(base, tmp_path)
     monkeypatch.chdir(w)
-    names = [name for name, _ in plots._FIGURES]
-    monkeypatch.setattr(plots, "_FIGURES", tuple((name, lambda src: Figure()) for name in names))
+    monkeypatch.setattr(plots, "_FIGURES", tuple((name, lambda src: Figure()) for name, _ in plots._FIGURES))
+    # run.h5 has no encounter table: the figures of every results file.
+    names = [name for name, _ in plots._FIGURES if name not in plots._ENCOUNTER_FIGURES]
     for name in names:
         (w / "figs" / f"{name}.png").write_bytes(b"old")
     code, out, err, _, _ = fragrisk_in_process(["plot", "run.h5", "-o", "figs", "--overwrite"], capsys)

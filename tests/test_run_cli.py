@@ -45,6 +45,8 @@ def test_json_summary(run_file):
     assert report["fragment_steps"] >= report["propagated_fragment_steps"] > 0
     counts = report["fragment_status_counts"]
     assert counts["kept"] > 0 and counts["sub_orbital"] > 0
+    with h5py.File(out, "r") as f:  # the encounter table's rows, by default recorded
+        assert report["encounters"] == f["encounter_realization"].shape[0]
 
 
 @pytest.mark.slow

@@ -167,6 +167,8 @@ def test_reference_is_not_trivial(reference):
         lam = f["expected_collisions"][()]
         assert lam.shape == (2, 6) and (lam[1] > 0).all()
         assert f["n_fragments"][()].min() > 100
+        # The encounter table goes through every path compared below (Dask, shards, resume).
+        assert set(f["encounter_realization"][()].tolist()) == set(range(6))
 
 
 # --- Dask ----------------------------------------------------------------------------------------

@@ -19,17 +19,21 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .. import encounters as _encounters
 from ..errors import InputError, one_line
 from ..timeutil import parse_utc_datetime
 from .runresults import (RunResults, _attr_value, _normalize, _Problem,
                    _short, count_pc_histogram)
-from .variables import COORDINATES, VARIABLES, variable
+from .variables import COORDINATES, ENCOUNTER_VARIABLES, VARIABLES, variable
 
 __all__ = ["load_fields", "read_results"]
 
 #: The variables a reader reads (the bin-centre coordinates are derived from the bounds).
 _READ = tuple(v for v in VARIABLES if not v.is_derived)
 _FIELD_OF = {v.name: v.field for v in _READ}
+#: The optional encounter table's variables: kept under their file names in `fields` (their
+#: columns, e.g. expected_collisions, would collide with RunResults fields).
+_OPTIONAL = {v.name: v.name for v in ENCOUNTER_VARIABLES}
 
 
 def _dimension_sources() -> dict[str, tuple[str, int]]:
@@ -89,13 +93,18 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
 
     source: a results file path, an xarray.Dataset opened from one, or a RunResults.
     Returns (fields, attrs, label): `fields` maps RunResults field names, plus
-    "collision_probability" and "pc_histogram", to arrays (only those present in the source);
-    `attrs` the global attributes; `label` names the source in error messages.
-    InputError (one line) if the source is not a fragrisk results source or is unreadable.
+    "collision_probability" and "pc_histogram", to arrays (only those present in the source),
+    and the encounter table's variables by their file names (engine.encounters.from_fields
+    makes the table of them); `attrs` the global attributes; `label` names the source in error
+    messages. InputError (one line) if the source is not a fragrisk results source or is
+    unreadable.
     """
     if isinstance(source, RunResults):
         fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(source)}
         attrs = fields.pop("attrs")
+        table = fields.pop("encounters")
+        if table is not None:
+            fields.update(table.to_fields())
         fields["collision_probability"] = source.collision_probability
         fields["pc_histogram"] = source.pc_histogram
         return fields, dict(attrs), "RunResults"
@@ -136,7 +145,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
             raise InputError(f"{label}: global attributes are damaged ({one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
-        for name in _FIELD_OF:
+        for name in {**_FIELD_OF, **_OPTIONAL}:
             try:  # a damaged file can fail anywhere here, even in looking a variable up
                 obj = f.get(name)
                 if obj is None or not isinstance(obj, h5py.Dataset):
@@ -153,7 +162,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 )
             elif name.endswith("_bnds"):
                 data = _edges_from_bounds(label, name, data)
-            fields[_FIELD_OF[name]] = np.asarray(data)
+            fields[_FIELD_OF.get(name, name)] = np.asarray(data)
     return fields, attrs, label
 
 
@@ -252,7 +261,7 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
         raise InputError(f"{label}: {p}") from None
     _check_source(label, attrs)
     fields: dict[str, np.ndarray] = {}
-    for name in _FIELD_OF:
+    for name in {**_FIELD_OF, **_OPTIONAL}:
         if name not in ds.variables:
             continue
         data = np.asarray(ds[name].values)
@@ -269,7 +278,7 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
             elif data.dtype.kind == "m":
                 data = data / np.timedelta64(1, "s")
             data = _edges_from_bounds(label, name, data)
-        fields[_FIELD_OF[name]] = data
+        fields[_FIELD_OF.get(name, name)] = data
     return fields, attrs, label
 
 
@@ -289,6 +298,12 @@ def read_results(path: str | os.PathLike) -> RunResults:
     # Derived from expected_collisions; load_fields has checked the stored ones against it.
     fields.pop("collision_probability")
     fields.pop("pc_histogram")
+    try:
+        fields["encounters"] = _encounters.from_fields(fields)
+    except _encounters.TableError as exc:
+        raise InputError(f"{label}: {exc}") from None
+    for name in _OPTIONAL:
+        fields.pop(name, None)
     fields["attrs"] = attrs
     try:
         fields = _normalize(fields)

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import __version__
+from .. import encounters as _encounters
 from ..errors import InputError, one_line
 from ..timeutil import parse_utc_datetime
 
@@ -137,6 +138,9 @@ class RunResults:
                                  realization_start / realization_stop (min, max + 1 of
                                  `realization`) are always set from the data.
     pc_edges_log10               (B+1,) log10 P edges, default -12..0 one per decade
+    encounters                   engine.encounters.EncounterTable (dim `encounter`), or None
+                                 (a run without the table, or a file written before it); its
+                                 shares add up to expected_collisions per target and realization
     """
 
     target_names: Any
@@ -155,6 +159,7 @@ class RunResults:
     target_apogee_km: Any
     attrs: dict = dataclasses.field(default_factory=dict)
     pc_edges_log10: Any = dataclasses.field(default_factory=lambda: DEFAULT_PC_EDGES_LOG10.copy())
+    encounters: Any = None
 
     def __post_init__(self) -> None:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -292,6 +297,10 @@ def _normalize(f: dict) -> dict:
         "fragments_in_orbit", f["fragments_in_orbit"], (R, T), "(realization, time)", nonneg=True
     )
     out["n_fragments"] = _as_int("n_fragments", f["n_fragments"], (R,), "(realization,)")
+    try:
+        out["encounters"] = _encounters.checked(f.get("encounters"), K, real, out["expected_collisions"])
+    except _encounters.TableError as exc:
+        raise _Problem(str(exc)) from None
 
     apo = np.asarray(f["gabbard_apogee_km"])
     if apo.ndim != 1:

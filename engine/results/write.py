@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..encounters import write_h5 as write_table
 from ..h5io import NetCDFDimensions, atomic_h5
 from ..timeutil import parse_utc_datetime
 from .runresults import RunResults
@@ -81,3 +82,5 @@ def _write_h5(f: Any, r: RunResults) -> None:
         if data.size >= _COMPRESS_MIN_ELEMENTS:
             kw = dict(chunks=True, compression="gzip", compression_opts=4, shuffle=True)
         d.variable(v.name, data, v.dims, units(v), v.long_name, attrs=dict(v.attrs), **kw)
+    if r.encounters is not None:
+        write_table(d, r.encounters, _COMPRESS_MIN_ELEMENTS)
