@@ -1,47 +1,95 @@
 """fragrisk's command line: parses, calls engine/, prints.  No numerics here.
 
 Every command is a ``@cli.command`` on the group below.  An ``engine.errors.FragriskError``
-raised anywhere in a command becomes one line ``error: <message>`` on stderr and exit code 2,
-without a traceback (the group does it, so new commands get it for free); click's own usage
-errors keep click's behaviour (exit 2).
+raised anywhere in a command becomes one line ``error: <message>`` on stderr and its exit code
+(`exit_code_of`: 2 for bad input, 3 for GPU memory), without a traceback (the group does it, so
+new commands get it for free); so do click's usage errors (a bad option value, a missing
+argument), which name the option and point to --help (exit 2). SIGTERM is handled like Ctrl-C
+(``engine.errors.Terminated``, a KeyboardInterrupt): `run` keeps its finished batches and says
+so, every command removes its temporary files, and the exit code is 143 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
+import re
+import signal
 import sys
+import threading
 
 import click
 
 from . import engine
-from .engine.errors import FragriskError
+from .engine.errors import DeviceMemoryError, FragriskError, Terminated, one_line
 
 DEFAULT_SCENARIO = "cosmos1408"
+EXIT_ABORTED = 1
 EXIT_USER_ERROR = 2
+EXIT_DEVICE_MEMORY = 3
+EXIT_INTERRUPTED = 130   # 128 + SIGINT
+EXIT_TERMINATED = 143    # 128 + SIGTERM
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done; 1 aborted; 2 bad input or options (one line on stderr names the file, "
+    "field and value); 3 GPU out of memory even with a single realization (fewer time bins or "
+    "targets, a larger lc_min_m, or --device cpu); 130 interrupted (run: finished batches are "
+    "kept for --resume); 143 terminated by SIGTERM (as 130)."
+)
+
+
+def exit_code_of(exc: FragriskError) -> int:
+    """The exit code of an error raised by the engine (see EXIT_CODES_HELP)."""
+    return EXIT_DEVICE_MEMORY if isinstance(exc, DeviceMemoryError) else EXIT_USER_ERROR
 
 
 class UserError(click.ClickException):
-    """A FragriskError on its way out: ``error: <message>`` on stderr, exit code 2."""
+    """A FragriskError on its way out: ``error: <message>`` on stderr, its exit code."""
 
-    exit_code = EXIT_USER_ERROR
+    def __init__(self, exc: FragriskError) -> None:
+        super().__init__(str(exc))
+        self.exit_code = exit_code_of(exc)
 
     def show(self, file=None) -> None:
         # The engine's messages are one line by contract; keep them so even if one slips.
-        click.echo(f"error: {' '.join(self.format_message().splitlines())}", err=True)
+        click.echo(f"error: {one_line(self.format_message())}", err=True)
+
+
+class OneLineUsageError(click.ClickException):
+    """A click usage error (a bad option value, a missing argument, an unknown command) as one
+    line ``error: <message> (see 'fragrisk CMD --help')``, exit code 2."""
+
+    def __init__(self, exc: click.UsageError):
+        super().__init__(" ".join(exc.format_message().split()).rstrip("."))
+        self.exit_code = exc.exit_code
+        self.where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}{self.where}", err=True)
 
 
 class FragriskGroup(click.Group):
-    """A click group that turns FragriskError from any subcommand into a UserError."""
+    """A click group that turns FragriskError from any subcommand into a UserError, click's usage
+    errors into one line, and SIGTERM (Terminated) in a command that does not handle it into one
+    line and exit code 143."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
         except FragriskError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(exc) from None
+        except Terminated:
+            click.echo("terminated (SIGTERM): nothing was written", err=True)
+            raise click.exceptions.Exit(EXIT_TERMINATED) from None
 
 
-@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES_HELP)
 @click.version_option(engine.__version__, "--version", prog_name="fragrisk",
                       message="%(prog)s %(version)s")
 def cli() -> None:
@@ -51,21 +99,58 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``fragrisk = "fragrisk.cli:main"``)."""
     try:
-        rv = cli.main(args=argv, prog_name="fragrisk", standalone_mode=False)
-    except click.exceptions.Abort:
+        with _sigterm_raises():
+            rv = cli.main(args=argv, prog_name="fragrisk", standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, Terminated):  # SIGTERM before a command ran
+            click.echo("terminated (SIGTERM)", err=True)
+            sys.exit(EXIT_TERMINATED)
         click.echo("Aborted!", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ABORTED)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `fragrisk` alone: the help text
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:  # the group's own options (`fragrisk --bogus`)
+        OneLineUsageError(exc).show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except FragriskError as exc:  # raised outside a subcommand, e.g. in a parameter callback
-        UserError(str(exc)).show()
-        sys.exit(EXIT_USER_ERROR)
+        error = UserError(exc)
+        error.show()
+        sys.exit(error.exit_code)
+    except Terminated:
+        click.echo("terminated (SIGTERM)", err=True)
+        sys.exit(EXIT_TERMINATED)
+    except MemoryError:  # what the up-front size checks did not foresee: still one line
+        click.echo("error: out of memory; try a smaller problem (fewer realizations, a larger "
+                   "step or lc_min_m)", err=True)
+        sys.exit(EXIT_ABORTED)
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # `fragrisk info | head`: the reader went away
-            sys.exit(1)
+            sys.exit(EXIT_ABORTED)
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Inside the block SIGTERM raises Terminated (a KeyboardInterrupt) in the main thread, as
+    Ctrl-C raises KeyboardInterrupt; the previous handler is back after it.  Elsewhere than the
+    main thread (e.g. a test runner's worker) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --- shared options ------------------------------------------------------------------------------
@@ -77,6 +162,40 @@ def scenario_argument(f):
 def device_option(f):
     return click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default="auto",
                         show_default=True, help="Array backend: NumPy (cpu) or CuPy (gpu).")(f)
+
+
+class _AsciiNumber(click.ParamType):
+    """An integer or a float written in ASCII digits: click's INT and FLOAT call int() and
+    float(), which also read full-width and other Unicode digits and "1_000".  "nan" and "inf"
+    pass as floats, for the command to refuse with its own message (the field and its range)."""
+
+    _INT = re.compile(r"[+-]?\d+", re.ASCII)
+    _FLOAT = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)",
+                        re.ASCII | re.IGNORECASE)
+
+    def __init__(self, kind: type):
+        self.kind = kind
+        self.name = "integer" if kind is int else "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, self.kind) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        pattern = self._INT if self.kind is int else self._FLOAT
+        if not pattern.fullmatch(text):
+            what = "an integer" if self.kind is int else "a number"
+            self.fail(f"{value!r} is not {what} (ASCII digits)", param, ctx)
+        return self.kind(text)
+
+
+INT = _AsciiNumber(int)
+FLOAT = _AsciiNumber(float)
+
+
+def epoch_gap_option(f):
+    return click.option("--max-epoch-gap-days", type=FLOAT, default=None, metavar="DAYS",
+                        help="Accept element sets up to DAYS from the epoch they are used at "
+                             "(default: the scenario's [analysis] max_epoch_gap_days, 30).")(f)
 
 
 def echo_warnings(warnings) -> None:
@@ -180,7 +299,9 @@ def _scenario_lines(s) -> list[str]:
               f"{_num(a.step_s)} s, time bins of {_num(a.time_bin_s)} s",
               f"sampling: {a.realizations:,} realization{'' if a.realizations == 1 else 's'}, "
               f"seed {a.seed}",
-              f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km"]
+              f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km",
+              f"output:   encounter table {a.encounters}; collision-probability histogram "
+              f"{a.pc_bins_per_decade} bin{'' if a.pc_bins_per_decade == 1 else 's'} per decade"]
     return lines
 
 
@@ -188,12 +309,13 @@ def _scenario_lines(s) -> list[str]:
 @cli.command()
 @scenario_argument
 @device_option
-def info(scenario: str, device: str) -> None:
+@epoch_gap_option
+def info(scenario: str, device: str, max_epoch_gap_days: float | None) -> None:
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
     from .engine.scenario import load_scenario
 
     device_lines = _device_lines(device)
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
     lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s)]
     click.echo("\n".join(lines))
     echo_warnings(s.warnings)
@@ -208,9 +330,9 @@ PROGRESS_MIN_SAMPLES = 2_000_000
 @click.argument("elements_file", metavar="TLE_OR_OMM")
 @click.option("--start", required=True, metavar="ISO",
               help="Start epoch, ISO 8601 UTC, e.g. 2021-11-15T02:47:00Z.")
-@click.option("--duration-min", type=float, required=True, metavar="M",
+@click.option("--duration-min", type=FLOAT, required=True, metavar="M",
               help="Length of the window in minutes.")
-@click.option("--step-s", type=float, required=True, metavar="S",
+@click.option("--step-s", type=FLOAT, required=True, metavar="S",
               help="Time step in seconds (the end of the window is always sampled).")
 @click.option("-o", "--output", required=True, metavar="OUT.h5", help="Ephemeris file to write.")
 @device_option
@@ -244,6 +366,10 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     check_output_path(output, overwrite=overwrite, what="an ephemeris file")
     resolved = resolve_device(device)
     elements = load_elements(elements_file)
+    from .engine.limits import check_propagate
+
+    # Samples start, start + S, ... and the end: at most floor(M/S) + 2 times.
+    check_propagate(len(elements), math.floor(duration_s / step_s) + 2, str(elements.source))
 
     time_s = sample_times_s(duration_s, step_s)
     n, m = len(elements), time_s.size
@@ -280,15 +406,16 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 
 @cli.command()
 @scenario_argument
-@click.option("--realizations", type=int, required=True, metavar="N", help="Realizations to sample.")
+@click.option("--realizations", type=INT, required=True, metavar="N", help="Realizations to sample.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Fragments file to write.")
 @click.option("--format", "fmt", type=click.Choice(["h5", "omm"]), default=None,
               help="h5: every fragment (HDF5); omm: the kept fragments as CCSDS OMM XML "
                    "[default: omm for a .xml PATH, else h5].")
-@click.option("--seed", type=int, default=None, metavar="S", help="Seed (default: the scenario's).")
+@click.option("--seed", type=INT, default=None, metavar="S", help="Seed (default: the scenario's).")
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
-def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None:
+@epoch_gap_option
+def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epoch_gap_days) -> None:
     """Sample N realizations of SCENARIO's breakup (default: cosmos1408) and write the fragments:
     sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
     import time
@@ -307,13 +434,16 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
     if fmt is None:
         fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
     resolved = resolve_device(device)
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
     if s.population is not None:
         raise InputError(f"{s.source}: a [population] scenario has no breakup to sample; "
                          f"fragrisk sample needs [parent] and [event]")
     s = jobs.with_overrides(s, realizations, seed)
     check_output_path(output, overwrite=overwrite,
                       what="an OMM file" if fmt == "omm" else "a fragments file")
+    from .engine.limits import check_sample
+
+    check_sample(s, realizations)
     echo_warnings(s.warnings)
     t0 = time.perf_counter()
     cloud = sample_cloud(s, np.arange(realizations, dtype=np.int64), resolved)
@@ -476,31 +606,33 @@ class _CalibrateProgress:
 
 
 # --- run, plot, merge -------------------------------------------------------------------------------
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @scenario_argument
-@click.option("--realizations", type=int, default=None, metavar="N",
+@click.option("--realizations", type=INT, default=None, metavar="N",
               help="Realizations to run (default: the scenario's on the GPU; a smaller count on the CPU).")
-@click.option("--seed", type=int, default=None, metavar="S", help="Seed (default: the scenario's).")
+@click.option("--seed", type=INT, default=None, metavar="S", help="Seed (default: the scenario's).")
 @device_option
 @click.option("-o", "--output", default=None, metavar="PATH",
               help="Results file (default: results/<scenario>.h5).")
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Run batches on this Dask scheduler.")
-@click.option("--workers", type=int, default=None, metavar="N",
+@click.option("--workers", type=INT, default=None, metavar="N",
               help="Start a local Dask cluster of N workers (one per GPU where there are GPUs).")
 @click.option("--shard", default=None, metavar="K/N", help="Run only the K-th of N realization ranges.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint a stopped run left beside PATH.")
-@click.option("--batch-size", type=int, default=None, metavar="B",
+@click.option("--batch-size", type=INT, default=None, metavar="B",
               help="Realizations per batch (default: sized to the device).")
+@epoch_gap_option
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
-        resume, batch_size) -> None:
+        resume, batch_size, max_epoch_gap_days) -> None:
     """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
     import json
     from pathlib import Path
 
     from .engine import jobs
     from .engine.backend import resolve_device
+    from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
     from .engine.results import summary
     from .engine.scenario import load_scenario
@@ -508,30 +640,45 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     from .engine.backend import gpu_unusable_reason
 
     resolved = resolve_device(device)
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
     shard_kn = jobs.parse_shard(shard)
     why_cpu = gpu_unusable_reason() if device == "auto" and resolved == "cpu" else None
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
-    out = Path(output) if output else Path("results") / (
+    if output is not None and (not output or "\0" in output):
+        raise InputError(f"-o: {output!r} is not a file name; expected a results file path")
+    out = Path(output) if output is not None else Path("results") / (
         f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
-    if output is None:
-        out.parent.mkdir(exist_ok=True)  # the default folder; a folder the user names must exist
+    made_default = False
+    if output is None and not out.parent.is_dir():
+        # The default folder; a folder the user names must exist.
+        try:
+            out.parent.mkdir()
+        except OSError as exc:
+            raise InputError(f"{out.parent}: cannot create the default output folder "
+                             f"({exc.strerror or exc}); give -o PATH") from None
+        made_default = True
     executor = None
-    if scheduler is not None or workers is not None:  # --workers 0 is an error, not in-process
-        from .engine.distributed import DaskExecutor
-
-        executor = DaskExecutor(scheduler=scheduler, workers=workers, device=resolved)
     bar = _RunProgress(enabled=sys.stderr.isatty() and not as_json)
     try:
+        if scheduler is not None or workers is not None:  # --workers 0 is an error, not in-process
+            from .engine.distributed import DaskExecutor
+
+            executor = DaskExecutor(scheduler=scheduler, workers=workers, device=resolved)
         job = jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
                            shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
                            on_progress=bar.update)
-    except KeyboardInterrupt:
+    except FragriskError:
+        if made_default:  # refused: leave no trace of this run
+            with contextlib.suppress(OSError):
+                out.parent.rmdir()
+        raise
+    except KeyboardInterrupt as exc:
         bar.close()
-        click.echo(f"interrupted: finished batches are kept in {jobs.checkpoint_dir(out)}; continue with "
-                   f"the same command and --resume", err=True)
-        sys.exit(130)
+        signal_name = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        click.echo(f"{signal_name}: finished batches are kept in {jobs.checkpoint_dir(out)}; continue "
+                   f"with the same command and --resume", err=True)
+        sys.exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     finally:
         bar.close()
         if executor is not None:
@@ -547,9 +694,10 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
               "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
               "effective_fragment_steps_per_s": st["effective_rate"],
               "raw_fragment_steps_per_s": st["raw_rate"],
-              "fragment_status_counts": dict(zip(["kept", "sub_orbital", "hyperbolic", "fit_failed",
-                                                  "deep_space"], st["status_counts"])),
+              "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
               "targets": per_target, "notes": job.notes}
+    table = job.results.encounters
+    report["encounters"] = None if table is None else len(table)
     if as_json:
         click.echo(json.dumps(report, default=float))
         return
@@ -563,6 +711,9 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
                      f"p05 {t['p_p05']:.3g}, p95 {t['p_p95']:.3g}; mean expected collisions "
                      f"{t['lambda_mean']:.3g}; highest rate "
                      + (f"at hour {peak:.1f} after the start" if peak is not None else "n/a"))
+    if table is not None:
+        lines.append(f"  encounters: {len(table):,} passages through the kernel spheres (fragrisk encounters "
+                     f"{job.path} [--windows])")
     lines.append(f"  throughput: {st['effective_rate']:.3g} fragment-steps/s effective "
                  f"({st['fragment_steps']:,} fragment-steps), {st['raw_rate']:.3g}/s in the estimator "
                  f"({st['propagated_fragment_steps']:,} propagated after the prefilter)")
@@ -603,12 +754,125 @@ class _RunProgress:
 @click.argument("results_file", metavar="RESULTS.h5")
 @click.option("-o", "--output", default=None, metavar="DIR", help="Folder (default: <RESULTS>_plots beside it).")
 @click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png", show_default=True)
-def plot(results_file, output, fmt) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace figures that exist in DIR.")
+def plot(results_file, output, fmt, overwrite) -> None:
     """Draw the figures of a results file and print their paths."""
     from .engine.plots import plot_all
 
-    for path in plot_all(results_file, output, fmt):
+    for path in plot_all(results_file, output, fmt, overwrite=overwrite):
         click.echo(str(path))
+
+
+@cli.command()
+@click.argument("results_file", metavar="RESULTS.h5")
+@click.option("--target", default=None, metavar="NAME", help="Only this target (default: every target).")
+@click.option("--top", type=INT, default=None, metavar="N",
+              help="The N largest encounters [default: 10 printed; with --csv: all of them].")
+@click.option("--csv", "csv_path", default=None, metavar="PATH",
+              help="Write the encounters (with --windows: the windows) as CSV instead of a table.")
+@click.option("--overwrite", is_flag=True, help="Replace the --csv file if it exists.")
+@click.option("--windows", is_flag=True,
+              help="The risk windows: the fewest windows of --width-s that carry --share of the mean "
+                   "expected collisions in the first --within-h hours.")
+@click.option("--share", type=FLOAT, default=0.9, show_default=True, metavar="S",
+              help="Share of the mean expected collisions the windows carry, in (0, 1].")
+@click.option("--width-s", type=FLOAT, default=120.0, show_default=True, metavar="W",
+              help="Width of each window, seconds.")
+@click.option("--within-h", type=FLOAT, default=24.0, show_default=True, metavar="H",
+              help="The period: the first H hours after the analysis start.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def encounters(results_file, target, top, csv_path, overwrite, windows, share, width_s, within_h,
+               as_json) -> None:
+    """The largest encounters of a results file (passages of fragments through a target's kernel
+    sphere, with their time of closest approach, miss distance and share of the expected
+    collisions), and with --windows the risk windows: when a target is exposed."""
+    import json
+
+    from .engine import encounters as enc
+    from .engine.errors import InputError
+    from .engine.h5io import atomic_write_text, check_output_path
+    from .engine.results import read_results
+
+    if top is not None and top < 1:
+        raise InputError(f"--top: must be >= 1, got {top}")
+    if not (0.0 < share <= 1.0):
+        raise InputError(f"--share: {share!r} is not a share in (0, 1]")
+    if not (math.isfinite(width_s) and width_s > 0):
+        raise InputError(f"--width-s: {width_s!r} is not a width > 0 s")
+    if not (math.isfinite(within_h) and within_h > 0):
+        raise InputError(f"--within-h: {within_h!r} is not a period > 0 h")
+    if csv_path is not None:
+        check_output_path(csv_path, overwrite=overwrite, what="a CSV file")
+    res = read_results(results_file)
+    table = res.encounters
+    if table is None:
+        raise InputError(enc.no_table_message(results_file, res.attrs))
+    names = res.target_names.tolist()
+    ks = range(len(names)) if target is None else [enc.target_index(names, target, results_file)]
+    start = str(res.attrs["analysis_start"])
+    R = res.n_realizations_held
+    show_encounters = not windows or top is not None
+    schedules = [enc.risk_windows(res, k, share=share, width_s=width_s, within_h=within_h)
+                 for k in ks] if windows else []
+
+    if csv_path is not None:
+        if windows:
+            rows = [row for sched in schedules for row in enc.window_rows(sched)]
+            text = enc.csv_text(rows, enc.WINDOW_COLUMNS)
+        else:
+            rows = enc.encounter_rows(table, enc.largest(table, ks, top), names, start)
+            text = enc.csv_text(rows, enc.ENCOUNTER_COLUMNS)
+        atomic_write_text(csv_path, text, overwrite=overwrite, what="a CSV file")
+        if not as_json:
+            click.echo(f"wrote {csv_path}: {len(rows):,} {'windows' if windows else 'encounters'}")
+            return
+
+    shown = 10 if top is None else top
+    report = {"results": str(results_file), "realizations": R, "targets": {}}
+    for k in ks:
+        mine = table.target == k
+        entry = {"n_encounters": int(mine.sum()),
+                 "mean_expected_collisions": float(res.expected_collisions[k].mean())}
+        if show_encounters:
+            entry["encounters"] = enc.encounter_rows(table, enc.largest(table, [k], shown), names, start)
+        if windows:
+            entry["windows"] = next(s for s in schedules if s.target == names[k]).as_dict()
+        report["targets"][names[k]] = entry
+    if as_json:
+        if csv_path is not None:
+            report["csv"] = str(csv_path)
+        click.echo(json.dumps(report))
+        return
+    lines = []
+    for name, entry in report["targets"].items():
+        n = entry["n_encounters"]
+        if show_encounters:
+            rows = entry["encounters"]
+            lines.append(f"{name}: {n:,} encounter{'' if n == 1 else 's'} in {R:,} realization"
+                         f"{'' if R == 1 else 's'} (mean expected collisions {entry['mean_expected_collisions']:.3g})"
+                         + (f"; the {len(rows):,} largest:" if rows else ""))
+            if rows:
+                lines.append(f"  {'realization':>11}  {'fragment':>8}  {'closest approach (UTC)':<24}  "
+                             f"{'t [h]':>7}  {'miss [km]':>9}  {'speed [km/s]':>12}  {'exp. collisions':>15}  "
+                             f"{'Lc [m]':>7}")
+                for r in rows:
+                    lines.append(f"  {r['realization']:>11}  {r['fragment']:>8}  {r['tca_utc']:<24}  "
+                                 f"{r['tca_s'] / 3600:>7.3f}  {r['miss_km']:>9.3f}  {r['speed_km_s']:>12.3f}  "
+                                 f"{r['expected_collisions']:>15.3e}  {r['lc_m']:>7.3f}")
+        if windows:
+            w = entry["windows"]
+            count = len(w["windows"])
+            lines.append(f"{name}: {count:,} window{'' if count == 1 else 's'} of {_num(width_s)} s "
+                         f"carr{'ies' if count == 1 else 'y'} {100 * w['share']:.1f} % of the mean expected collisions of the first "
+                         f"{_num(within_h)} h ({w['covered']:.3g} of {w['total']:.3g}; goal "
+                         f"{100 * share:g} %, {R:,} realizations){':' if count else ''}")
+            if count:
+                lines.append(f"  {'start (UTC)':<24}  {'end (UTC)':<24}  {'t [h]':>7}  {'share':>7}  "
+                             f"{'realizations':>12}")
+                for win in w["windows"]:
+                    lines.append(f"  {win['start_utc']:<24}  {win['end_utc']:<24}  {win['start_s'] / 3600:>7.3f}  "
+                                 f"{100 * win['share']:>6.2f}%  {win['realizations']:>12}")
+    click.echo("\n".join(lines))
 
 
 @cli.command()

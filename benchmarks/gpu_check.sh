@@ -7,7 +7,7 @@
 #   machine's Python); OUT_DIR (default $OUT, else benchmarks/results/gpu_check): where the JSON,
 #   the logs and gpu_check.md go. The JSON also lands in benchmarks/results/.
 # Steps, each bounded in time so the whole fits in about 8 minutes: the `gpu` tests (CUDA vs
-# NumPy), benchmarks run / propagate / sample / calibrate, and a profile of the fused kernel (attributes,
+# NumPy), benchmarks run / encounters / propagate / sample / calibrate, and a profile of the fused kernel (attributes,
 # occupancy, and float64 flop counts from Nsight Compute where `ncu` works).
 # Without a usable GPU it runs the CPU parts and says that the GPU parts were skipped.
 set -u
@@ -23,12 +23,16 @@ if ls "$WHEELS"/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/fragrisk-site "$WHEELS"/*.whl >>"$LOG" 2>&1 && export PYTHONPATH=/tmp/fragrisk-site
 fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# The checkout is the package `fragrisk` (its root maps to fragrisk/): a link named fragrisk makes
+# it importable without installing (benchmarks/ and tests/ import fragrisk.engine ...).
+PKG_ROOT=$(mktemp -d /tmp/fragrisk-pkg.XXXXXX)
+ln -s "$PWD" "$PKG_ROOT/fragrisk"
+export PYTHONPATH="$PWD:$PKG_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export PYTHONUNBUFFERED=1
 
 GPU=$(python3 -c "import cupy; print(int(cupy.is_available()))" 2>/dev/null || echo 0)
 python3 - <<'PY' 2>&1 | tee -a "$LOG"
-from engine.backend import describe_device, resolve_device
+from fragrisk.engine.backend import describe_device, resolve_device
 d = resolve_device("auto")
 print("device:", describe_device(d))
 PY
@@ -49,6 +53,9 @@ step() {  # step NAME TIMEOUT_S COMMAND...
 if [ "$GPU" = "1" ]; then
     step gpu_tests 150 python3 -m pytest -q -m gpu -p no:cacheprovider --continue-on-collection-errors --junitxml="$OUT_DIR/gpu_tests.xml" tests
     step bench_run 170 python3 -m benchmarks.run --cpu-realizations 1 --gpu-realizations 1000 --out "$OUT_DIR"
+    # The encounter table's cost on the GPU (the project's goal: <= 20 %): 1000 realizations with
+    # [analysis] encounters = "all" and "none", alternating, best of 2 each.
+    step bench_encounters 150 python3 -m benchmarks.encounters --skip-cpu --gpu-realizations 1000 --repeat 2 --out "$OUT_DIR"
     step bench_propagate 100 python3 -m benchmarks.propagate --out "$OUT_DIR"
     step bench_sample 60 python3 -m benchmarks.sample --out "$OUT_DIR"
     step bench_calibrate 150 python3 -m benchmarks.calibrate --device gpu --out "$OUT_DIR"

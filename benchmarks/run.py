@@ -2,7 +2,7 @@
 
     python -m benchmarks.run [--cpu-realizations N] [--gpu-realizations N] [--out DIR]
 
-Two rates per path (the issue's definitions):
+Two rates per path:
 - effective: all kept fragments x all samples of the scenario, divided by the wall time of the
   whole pipeline (sampling, element fit, prefilter, estimator, aggregation);
 - raw: the fragment-samples actually propagated after the prefilter, divided by the time spent

@@ -2,7 +2,7 @@
 
 Per realization (engine.breakup.sample), each fragment's state is the parent's TEME state at the
 event epoch (SGP4 of the parent's element set) plus its ejection velocity. States are classified
-(design.md, "The estimator"):
+(docs/estimator.md §4):
 
     status 0  kept: bound, perigee >= 100 km, mean elements fitted (engine.fit)
     status 1  sub-orbital: osculating perigee below 100 km altitude (reenters within a revolution)
@@ -11,7 +11,7 @@ event epoch (SGP4 of the parent's element set) plus its ejection velocity. State
     status 4  deep space: the fitted orbit's period is >= 225 min, outside the near-earth SGP4
               that fragrisk's kernels run (these are counted and reported, never dropped silently)
 
-Only kept fragments are propagated. B* = k Cd (A/m) rho0 / 2 (nasa-sbm.md section 8).
+Only kept fragments are propagated. B* = k Cd (A/m) rho0 / 2 (docs/breakup-model.md §8).
 
 The SBM ejects fragments isotropically about the parent's velocity. A projectile's momentum
 moves the whole cloud: the scenario's [event] cloud_dv_*_m_s (radial, along-track, cross-track at
@@ -25,6 +25,7 @@ import dataclasses
 import numpy as np
 
 from . import breakup, fit, sgp4
+from .risk import DECAY_ALTITUDE_KM
 from .timeutil import minutes_between
 
 STATUS_KEPT = 0
@@ -33,9 +34,9 @@ STATUS_HYPERBOLIC = 2
 STATUS_FIT_FAILED = 3
 STATUS_DEEP_SPACE = 4
 STATUS_MEANINGS = "kept sub_orbital hyperbolic element_fit_failed deep_space"
+N_STATUSES = len(STATUS_MEANINGS.split())
 
 MEAN_ELEMENTS = ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo")
-SUBORBITAL_PERIGEE_KM = 100.0
 
 
 @dataclasses.dataclass
@@ -139,7 +140,7 @@ def classify_states(r_km, v_km_s):
     a_km, ecc = _size_and_eccentricity(r_km, v_km_s)
     perigee_alt_km = a_km * (1.0 - ecc) - sgp4.RADIUS_EARTH_KM
     status = np.full(a_km.shape, STATUS_KEPT, dtype=np.int8)
-    status[perigee_alt_km < SUBORBITAL_PERIGEE_KM] = STATUS_SUBORBITAL
+    status[perigee_alt_km < DECAY_ALTITUDE_KM] = STATUS_SUBORBITAL
     status[~(a_km > 0.0) | ~(ecc < 1.0)] = STATUS_HYPERBOLIC
     return status
 

@@ -1,6 +1,6 @@
 """The fragments file of ``fragrisk sample``: every sampled fragment at the event epoch.
 
-Two formats (design.md, "Fragments file"):
+Two formats (docs/fragments-file.md):
 
 ``write_fragments_h5``  HDF5 / netCDF-4, opens with ``xarray.open_dataset(path, engine="h5netcdf")``.
 Every sampled fragment of every realization, kept or not, along the dimension ``fragment``
@@ -82,6 +82,7 @@ from .. import engine
 from . import cloud as _cloud
 from .errors import InputError
 from .h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
+from .risk import DECAY_ALTITUDE_KM
 from .timeutil import format_utc
 
 TITLE = "fragrisk fragments: NASA Standard Breakup Model samples at the event epoch"
@@ -162,7 +163,7 @@ def fragments_attrs(cloud, scenario) -> dict:
                            "to the TEME state at t = 0 (engine.fit)",
         "bstar_model": "B* = drag_scale * drag_coefficient * (A/m) * rho0 / 2, "
                        "rho0 = 0.15696615 kg/(m2 ER)",
-        "suborbital_perigee_km": float(_cloud.SUBORBITAL_PERIGEE_KM),
+        "suborbital_perigee_km": float(DECAY_ALTITUDE_KM),
         "n_fragments": int(len(cloud.fragments)),
         "device": "",
     }

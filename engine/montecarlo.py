@@ -4,7 +4,8 @@ Read top-down:
 1. `Window`            the sample times, time bins and segment -> bin map of the analysis.
 2. `TargetTrack`       the targets, propagated once per run (not once per fragment).
 3. `Setup`             everything a batch needs that does not depend on the realization.
-4. `run_batch`         one batch of realizations: sample, fit, prefilter, estimate, aggregate.
+4. `run_batch`         one batch of realizations: sample, fit, prefilter, estimate, aggregate,
+                       and the batch's encounter table (engine.encounters).
 5. `run`               batches -> engine.results.RunResults.
 
 Realization r of seed s depends only on (s, r) (engine.breakup.realization_rng), and every
@@ -22,15 +23,16 @@ import time
 import numpy as np
 
 from . import cloud as cloud_mod
+from . import encounters as encounters_mod
 from . import risk
-from .errors import InputError
+from .errors import DeviceMemoryError, one_line
 from .results import RunResults
 from .timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
-#: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
-#: on 2 cores: 3.2 s a realization measured on this project's 2-core machines (`fragrisk run
-#: --device cpu --realizations 10`: 32 s), 30 take about 100 s, with room for a busy machine.
+#: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within a few
+#: minutes on two cores, with room for a busy machine (the NumPy path's measured rate:
+#: benchmarks/results/run_cpu.json, `python -m benchmarks.run`).
 CPU_DEFAULT_REALIZATIONS = 30
 
 
@@ -75,6 +77,13 @@ def analysis_window(analysis) -> Window:
     edges = np.append(edges, end_s) if edges.size else np.array([0.0, end_s])
     seg_bin = risk.segment_bins(times_s, edges).astype(np.int32)
     return Window(times_s, edges, seg_bin, analysis.start_jd, analysis.start_fr, float(analysis.step_s))
+
+
+def pc_edges_log10(bins_per_decade: int) -> np.ndarray:
+    """log10 P bin edges of the collision-probability histogram: from 1e-12 to 1, bins_per_decade
+    bins per decade (exact at the decades: integers divided by the count)."""
+    n = int(bins_per_decade)
+    return np.arange(-12 * n, 1, dtype=np.float64) / n
 
 
 def size_edges_m(lc_min_m: float) -> np.ndarray:
@@ -141,6 +150,7 @@ class BatchResult:
     fragment_steps: int                # kept fragments x samples
     propagated_steps: int              # fragment-samples propagated after the prefilter
     kernel_s: float                    # time in the estimator proper
+    encounters: object = None          # engine.encounters.EncounterTable, None when not recorded
 
 
 @dataclasses.dataclass
@@ -153,6 +163,24 @@ class ObjectBatch:
     realization: np.ndarray    # (n,) sorted
     lc_m: np.ndarray           # (n,)
     offset_min: np.ndarray     # (n,)
+    #: (n,) int64, for the encounter table: each object's position among its realization's
+    #: fragments in `fragrisk sample` order (None: the rows' own order within each realization)
+    fragment: np.ndarray | None = None
+
+    def fragment_index(self) -> np.ndarray:
+        if self.fragment is not None:
+            return np.asarray(self.fragment, dtype=np.int64)
+        return _position_in_group(self.realization)
+
+
+def _position_in_group(labels) -> np.ndarray:
+    """Position of each element among the consecutive elements with the same label: (n,) int64."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.r_[True, labels[1:] != labels[:-1]]
+    start = np.flatnonzero(new)
+    return np.arange(labels.size, dtype=np.int64) - start[np.cumsum(new) - 1]
 
 
 def fragment_objects(setup: Setup, realizations):
@@ -162,9 +190,12 @@ def fragment_objects(setup: Setup, realizations):
     cl = cloud_mod.sample_cloud(sc, realizations, setup.device)
     kept = cl.kept
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
+    # Fragments come by realization, then as sampled (engine.breakup.sample): the order of
+    # `fragrisk sample`, whatever the batch.
+    position = _position_in_group(cl.fragments.realization)
     objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
-                       np.full(int(kept.sum()), offset))
-    counts = np.bincount(cl.status, minlength=5)
+                       np.full(int(kept.sum()), offset), position[kept])
+    counts = np.bincount(cl.status, minlength=cloud_mod.N_STATUSES)
     realizations = np.asarray(realizations, dtype=np.int64)
     by_value = np.argsort(realizations, kind="stable")  # one pass over the fragments, not R
     rows = by_value[np.searchsorted(realizations[by_value], cl.fragments.realization)]
@@ -186,8 +217,10 @@ def catalog_objects(setup: Setup):
     objects = el.take(near)
     n = int(near.sum())
     objs = ObjectBatch(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
-                       offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
-    counts = np.array([n, 0, 0, 0, int((~near).sum())])
+                       offset_minutes(objects, setup.window.start_jd, setup.window.start_fr),
+                       np.flatnonzero(near).astype(np.int64))
+    counts = np.zeros(cloud_mod.N_STATUSES, dtype=np.int64)
+    counts[cloud_mod.STATUS_KEPT], counts[cloud_mod.STATUS_DEEP_SPACE] = n, int((~near).sum())
     return objs, counts, np.array([len(el)], dtype=np.int64), None
 
 
@@ -217,38 +250,57 @@ def screen(setup: Setup, objs: ObjectBatch):
     return idx, reach[idx], order
 
 
-def object_rates(setup: Setup, objs: ObjectBatch):
+def records_encounters(setup: Setup) -> bool:
+    """[analysis] encounters = "all": the estimator records every passage (engine.encounters)."""
+    return setup.scenario.analysis.encounters == "all"
+
+
+def object_rates(setup: Setup, objs: ObjectBatch, *, passages: bool = False):
     """Per-object rates (n, K, T) and decay samples (n,) on the setup's device, with the
-    prefilter (the driver of engine.risk.fragment_rates and its CUDA twin kernels.risk_gpu.fragment_rates) (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds)."""
+    prefilter (the driver of engine.risk.fragment_rates and its CUDA twin kernels.risk_gpu.fragment_rates) (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds),
+    and with passages=True also the passages (engine.encounters.Passages, rows index objs)."""
     w = setup.window
     n, K = objs.lc_m.size, len(setup.targets.names)
     idx, reach, order = screen(setup, objs)
     lam = np.zeros((n, K, w.n_bins))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
+    found = encounters_mod.Passages.empty()
     start = time.perf_counter()
     if idx.size:
         if setup.device == "gpu":
             import cupy
 
-            lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order)
+            lam_d, decay_d, *more = object_rates_gpu(setup, objs, idx, reach, order, passages=passages)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
-            lam[idx], decay[idx] = object_rates_numpy(setup, objs, idx, reach)
-    return lam, decay, int(idx.size), time.perf_counter() - start
+            lam[idx], decay[idx], *more = object_rates_numpy(setup, objs, idx, reach, passages=passages)
+        if passages:
+            found = _rows_of_batch(more[0], idx)
+    seconds = time.perf_counter() - start
+    if passages:
+        return lam, decay, int(idx.size), seconds, found
+    return lam, decay, int(idx.size), seconds
 
 
-def object_rates_numpy(setup: Setup, objs: ObjectBatch, idx, reach):
+def _rows_of_batch(found, idx):
+    """Passages whose rows index the screened subset idx -> rows of the whole batch."""
+    found.row = np.asarray(idx, dtype=np.int64)[found.row]
+    return found
+
+
+def object_rates_numpy(setup: Setup, objs: ObjectBatch, idx, reach, *, passages: bool = False):
     """engine.risk.fragment_rates on the objects idx (with their per-step reach, km, 0: no
-    jumps): (lam (len(idx), K, T), decay), rows as idx."""
+    jumps): (lam (len(idx), K, T), decay[, passages]), rows as idx."""
     w, tg = setup.window, setup.targets
     return risk.fragment_rates(np.ascontiguousarray(objs.table[:, idx]), objs.offset_min[idx], w.times_min,
                                tg.r_km, tg.valid, sigma_over_volume(setup, objs)[idx], setup.kernel_radius_km,
-                               w.seg_bin, w.n_bins, reach_km=reach)
+                               w.seg_bin, w.n_bins, reach_km=reach, passages=passages)
 
 
-def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order):
+def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order, *, passages: bool = False):
     """kernels/risk.cu on the objects idx (with their per-step reach, km, 0: no jumps; threads
-    take them in `order`): (lam (len(idx), K, T), decay) as cupy arrays, rows as idx."""
+    take them in `order`): (lam (len(idx), K, T), decay) as cupy arrays, rows as idx; with
+    passages also the passages (NumPy; rows index idx)."""
     import cupy
 
     from ..kernels import risk_gpu
@@ -259,23 +311,26 @@ def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order):
         cupy.asarray(w.times_min), cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)),
         cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, objs)[idx])), setup.kernel_radius_km,
         cupy.asarray(w.seg_bin), w.n_bins, reach_km=cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)),
-        order=cupy.asarray(np.asarray(order, dtype=np.int64)))
+        order=cupy.asarray(np.asarray(order, dtype=np.int64)), passages=passages)
 
 
 def rates_by_realization(setup: Setup, objs: ObjectBatch, realizations):
     """The estimator for a batch, reduced per realization where the rates live.
 
     realizations: sorted (R,). Returns by_time (R, K, T) (sums over each realization's objects
-    in their order), totals (n, K) per object, decay (n,), propagated objects, seconds. On the
-    GPU the (objects, K, T) rates never leave the device: kernels/risk.cu's segment_sum reduces
-    them there.
+    in their order), totals (n, K) per object, decay (n,), propagated objects, seconds, and the
+    passages (engine.encounters.Passages, rows index objs; None where encounters are not
+    recorded). On the GPU the (objects, K, T) rates never leave the device: kernels/risk.cu's
+    segment_sum reduces them there.
     """
     w = setup.window
     n, K, T = objs.lc_m.size, len(setup.targets.names), w.n_bins
     R = len(realizations)
+    want = records_encounters(setup)
     if setup.device != "gpu":
-        lam, decay, n_prop, seconds = object_rates(setup, objs)
-        return _sum_by_realization(lam, objs.realization, realizations), lam.sum(axis=2), decay, n_prop, seconds
+        lam, decay, n_prop, seconds, *found = object_rates(setup, objs, passages=want)
+        return (_sum_by_realization(lam, objs.realization, realizations), lam.sum(axis=2), decay, n_prop, seconds,
+                found[0] if want else None)
     import cupy
 
     from ..kernels import risk_gpu
@@ -284,9 +339,12 @@ def rates_by_realization(setup: Setup, objs: ObjectBatch, realizations):
     totals = np.zeros((n, K))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     by_time = np.zeros((R, K, T))
+    found = encounters_mod.Passages.empty() if want else None
     start = time.perf_counter()
     if idx.size:
-        lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order)
+        lam_d, decay_d, *more = object_rates_gpu(setup, objs, idx, reach, order, passages=want)
+        if want:
+            found = _rows_of_batch(more[0], idx)
         rows = np.searchsorted(realizations, objs.realization[idx])
         starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
         by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(idx.size, K * T), cupy.asarray(starts)))
@@ -294,7 +352,7 @@ def rates_by_realization(setup: Setup, objs: ObjectBatch, realizations):
         totals[idx] = cupy.asnumpy(lam_d.sum(axis=2))
         decay[idx] = cupy.asnumpy(decay_d)
         del lam_d
-    return by_time, totals, decay, int(idx.size), time.perf_counter() - start
+    return by_time, totals, decay, int(idx.size), time.perf_counter() - start, found
 
 
 def _sum_by_realization(x, pop_realization, realizations):
@@ -349,12 +407,34 @@ def run_batch(setup: Setup, realizations) -> BatchResult:
         objs, counts, n_frag, gabbard = catalog_objects(setup)
     else:
         objs, counts, n_frag, gabbard = fragment_objects(setup, realizations)
-    by_time, totals, decay, n_prop, kernel_s = rates_by_realization(setup, objs, realizations)
+    by_time, totals, decay, n_prop, kernel_s, found = rates_by_realization(setup, objs, realizations)
     by_time, by_size, in_orbit = aggregate(realizations, objs, by_time, totals, decay, setup.window,
                                            setup.size_edges_m)
+    table = None if found is None else encounter_table(setup, objs, found)
     m = setup.window.times_s.size
     return BatchResult(realizations, by_time, by_size, in_orbit, n_frag, counts, gabbard,
-                       objs.lc_m.size * m, n_prop * m, kernel_s)
+                       objs.lc_m.size * m, n_prop * m, kernel_s, table)
+
+
+def encounter_table(setup: Setup, objs: ObjectBatch, found) -> encounters_mod.EncounterTable:
+    """The batch's encounter table from its passages: closest approach refined with SGP4 on the
+    host (engine.encounters.closest_approach; the same step for both devices), shares of lambda
+    = chord length x sigma_ik / V_s, rows in canonical order."""
+    w, tg = setup.window, setup.targets
+    tca = encounters_mod.closest_approach(
+        found, objs.table, objs.offset_min, w.times_min, tg.r_km,
+        [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr)
+    sov = sigma_over_volume(setup, objs)
+    return encounters_mod.EncounterTable(
+        realization=np.asarray(objs.realization, dtype=np.int64)[found.row],
+        target=found.target.astype(np.int64),
+        fragment=objs.fragment_index()[found.row],
+        tca_s=tca.tca_min * 60.0,
+        miss_km=tca.miss_km,
+        speed_km_s=tca.speed_km_s,
+        expected_collisions=found.length_km * sov[found.row, found.target],
+        lc_m=np.asarray(objs.lc_m, dtype=np.float64)[found.row],
+    ).canonical()
 
 
 def default_batch_size(setup: Setup, n_realizations: int) -> int:
@@ -378,19 +458,30 @@ def _expected_fragments(setup: Setup) -> int:
     return cloud_mod.breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
+def still_to_do(realizations, batches=None):
+    """What a run of `realizations` still has to compute, given batches already computed.
+
+    realizations: the run's realization indices (any order). batches: BatchResults computed
+    before (a resumed checkpoint), or None. Returns (realizations sorted int64, the batches as a
+    list, the number of realizations they hold, the realizations still to do: sorted int64).
+    """
+    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    results = list(batches or [])
+    done = set(int(r) for b in results for r in b.realization)
+    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    return realizations, results, len(done), todo
+
+
 def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None, batches=None) -> "RunOutput":
     """All batches of `realizations` (sorted int array) -> RunOutput (aggregates + statistics).
 
     on_batch(batch_result, done, total): called after each batch (progress, checkpoints).
     batches: optional iterable of already computed BatchResults to reuse (resume).
     On the GPU a batch that runs out of device memory is halved and run again (down to one
-    realization; InputError if that does not fit either); RunOutput.notes says so.
+    realization; DeviceMemoryError if that does not fit either); RunOutput.notes says so.
     """
-    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    realizations, results, n_done, todo = still_to_do(realizations, batches)
     size = batch_size or default_batch_size(setup, realizations.size)
-    results = list(batches or [])
-    done = set(int(r) for b in results for r in b.realization)
-    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
     too_big = out_of_memory_errors(setup.device)
     first_size = size
     start = time.perf_counter()
@@ -401,14 +492,14 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
             b = run_batch(setup, chunk)
         except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
             if chunk.size == 1:
-                raise out_of_memory_input_error(setup, chunk, exc) from None
+                raise out_of_memory_error(setup, chunk, exc) from None
             free_device_memory(setup.device)
             size = max(1, chunk.size // 2)
             continue
         lo += chunk.size
         results.append(b)
         if on_batch is not None:
-            on_batch(b, len(done) + lo, realizations.size)
+            on_batch(b, n_done + lo, realizations.size)
     notes = [shrink_note(first_size, size)] if size < first_size else []
     return RunOutput(results, time.perf_counter() - start, notes)
 
@@ -437,10 +528,10 @@ def shrink_note(old: int, new: int) -> str:
     return f"GPU out of memory with batches of {old} realizations: ran batches of {new} or fewer"
 
 
-def out_of_memory_input_error(setup: Setup, chunk, exc) -> InputError:
+def out_of_memory_error(setup: Setup, chunk, exc) -> DeviceMemoryError:
     """The one-line error when a single realization does not fit in device memory."""
-    detail = " ".join(str(exc).split())
-    return InputError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
+    detail = one_line(exc)
+    return DeviceMemoryError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
                       f"{len(setup.targets.names)} targets x {setup.window.n_bins} time bins): {detail}; "
                       f"use fewer time bins or targets, a larger lc_min_m, or --device cpu")
 
@@ -471,6 +562,9 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
         gab = (np.zeros(0), np.zeros(0), np.zeros(0))
     by_time = cat(lambda b: b.by_time, 1)
     tg = setup.targets
+    table = None
+    if records_encounters(setup):
+        table = encounters_mod.EncounterTable.concat([b.encounters for b in batches])
     return RunResults(
         target_names=np.array(tg.names), realization=cat(lambda b: b.realization, 0),
         time_edges_s=setup.window.time_edges_s, size_edges_m=setup.size_edges_m,
@@ -478,4 +572,5 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
         expected_collisions_by_size=cat(lambda b: b.by_size, 1),
         fragments_in_orbit=cat(lambda b: b.fragments_in_orbit, 0), n_fragments=cat(lambda b: b.n_fragments, 0),
         gabbard_apogee_km=gab[0], gabbard_perigee_km=gab[1], gabbard_period_min=gab[2],
-        target_perigee_km=tg.perigee_km, target_apogee_km=tg.apogee_km, attrs=attrs)
+        target_perigee_km=tg.perigee_km, target_apogee_km=tg.apogee_km, attrs=attrs,
+        pc_edges_log10=pc_edges_log10(setup.scenario.analysis.pc_bins_per_decade), encounters=table)

@@ -104,8 +104,8 @@ def write(tmp_path, d, name="scen.toml"):
     return path
 
 
-def run_info(path):
-    return CliRunner().invoke(cli.cli, ["info", str(path), "--device", "cpu"],
+def run_info(path, *args):
+    return CliRunner().invoke(cli.cli, ["info", str(path), "--device", "cpu", *args],
                               catch_exceptions=False)
 
 
@@ -176,6 +176,13 @@ BAD = [
     ("zero kernel radius", dict(analysis={"kernel_radius_km": 0}),
      ["[analysis] kernel_radius_km = 0", "> 0 km"]),
     ("zero time bin", dict(analysis={"time_bin_s": 0}), ["[analysis] time_bin_s = 0"]),
+    ("bad encounters", dict(analysis={"encounters": "some"}),
+     ['[analysis] encounters = "some"', '"all", "none"']),
+    ("bool encounters", dict(analysis={"encounters": True}), ["[analysis] encounters = true"]),
+    ("zero pc bins", dict(analysis={"pc_bins_per_decade": 0}),
+     ["[analysis] pc_bins_per_decade = 0", "an integer from 1 to 1000"]),
+    ("float pc bins", dict(analysis={"pc_bins_per_decade": 2.5}),
+     ["[analysis] pc_bins_per_decade = 2.5", "integer"]),
     ("zero hard body", dict(targets=[dict(BASE["targets"][0], hard_body_radius_m=0)]),
      ["[[targets]] #1 hard_body_radius_m = 0", "> 0 m"]),
     ("negative hard body", dict(targets=[dict(BASE["targets"][0], hard_body_radius_m=-1)]),
@@ -269,6 +276,7 @@ def test_defaults_are_filled_in(tmp_path):
     assert (e.am_sampling, e.mass_policy, e.drag_coefficient, e.drag_scale, e.explosion_scale) \
         == ("mixture", "remnants", 2.2, 1.0, 1.0)
     assert (a.kernel, a.kernel_radius_km, a.step_s, a.time_bin_s) == ("sphere", 10.0, 60.0, 3600.0)
+    assert (a.encounters, a.pc_bins_per_decade) == ("all", 10)
     assert (a.start, a.start_jd, a.start_fr) == (e.epoch, e.epoch_jd, e.epoch_fr)
     assert s.warnings == () and s.population is None
     assert isinstance(s.parent.mass_kg, float) and isinstance(a.realizations, int)
@@ -306,16 +314,26 @@ def test_explosion_with_projectile_warns_that_it_is_ignored(tmp_path):
     assert len(s.warnings) == 2 and "projectile_mass_kg is ignored" in s.warnings[0]
 
 
-def test_event_far_from_element_epoch_is_a_warning(tmp_path):
+def test_event_far_from_element_epoch_is_refused_unless_allowed(tmp_path):
     path = write(tmp_path, scenario_dict(event={"epoch": "2021-12-20T00:00:00Z"}))
-    s = load_scenario(path)
-    parent_warnings = [w for w in s.warnings if "[event] epoch" in w]
-    assert len(parent_warnings) == 1
-    assert parent_warnings[0].startswith(f'{path}: [event] epoch = "2021-12-20T00:00:00Z" is 35.0 '
-                                         f"days after the element epoch of [parent] COSMOS 1408")
-    result = run_info(path)
+    with pytest.raises(InputError) as exc:
+        load_scenario(path)
+    assert str(exc.value).startswith(
+        f'{path}: [parent] tle: [event] epoch = "2021-12-20T00:00:00Z" is 35.0 days after the '
+        f"element epoch of COSMOS 1408 (NORAD 13552) (2021-11-15T00:55:06.488256Z), more than "
+        f"[analysis] max_epoch_gap_days = 30")
+    # Allowed by the command line or the file: loaded, with a warning that says so.
+    for s in (load_scenario(path, max_epoch_gap_days=40),
+              load_scenario(write(tmp_path, scenario_dict(
+                  event={"epoch": "2021-12-20T00:00:00Z"}, analysis={"max_epoch_gap_days": 40}),
+                  name="allowed.toml"))):
+        assert s.analysis.max_epoch_gap_days == 40
+        parent_warnings = [w for w in s.warnings if "[event] epoch" in w]
+        assert len(parent_warnings) == 1 and "accepted by max_epoch_gap_days = 40" in parent_warnings[0]
+    result = run_info(path, "--max-epoch-gap-days", "40")
     assert result.exit_code == 0
-    assert f"warning: {parent_warnings[0]}" in result.stderr.splitlines()
+    shown = [w for w in load_scenario(path, max_epoch_gap_days=40).warnings if "[event] epoch" in w]
+    assert f"warning: {shown[0]}" in result.stderr.splitlines()
     # 29 days is no warning.
     assert load_scenario(write(tmp_path, scenario_dict(
         event={"epoch": "2021-12-14T00:00:00Z"}))).warnings == ()
@@ -407,7 +425,7 @@ def test_round_trip_omm_explosion_and_odd_names(tmp_path):
         event={"type": "explosion", "projectile_mass_kg": DELETE, "impact_velocity_km_s": DELETE,
                "explosion_scale": 0.25, "epoch": "2021-11-15T02:47:00.123456789Z"},
         targets=[{"name": "station", "omm_file": "iss.json", "hard_body_radius_m": 50.0}],
-        analysis={"time_bin_s": 600.0, "kernel_radius_km": 2.5})
+        analysis={"time_bin_s": 600.0, "kernel_radius_km": 2.5, "encounters": "none", "pc_bins_per_decade": 4})
     s = load_scenario(write(tmp_path, d))
     assert s.parent.elements.name == ("1 'odd' \"name\"",)
     text = scenario_to_toml(s)
