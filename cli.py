@@ -471,11 +471,11 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
 @scenario_argument
 @click.option("--observed", "observed", multiple=True, required=True, metavar="PATH",
               help="TLE or OMM file of tracked fragments (repeat for several; any mix of epochs).")
-@click.option("--cataloged", type=int, default=None, metavar="N",
+@click.option("--cataloged", type=INT, default=None, metavar="N",
               help="Fragments the catalog held in all (default: the observed objects).")
-@click.option("--min-size-m", type=float, default=0.1, show_default=True, metavar="L",
+@click.option("--min-size-m", type=FLOAT, default=0.1, show_default=True, metavar="L",
               help="The catalog's size threshold: model fragments of Lc >= L are compared.")
-@click.option("--realizations", type=int, default=None, metavar="R",
+@click.option("--realizations", type=INT, default=None, metavar="R",
               help="Realizations per candidate (default: 24 on the CPU, 64 on the GPU).")
 @device_option
 @click.option("-o", "--output", required=True, metavar="OUT.toml", help="Calibrated scenario to write.")
@@ -484,14 +484,15 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
 @click.option("--knobs", default=None, metavar="K1,K2,...",
               help="Shape knobs to fit besides the count (default: dv_scale, dv_sigma_log10, "
                    "drag_scale, cloud_dv_radial_m_s, cloud_dv_cross_track_m_s).")
-@click.option("--bootstrap", type=int, default=200, show_default=True, metavar="B",
+@click.option("--bootstrap", type=INT, default=200, show_default=True, metavar="B",
               help="Bootstrap resamples of the observed objects for the uncertainties.")
 @click.option("--ablation", is_flag=True,
               help="Also refit with each knob held at the scenario's value: what each is worth.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT.toml if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@epoch_gap_option
 def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, output, report,
-              knobs, bootstrap, ablation, overwrite, as_json) -> None:
+              knobs, bootstrap, ablation, overwrite, as_json, max_epoch_gap_days) -> None:
     """Fit SCENARIO's breakup knobs (default: cosmos1408) to tracked fragments and write the
     calibrated scenario to OUT.toml."""
     import json
@@ -503,7 +504,7 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
     from .engine.scenario import load_scenario
 
     resolved = resolve_device(device)
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
     if s.population is not None:
         raise InputError(f"{s.source}: a [population] scenario has no breakup to calibrate; "
                          f"fragrisk calibrate needs [parent] and [event]")
@@ -513,6 +514,7 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
         raise InputError(f"--bootstrap: must be >= 0, got {bootstrap}")
     if cataloged is not None and cataloged < 1:
         raise InputError(f"--cataloged: must be >= 1, got {cataloged}")
+    cal.check_min_size(min_size_m)
     fitted = cal.DEFAULT_KNOBS if knobs is None else tuple(k.strip() for k in knobs.split(",") if k.strip())
     for k in fitted:
         if k not in cal.SHAPE_KNOBS:

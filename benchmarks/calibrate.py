@@ -7,8 +7,7 @@ way to the optimum) to engine/data/cosmos1408_debris_2022-01-11_half.tle with --
 as the built-in `cosmos1408` was made: reading the observations, the Nelder-Mead fit, the
 bootstrap design and the before/after samples, i.e. everything but writing files. Prints a
 table and writes benchmarks/results/calibrate_<device>.json (device, versions, sizes, wall time,
-the fitted values). Goal (issue 12): within 10 minutes on 2 CPU cores, within 1 minute on an
-H100/H200.
+the fitted values). Goal: within 10 minutes on 2 CPU cores, within 1 minute on an H100/H200.
 """
 
 from __future__ import annotations

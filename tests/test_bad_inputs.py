@@ -617,6 +617,28 @@ case("propagate-step-1e-12-is-fast", lambda w: [
     "propagate", "iss.tle", "--start", START, "--duration-min", "1440", "--step-s", "1e-9",
     "-o", "out/e.h5"], "--step-s", "fit", fast=True)
 
+# calibrate: the observation files and the options
+def calibrate_argv(*extra, observed="iss.tle", output="out/c.toml") -> list:
+    return ["calibrate", "tiny.toml", "--observed", observed, "--device", "cpu", "-o", output, *extra]
+
+
+case("calibrate-observed-missing", lambda w: calibrate_argv(observed="nope.tle"),
+     "--observed nope.tle", "file not found")
+case("calibrate-observed-empty", lambda w: calibrate_argv(observed=write(w, "e.tle", b"")),
+     "--observed e.tle", "empty")
+case("calibrate-observed-folder", lambda w: calibrate_argv(observed="a_folder"), "a_folder", "folder")
+case("calibrate-observed-text", lambda w: calibrate_argv(observed="plain.txt"), "plain.txt")
+case("calibrate-observed-results-file", lambda w: calibrate_argv(observed="run.h5"), "run.h5")
+case("calibrate-observed-unrelated", lambda w: calibrate_argv(), "--observed iss.tle",
+     "cannot belong to the event")
+case("calibrate-no-observed", lambda w: ["calibrate", "tiny.toml", "-o", "out/c.toml"], "--observed")
+for option, value in [("--min-size-m", "5"), ("--min-size-m", "0"), ("--min-size-m", "nan"),
+                      ("--cataloged", "0"), ("--realizations", "0"), ("--bootstrap", "-1"),
+                      ("--knobs", "dv_scale,nope")]:
+    case(f"calibrate{option}={value}", lambda w, o=option, v=value: calibrate_argv(o, v), option)
+case("calibrate-o-existing", lambda w: calibrate_argv(output="run.h5"), "run.h5", "--overwrite")
+case("calibrate-o-folder", lambda w: calibrate_argv(output="a_folder"), "a_folder", "is a folder")
+
 # Files given to plot, merge and encounters
 for command in ("plot", "merge", "encounters"):
     def argv(path, c=command):
