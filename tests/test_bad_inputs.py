@@ -152,6 +152,14 @@ def scenario(w: Path, *fields, name="bad.toml", append="") -> str:
     return str(w / name)
 
 
+def plain_model(path: str) -> str:
+    """The scenario file at `path` without its fitted fragment count (the built-in's
+    `fragmenting_mass_kg`): its count then follows the projectile, as in the plain model."""
+    p = Path(path)
+    p.write_text(re.sub(r"^fragmenting_mass_kg = .*\n", "", p.read_text(), flags=re.M))
+    return path
+
+
 def with_target(w: Path, target_lines: str, name="bad.toml") -> str:
     """tiny.toml with its [[targets]] element source replaced by `target_lines`."""
     text = (w / "tiny.toml").read_text()
@@ -434,11 +442,13 @@ case("time-a-year-of-cpu", lambda w: run(scenario(
     w, ("event", "lc_min_m", "0.01"), ("analysis", "duration_days", "30"), ("analysis", "step_s", "60"),
     ("analysis", "time_bin_s", "3600")), "--realizations", "100000"),
      "--realizations", "fit", fast=True)  # in time (a year), or on a small machine in memory
-case("no-fragments-tiny-projectile", lambda w: run(scenario(
-    w, ("event", "projectile_mass_kg", "1e-300"))), "bad.toml", "[event]", "no fragment")
-case("no-fragments-slow-impact", lambda w: run(scenario(
-    w, ("event", "projectile_mass_kg", "0.01"), ("event", "impact_velocity_km_s", "1"))),
+case("no-fragments-tiny-projectile", lambda w: run(plain_model(scenario(
+    w, ("event", "projectile_mass_kg", "1e-300")))), "bad.toml", "[event]", "no fragment")
+case("no-fragments-slow-impact", lambda w: run(plain_model(scenario(
+    w, ("event", "projectile_mass_kg", "0.01"), ("event", "impact_velocity_km_s", "1")))),
      "bad.toml", "[event]", "no fragment")
+case("no-fragments-fragmenting-mass", lambda w: run(scenario(
+    w, ("event", "fragmenting_mass_kg", "1e-9"))), "bad.toml", "[event]", "no fragment")
 case("no-fragments-explosion-scale", lambda w: run(scenario(
     w, ("event", "type", '"explosion"'), ("event", "explosion_scale", "1e-300"))),
      "bad.toml", "[event]", "no fragment")
