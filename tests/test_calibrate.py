@@ -335,6 +335,7 @@ def test_knob_ending_on_a_bound_is_warned_about(sbm, monkeypatch):
     assert "drag_scale ended on an end of its search range [0.5, 2]" in w
 
 
+@pytest.mark.slow
 def test_cli_writes_a_calibrated_scenario_and_a_report(sbm, tmp_path):
     out = tmp_path / "cal.toml"
     report = tmp_path / "report"
