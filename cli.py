@@ -79,6 +79,12 @@ def device_option(f):
                         show_default=True, help="Array backend: NumPy (cpu) or CuPy (gpu).")(f)
 
 
+def set_option(f):
+    return click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",
+                        help="Override a scenario field, e.g. event.lc_min_m=0.01 (VALUE as in TOML; "
+                             "repeatable; validated like the file).")(f)
+
+
 def echo_warnings(warnings) -> None:
     for w in warnings:
         click.echo(f"warning: {w}", err=True)
@@ -151,6 +157,8 @@ def _event_lines(s) -> list[str]:
 
 def _scenario_lines(s) -> list[str]:
     lines = [f"scenario: {s.name} ({s.source})"]
+    if s.overrides:
+        lines.append(f"          with {' '.join('--set ' + o for o in s.overrides)}")
     if s.population is not None:
         el = s.population.elements
         lines.append(f"population: {len(el):,} objects from {el.source} "
@@ -177,12 +185,13 @@ def _scenario_lines(s) -> list[str]:
 @cli.command()
 @scenario_argument
 @device_option
-def info(scenario: str, device: str) -> None:
+@set_option
+def info(scenario: str, device: str, overrides) -> None:
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
     from .engine.scenario import load_scenario
 
     device_lines = _device_lines(device)
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, overrides)
     lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s)]
     click.echo("\n".join(lines))
     echo_warnings(s.warnings)
@@ -277,9 +286,11 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 @click.option("--seed", type=int, default=None, metavar="S", help="Seed (default: the scenario's).")
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
-def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None:
+@set_option
+def sample(scenario, realizations, output, fmt, seed, device, overwrite, overrides) -> None:
     """Sample N realizations of SCENARIO's breakup (default: cosmos1408) and write the fragments:
     sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
+    import shlex
     import time
     from pathlib import Path
 
@@ -296,7 +307,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
     if fmt is None:
         fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
     resolved = resolve_device(device)
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, overrides)
     if s.population is not None:
         raise InputError(f"{s.source}: a [population] scenario has no breakup to sample; "
                          f"fragrisk sample needs [parent] and [event]")
@@ -310,7 +321,8 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
         path = write_fragments_omm(output, cloud, s, overwrite=overwrite)
     else:
         command = (f"fragrisk sample {scenario} --realizations {realizations} -o {output} "
-                   f"--format h5 --seed {s.analysis.seed} --device {device}")
+                   f"--format h5 --seed {s.analysis.seed} --device {device}"
+                   + "".join(f" --set {shlex.quote(o)}" for o in overrides))
         path = write_fragments_h5(output, cloud, s, overwrite=overwrite, command=command,
                                   attrs={"device": resolved})
     elapsed = time.perf_counter() - t0
@@ -343,13 +355,16 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite) -> None
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint a stopped run left beside PATH.")
 @click.option("--batch-size", type=int, default=None, metavar="B",
               help="Realizations per batch (default: sized to the device).")
+@click.option("--jobs", type=int, default=None, metavar="N",
+              help="CPU backend: worker processes on this machine (default: every core it may use).")
+@set_option
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
-        resume, batch_size) -> None:
+        resume, batch_size, jobs, overrides) -> None:
     """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
     import json
     from pathlib import Path
 
-    from .engine import jobs
+    from .engine import jobs as run_jobs
     from .engine.backend import resolve_device
     from .engine.errors import InputError
     from .engine.results import summary
@@ -358,8 +373,8 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     from .engine.backend import gpu_unusable_reason
 
     resolved = resolve_device(device)
-    s = load_scenario(scenario)
-    shard_kn = jobs.parse_shard(shard)
+    s = load_scenario(scenario, overrides)
+    shard_kn = run_jobs.parse_shard(shard)
     why_cpu = gpu_unusable_reason() if device == "auto" and resolved == "cpu" else None
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
@@ -367,19 +382,15 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
         f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
     if output is None:
         out.parent.mkdir(exist_ok=True)  # the default folder; a folder the user names must exist
-    executor = None
-    if scheduler is not None or workers is not None:  # --workers 0 is an error, not in-process
-        from .engine.distributed import DaskExecutor
-
-        executor = DaskExecutor(scheduler=scheduler, workers=workers, device=resolved)
+    executor = run_jobs.make_executor(resolved, jobs=jobs, workers=workers, scheduler=scheduler)
     bar = _RunProgress(enabled=sys.stderr.isatty() and not as_json)
     try:
-        job = jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
-                           shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
-                           on_progress=bar.update)
+        job = run_jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
+                               shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
+                               on_progress=bar.update)
     except KeyboardInterrupt:
         bar.close()
-        click.echo(f"interrupted: finished batches are kept in {jobs.checkpoint_dir(out)}; continue with "
+        click.echo(f"interrupted: finished batches are kept in {run_jobs.checkpoint_dir(out)}; continue with "
                    f"the same command and --resume", err=True)
         sys.exit(130)
     finally:

@@ -175,6 +175,36 @@ def load_batches(folder: Path, manifest: dict) -> list:
     return batches
 
 
+# --- where batches run ------------------------------------------------------------------------
+
+def make_executor(device: str, *, jobs: int | None = None, workers: int | None = None,
+                  scheduler: str | None = None):
+    """Where a run's batches go, from --jobs / --workers / --scheduler: None (this process), an
+    engine.pool.ProcessPool of `jobs` local worker processes (default: every usable core; CPU
+    backend: whole batches; GPU backend: the host stage of each batch, while this process runs
+    the kernels) or an engine.distributed.DaskExecutor (--workers or --scheduler, either backend).
+    """
+    from .backend import usable_cores
+
+    dask = workers is not None or scheduler is not None
+    if jobs is not None:
+        if jobs < 1:
+            raise InputError(f"--jobs: must be >= 1, got {jobs}")
+        if dask:
+            raise InputError("--jobs and --workers/--scheduler: give one (local worker processes, or a Dask "
+                             "cluster)")
+    if dask:
+        from .distributed import DaskExecutor
+
+        return DaskExecutor(scheduler=scheduler, workers=workers, device=device)
+    n = usable_cores() if jobs is None else jobs
+    if n == 1:
+        return None
+    from .pool import ProcessPool
+
+    return ProcessPool(n)
+
+
 # --- the job -----------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -193,7 +223,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
 
     device: "cpu" or "gpu" (resolved). executor: None (this process) or an object with
     montecarlo.run's signature as `run(setup, realizations, *, batch_size, on_batch, batches)
-    -> RunOutput` (engine.distributed.DaskExecutor).
+    -> RunOutput` (make_executor: engine.pool.ProcessPool, engine.distributed.DaskExecutor).
     on_progress(done_realizations, total_realizations, stats): after each batch.
     Raises InputError if `out` exists and not overwrite (before any work).
     """

@@ -34,6 +34,14 @@ from .timeutil import minutes_between
 CPU_DEFAULT_REALIZATIONS = 30
 
 
+#: Segments (time steps) the estimator takes at once: per-fragment work arrays and the
+#: (objects, targets, bins) rate buffer cover one such time chunk, not the window, so a year at
+#: 60 s steps needs no more memory than 11 days. A constant, never sized to the machine: chunk
+#: boundaries decide the order of floating-point sums, and results must not depend on where a
+#: run ran. Windows up to this long are one chunk.
+CHUNK_SEGMENTS = 1 << 14
+
+
 @dataclasses.dataclass(frozen=True)
 class Window:
     """Sample times and bins of an analysis.
@@ -42,6 +50,8 @@ class Window:
     time_edges_s (T+1,): time bins (default hourly; the last bin ends at the last sample).
     seg_bin (m-1,): time bin of each segment between consecutive samples.
     start_jd, start_fr: the analysis start (split Julian date).
+    chunks: time chunks ((s0, s1), ...): samples s0..s1 (segments s0..s1-1), consecutive chunks
+        sharing a sample, covering the window (time_chunks).
     """
 
     times_s: np.ndarray
@@ -50,6 +60,7 @@ class Window:
     start_jd: float
     start_fr: float
     step_s: float
+    chunks: tuple = ()
 
     @property
     def times_min(self) -> np.ndarray:
@@ -62,11 +73,37 @@ class Window:
     def segments_per_bin(self) -> np.ndarray:
         return np.bincount(self.seg_bin, minlength=self.n_bins)
 
+    def chunk_bins(self, chunk) -> tuple[int, int]:
+        """The time bins [b0, b1) that the segments of `chunk` (s0, s1) fall in."""
+        s0, s1 = chunk
+        if s1 <= s0:
+            return 0, self.n_bins
+        return int(self.seg_bin[s0]), int(self.seg_bin[s1 - 1]) + 1
 
-def analysis_window(analysis) -> Window:
+    def max_chunk_bins(self) -> int:
+        return max(b1 - b0 for b0, b1 in map(self.chunk_bins, self.chunks))
+
+
+def time_chunks(seg_bin, max_segments: int = CHUNK_SEGMENTS) -> tuple:
+    """Split the segments of a window into chunks of at most max_segments, each ending where a
+    time bin starts (a bin longer than a chunk is split): ((s0, s1), ...) in samples."""
+    n_seg = int(seg_bin.size)
+    bounds = [0]
+    while bounds[-1] < n_seg:
+        lo, hi = bounds[-1], bounds[-1] + max_segments
+        if hi < n_seg:
+            bin_start = int(np.searchsorted(seg_bin, seg_bin[hi], side="left"))
+            hi = bin_start if bin_start > lo else hi
+        bounds.append(min(hi, n_seg))
+    if len(bounds) == 1:  # a single sample: no segments
+        return ((0, 0),)
+    return tuple((a, b) for a, b in zip(bounds[:-1], bounds[1:]))
+
+
+def analysis_window(analysis, chunk_segments: int = CHUNK_SEGMENTS) -> Window:
     """Samples every step_s from the start up to the last whole step within the duration (uniform
     steps: the fused kernel's jumps and the prefilter's chord bounds rely on them), hourly (or
-    time_bin_s) bins, the last one ending at the last sample."""
+    time_bin_s) bins, the last one ending at the last sample; time chunks of chunk_segments."""
     duration_s = analysis.duration_days * 86400.0
     m = int(math.floor(duration_s / analysis.step_s + 1e-9)) + 1
     times_s = np.arange(m) * float(analysis.step_s)
@@ -74,7 +111,8 @@ def analysis_window(analysis) -> Window:
     edges = np.arange(0.0, end_s, float(analysis.time_bin_s))
     edges = np.append(edges, end_s) if edges.size else np.array([0.0, end_s])
     seg_bin = risk.segment_bins(times_s, edges).astype(np.int32)
-    return Window(times_s, edges, seg_bin, analysis.start_jd, analysis.start_fr, float(analysis.step_s))
+    return Window(times_s, edges, seg_bin, analysis.start_jd, analysis.start_fr, float(analysis.step_s),
+                  time_chunks(seg_bin, chunk_segments))
 
 
 def size_edges_m(lc_min_m: float) -> np.ndarray:
@@ -120,8 +158,8 @@ class Setup:
     use_prefilter: bool = True
 
 
-def make_setup(scenario, device: str, use_prefilter: bool = True) -> Setup:
-    window = analysis_window(scenario.analysis)
+def make_setup(scenario, device: str, use_prefilter: bool = True, chunk_segments: int = CHUNK_SEGMENTS) -> Setup:
+    window = analysis_window(scenario.analysis, chunk_segments)
     lc_min = scenario.event.lc_min_m if scenario.event is not None else 0.1
     return Setup(scenario, device, window, track_targets(scenario.targets, window, device),
                  size_edges_m(lc_min), float(scenario.analysis.kernel_radius_km), use_prefilter)
@@ -141,6 +179,7 @@ class BatchResult:
     fragment_steps: int                # kept fragments x samples
     propagated_steps: int              # fragment-samples propagated after the prefilter
     kernel_s: float                    # time in the estimator proper
+    host_s: float = 0.0                # time in the host stage (sampling, fit, table, prefilter)
 
 
 @dataclasses.dataclass
@@ -153,12 +192,20 @@ class Population:
     lc_m: np.ndarray           # (n,)
     offset_min: np.ndarray     # (n,)
 
+    def take(self, rows) -> "Population":
+        return Population(np.ascontiguousarray(self.table[:, rows]), self.realization[rows], self.lc_m[rows],
+                          self.offset_min[rows])
+
 
 def fragments_population(setup: Setup, realizations):
     """The kept fragments of `realizations` as a Population, with the batch's status counts (5,),
-    fragments sampled per realization (R,) and the Gabbard data of realization 0 (or None)."""
+    fragments sampled per realization (R,) and the Gabbard data of realization 0 (or None).
+
+    The element fit runs on the host (NumPy) whatever the device: the whole host stage then gives
+    the same fragments and SGP4 tables, bit for bit, on either backend, and runs in any process
+    or thread (engine.pool prepares GPU batches on every core while the kernel runs)."""
     sc = setup.scenario
-    cl = cloud_mod.sample_cloud(sc, realizations, setup.device)
+    cl = cloud_mod.sample_cloud(sc, realizations, "cpu")
     kept = cl.kept
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
     pop = Population(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
@@ -196,29 +243,49 @@ def sigma_over_volume(setup: Setup, pop: Population):
             / risk.sphere_volume_km3(setup.kernel_radius_km))
 
 
-def screen(setup: Setup, pop: Population):
-    """The prefilter (engine.risk.prefilter): indices of the objects to propagate, their per-step
-    reach (km) for the fused kernel's jumps, and the order in which the kernel's threads take
-    them. With the prefilter off: everything, no jumps, in order.
+def _whole_window(setup: Setup) -> tuple[int, int]:
+    return 0, setup.window.times_s.size - 1
+
+
+def screen(setup: Setup, pop: Population, chunk=None):
+    """The prefilter (engine.risk.prefilter) over the time chunk (s0, s1) (default: the whole
+    window): indices of the objects to propagate, their per-step reach (km) for the fused
+    kernel's jumps, and the order in which the kernel's threads take them. With the prefilter
+    off: everything, no jumps, in order.
 
     The order groups objects of similar work (a warp runs as long as its slowest thread): those
     that cannot jump (they may decay) together, the rest by their lowest radius. It only assigns
     threads: each object's results land in its own row, so sums keep the object order.
     """
+    idx, reach, r_min = _prefilter(setup, pop, chunk)
+    return idx, reach, thread_order(reach, r_min)
+
+
+def _prefilter(setup: Setup, pop: Population, chunk=None):
+    """screen without the thread order: (idx, reach_km, r_min_km) of the objects to propagate."""
     w, tg = setup.window, setup.targets
     n = pop.lc_m.size
     if not setup.use_prefilter:
-        return np.arange(n), np.zeros(n), np.arange(n)
-    must, reach, r_min = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
-                                        tg.r_km, tg.valid, setup.kernel_radius_km)
+        return np.arange(n), np.zeros(n), np.zeros(n)
+    s0, s1 = _whole_window(setup) if chunk is None else chunk
+    must, reach, r_min = risk.prefilter(pop.table, pop.offset_min + w.times_min[s0], pop.offset_min + w.times_min[s1],
+                                        w.step_s, tg.r_km[:, s0:s1 + 1], tg.valid[:, s0:s1 + 1],
+                                        setup.kernel_radius_km)
     idx = np.flatnonzero(must)
-    order = np.lexsort((np.nan_to_num(r_min[idx]), reach[idx] > 0))
-    return idx, reach[idx], order
+    return idx, reach[idx], r_min[idx]
+
+
+def thread_order(reach, r_min):
+    """The order in which the kernel's threads take objects (see screen): those that cannot jump
+    first, then the rest by their lowest radius."""
+    return np.lexsort((np.nan_to_num(r_min), reach > 0))
 
 
 def fragment_rates(setup: Setup, pop: Population):
-    """Per-object rates (n, K, T) and decay samples (n,) on the setup's device, with the
-    prefilter (skipped objects: 0 and never decayed). Returns (lam, decay, propagated, seconds)."""
+    """Per-object rates (n, K, T) and decay samples (n,) over the whole window on the setup's
+    device, with the prefilter (skipped objects: 0 and never decayed), in one piece (no time
+    chunks; the reference that run_batch's chunks are tested against). Returns (lam, decay,
+    propagated, seconds)."""
     w = setup.window
     n, K = pop.lc_m.size, len(setup.targets.names)
     idx, reach, order = screen(setup, pop)
@@ -236,62 +303,71 @@ def fragment_rates(setup: Setup, pop: Population):
     return lam, decay, int(idx.size), time.perf_counter() - start
 
 
-def fragment_rates_numpy(setup: Setup, pop: Population, idx, reach):
+def _chunk_inputs(setup: Setup, chunk):
+    """The window's samples, targets and bins of time chunk (s0, s1): (times_min, target r_km,
+    target valid, seg_bin local to the chunk's first bin, number of bins)."""
     w, tg = setup.window, setup.targets
-    return risk.fragment_rates(np.ascontiguousarray(pop.table[:, idx]), pop.offset_min[idx], w.times_min,
-                               tg.r_km, tg.valid, sigma_over_volume(setup, pop)[idx], setup.kernel_radius_km,
-                               w.seg_bin, w.n_bins, reach_km=reach)
+    s0, s1 = _whole_window(setup) if chunk is None else chunk
+    b0, b1 = w.chunk_bins((s0, s1))
+    return (w.times_min[s0:s1 + 1], tg.r_km[:, s0:s1 + 1], tg.valid[:, s0:s1 + 1],
+            (w.seg_bin[s0:s1] - b0).astype(np.int32), b1 - b0)
 
 
-def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order):
+def fragment_rates_numpy(setup: Setup, pop: Population, idx, reach, chunk=None):
+    """engine.risk.fragment_rates on the objects idx over the time chunk (s0, s1) (default: the
+    whole window): lam (len(idx), K, the chunk's bins) and decay samples counted from s0."""
+    times_min, r_km, valid, seg_bin, n_bins = _chunk_inputs(setup, chunk)
+    return risk.fragment_rates(np.ascontiguousarray(pop.table[:, idx]), pop.offset_min[idx], times_min,
+                               r_km, valid, sigma_over_volume(setup, pop)[idx], setup.kernel_radius_km,
+                               seg_bin, n_bins, reach_km=reach)
+
+
+def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order, chunk=None):
     """kernels/risk.cu on the objects idx (with their per-step reach, km, 0: no jumps; threads
-    take them in `order`): (lam (len(idx), K, T), decay) as cupy arrays, rows as idx."""
+    take them in `order`) over the time chunk (s0, s1) (default: the whole window): (lam
+    (len(idx), K, the chunk's bins), decay counted from s0) as cupy arrays, rows as idx."""
     import cupy
 
     from ..kernels import risk_gpu
 
-    w, tg = setup.window, setup.targets
+    times_min, r_km, valid, seg_bin, n_bins = _chunk_inputs(setup, chunk)
     return risk_gpu.fragment_rates(
         cupy.asarray(np.ascontiguousarray(pop.table[:, idx])), cupy.asarray(pop.offset_min[idx]),
-        cupy.asarray(w.times_min), cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)),
+        cupy.asarray(np.ascontiguousarray(times_min)), cupy.asarray(np.ascontiguousarray(r_km)),
+        cupy.asarray(np.ascontiguousarray(valid).astype(np.uint8)),
         cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, pop)[idx])),
         cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)), setup.kernel_radius_km,
-        cupy.asarray(w.seg_bin), w.n_bins, order=cupy.asarray(np.asarray(order, dtype=np.int64)))
+        cupy.asarray(seg_bin), n_bins, order=cupy.asarray(np.asarray(order, dtype=np.int64)))
 
 
-def rates_by_realization(setup: Setup, pop: Population, realizations):
-    """The estimator for a batch, reduced per realization where the rates live.
+def chunk_rates(setup: Setup, pop: Population, realizations, idx, reach, order, chunk):
+    """The estimator on the objects idx over one time chunk, reduced where the rates live.
 
-    realizations: sorted (R,). Returns by_time (R, K, T) (sums over each realization's objects
-    in their order), totals (n, K) per object, decay (n,), propagated objects, seconds. On the
-    GPU the (objects, K, T) rates never leave the device: kernels/risk.cu's segment_sum reduces
-    them there.
+    realizations: sorted (R,). Returns by_time (R, K, the chunk's bins) (sums over each
+    realization's objects in their order), totals (len(idx), K), decay (len(idx),) counted from
+    the chunk's first sample (its sample count where none), seconds. On the GPU the
+    (objects, K, bins) rates never leave the device: kernels/risk.cu's segment_sum reduces them.
     """
-    w = setup.window
-    n, K, T = pop.lc_m.size, len(setup.targets.names), w.n_bins
-    R = len(realizations)
+    start = time.perf_counter()
+    rows_realization = pop.realization[idx]
     if setup.device != "gpu":
-        lam, decay, n_prop, seconds = fragment_rates(setup, pop)
-        return _sum_by_realization(lam, pop.realization, realizations), lam.sum(axis=2), decay, n_prop, seconds
+        lam, decay = fragment_rates_numpy(setup, pop, idx, reach, chunk)
+        return (_sum_by_realization(lam, rows_realization, realizations), lam.sum(axis=2), decay,
+                time.perf_counter() - start)
     import cupy
 
     from ..kernels import risk_gpu
 
-    idx, reach, order = screen(setup, pop)
-    totals = np.zeros((n, K))
-    decay = np.full(n, w.times_s.size, dtype=np.int64)
-    by_time = np.zeros((R, K, T))
-    start = time.perf_counter()
-    if idx.size:
-        lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order)
-        rows = np.searchsorted(realizations, pop.realization[idx])
-        starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
-        by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(idx.size, K * T), cupy.asarray(starts)))
-        by_time = by_time.reshape(R, K, T)
-        totals[idx] = cupy.asnumpy(lam_d.sum(axis=2))
-        decay[idx] = cupy.asnumpy(decay_d)
-        del lam_d
-    return by_time, totals, decay, int(idx.size), time.perf_counter() - start
+    lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order, chunk)
+    n, K, T = lam_d.shape
+    R = len(realizations)
+    rows = np.searchsorted(realizations, rows_realization)
+    starts = np.searchsorted(rows, np.arange(R + 1)).astype(np.int64)
+    by_time = cupy.asnumpy(risk_gpu.segment_sum(lam_d.reshape(n, K * T), cupy.asarray(starts))).reshape(R, K, T)
+    totals = cupy.asnumpy(lam_d.sum(axis=2))
+    decay = cupy.asnumpy(decay_d)
+    del lam_d
+    return by_time, totals, decay, time.perf_counter() - start
 
 
 def _sum_by_realization(x, pop_realization, realizations):
@@ -304,28 +380,36 @@ def _sum_by_realization(x, pop_realization, realizations):
     return out
 
 
-def in_orbit_by_realization(decay, pop_realization, realizations, window: Window):
+def in_orbit_by_realization(decay, pop_realization, realizations, window: Window, never_decay=None):
     """Mean number of objects in orbit during each time bin, per realization: (R, T).
 
     Segment j (samples j, j+1) of an object is in orbit when j + 1 < its decay sample; a bin's
-    value is the mean over its segments. Computed from a histogram of decay samples, so the cost
-    does not grow with objects x bins.
+    value is the mean over its segments. never_decay (R,): objects of each realization left out
+    of `decay` because they provably stay in orbit (the prefilter). Computed per bin from where
+    each object's last segment falls, so memory and cost grow with objects and bins, not samples
+    (integer counts: exact in float64, in any order).
     """
     m = window.times_s.size
-    R = len(realizations)
-    rows = np.searchsorted(realizations, pop_realization)
-    hist = np.zeros((R, m + 1))
-    np.add.at(hist, (rows, decay), 1.0)
-    # alive[r, j] = objects of r with decay > j + 1, for segments j = 0 .. m-2.
-    survivors = hist[:, ::-1].cumsum(axis=1)[:, ::-1]  # survivors[:, d] = #(decay >= d)
-    alive = survivors[:, 2:m + 1]
+    R, T = len(realizations), window.n_bins
     counts = window.segments_per_bin()
-    sums = np.zeros((R, window.n_bins))
-    np.add.at(sums.T, window.seg_bin, alive.T)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))     # first segment of each bin
+    rows = np.searchsorted(realizations, pop_realization)
+    alive = np.clip(np.asarray(decay, dtype=np.int64) - 1, 0, m - 1)   # segments 0 .. alive-1 in orbit
+    # The bin of an object's first dead segment (T: none), and its segments in orbit within it.
+    end_bin = np.where(alive < m - 1, window.seg_bin[np.minimum(alive, max(m - 2, 0))], T) if m > 1 else \
+        np.full(alive.shape, T)
+    partial = np.where(end_bin < T, alive - first[np.minimum(end_bin, T - 1)], 0)
+    full_from = np.zeros((R, T + 1))                            # objects whose first dead bin is b
+    np.add.at(full_from, (rows, end_bin), 1.0)
+    beyond = full_from[:, ::-1].cumsum(axis=1)[:, ::-1]        # beyond[:, b] = #(end_bin >= b)
+    if never_decay is not None:
+        beyond += np.asarray(never_decay, dtype=np.float64)[:, None]
+    sums = beyond[:, 1:] * counts[None, :]                      # bins before each object's end bin
+    np.add.at(sums, (rows[end_bin < T], end_bin[end_bin < T]), partial[end_bin < T].astype(np.float64))
     return sums / np.maximum(counts, 1)[None, :]
 
 
-def aggregate(realizations, pop, by_time, totals, decay, window: Window, size_edges):
+def aggregate(realizations, pop, by_time, totals, decay, window: Window, size_edges, never_decay=None):
     """Per-realization results of a batch: by_time (K, R, T), by_size (K, R, S), in orbit (R, T)."""
     R = len(realizations)
     S = size_edges.size - 1
@@ -335,37 +419,189 @@ def aggregate(realizations, pop, by_time, totals, decay, window: Window, size_ed
     by_size = np.zeros((R, K, S))
     for k in range(K):
         np.add.at(by_size[:, k, :], (rows, size_bin), totals[:, k])
-    in_orbit = in_orbit_by_realization(decay, pop.realization, realizations, window)
+    in_orbit = in_orbit_by_realization(decay, pop.realization, realizations, window, never_decay)
     return by_time.transpose(1, 0, 2), by_size.transpose(1, 0, 2), in_orbit
 
 
-def run_batch(setup: Setup, realizations) -> BatchResult:
-    """One batch of realizations (sorted int array) through the whole pipeline."""
+# --- a batch in two stages: the host's (sample, fit, table, prefilter), then the estimator's ------
+
+@dataclasses.dataclass
+class HostBatch:
+    """A batch of realizations after the host stage: what the estimator needs, nothing more.
+
+    pop: the objects that some time chunk must propagate (the prefilter), in object order.
+    screens: per time chunk of the window, (idx into pop, reach_km, r_min_km, thread order)
+    (screen).
+    never_decay (R,): kept objects of each realization that no chunk propagates (they provably
+    stay in orbit and never come near a target); kept (R,): all kept objects of each.
+    """
+
+    realization: np.ndarray
+    pop: Population
+    screens: list
+    never_decay: np.ndarray
+    kept: np.ndarray
+    n_fragments: np.ndarray
+    status_counts: np.ndarray
+    gabbard: tuple | None
+    host_s: float
+
+
+def prepare_batch(setup: Setup, realizations) -> HostBatch:
+    """The host stage of a batch (sorted int array): sample, fit, SGP4 table, and the prefilter of
+    every time chunk. NumPy only, so it runs in any thread or process, on either backend."""
+    start = time.perf_counter()
     realizations = np.sort(np.asarray(realizations, dtype=np.int64))
     if setup.scenario.population is not None:
         pop, counts, n_frag, gabbard = catalog_population(setup)
     else:
         pop, counts, n_frag, gabbard = fragments_population(setup, realizations)
-    by_time, totals, decay, n_prop, kernel_s = rates_by_realization(setup, pop, realizations)
-    by_time, by_size, in_orbit = aggregate(realizations, pop, by_time, totals, decay, setup.window,
-                                           setup.size_edges_m)
-    m = setup.window.times_s.size
-    return BatchResult(realizations, by_time, by_size, in_orbit, n_frag, counts, gabbard,
-                       pop.lc_m.size * m, n_prop * m, kernel_s)
+    screens = [_prefilter(setup, pop, chunk) for chunk in setup.window.chunks]
+    screens = [(idx, reach, r_min, thread_order(reach, r_min)) for idx, reach, r_min in screens]
+    used = np.zeros(pop.lc_m.size, dtype=bool)
+    for idx, *_ in screens:
+        used[idx] = True
+    keep = np.flatnonzero(used)
+    R = realizations.size
+    kept = np.bincount(np.searchsorted(realizations, pop.realization), minlength=R).astype(np.int64)
+    if keep.size < used.size:  # renumber the screens into the objects kept
+        pop_rows = np.searchsorted(realizations, pop.realization[~used])
+        never = np.bincount(pop_rows, minlength=R).astype(np.int64)
+        screens = [(np.searchsorted(keep, idx), *rest) for idx, *rest in screens]
+        pop = pop.take(keep)
+    else:
+        never = np.zeros(R, dtype=np.int64)
+    return HostBatch(realizations, pop, screens, never, kept, n_frag, counts, gabbard,
+                     time.perf_counter() - start)
+
+
+def merge_host_batches(parts: list) -> HostBatch:
+    """One HostBatch from the HostBatches of consecutive sub-batches (in realization order), as
+    prepare_batch of the whole batch gives it (objects in the same order; thread orders made
+    again over the whole batch)."""
+    if len(parts) == 1:
+        return parts[0]
+    offsets = np.cumsum([0] + [p.pop.lc_m.size for p in parts])
+    pop = Population(np.concatenate([p.pop.table for p in parts], axis=1),
+                     np.concatenate([p.pop.realization for p in parts]),
+                     np.concatenate([p.pop.lc_m for p in parts]),
+                     np.concatenate([p.pop.offset_min for p in parts]))
+    screens = []
+    for c in range(len(parts[0].screens)):
+        idx = np.concatenate([p.screens[c][0] + off for p, off in zip(parts, offsets)])
+        reach = np.concatenate([p.screens[c][1] for p in parts])
+        r_min = np.concatenate([p.screens[c][2] for p in parts])
+        screens.append((idx, reach, r_min, thread_order(reach, r_min)))
+    gab = next((p.gabbard for p in parts if p.gabbard is not None), None)
+    return HostBatch(np.concatenate([p.realization for p in parts]), pop, screens,
+                     np.concatenate([p.never_decay for p in parts]), np.concatenate([p.kept for p in parts]),
+                     np.concatenate([p.n_fragments for p in parts]), np.sum([p.status_counts for p in parts], axis=0),
+                     gab, sum(p.host_s for p in parts))
+
+
+def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
+    """The estimator stage of a batch: every time chunk on the setup's device, then aggregates.
+
+    A chunk propagates only the objects in orbit at its first sample (decay is carried from
+    chunk to chunk) that its prefilter keeps; each bin's sums land in the chunk that holds it
+    (or add up across chunks where a bin is longer than a chunk)."""
+    w = setup.window
+    realizations, pop = host.realization, host.pop
+    n, K, T, m = pop.lc_m.size, len(setup.targets.names), w.n_bins, w.times_s.size
+    R = realizations.size
+    by_time = np.zeros((R, K, T))
+    totals = np.zeros((n, K))
+    decay = np.full(n, m, dtype=np.int64)
+    kernel_s, propagated = 0.0, 0
+    for chunk, (idx, reach, _, order) in zip(w.chunks, host.screens):
+        s0, s1 = chunk
+        if len(w.chunks) > 1:  # objects decayed in an earlier chunk stay decayed
+            live = decay[idx] > s0
+            if not live.all():
+                position = np.cumsum(live) - 1
+                order = position[order[live[order]]]
+                idx, reach = idx[live], reach[live]
+        if idx.size == 0:
+            continue
+        b0, b1 = w.chunk_bins(chunk)
+        part, tot, dec, seconds = chunk_rates(setup, pop, realizations, idx, reach, order, chunk)
+        by_time[:, :, b0:b1] += part
+        totals[idx] += tot
+        decay[idx] = np.where(dec < s1 - s0 + 1, dec + s0, m)
+        kernel_s += seconds
+        propagated += idx.size * (s1 - s0 + 1)
+    by_time, by_size, in_orbit = aggregate(realizations, pop, by_time, totals, decay, w, setup.size_edges_m,
+                                           host.never_decay)
+    return BatchResult(realizations, by_time, by_size, in_orbit, host.n_fragments, host.status_counts, host.gabbard,
+                       int(host.kept.sum()) * m, propagated, kernel_s, host.host_s)
+
+
+def run_batch(setup: Setup, realizations) -> BatchResult:
+    """One batch of realizations (sorted int array) through the whole pipeline."""
+    return estimate_batch(setup, prepare_batch(setup, realizations))
+
+
+# --- batch sizes: from the device's free memory ----------------------------------------------------
+
+#: Bytes of device memory per propagated object besides its rate row: the SGP4 table (34 rows),
+#: offset, reach, order, decay, sigma/V and totals per target, and CuPy's temporaries for them.
+DEVICE_BYTES_PER_OBJECT = 34 * 8 + 6 * 8
+#: Bytes of host memory per sampled fragment while its batch is prepared: the breakup sample,
+#: states, elements, status and the element fit's temporaries (about 60 float64 columns), then
+#: the kept ones' SGP4 table.
+HOST_BYTES_PER_FRAGMENT = 60 * 8 + 34 * 8
+#: Share of the free memory a batch may plan on: CuPy's pool rounds allocations up and keeps
+#: freed blocks, the prefetched batch's host arrays overlap the running one's, and the rest of
+#: the machine needs room.
+MEMORY_SHARE = 0.5
+#: Most realizations in one GPU batch: beyond a few hundred thousand objects the GPU is full and
+#: larger batches only delay the first checkpoint.
+MAX_GPU_BATCH = 512
+
+
+def batch_size_for_memory(free_device_bytes: float, fragments_per_realization: float, n_targets: int,
+                          chunk_bins: int, *, free_host_bytes: float | None = None,
+                          max_batch: int = MAX_GPU_BATCH) -> int:
+    """Realizations per GPU batch that fit in MEMORY_SHARE of the free device (and host) memory.
+
+    Per realization the device holds, for each of its objects, the estimator's rate row
+    (n_targets x chunk_bins float64: one time chunk's bins, whatever the window's length) and
+    DEVICE_BYTES_PER_OBJECT; the host holds HOST_BYTES_PER_FRAGMENT per fragment for the batch
+    being estimated and the one prepared meanwhile (two). At least 1 (out-of-memory halving
+    and its one-line error are the safety net), at most max_batch.
+    """
+    per_object = 8.0 * n_targets * chunk_bins + DEVICE_BYTES_PER_OBJECT
+    device = MEMORY_SHARE * free_device_bytes / max(per_object * fragments_per_realization, 1.0)
+    fit = device
+    if free_host_bytes is not None:
+        host = MEMORY_SHARE * free_host_bytes / max(2.0 * HOST_BYTES_PER_FRAGMENT * fragments_per_realization, 1.0)
+        fit = min(fit, host)
+    return int(max(1, min(max_batch, math.floor(fit))))
 
 
 def default_batch_size(setup: Setup, n_realizations: int) -> int:
-    """Realizations per batch: on the GPU enough fragments to fill it, within a quarter of its
-    free memory for the (fragments, K, T) rate buffer; on the CPU small batches for progress."""
+    """Realizations per batch: on the GPU sized from its free memory (batch_size_for_memory), on
+    the CPU one (each worker process holds one realization's arrays; progress after each)."""
     if setup.device != "gpu":
         return 1
     import cupy
 
     free, _ = cupy.cuda.Device().mem_info
-    K, T = len(setup.targets.names), setup.window.n_bins
-    per_realization = 2 * _expected_fragments(setup) * (K * T + 8) * 8
-    fit = max(1, int(free // 4 // max(per_realization, 1)))
-    return int(min(n_realizations, fit, 512))
+    size = batch_size_for_memory(free, _expected_fragments(setup), len(setup.targets.names),
+                                 setup.window.max_chunk_bins(), free_host_bytes=available_host_bytes())
+    return int(min(n_realizations, size)) if n_realizations > 0 else size
+
+
+def available_host_bytes() -> float | None:
+    """Memory the host can still give (Linux: MemAvailable), None where unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024.0
+    except OSError:
+        pass
+    return None
 
 
 def _expected_fragments(setup: Setup) -> int:
@@ -375,37 +611,105 @@ def _expected_fragments(setup: Setup) -> int:
     return cloud_mod.breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
-def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None, batches=None) -> "RunOutput":
+# --- the run: batches, with the next one's host stage done while this one is estimated ------------
+
+class HostStage:
+    """Runs prepare_batch ahead of the estimator: `submit(realizations)` starts the host stage of
+    a batch and returns a handle whose `result()` is its HostBatch.
+
+    threads=False: at once, in the caller's thread (no overlap). threads=True: on one host thread,
+    so batch n+1 is sampled, fitted and tabled while batch n is estimated. pool: a
+    concurrent.futures executor of processes whose workers hold the Setup (engine.pool): each
+    batch is split into one piece per worker and the pieces merged, on the host thread.
+    The HostBatch is the same whichever way (tests check)."""
+
+    def __init__(self, setup: Setup, threads: bool = True, pool=None, workers: int = 1):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.setup, self.pool, self.workers = setup, pool, max(1, int(workers))
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragrisk-host") \
+            if (threads or pool is not None) else None
+
+    def _prepare(self, realizations) -> HostBatch:
+        if self.pool is None:
+            return prepare_batch(self.setup, realizations)
+        from .pool import prepare_in_worker
+
+        pieces = [p for p in np.array_split(realizations, min(self.workers, realizations.size)) if p.size]
+        futures = [self.pool.submit(prepare_in_worker, p) for p in pieces]
+        return merge_host_batches([f.result() for f in futures])
+
+    def submit(self, realizations):
+        if self.thread is None:
+            return _Done(prepare_batch(self.setup, realizations))
+        return self.thread.submit(self._prepare, realizations)
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.thread.shutdown(wait=True, cancel_futures=True)
+
+
+class _Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def cancel(self):
+        return False
+
+
+def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None, batches=None,
+        prefetch: bool | None = None, host_stage: HostStage | None = None) -> "RunOutput":
     """All batches of `realizations` (sorted int array) -> RunOutput (aggregates + statistics).
 
     on_batch(batch_result, done, total): called after each batch (progress, checkpoints).
     batches: optional iterable of already computed BatchResults to reuse (resume).
+    prefetch: prepare the next batch's host stage on a host thread while this one is estimated
+    (default: on the GPU, where the estimator leaves the host idle); host_stage: one to use
+    instead (engine.pool's process pool). Results do not depend on either.
     On the GPU a batch that runs out of device memory is halved and run again (down to one
     realization; InputError if that does not fit either); RunOutput.notes says so.
     """
     realizations = np.sort(np.asarray(realizations, dtype=np.int64))
-    size = batch_size or default_batch_size(setup, realizations.size)
     results = list(batches or [])
     done = set(int(r) for b in results for r in b.realization)
     todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    size = batch_size or default_batch_size(setup, todo.size)
     too_big = out_of_memory_errors(setup.device)
     first_size = size
     start = time.perf_counter()
+    if prefetch is None:
+        prefetch = setup.device == "gpu"
+    stage = host_stage if host_stage is not None else HostStage(setup, threads=prefetch)
     lo = 0
-    while lo < todo.size:
-        chunk = todo[lo:lo + size]
-        try:
-            b = run_batch(setup, chunk)
-        except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
-            if chunk.size == 1:
-                raise out_of_memory_input_error(setup, chunk, exc) from None
-            free_device_memory(setup.device)
-            size = max(1, chunk.size // 2)
-            continue
-        lo += chunk.size
-        results.append(b)
-        if on_batch is not None:
-            on_batch(b, len(done) + lo, realizations.size)
+    try:
+        ahead = stage.submit(todo[lo:lo + size]) if todo.size else None
+        while lo < todo.size:
+            chunk = todo[lo:lo + size]
+            host = ahead.result()
+            nxt = lo + chunk.size
+            ahead = stage.submit(todo[nxt:nxt + size]) if nxt < todo.size else None
+            try:
+                b = estimate_batch(setup, host)
+            except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
+                if chunk.size == 1:
+                    raise out_of_memory_input_error(setup, chunk, exc) from None
+                if ahead is not None:
+                    ahead.cancel()
+                del host
+                free_device_memory(setup.device)
+                size = max(1, chunk.size // 2)
+                ahead = stage.submit(todo[lo:lo + size])
+                continue
+            lo = nxt
+            results.append(b)
+            if on_batch is not None:
+                on_batch(b, len(done) + lo, realizations.size)
+    finally:
+        if host_stage is None:
+            stage.close()
     notes = [shrink_note(first_size, size)] if size < first_size else []
     return RunOutput(results, time.perf_counter() - start, notes)
 

@@ -366,6 +366,15 @@ def _fake_run_batch(setup, realizations):
     return _fake_batch(realizations)
 
 
+def _fake_estimate_batch(setup, host):
+    """montecarlo.estimate_batch after _fake_prepare_batch: the fake GPU's batch."""
+    return _fake_run_batch(setup, host)
+
+
+def _fake_prepare_batch(setup, realizations):
+    return np.asarray(realizations)
+
+
 def _fake_free_device_memory(device):
     FAKE_GPU.frees += 1
 
@@ -381,6 +390,8 @@ def fake_gpu(monkeypatch):
     monkeypatch.setattr(FAKE_GPU, "calls", [])
     monkeypatch.setattr(FAKE_GPU, "frees", 0)
     monkeypatch.setattr(montecarlo, "run_batch", _fake_run_batch)
+    monkeypatch.setattr(montecarlo, "prepare_batch", _fake_prepare_batch)
+    monkeypatch.setattr(montecarlo, "estimate_batch", _fake_estimate_batch)
     monkeypatch.setattr(montecarlo, "out_of_memory_errors", _fake_out_of_memory_errors)
     monkeypatch.setattr(montecarlo, "free_device_memory", _fake_free_device_memory)
     return FAKE_GPU
