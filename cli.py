@@ -431,33 +431,49 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
 
 
 class _RunProgress:
-    """A progress line on stderr: realizations done, fragment-steps/s, time left."""
+    """A progress line on stderr: realizations done/total, fragment-steps per second (kept
+    fragments x samples, this session's batches) and the time left, after each batch."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, clock=None):
         import time
 
         self.enabled = enabled
-        self.start = time.perf_counter()
+        self.clock = clock or time.perf_counter
+        self.start = self.clock()
         self.steps = 0
+        self.first_done = None  # realizations done before this session's first batch (resumed)
         self.shown = False
 
     def update(self, done: int, total: int, batch) -> None:
-        import time
-
-        self.steps += batch.fragment_steps
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        rate = self.steps / elapsed if elapsed > 0 else 0.0
-        left = elapsed / max(done, 1) * (total - done)
-        click.echo(f"\r{done:,}/{total:,} realizations, {rate:.3g} fragment-steps/s, "
-                   f"{left:.0f} s left   ", nl=False, err=True)
-        self.shown = True
+        """engine.jobs.run_job's on_progress: batch None when the run starts, then each batch."""
+        if batch is None:
+            self.start, self.first_done = self.clock(), done
+            text = f"{done:,}/{total:,} realizations, started"
+        else:
+            if self.first_done is None:
+                self.first_done = done - batch.realization.size
+            self.steps += batch.fragment_steps
+            elapsed = self.clock() - self.start
+            rate = self.steps / elapsed if elapsed > 0 else 0.0
+            left = elapsed / max(done - self.first_done, 1) * (total - done)
+            text = f"{done:,}/{total:,} realizations, {rate:.3g} fragment-steps/s, {_duration(left)} left"
+        if self.enabled:
+            click.echo(f"\r{text}   ", nl=False, err=True)
+            self.shown = True
 
     def close(self) -> None:
         if self.shown:
             click.echo("", err=True)
             self.shown = False
+
+
+def _duration(seconds: float) -> str:
+    """30 -> '30 s', 600 -> '10 min', 9000 -> '2.5 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @cli.command()

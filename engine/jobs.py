@@ -122,7 +122,7 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
 # --- checkpoints -------------------------------------------------------------------------------
 
 BATCH_FIELDS = ("realization", "by_time", "by_size", "fragments_in_orbit", "n_fragments", "status_counts",
-                "fragment_steps", "propagated_steps", "kernel_s")
+                "fragment_steps", "propagated_steps", "kernel_s", "host_s")
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -169,7 +169,8 @@ def load_batches(folder: Path, manifest: dict) -> list:
                     realization=z["realization"], by_time=z["by_time"], by_size=z["by_size"],
                     fragments_in_orbit=z["fragments_in_orbit"], n_fragments=z["n_fragments"],
                     status_counts=z["status_counts"], gabbard=gab, fragment_steps=int(z["fragment_steps"]),
-                    propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"])))
+                    propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"]),
+                    host_s=float(z["host_s"]) if "host_s" in z else 0.0))
         except (OSError, ValueError, KeyError):
             continue  # a batch cut short by the crash: it is simply run again
     return batches
@@ -224,7 +225,8 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
     device: "cpu" or "gpu" (resolved). executor: None (this process) or an object with
     montecarlo.run's signature as `run(setup, realizations, *, batch_size, on_batch, batches)
     -> RunOutput` (make_executor: engine.pool.ProcessPool, engine.distributed.DaskExecutor).
-    on_progress(done_realizations, total_realizations, stats): after each batch.
+    on_progress(done_realizations, total_realizations, batch): once when the batches start (batch
+    None; done = the realizations resumed from the checkpoint), then after each batch.
     Raises InputError if `out` exists and not overwrite (before any work).
     """
     out = Path(out)
@@ -261,6 +263,8 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         if on_progress is not None:
             on_progress(done, total, batch)
 
+    if on_progress is not None:
+        on_progress(sum(b.realization.size for b in previous), todo.size, None)
     if executor is None:
         output = montecarlo.run(setup, todo, batch_size=batch_size, on_batch=on_batch, batches=previous)
     else:
