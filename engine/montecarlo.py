@@ -684,11 +684,14 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
         prefetch = setup.device == "gpu"
     stage = host_stage if host_stage is not None else HostStage(setup, threads=prefetch)
     lo = 0
+    waited = 0.0
     try:
         ahead = stage.submit(todo[lo:lo + size]) if todo.size else None
         while lo < todo.size:
             chunk = todo[lo:lo + size]
+            t = time.perf_counter()
             host = ahead.result()
+            waited += time.perf_counter() - t
             nxt = lo + chunk.size
             ahead = stage.submit(todo[nxt:nxt + size]) if nxt < todo.size else None
             try:
@@ -711,7 +714,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
         if host_stage is None:
             stage.close()
     notes = [shrink_note(first_size, size)] if size < first_size else []
-    return RunOutput(results, time.perf_counter() - start, notes)
+    return RunOutput(results, time.perf_counter() - start, notes, waited if stage.thread is not None else None)
 
 
 # --- device memory: a batch that does not fit is run again in halves -----------------------------
@@ -751,6 +754,9 @@ class RunOutput:
     batches: list
     elapsed_s: float
     notes: list = dataclasses.field(default_factory=list)  # e.g. a batch size halved for GPU memory
+    #: Seconds the estimator waited for a prefetched host stage (None: the host stage ran inline);
+    #: 0 when the host stage is hidden behind the estimator (the first batch's always counts).
+    host_wait_s: float | None = None
 
     def stats(self) -> dict:
         b = self.batches
@@ -758,6 +764,7 @@ class RunOutput:
         steps = sum(x.fragment_steps for x in b)
         prop = sum(x.propagated_steps for x in b)
         return dict(fragment_steps=steps, propagated_fragment_steps=prop, kernel_s=kernel_s,
+                    host_s=sum(x.host_s for x in b), host_wait_s=self.host_wait_s,
                     effective_rate=steps / self.elapsed_s if self.elapsed_s > 0 else float("nan"),
                     raw_rate=prop / kernel_s if kernel_s > 0 else float("nan"),
                     status_counts=np.sum([x.status_counts for x in b], axis=0).tolist())

@@ -2,8 +2,8 @@
 
 `ProcessPool.run` has montecarlo.run's signature and returns the same RunOutput, like
 engine.distributed.DaskExecutor, without Dask: N worker processes of this machine
-(concurrent.futures, "spawn" start), each given the run's Setup once when it starts, then one
-task per batch (montecarlo.run_batch). Batches come back in completion order (on_batch writes
+(concurrent.futures; see _context for how they start), each given the run's Setup once when it
+starts, then one task per batch (montecarlo.run_batch). Batches come back in completion order (on_batch writes
 the checkpoint); a realization depends only on (seed, index) and montecarlo.to_results sorts the
 batches, so the results file is the same, bit for bit, as a single-process run's.
 
@@ -20,6 +20,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -162,8 +163,8 @@ def _start(workers: int, setup) -> ProcessPoolExecutor:
     submitted at once start them all here, where the new processes inherit the ignored SIGINT
     from their first instruction (before _init_worker could set it)."""
     with _sigint_ignored():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(setup,))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker,
+                                   initargs=(setup,))
         try:
             for _ in range(workers):
                 pool.submit(int)
@@ -171,6 +172,16 @@ def _start(workers: int, setup) -> ProcessPoolExecutor:
             _stop(pool)
             raise
     return pool
+
+
+def _context():
+    """How worker processes start: "fork" on Linux when this process runs no other Python thread
+    (milliseconds, and the Setup is inherited, not pickled: a GPU run's host stage cannot afford
+    a second of interpreter starts), else "spawn" (a fresh interpreter each: safe with threads,
+    and the only choice on macOS and Windows). Forked workers run NumPy only, never CUDA."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _worker_died(chunk) -> InputError:
