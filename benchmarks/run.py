@@ -9,8 +9,9 @@ Cases (the built-in COSMOS 1408 scenario; --set overrides in brackets):
   builtin         7 days at 60 s                                 (CPU 2 realizations, GPU 1000)
   prefilter_off   the same without the prefilter and the kernel's jumps (GPU only, 200)
   lc1cm           [event.lc_min_m=0.01]: ~85,000 fragments a realization (CPU 1, GPU 1000);
-                  on the GPU, realizations 0..k-1 also run on the NumPy path in a process beside
-                  it (--cpu-reference k, default 1) and the row says how far they agree
+                  on the GPU, realizations 0..k-1 also run on the NumPy path after it, their
+                  fragments split over every core (--cpu-reference k, default 1; builtin: 4),
+                  and the row says how far the two agree
   year            [analysis.duration_days=365] at 10 cm: 525,601 samples, 8,760 bins, 33 time
                   chunks (CPU 2 realizations on 2 jobs, GPU 1000); the ISS's mean expected
                   collisions by calendar month
@@ -87,13 +88,41 @@ def _warm_up(device: str) -> None:
 
 
 def _cpu_reference(overrides: list, realizations: int) -> list:
-    """The NumPy path's expected collisions with the ISS of realizations 0..k-1 (a worker's task)."""
+    """The NumPy path's expected collisions with the ISS of realizations 0..k-1, their fragments
+    split over every core (a realization's expected collisions are a sum over its fragments; at
+    1 cm one realization takes minutes on one core)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     from fragrisk.engine import montecarlo
+    from fragrisk.engine.backend import usable_cores
     from fragrisk.engine.scenario import load_scenario
 
     setup = montecarlo.make_setup(load_scenario("cosmos1408", overrides), "cpu")
-    out = montecarlo.run(setup, np.arange(realizations))
-    return [float(x) for b in out.batches for x in b.by_time.sum(axis=2)[0]]
+    host = montecarlo.prepare_batch(setup, np.arange(realizations))
+    pieces = [rows for rows in np.array_split(np.arange(host.pop.lc_m.size), 4 * usable_cores()) if rows.size]
+    with ProcessPoolExecutor(usable_cores()) as workers:
+        parts = list(workers.map(_estimate_piece, [setup] * len(pieces), [_restrict(host, rows) for rows in pieces]))
+    return [float(x) for x in np.sum(parts, axis=0)]
+
+
+def _restrict(host, rows):
+    """The HostBatch of the objects `rows` (sorted) of host.pop."""
+    import dataclasses
+
+    from fragrisk.engine import montecarlo
+
+    screens = []
+    for idx, reach, r_min, _ in host.screens:
+        keep = np.isin(idx, rows)
+        screens.append((np.searchsorted(rows, idx[keep]), reach[keep], r_min[keep],
+                        montecarlo.thread_order(reach[keep], r_min[keep])))
+    return dataclasses.replace(host, pop=host.pop.take(rows), screens=screens)
+
+
+def _estimate_piece(setup, host) -> np.ndarray:
+    from fragrisk.engine import montecarlo
+
+    return montecarlo.estimate_batch(setup, host).by_time[0].sum(axis=1)
 
 
 def run_case(spec: dict) -> dict:
@@ -105,13 +134,6 @@ def run_case(spec: dict) -> dict:
     if case == "baseline":
         return satrec_baseline()
     _warm_up(device)
-    reference = None
-    if spec.get("cpu_reference"):
-        from concurrent.futures import ProcessPoolExecutor
-        import multiprocessing
-
-        reference_pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        reference = reference_pool.submit(_cpu_reference, spec["overrides"], spec["cpu_reference"])
     sc = jobs.with_overrides(load_scenario("cosmos1408", spec["overrides"]), spec["realizations"], None)
     load = os.getloadavg()[0]
     times0 = os.times()
@@ -142,9 +164,15 @@ def run_case(spec: dict) -> dict:
                lambda_iss=lam_iss.tolist())
     if case == "year":
         row["lambda_iss_by_month"] = month_sums(setup, by_time[0].mean(axis=0))
-    if reference is not None:
-        ref = np.array(reference.result())
-        reference_pool.shutdown()
+    if device == "gpu":
+        import cupy
+
+        row["gpu_batch_size"] = montecarlo.default_batch_size(setup, realizations.size)
+        row["device_pool_peak_mib"] = cupy.get_default_memory_pool().total_bytes() / 2**20
+    if spec.get("cpu_reference"):  # after the timed run, on every core
+        t = time.perf_counter()
+        ref = np.array(_cpu_reference(spec["overrides"], spec["cpu_reference"]))
+        row["cpu_reference_s"] = time.perf_counter() - t
         row["cpu_reference_lambda_iss"] = ref.tolist()
         row["cuda_vs_numpy_max_rel_diff"] = float(np.max(np.abs(lam_iss[:ref.size] / ref - 1.0)))
     if spec.get("keep_by_time"):
@@ -218,6 +246,7 @@ def main(argv=None) -> None:
                         help="jobs and realizations of the scaling rows (default 1:30,2:30)")
     parser.add_argument("--cpu-reference", type=int, default=1, help="lc1cm on the GPU: NumPy realizations")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--name", default=None, help="JSON file name (default: run_<device>)")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--row-json", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -240,8 +269,8 @@ def main(argv=None) -> None:
             continue
         spec = dict(case=case, device="cpu" if case == "baseline" else device, realizations=counts.get(case),
                     jobs=CPU_JOBS.get(case) if device == "cpu" else args.jobs, overrides=OVERRIDES.get(case, []))
-        if case == "lc1cm" and device == "gpu":
-            spec["cpu_reference"] = args.cpu_reference
+        if case in ("lc1cm", "builtin") and device == "gpu":
+            spec["cpu_reference"] = args.cpu_reference if case == "lc1cm" else 4
         rows.append(in_child(spec))
     print_table([{k: v for k, v in r.items() if not isinstance(v, (list, dict))} for r in rows],
                 ["case", "device", "realizations", "jobs", "wall_s", "host_s", "kernel_s", "host_wait_s",
@@ -252,7 +281,7 @@ def main(argv=None) -> None:
             print(f"{r['case']} ({r['device']}, {r['realizations']} realizations): ISS mean expected collisions by month")
             for month, value in r["lambda_iss_by_month"].items():
                 print(f"  {month}  {value:.3e}")
-    path = write_json(f"run_{device}", {"benchmark": "run", "scenario": "cosmos1408", "environment": environment(device),
+    path = write_json(args.name or f"run_{device}", {"benchmark": "run", "scenario": "cosmos1408", "environment": environment(device),
                                         "rows": rows}, args.out)
     print(f"wrote {path}")
 

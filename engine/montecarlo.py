@@ -135,14 +135,21 @@ class TargetTrack:
 
 
 def track_targets(targets, window: Window, device: str) -> TargetTrack:
+    """The targets at every sample, propagated a time chunk at a time (SGP4's temporaries and the
+    velocities, which the estimator does not need, then cover one chunk, not the window)."""
     from .elements import concat
     from .propagation import propagate_elements
 
     elements = concat([t.elements for t in targets])
-    eph = propagate_elements(elements, window.start_jd, window.start_fr, window.times_min, device=device)
+    m = window.times_s.size
+    r_km = np.empty((len(targets), m, 3))
+    valid = np.empty((len(targets), m), dtype=bool)
+    for lo in range(0, m, CHUNK_SEGMENTS):
+        hi = min(m, lo + CHUNK_SEGMENTS)
+        eph = propagate_elements(elements, window.start_jd, window.start_fr, window.times_min[lo:hi], device=device)
+        r_km[:, lo:hi], valid[:, lo:hi] = eph.r_km, eph.error == 0
     return TargetTrack(tuple(t.name for t in targets), np.array([t.hard_body_radius_m for t in targets], float),
-                       np.ascontiguousarray(eph.r_km), eph.error == 0,
-                       np.asarray(elements.perigee_km, float), np.asarray(elements.apogee_km, float))
+                       r_km, valid, np.asarray(elements.perigee_km, float), np.asarray(elements.apogee_km, float))
 
 
 @dataclasses.dataclass
