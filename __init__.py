@@ -14,7 +14,10 @@ the handful of entry points below are importable from here; each is loaded on fi
 See docs/ in the repository for the file formats, the scenario fields and the estimator.
 """
 
-from .engine import __version__
+# Absolute imports here (not relative as inside engine/ and kernels/): pytest imports this file
+# on its own as the package of the checkout's folder, whose name need not be an identifier
+# (e.g. a worktree "wt-1"); an absolute import works then too.
+from fragrisk.engine import __version__
 
 #: name -> (module under fragrisk.engine, attribute): the notebook entry points.
 _EXPORTS = {
@@ -38,7 +41,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'fragrisk' has no attribute {name!r}") from None
     import importlib
 
-    value = getattr(importlib.import_module(f".engine.{module_name}", __name__), attribute)
+    value = getattr(importlib.import_module(f"fragrisk.engine.{module_name}"), attribute)
     globals()[name] = value  # later look-ups skip this function
     return value
 

@@ -52,7 +52,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     setup = montecarlo.make_setup(load_scenario("cosmos1408"), "gpu")
-    pop, *_ = montecarlo.fragments_population(setup, np.arange(args.realizations))
+    pop, *_ = montecarlo.fragment_objects(setup, np.arange(args.realizations))
     idx, reach, order = montecarlo.screen(setup, pop)
     props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     sms = props["multiProcessorCount"]
@@ -66,11 +66,11 @@ def main(argv=None) -> None:
             # Compile, then one full untimed launch: the first launch after a pause runs at idle
             # clocks (the H200 sweep of 2026-11-27 timed its first shape cold: 1.0e10 against
             # 1.57e10 in the run benchmark).
-            montecarlo.fragment_rates_gpu(setup, pop, idx, reach, order)
+            montecarlo.object_rates_gpu(setup, pop, idx, reach, order)
             cupy.cuda.Device().synchronize()
             start, stop = cupy.cuda.Event(), cupy.cuda.Event()
             start.record()
-            lam, decay = montecarlo.fragment_rates_gpu(setup, pop, idx, reach, order)
+            lam, decay = montecarlo.object_rates_gpu(setup, pop, idx, reach, order)
             stop.record()
             stop.synchronize()
         finally:

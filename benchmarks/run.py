@@ -99,14 +99,14 @@ def _cpu_reference(overrides: list, realizations: int) -> list:
 
     setup = montecarlo.make_setup(load_scenario("cosmos1408", overrides), "cpu")
     host = montecarlo.prepare_batch(setup, np.arange(realizations))
-    pieces = [rows for rows in np.array_split(np.arange(host.pop.lc_m.size), 4 * usable_cores()) if rows.size]
+    pieces = [rows for rows in np.array_split(np.arange(host.objs.lc_m.size), 4 * usable_cores()) if rows.size]
     with ProcessPoolExecutor(usable_cores()) as workers:
         parts = list(workers.map(_estimate_piece, [setup] * len(pieces), [_restrict(host, rows) for rows in pieces]))
     return [float(x) for x in np.sum(parts, axis=0)]
 
 
 def _restrict(host, rows):
-    """The HostBatch of the objects `rows` (sorted) of host.pop."""
+    """The HostBatch of the objects `rows` (sorted) of host.objs."""
     import dataclasses
 
     from fragrisk.engine import montecarlo
@@ -116,7 +116,7 @@ def _restrict(host, rows):
         keep = np.isin(idx, rows)
         screens.append((np.searchsorted(rows, idx[keep]), reach[keep], r_min[keep],
                         montecarlo.thread_order(reach[keep], r_min[keep])))
-    return dataclasses.replace(host, pop=host.pop.take(rows), screens=screens)
+    return dataclasses.replace(host, objs=host.objs.take(rows), screens=screens)
 
 
 def _estimate_piece(setup, host) -> np.ndarray:

@@ -190,22 +190,23 @@ class BatchResult:
 
 
 @dataclasses.dataclass
-class Population:
-    """What the estimator needs of a cloud: SGP4 table of the propagated objects, their
-    realization, size and minutes from epoch to the analysis start."""
+class ObjectBatch:
+    """The objects of one batch, as the estimator needs them: SGP4 table of the propagated
+    objects (a cloud's kept fragments, or a [population] scenario's objects), their realization,
+    size and minutes from epoch to the analysis start."""
 
     table: np.ndarray          # (N_COEFFICIENTS, n)
     realization: np.ndarray    # (n,) sorted
     lc_m: np.ndarray           # (n,)
     offset_min: np.ndarray     # (n,)
 
-    def take(self, rows) -> "Population":
-        return Population(np.ascontiguousarray(self.table[:, rows]), self.realization[rows], self.lc_m[rows],
+    def take(self, rows) -> "ObjectBatch":
+        return ObjectBatch(np.ascontiguousarray(self.table[:, rows]), self.realization[rows], self.lc_m[rows],
                           self.offset_min[rows])
 
 
-def fragments_population(setup: Setup, realizations):
-    """The kept fragments of `realizations` as a Population, with the batch's status counts (5,),
+def fragment_objects(setup: Setup, realizations):
+    """The kept fragments of `realizations` as an ObjectBatch, with the batch's status counts (5,),
     fragments sampled per realization (R,) and the Gabbard data of realization 0 (or None).
 
     The element fit runs on the host (NumPy) whatever the device: the whole host stage then gives
@@ -215,7 +216,7 @@ def fragments_population(setup: Setup, realizations):
     cl = cloud_mod.sample_cloud(sc, realizations, "cpu")
     kept = cl.kept
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
-    pop = Population(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
+    objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
                      np.full(int(kept.sum()), offset))
     counts = np.bincount(cl.status, minlength=5)
     realizations = np.asarray(realizations, dtype=np.int64)
@@ -226,27 +227,27 @@ def fragments_population(setup: Setup, realizations):
     if 0 in set(int(r) for r in realizations):
         sel = (cl.fragments.realization == 0) & (cl.status != cloud_mod.STATUS_HYPERBOLIC)
         gabbard = cloud_mod.osculating_orbit(cl.position_km[sel], cl.velocity_km_s[sel])
-    return pop, counts, n_frag, gabbard
+    return objs, counts, n_frag, gabbard
 
 
-def catalog_population(setup: Setup):
+def catalog_objects(setup: Setup):
     """A [population] scenario's near-earth objects as one realization (points: Lc = 0), with the
-    same companions as fragments_population (deep-space objects counted as status 4)."""
+    same companions as fragment_objects (deep-space objects counted as status 4)."""
     from .propagation import offset_minutes
 
     el = setup.scenario.population.elements
     near = ~np.asarray(el.is_deep_space)
     objects = el.take(near)
     n = int(near.sum())
-    pop = Population(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
+    objs = ObjectBatch(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
                      offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
     counts = np.array([n, 0, 0, 0, int((~near).sum())])
-    return pop, counts, np.array([len(el)], dtype=np.int64), None
+    return objs, counts, np.array([len(el)], dtype=np.int64), None
 
 
-def sigma_over_volume(setup: Setup, pop: Population):
+def sigma_over_volume(setup: Setup, objs: ObjectBatch):
     """sigma_ik / V_s (1/km), (n, K)."""
-    return (risk.cross_section_km2(setup.targets.hard_body_radius_m, pop.lc_m)
+    return (risk.cross_section_km2(setup.targets.hard_body_radius_m, objs.lc_m)
             / risk.sphere_volume_km3(setup.kernel_radius_km))
 
 
@@ -254,7 +255,7 @@ def _whole_window(setup: Setup) -> tuple[int, int]:
     return 0, setup.window.times_s.size - 1
 
 
-def screen(setup: Setup, pop: Population, chunk=None):
+def screen(setup: Setup, objs: ObjectBatch, chunk=None):
     """The prefilter (engine.risk.prefilter) over the time chunk (s0, s1) (default: the whole
     window): indices of the objects to propagate, their per-step reach (km) for the fused
     kernel's jumps, and the order in which the kernel's threads take them. With the prefilter
@@ -264,18 +265,18 @@ def screen(setup: Setup, pop: Population, chunk=None):
     that cannot jump (they may decay) together, the rest by their lowest radius. It only assigns
     threads: each object's results land in its own row, so sums keep the object order.
     """
-    idx, reach, r_min = _prefilter(setup, pop, chunk)
+    idx, reach, r_min = _prefilter(setup, objs, chunk)
     return idx, reach, thread_order(reach, r_min)
 
 
-def _prefilter(setup: Setup, pop: Population, chunk=None):
+def _prefilter(setup: Setup, objs: ObjectBatch, chunk=None):
     """screen without the thread order: (idx, reach_km, r_min_km) of the objects to propagate."""
     w, tg = setup.window, setup.targets
-    n = pop.lc_m.size
+    n = objs.lc_m.size
     if not setup.use_prefilter:
         return np.arange(n), np.zeros(n), np.zeros(n)
     s0, s1 = _whole_window(setup) if chunk is None else chunk
-    must, reach, r_min = risk.prefilter(pop.table, pop.offset_min + w.times_min[s0], pop.offset_min + w.times_min[s1],
+    must, reach, r_min = risk.prefilter(objs.table, objs.offset_min + w.times_min[s0], objs.offset_min + w.times_min[s1],
                                         w.step_s, tg.r_km[:, s0:s1 + 1], tg.valid[:, s0:s1 + 1],
                                         setup.kernel_radius_km)
     idx = np.flatnonzero(must)
@@ -288,14 +289,15 @@ def thread_order(reach, r_min):
     return np.lexsort((np.nan_to_num(r_min), reach > 0))
 
 
-def fragment_rates(setup: Setup, pop: Population):
+def object_rates(setup: Setup, objs: ObjectBatch):
     """Per-object rates (n, K, T) and decay samples (n,) over the whole window on the setup's
-    device, with the prefilter (skipped objects: 0 and never decayed), in one piece (no time
-    chunks; the reference that run_batch's chunks are tested against). Returns (lam, decay,
+    device, with the prefilter (the driver of engine.risk.fragment_rates and its CUDA twin
+    kernels.risk_gpu.fragment_rates; skipped objects: 0 and never decayed), in one piece (no time
+    chunks: the reference that run_batch's chunks are tested against). Returns (lam, decay,
     propagated, seconds)."""
     w = setup.window
-    n, K = pop.lc_m.size, len(setup.targets.names)
-    idx, reach, order = screen(setup, pop)
+    n, K = objs.lc_m.size, len(setup.targets.names)
+    idx, reach, order = screen(setup, objs)
     lam = np.zeros((n, K, w.n_bins))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
     start = time.perf_counter()
@@ -303,10 +305,10 @@ def fragment_rates(setup: Setup, pop: Population):
         if setup.device == "gpu":
             import cupy
 
-            lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order)
+            lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
-            lam[idx], decay[idx] = fragment_rates_numpy(setup, pop, idx, reach)
+            lam[idx], decay[idx] = object_rates_numpy(setup, objs, idx, reach)
     return lam, decay, int(idx.size), time.perf_counter() - start
 
 
@@ -320,16 +322,16 @@ def _chunk_inputs(setup: Setup, chunk):
             (w.seg_bin[s0:s1] - b0).astype(np.int32), b1 - b0)
 
 
-def fragment_rates_numpy(setup: Setup, pop: Population, idx, reach, chunk=None):
+def object_rates_numpy(setup: Setup, objs: ObjectBatch, idx, reach, chunk=None):
     """engine.risk.fragment_rates on the objects idx over the time chunk (s0, s1) (default: the
     whole window): lam (len(idx), K, the chunk's bins) and decay samples counted from s0."""
     times_min, r_km, valid, seg_bin, n_bins = _chunk_inputs(setup, chunk)
-    return risk.fragment_rates(np.ascontiguousarray(pop.table[:, idx]), pop.offset_min[idx], times_min,
-                               r_km, valid, sigma_over_volume(setup, pop)[idx], setup.kernel_radius_km,
+    return risk.fragment_rates(np.ascontiguousarray(objs.table[:, idx]), objs.offset_min[idx], times_min,
+                               r_km, valid, sigma_over_volume(setup, objs)[idx], setup.kernel_radius_km,
                                seg_bin, n_bins, reach_km=reach)
 
 
-def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order, chunk=None):
+def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order, chunk=None):
     """kernels/risk.cu on the objects idx (with their per-step reach, km, 0: no jumps; threads
     take them in `order`) over the time chunk (s0, s1) (default: the whole window): (lam
     (len(idx), K, the chunk's bins), decay counted from s0) as cupy arrays, rows as idx."""
@@ -339,15 +341,15 @@ def fragment_rates_gpu(setup: Setup, pop: Population, idx, reach, order, chunk=N
 
     times_min, r_km, valid, seg_bin, n_bins = _chunk_inputs(setup, chunk)
     return risk_gpu.fragment_rates(
-        cupy.asarray(np.ascontiguousarray(pop.table[:, idx])), cupy.asarray(pop.offset_min[idx]),
+        cupy.asarray(np.ascontiguousarray(objs.table[:, idx])), cupy.asarray(objs.offset_min[idx]),
         cupy.asarray(np.ascontiguousarray(times_min)), cupy.asarray(np.ascontiguousarray(r_km)),
         cupy.asarray(np.ascontiguousarray(valid).astype(np.uint8)),
-        cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, pop)[idx])),
-        cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)), setup.kernel_radius_km,
-        cupy.asarray(seg_bin), n_bins, order=cupy.asarray(np.asarray(order, dtype=np.int64)))
+        cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, objs)[idx])), setup.kernel_radius_km,
+        cupy.asarray(seg_bin), n_bins, reach_km=cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)),
+        order=cupy.asarray(np.asarray(order, dtype=np.int64)))
 
 
-def chunk_rates(setup: Setup, pop: Population, realizations, idx, reach, order, chunk):
+def chunk_rates(setup: Setup, objs: ObjectBatch, realizations, idx, reach, order, chunk):
     """The estimator on the objects idx over one time chunk, reduced where the rates live.
 
     realizations: sorted (R,). Returns by_time (R, K, the chunk's bins) (sums over each
@@ -356,16 +358,16 @@ def chunk_rates(setup: Setup, pop: Population, realizations, idx, reach, order, 
     (objects, K, bins) rates never leave the device: kernels/risk.cu's segment_sum reduces them.
     """
     start = time.perf_counter()
-    rows_realization = pop.realization[idx]
+    rows_realization = objs.realization[idx]
     if setup.device != "gpu":
-        lam, decay = fragment_rates_numpy(setup, pop, idx, reach, chunk)
+        lam, decay = object_rates_numpy(setup, objs, idx, reach, chunk)
         return (_sum_by_realization(lam, rows_realization, realizations), lam.sum(axis=2), decay,
                 time.perf_counter() - start)
     import cupy
 
     from ..kernels import risk_gpu
 
-    lam_d, decay_d = fragment_rates_gpu(setup, pop, idx, reach, order, chunk)
+    lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order, chunk)
     n, K, T = lam_d.shape
     R = len(realizations)
     rows = np.searchsorted(realizations, rows_realization)
@@ -416,17 +418,17 @@ def in_orbit_by_realization(decay, pop_realization, realizations, window: Window
     return sums / np.maximum(counts, 1)[None, :]
 
 
-def aggregate(realizations, pop, by_time, totals, decay, window: Window, size_edges, never_decay=None):
+def aggregate(realizations, objs, by_time, totals, decay, window: Window, size_edges, never_decay=None):
     """Per-realization results of a batch: by_time (K, R, T), by_size (K, R, S), in orbit (R, T)."""
     R = len(realizations)
     S = size_edges.size - 1
     K = totals.shape[1]
-    rows = np.searchsorted(realizations, pop.realization)
-    size_bin = np.clip(np.searchsorted(size_edges, pop.lc_m, side="right") - 1, 0, S - 1)
+    rows = np.searchsorted(realizations, objs.realization)
+    size_bin = np.clip(np.searchsorted(size_edges, objs.lc_m, side="right") - 1, 0, S - 1)
     by_size = np.zeros((R, K, S))
     for k in range(K):
         np.add.at(by_size[:, k, :], (rows, size_bin), totals[:, k])
-    in_orbit = in_orbit_by_realization(decay, pop.realization, realizations, window, never_decay)
+    in_orbit = in_orbit_by_realization(decay, objs.realization, realizations, window, never_decay)
     return by_time.transpose(1, 0, 2), by_size.transpose(1, 0, 2), in_orbit
 
 
@@ -436,15 +438,15 @@ def aggregate(realizations, pop, by_time, totals, decay, window: Window, size_ed
 class HostBatch:
     """A batch of realizations after the host stage: what the estimator needs, nothing more.
 
-    pop: the objects that some time chunk must propagate (the prefilter), in object order.
-    screens: per time chunk of the window, (idx into pop, reach_km, r_min_km, thread order)
+    objs: the objects that some time chunk must propagate (the prefilter), in object order.
+    screens: per time chunk of the window, (idx into objs, reach_km, r_min_km, thread order)
     (screen).
     never_decay (R,): kept objects of each realization that no chunk propagates (they provably
     stay in orbit and never come near a target); kept (R,): all kept objects of each.
     """
 
     realization: np.ndarray
-    pop: Population
+    objs: ObjectBatch
     screens: list
     never_decay: np.ndarray
     kept: np.ndarray
@@ -460,25 +462,25 @@ def prepare_batch(setup: Setup, realizations) -> HostBatch:
     start = time.perf_counter()
     realizations = np.sort(np.asarray(realizations, dtype=np.int64))
     if setup.scenario.population is not None:
-        pop, counts, n_frag, gabbard = catalog_population(setup)
+        objs, counts, n_frag, gabbard = catalog_objects(setup)
     else:
-        pop, counts, n_frag, gabbard = fragments_population(setup, realizations)
-    screens = [_prefilter(setup, pop, chunk) for chunk in setup.window.chunks]
+        objs, counts, n_frag, gabbard = fragment_objects(setup, realizations)
+    screens = [_prefilter(setup, objs, chunk) for chunk in setup.window.chunks]
     screens = [(idx, reach, r_min, thread_order(reach, r_min)) for idx, reach, r_min in screens]
-    used = np.zeros(pop.lc_m.size, dtype=bool)
+    used = np.zeros(objs.lc_m.size, dtype=bool)
     for idx, *_ in screens:
         used[idx] = True
     keep = np.flatnonzero(used)
     R = realizations.size
-    kept = np.bincount(np.searchsorted(realizations, pop.realization), minlength=R).astype(np.int64)
+    kept = np.bincount(np.searchsorted(realizations, objs.realization), minlength=R).astype(np.int64)
     if keep.size < used.size:  # renumber the screens into the objects kept
-        pop_rows = np.searchsorted(realizations, pop.realization[~used])
+        pop_rows = np.searchsorted(realizations, objs.realization[~used])
         never = np.bincount(pop_rows, minlength=R).astype(np.int64)
         screens = [(np.searchsorted(keep, idx), *rest) for idx, *rest in screens]
-        pop = pop.take(keep)
+        objs = objs.take(keep)
     else:
         never = np.zeros(R, dtype=np.int64)
-    return HostBatch(realizations, pop, screens, never, kept, n_frag, counts, gabbard,
+    return HostBatch(realizations, objs, screens, never, kept, n_frag, counts, gabbard,
                      time.perf_counter() - start)
 
 
@@ -488,11 +490,11 @@ def merge_host_batches(parts: list) -> HostBatch:
     again over the whole batch)."""
     if len(parts) == 1:
         return parts[0]
-    offsets = np.cumsum([0] + [p.pop.lc_m.size for p in parts])
-    pop = Population(np.concatenate([p.pop.table for p in parts], axis=1),
-                     np.concatenate([p.pop.realization for p in parts]),
-                     np.concatenate([p.pop.lc_m for p in parts]),
-                     np.concatenate([p.pop.offset_min for p in parts]))
+    offsets = np.cumsum([0] + [p.objs.lc_m.size for p in parts])
+    objs = ObjectBatch(np.concatenate([p.objs.table for p in parts], axis=1),
+                     np.concatenate([p.objs.realization for p in parts]),
+                     np.concatenate([p.objs.lc_m for p in parts]),
+                     np.concatenate([p.objs.offset_min for p in parts]))
     screens = []
     for c in range(len(parts[0].screens)):
         idx = np.concatenate([p.screens[c][0] + off for p, off in zip(parts, offsets)])
@@ -500,7 +502,7 @@ def merge_host_batches(parts: list) -> HostBatch:
         r_min = np.concatenate([p.screens[c][2] for p in parts])
         screens.append((idx, reach, r_min, thread_order(reach, r_min)))
     gab = next((p.gabbard for p in parts if p.gabbard is not None), None)
-    return HostBatch(np.concatenate([p.realization for p in parts]), pop, screens,
+    return HostBatch(np.concatenate([p.realization for p in parts]), objs, screens,
                      np.concatenate([p.never_decay for p in parts]), np.concatenate([p.kept for p in parts]),
                      np.concatenate([p.n_fragments for p in parts]), np.sum([p.status_counts for p in parts], axis=0),
                      gab, sum(p.host_s for p in parts))
@@ -513,8 +515,8 @@ def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
     chunk to chunk) that its prefilter keeps; each bin's sums land in the chunk that holds it
     (or add up across chunks where a bin is longer than a chunk)."""
     w = setup.window
-    realizations, pop = host.realization, host.pop
-    n, K, T, m = pop.lc_m.size, len(setup.targets.names), w.n_bins, w.times_s.size
+    realizations, objs = host.realization, host.objs
+    n, K, T, m = objs.lc_m.size, len(setup.targets.names), w.n_bins, w.times_s.size
     R = realizations.size
     by_time = np.zeros((R, K, T))
     totals = np.zeros((n, K))
@@ -531,13 +533,13 @@ def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
         if idx.size == 0:
             continue
         b0, b1 = w.chunk_bins(chunk)
-        part, tot, dec, seconds = chunk_rates(setup, pop, realizations, idx, reach, order, chunk)
+        part, tot, dec, seconds = chunk_rates(setup, objs, realizations, idx, reach, order, chunk)
         by_time[:, :, b0:b1] += part
         totals[idx] += tot
         decay[idx] = np.where(dec < s1 - s0 + 1, dec + s0, m)
         kernel_s += seconds
         propagated += idx.size * (s1 - s0 + 1)
-    by_time, by_size, in_orbit = aggregate(realizations, pop, by_time, totals, decay, w, setup.size_edges_m,
+    by_time, by_size, in_orbit = aggregate(realizations, objs, by_time, totals, decay, w, setup.size_edges_m,
                                            host.never_decay)
     return BatchResult(realizations, by_time, by_size, in_orbit, host.n_fragments, host.status_counts, host.gabbard,
                        int(host.kept.sum()) * m, propagated, kernel_s, host.host_s)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import FragriskError, InputError
-from .results import load_fields
+from .results import VARIABLES, load_fields
 
 __all__ = [
     "DPI",
@@ -46,34 +46,6 @@ FIGURE_SIZE_PX = (round(FIGURE_SIZE_IN[0] * DPI), round(FIGURE_SIZE_IN[1] * DPI)
 PAGE_SIZE_PX = (round(PAGE_SIZE_IN[0] * DPI), round(PAGE_SIZE_IN[1] * DPI))  # (1020, 1320)
 FORMATS = ("png", "pdf", "svg")
 
-# RunResults field -> (file variable, its dims)
-_VARIABLE = {
-    "target_names": ("target", ("target",)),
-    "realization": ("realization", ("realization",)),
-    "time_edges_s": ("time_bnds", None),
-    "size_edges_m": ("size_bin_bnds", None),
-    "pc_edges_log10": ("pc_bin_bnds", None),
-    "expected_collisions": ("expected_collisions", ("target", "realization")),
-    "collision_probability": ("collision_probability", ("target", "realization")),
-    "expected_collisions_by_time": ("expected_collisions_by_time", ("target", "realization", "time")),
-    "expected_collisions_by_size": (
-        "expected_collisions_by_size", ("target", "realization", "size_bin")),
-    "pc_histogram": ("pc_histogram", ("target", "pc_bin")),
-    "fragments_in_orbit": ("fragments_in_orbit", ("realization", "time")),
-    "gabbard_apogee_km": ("gabbard_apogee_km", ("fragment",)),
-    "gabbard_perigee_km": ("gabbard_perigee_km", ("fragment",)),
-    "gabbard_period_min": ("gabbard_period_min", ("fragment",)),
-    "target_perigee_km": ("target_perigee_km", ("target",)),
-    "target_apogee_km": ("target_apogee_km", ("target",)),
-}
-_DIM_FROM = {  # dim -> (field, size from its length minus this)
-    "target": ("target_names", 0),
-    "realization": ("realization", 0),
-    "time": ("time_edges_s", 1),
-    "size_bin": ("size_edges_m", 1),
-    "pc_bin": ("pc_edges_log10", 1),
-    "fragment": ("gabbard_apogee_km", 0),
-}
 _NEEDS = {
     "gabbard": ("gabbard_apogee_km", "gabbard_perigee_km", "gabbard_period_min",
                 "target_names", "target_perigee_km", "target_apogee_km"),
@@ -83,6 +55,8 @@ _NEEDS = {
     "fragments_in_orbit": ("fragments_in_orbit", "time_edges_s"),
     "text": ("target_names", "collision_probability", "expected_collisions", "realization"),
 }
+#: RunResults field -> the file variable that holds it (for messages).
+_FILE_NAME = {v.field: v.name for v in VARIABLES if not v.is_derived}
 _META = ("title", "source", "history", "Conventions", "scenario", "seed", "n_realizations",
          "device", "elapsed_s", "analysis_start", "realization_start", "realization_stop")
 
@@ -94,30 +68,16 @@ class _Source:
         self.fields, self.attrs, self.label = load_fields(source)
 
     def need(self, figure: str) -> dict[str, np.ndarray]:
-        """The arrays `figure` needs, shape-checked; InputError (one line) if one is missing."""
+        """The arrays `figure` needs (their shapes were checked on loading); InputError (one
+        line) naming the file variable if one is missing."""
         out = {}
         for name in _NEEDS[figure]:
-            var, dims = _VARIABLE[name]
             if name not in self.fields:
                 raise InputError(
-                    f"{self.label}: variable {var!r} is missing; the {figure} figure needs it"
+                    f"{self.label}: variable {_FILE_NAME[name]!r} is missing; the {figure} "
+                    "figure needs it"
                 )
             a = np.asarray(self.fields[name])
-            if dims is not None:
-                expected = []
-                for dim in dims:
-                    src, minus = _DIM_FROM[dim]
-                    expected.append(
-                        np.asarray(self.fields[src]).shape[0] - minus
-                        if src in self.fields and src != name else None
-                    )
-                if a.ndim != len(dims) or any(
-                    e is not None and e != s for e, s in zip(expected, a.shape)
-                ):
-                    raise InputError(
-                        f"{self.label}: variable {var!r} has shape {a.shape}; expected "
-                        f"({', '.join(dims)}) = ({', '.join('?' if e is None else str(e) for e in expected)})"
-                    )
             out[name] = a if name == "target_names" else a.astype(np.float64)
         return out
 
@@ -130,7 +90,7 @@ class _Source:
         return centres_h + offset_h, "time since the breakup event [h]"
 
     def _event_offset_h(self) -> float | None:
-        from .results import _parse_iso_utc  # one ISO parser for the package
+        from .results.runresults import _parse_iso_utc  # one ISO parser for the package
 
         event = self.attrs.get("event_epoch")
         if event is None:

@@ -18,14 +18,16 @@ def _module(n_targets: int, launch: tuple = DEFAULT_LAUNCH):
                               ("RISK_MIN_BLOCKS", int(min_blocks))))
 
 
-def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume, reach_km,
-                   kernel_radius_km, seg_bin, n_bins, *, order=None, launch: tuple = DEFAULT_LAUNCH):
-    """GPU twin of engine.risk.fragment_rates (all arguments cupy arrays, float64 unless noted).
+def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
+                   kernel_radius_km, seg_bin, n_bins, *, reach_km=None, order=None,
+                   launch: tuple = DEFAULT_LAUNCH):
+    """GPU twin of engine.risk.fragment_rates, with its argument order (all arrays cupy arrays,
+    float64 unless noted).
 
     table (N_COEFFICIENTS, n); offset_min (n,); times_min (m,); target_r_km (K, m, 3);
-    target_valid (K, m) uint8; sigma_over_volume (n, K) = sigma_ik / V_s (1/km); reach_km (n,)
-    per-step relative motion bound for jumps (0: none; engine.risk.prefilter);
-    seg_bin (m-1,) int32. order: int64 (n,) permutation, thread t takes row order[t] (default:
+    target_valid (K, m) uint8; sigma_over_volume (n, K) = sigma_ik / V_s (1/km); kernel_radius_km
+    R_s; seg_bin (m-1,) int32; n_bins T. reach_km (n,) per-step relative motion bound for jumps
+    (0: none; engine.risk.prefilter; default: no jumps). order: int64 (n,) permutation, thread t takes row order[t] (default:
     identity). launch: (threads per block, min blocks per SM), see DEFAULT_LAUNCH.
     Returns lam (n, K, n_bins) and decay (n,) int64.
     """
@@ -42,6 +44,8 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     check_array(target_r_km, "target_r_km", np.float64, (K, m, 3))
     check_array(target_valid, "target_valid", np.uint8, (K, m))
     check_array(sigma_over_volume, "sigma_over_volume", np.float64, (n, K))
+    if reach_km is None:
+        reach_km = cupy.zeros(n, dtype=np.float64)
     check_array(reach_km, "reach_km", np.float64, (n,))
     if order is None:
         order = cupy.arange(n, dtype=np.int64)

@@ -118,11 +118,11 @@ def test_chunked_window_gives_the_whole_window_results(scenario, setup, chunk_se
 
 
 def test_chunks_equal_the_unchunked_estimator(setup):
-    """montecarlo.fragment_rates (one piece over the window, no chunks) against run_batch's
+    """montecarlo.object_rates (one piece over the window, no chunks) against run_batch's
     chunks, per realization and bin."""
-    pop, *_ = montecarlo.fragments_population(setup, np.arange(2))
-    lam, decay, _, _ = montecarlo.fragment_rates(setup, pop)
-    want = montecarlo._sum_by_realization(lam, pop.realization, np.arange(2)).transpose(1, 0, 2)
+    objs, *_ = montecarlo.fragment_objects(setup, np.arange(2))
+    lam, decay, _, _ = montecarlo.object_rates(setup, objs)
+    want = montecarlo._sum_by_realization(lam, objs.realization, np.arange(2)).transpose(1, 0, 2)
     chunked = montecarlo.make_setup(setup.scenario, "cpu", chunk_segments=40)
     got = montecarlo.run_batch(chunked, np.arange(2)).by_time
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
@@ -173,7 +173,7 @@ def test_host_batches_of_pieces_merge_into_the_batch(scenario):
     for name in ("realization", "never_decay", "kept", "n_fragments", "status_counts"):
         np.testing.assert_array_equal(getattr(merged, name), getattr(whole, name), err_msg=name)
     for name in ("table", "realization", "lc_m", "offset_min"):
-        np.testing.assert_array_equal(getattr(merged.pop, name), getattr(whole.pop, name), err_msg=name)
+        np.testing.assert_array_equal(getattr(merged.objs, name), getattr(whole.objs, name), err_msg=name)
     for a, b in zip(whole.screens, merged.screens):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(y, x)
@@ -186,7 +186,7 @@ def test_prefilter_skips_objects_that_stay_in_orbit():
     sc = load_scenario("cosmos1408", ["analysis.duration_days=0.1", "analysis.time_bin_s=1800"])
     setup = montecarlo.make_setup(sc, "cpu", chunk_segments=50)
     host = montecarlo.prepare_batch(setup, np.arange(2))
-    assert (host.never_decay > 0).all() and host.pop.lc_m.size < host.kept.sum()
+    assert (host.never_decay > 0).all() and host.objs.lc_m.size < host.kept.sum()
     off = montecarlo.make_setup(sc, "cpu", use_prefilter=False)
     with_prefilter = montecarlo.estimate_batch(setup, host)
     without = montecarlo.run_batch(off, np.arange(2))
@@ -222,8 +222,8 @@ def test_device_memory_model_covers_the_estimators_arrays(setup):
     for chunk, (idx, reach, _, order) in zip(setup.window.chunks, host.screens):
         b0, b1 = setup.window.chunk_bins(chunk)
         n = idx.size
-        arrays = (host.pop.table[:, idx], host.pop.offset_min[idx], reach, order,
-                  montecarlo.sigma_over_volume(setup, host.pop)[idx], np.zeros((n, K, b1 - b0)),  # rates
+        arrays = (host.objs.table[:, idx], host.objs.offset_min[idx], reach, order,
+                  montecarlo.sigma_over_volume(setup, host.objs)[idx], np.zeros((n, K, b1 - b0)),  # rates
                   np.zeros(n, np.int64), np.zeros((n, K)))  # decay, totals
         per_object = sum(a.nbytes for a in arrays) / n
         assert per_object <= 8 * K * (b1 - b0) + montecarlo.DEVICE_BYTES_PER_OBJECT * K

@@ -132,9 +132,9 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
 # ---------------------------------------------------------------------------- histogram rule
 
 
-def test_pc_histogram_bins_edges_zero_and_one():
+def test_count_pc_histogram_bins_edges_zero_and_one():
     P = np.array([0.0, 1e-13, 1e-12, 5e-12, 1e-11, 3e-7, 0.5, 1.0])
-    counts = res.pc_histogram(P, res.DEFAULT_PC_EDGES_LOG10)
+    counts = res.count_pc_histogram(P, res.DEFAULT_PC_EDGES_LOG10)
     assert counts.dtype == np.uint64 and counts.shape == (12,)
     expected = np.zeros(12, dtype=np.uint64)
     expected[0] = 4  # 0, below 1e-12, 1e-12 itself, 5e-12
@@ -144,9 +144,9 @@ def test_pc_histogram_bins_edges_zero_and_one():
     np.testing.assert_array_equal(counts, expected)
 
 
-def test_pc_histogram_rows_and_custom_edges():
+def test_count_pc_histogram_rows_and_custom_edges():
     P = np.array([[0.0, 0.2, 0.02], [0.9, 0.9, 0.0]])
-    counts = res.pc_histogram(P, [-2.0, -1.0, 0.0])
+    counts = res.count_pc_histogram(P, [-2.0, -1.0, 0.0])
     np.testing.assert_array_equal(counts, [[2, 1], [1, 2]])
     assert counts.sum(axis=-1).tolist() == [3, 3]
 
@@ -156,9 +156,9 @@ def test_pc_histogram_rows_and_custom_edges():
     ([0.1, -0.5], res.DEFAULT_PC_EDGES_LOG10, "-0.5"),
     ([0.1], [0.0, -1.0], "increasing"),
 ])
-def test_pc_histogram_rejects_bad_input(P, edges, word):
+def test_count_pc_histogram_rejects_bad_input(P, edges, word):
     with pytest.raises(InputError) as e:
-        res.pc_histogram(P, edges)
+        res.count_pc_histogram(P, edges)
     assert word in one_line(e)
 
 
@@ -327,7 +327,9 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch, existing)
     old = make_results(10, rng_seed=3)
     if existing:
         res.write_results(path, old)
-    real_write = res._write_h5
+    from fragrisk.engine.results import write as writer
+
+    real_write = writer._write_h5
     seen = {}
 
     def failing(f, r):
@@ -336,7 +338,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch, existing)
         seen["final_exists_during_write"] = path.exists()
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(res, "_write_h5", failing)
+    monkeypatch.setattr(writer, "_write_h5", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):
         res.write_results(path, make_results(10, rng_seed=4), overwrite=True)
     assert seen["tmp"].parent == tmp_path and seen["tmp"] != path
@@ -435,7 +437,7 @@ def test_merge_of_shards_equals_unsharded_run(tmp_path, layout):
         with h5py.File(p, "r") as f:
             added += f["pc_histogram"][()]
     np.testing.assert_array_equal(added, merged_hist)  # histograms add ...
-    np.testing.assert_array_equal(merged_hist, res.pc_histogram(  # ... and equal the recount
+    np.testing.assert_array_equal(merged_hist, res.count_pc_histogram(  # ... and equal the recount
         -np.expm1(-full.expected_collisions), full.pc_edges_log10))
     assert merged_hist.sum(axis=1).tolist() == [n, n]
     assert merged.attrs["elapsed_s"] == pytest.approx(3 * 12.5)

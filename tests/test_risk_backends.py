@@ -31,12 +31,12 @@ def case():
     r = setup.targets.r_km.copy()
     r[1] = np.roll(r[0], 2, axis=0)
     setup = dataclasses.replace(setup, targets=dataclasses.replace(setup.targets, r_km=r))
-    pop, *_ = montecarlo.fragments_population(setup, np.arange(3))
+    pop, *_ = montecarlo.fragment_objects(setup, np.arange(3))
     return setup, pop
 
 
 def numpy_rates(setup, pop):
-    lam, decay, _, _ = montecarlo.fragment_rates(setup, pop)
+    lam, decay, _, _ = montecarlo.object_rates(setup, pop)
     return lam, decay
 
 

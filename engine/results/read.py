@@ -1,0 +1,222 @@
+"""Reading results: the one place that opens and checks a results source.
+
+`load_fields` opens a results file, an xarray Dataset opened from one, or a RunResults, and
+checks what it holds: a fragrisk source (global attribute ``source``), readable variables,
+contiguous bin bounds, and every variable's shape against its dimensions (engine/results/
+variables.py). It is lenient about missing variables only, so that each figure can say which
+one it lacks (engine.plots). `read_results` builds on it: the whole file, complete and
+self-consistent, as a RunResults. Merging reads its shards with `read_results`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import InputError
+from .runresults import (RunResults, _attr_value, _normalize, _one_line, _parse_iso_utc, _Problem,
+                   _short, count_pc_histogram)
+from .variables import COORDINATES, VARIABLES, variable
+
+__all__ = ["load_fields", "read_results"]
+
+#: The variables a reader reads (the bin-centre coordinates are derived from the bounds).
+_READ = tuple(v for v in VARIABLES if not v.is_derived)
+_FIELD_OF = {v.name: v.field for v in _READ}
+
+
+def _dimension_sources() -> dict[str, tuple[str, int]]:
+    """dim -> (the field whose length gives it, minus this): edges give bins (minus 1)."""
+    out: dict[str, tuple[str, int]] = {}
+    for c in COORDINATES:
+        bounds = dict(c.attrs).get("bounds")
+        out[c.name] = (variable(bounds).field, 1) if bounds else (c.field, 0)
+    for v in _READ:  # dimensions without a coordinate variable: the first variable on them
+        if len(v.dims) == 1 and not v.is_bounds:
+            out.setdefault(v.dims[0], (v.field, 0))
+    return out
+
+
+_DIM_FROM = _dimension_sources()
+
+
+def _edges_from_bounds(label: str, name: str, b: np.ndarray) -> np.ndarray:
+    b = np.asarray(b, dtype=np.float64)
+    if b.ndim != 2 or b.shape[1] != 2 or b.shape[0] < 1:
+        raise InputError(f"{label}: variable {name!r} has shape {b.shape}; expected (n, 2)")
+    if not np.array_equal(b[1:, 0], b[:-1, 1]):
+        raise InputError(f"{label}: variable {name!r} does not hold contiguous bin bounds")
+    return np.concatenate([b[:, 0], b[-1:, 1]])
+
+
+def _check_source(label: str, attrs: Mapping[str, Any]) -> None:
+    src = attrs.get("source")
+    if not (isinstance(src, str) and src.startswith("fragrisk")):
+        raise InputError(
+            f"{label}: not a fragrisk results file (global attribute 'source' is {_short(src)})"
+        )
+
+
+
+def _check_shapes(label: str, fields: Mapping[str, np.ndarray]) -> None:
+    """Every variable present has as many dimensions as it should and, where the variable that
+    sizes a dimension is present too, that length; InputError (one line) otherwise."""
+    for v in _READ:
+        if v.is_bounds or v.field not in fields:
+            continue
+        a = np.asarray(fields[v.field])
+        expected: list[int | None] = []
+        for dim in v.dims:
+            src, minus = _DIM_FROM[dim]
+            expected.append(np.asarray(fields[src]).shape[0] - minus
+                            if src in fields and src != v.field else None)
+        if a.ndim != len(v.dims) or any(e is not None and e != s for e, s in zip(expected, a.shape)):
+            raise InputError(
+                f"{label}: variable {v.name!r} has shape {a.shape}; expected "
+                f"({', '.join(v.dims)}) = ({', '.join('?' if e is None else str(e) for e in expected)})"
+            )
+
+
+def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
+    """Load what a results source holds, leniently (the plots check what each figure needs).
+
+    source: a results file path, an xarray.Dataset opened from one, or a RunResults.
+    Returns (fields, attrs, label): `fields` maps RunResults field names, plus
+    "collision_probability" and "pc_histogram", to arrays (only those present in the source);
+    `attrs` the global attributes; `label` names the source in error messages.
+    InputError (one line) if the source is not a fragrisk results source or is unreadable.
+    """
+    if isinstance(source, RunResults):
+        fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(source)}
+        attrs = fields.pop("attrs")
+        fields["collision_probability"] = source.collision_probability
+        fields["pc_histogram"] = source.pc_histogram
+        return fields, dict(attrs), "RunResults"
+    if isinstance(source, (str, os.PathLike)):
+        loaded = _load_path(Path(source))
+    else:
+        try:
+            import xarray as xr
+        except ImportError:  # pragma: no cover - xarray missing: only paths and RunResults
+            xr = None
+        if xr is None or not isinstance(source, xr.Dataset):
+            raise InputError(
+                f"results: {type(source).__name__} is not a results path, xarray Dataset or "
+                "RunResults"
+            )
+        loaded = _load_dataset(source)
+    _check_shapes(loaded[2], loaded[0])
+    return loaded
+
+
+def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
+    import h5py
+
+    label = str(path)
+    if not path.exists():
+        raise InputError(f"{label}: no such file")
+    if path.is_dir():
+        raise InputError(f"{label}: is a folder; expected a results file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"{label}: damaged or not an HDF5 file ({_one_line(exc)})") from None
+    with f:
+        try:
+            attrs = {k: _attr_value(k, f.attrs[k]) for k in f.attrs}
+        except (_Problem, OSError, KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{label}: global attributes are damaged ({_one_line(exc)})") from None
+        _check_source(label, attrs)
+        fields: dict[str, np.ndarray] = {}
+        for name in _FIELD_OF:
+            obj = f.get(name)
+            if obj is None or not isinstance(obj, h5py.Dataset):
+                continue
+            try:
+                data = obj[()]
+            except (OSError, KeyError, TypeError, ValueError) as exc:
+                raise InputError(
+                    f"{label}: variable {name!r} is damaged or unreadable ({_one_line(exc)})"
+                ) from None
+            if name == "target":
+                data = np.array(
+                    [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in np.ravel(data)]
+                )
+            elif name.endswith("_bnds"):
+                data = _edges_from_bounds(label, name, data)
+            fields[_FIELD_OF[name]] = np.asarray(data)
+    return fields, attrs, label
+
+
+def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
+    label = str(ds.encoding.get("source", "dataset"))
+    try:
+        attrs = {k: _attr_value(k, v) for k, v in ds.attrs.items()}
+    except _Problem as p:
+        raise InputError(f"{label}: {p}") from None
+    _check_source(label, attrs)
+    fields: dict[str, np.ndarray] = {}
+    for name in _FIELD_OF:
+        if name not in ds.variables:
+            continue
+        data = np.asarray(ds[name].values)
+        if name == "target":
+            data = np.array([str(x) for x in data])
+        elif name.endswith("_bnds"):
+            if data.dtype.kind == "M":  # decoded as datetimes: back to s since analysis start
+                if "analysis_start" not in attrs:
+                    raise InputError(f"{label}: global attribute 'analysis_start' is missing")
+                start = np.datetime64(
+                    _parse_iso_utc(str(attrs["analysis_start"])).replace(tzinfo=None), "ns"
+                )
+                data = (data - start) / np.timedelta64(1, "s")
+            elif data.dtype.kind == "m":
+                data = data / np.timedelta64(1, "s")
+            data = _edges_from_bounds(label, name, data)
+        fields[_FIELD_OF[name]] = data
+    return fields, attrs, label
+
+
+def read_results(path: str | os.PathLike) -> RunResults:
+    """Read a results file written by `write_results`.
+
+    InputError (one line naming the file, the variable and the value) if the file is missing,
+    not HDF5, damaged, not a fragrisk results file (global attribute `source` must start with
+    "fragrisk"), lacks a variable, or holds inconsistent data (shapes, stored P or histogram
+    that disagree with expected_collisions).
+    """
+    label = str(path)
+    fields, attrs, _ = load_fields(Path(path))
+    for name, field in _FIELD_OF.items():
+        if field not in fields:
+            raise InputError(f"{label}: not a complete fragrisk results file: variable {name!r} is missing")
+    stored_p = fields.pop("collision_probability")
+    stored_hist = fields.pop("pc_histogram")
+    fields["attrs"] = attrs
+    try:
+        fields = _normalize(fields)
+    except _Problem as p:
+        raise InputError(f"{label}: {p}") from None
+    res = RunResults(**fields)
+    lam = res.expected_collisions
+    if stored_p.shape != lam.shape or not np.allclose(
+        stored_p, -np.expm1(-lam), rtol=1e-12, atol=0.0
+    ):
+        raise InputError(
+            f"{label}: variable 'collision_probability' (shape {stored_p.shape}) disagrees with "
+            f"1 - exp(-expected_collisions)"
+        )
+    hist = count_pc_histogram(stored_p, res.pc_edges_log10)
+    if stored_hist.shape != hist.shape or not np.array_equal(stored_hist, hist):
+        raise InputError(
+            f"{label}: variable 'pc_histogram' disagrees with collision_probability "
+            f"(stored sums {_short(np.asarray(stored_hist).sum(axis=-1).tolist())}, "
+            f"{res.n_realizations_held} realizations)"
+        )
+    return res
+
+

@@ -1,0 +1,145 @@
+"""The variables of a results file: one table that the writer, the readers and the plots share.
+
+Each `Variable` names the file variable, its dimensions, CF units and long name, and the
+`RunResults` field it holds (`*_bnds` variables hold a field's bin edges as (n, 2) bounds; the
+bin-centre coordinates time, size_bin and pc_bin are derived from those edges and read back from
+the bounds only).
+
+=========================================  ==========  ======================================
+variable (dims)                            dtype       units
+=========================================  ==========  ======================================
+realization (realization)                  int64       1 (global realization index)
+target (target)                            str         1 (target name)
+time (time)                                float64     seconds since <analysis start>, bin centre
+time_bnds (time, nv)                       float64     seconds since <analysis start>
+size_bin (size_bin)                        float64     m (geometric centre of the Lc bin)
+size_bin_bnds (size_bin, nv)               float64     m
+pc_bin (pc_bin)                            float64     1 (log10 P, bin centre)
+pc_bin_bnds (pc_bin, nv)                   float64     1 (log10 P)
+expected_collisions (target, realization)  float64     1
+collision_probability (target, realization) float64    1
+expected_collisions_by_time (target, realization, time)  float64  1
+expected_collisions_by_size (target, realization, size_bin)  float64  1
+pc_histogram (target, pc_bin)              uint64      1 (count of realizations)
+fragments_in_orbit (realization, time)     float64     1
+n_fragments (realization)                  int64       1
+gabbard_apogee_km / gabbard_perigee_km (fragment)  float64  km (altitude)
+gabbard_period_min (fragment)              float64     min
+target_perigee_km / target_apogee_km (target)  float64  km (altitude)
+=========================================  ==========  ======================================
+
+`nv` (2) and `fragment` (F) are dimensions without coordinate variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = [
+    "COORDINATES",
+    "DATA_VARIABLES",
+    "DIMENSIONS",
+    "FILE_VARIABLES",
+    "TIME_UNITS",
+    "VARIABLES",
+    "Variable",
+    "variable",
+]
+
+#: Stands for the CF time units of the file ("seconds since <analysis_start>"), known per file.
+TIME_UNITS = "<seconds since analysis_start>"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """One variable of the results file.
+
+    name: the file variable. dims: its dimensions. units: CF units (TIME_UNITS: the file's time
+    units). long_name: CF long name. field: the RunResults attribute it is written from and read
+    into (for `*_bnds`, the edges; for a bin-centre coordinate, the centres property, which the
+    readers do not read). attrs: further CF attributes (name, value) of the variable.
+    """
+
+    name: str
+    dims: tuple[str, ...]
+    units: str
+    long_name: str
+    field: str
+    attrs: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_bounds(self) -> bool:
+        """A (n, 2) bounds variable holding the n+1 edges of `field`."""
+        return self.name.endswith("_bnds")
+
+    @property
+    def is_derived(self) -> bool:
+        """A bin-centre coordinate: written from the edges, never read back."""
+        return self.name in _CENTRES
+
+
+_CENTRES = ("time", "size_bin", "pc_bin")
+_KR = ("target", "realization")
+
+#: Coordinate variables, in the order their dimensions are created (with DIMENSIONS).
+COORDINATES = (
+    Variable("realization", ("realization",), "1", "realization index", "realization"),
+    Variable("target", ("target",), "1", "target name", "target_names"),
+    Variable("time", ("time",), TIME_UNITS, "time bin centre", "time_centers_s",
+             (("standard_name", "time"), ("calendar", "standard"), ("bounds", "time_bnds"))),
+    Variable("size_bin", ("size_bin",), "m",
+             "fragment characteristic length Lc, geometric bin centre", "size_centers_m",
+             (("bounds", "size_bin_bnds"),)),
+    Variable("pc_bin", ("pc_bin",), "1", "log10 of collision probability, bin centre",
+             "pc_centers_log10", (("bounds", "pc_bin_bnds"),)),
+)
+
+#: Every dimension, in creation order (netCDF-4 numbers them so); `nv` and `fragment` have no
+#: coordinate variable.
+DIMENSIONS = ("realization", "target", "time", "nv", "size_bin", "pc_bin", "fragment")
+
+#: Data variables, in the order they are written.
+DATA_VARIABLES = (
+    Variable("time_bnds", ("time", "nv"), TIME_UNITS, "time bin bounds", "time_edges_s"),
+    Variable("size_bin_bnds", ("size_bin", "nv"), "m", "Lc bin bounds", "size_edges_m"),
+    Variable("pc_bin_bnds", ("pc_bin", "nv"), "1", "log10 P bin bounds", "pc_edges_log10"),
+    Variable("target_perigee_km", ("target",), "km", "target perigee altitude",
+             "target_perigee_km"),
+    Variable("target_apogee_km", ("target",), "km", "target apogee altitude", "target_apogee_km"),
+    Variable("expected_collisions", _KR, "1",
+             "expected number of collisions over the analysis window", "expected_collisions"),
+    Variable("collision_probability", _KR, "1",
+             "collision probability 1 - exp(-expected_collisions)", "collision_probability"),
+    Variable("expected_collisions_by_time", _KR + ("time",), "1",
+             "expected number of collisions in the time bin", "expected_collisions_by_time"),
+    Variable("expected_collisions_by_size", _KR + ("size_bin",), "1",
+             "expected number of collisions with fragments of the Lc bin",
+             "expected_collisions_by_size"),
+    Variable("pc_histogram", ("target", "pc_bin"), "1",
+             "number of realizations per log10 collision probability bin (P = 0 in the lowest)",
+             "pc_histogram"),
+    Variable("fragments_in_orbit", ("realization", "time"), "1",
+             "mean number of propagated fragments in orbit during the time bin (not decayed)",
+             "fragments_in_orbit"),
+    Variable("n_fragments", ("realization",), "1",
+             "number of fragments sampled in the realization", "n_fragments"),
+    Variable("gabbard_apogee_km", ("fragment",), "km",
+             "fragment apogee altitude, realization 0 at the event epoch", "gabbard_apogee_km"),
+    Variable("gabbard_perigee_km", ("fragment",), "km",
+             "fragment perigee altitude, realization 0 at the event epoch", "gabbard_perigee_km"),
+    Variable("gabbard_period_min", ("fragment",), "min",
+             "fragment orbital period, realization 0 at the event epoch", "gabbard_period_min"),
+)
+
+#: Every variable of the file.
+VARIABLES = COORDINATES + DATA_VARIABLES
+
+#: Every variable name of the file (docs and tests check their coverage against it).
+FILE_VARIABLES = tuple(v.name for v in VARIABLES)
+
+_BY_NAME = {v.name: v for v in VARIABLES}
+
+
+def variable(name: str) -> Variable:
+    """The Variable called `name` (KeyError if the file has none)."""
+    return _BY_NAME[name]
