@@ -356,7 +356,8 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, overrid
 @click.option("--batch-size", type=int, default=None, metavar="B",
               help="Realizations per batch (default: sized to the device).")
 @click.option("--jobs", type=int, default=None, metavar="N",
-              help="CPU backend: worker processes on this machine (default: every core it may use).")
+              help="Worker processes on this machine (default: every core it may use): the CPU "
+                   "backend's batches, the GPU backend's sampling and element fits.")
 @set_option
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
         resume, batch_size, jobs, overrides) -> None:

@@ -552,9 +552,6 @@ def run_batch(setup: Setup, realizations) -> BatchResult:
 
 # --- batch sizes: from the device's free memory ----------------------------------------------------
 
-#: Bytes of device memory per propagated object besides its rate row: the SGP4 table (34 rows),
-#: offset, reach, order, decay, sigma/V and totals per target, and CuPy's temporaries for them.
-DEVICE_BYTES_PER_OBJECT = 34 * 8 + 6 * 8
 #: Bytes of host memory per sampled fragment while its batch is prepared: the breakup sample,
 #: states, elements, status and the element fit's temporaries (about 60 float64 columns), then
 #: the kept ones' SGP4 table.
@@ -568,18 +565,24 @@ MEMORY_SHARE = 0.5
 MAX_GPU_BATCH = 512
 
 
+def device_bytes_per_object(n_targets: int, chunk_bins: int) -> int:
+    """Device memory of one propagated object in a GPU batch's time chunk (chunk_rates): its rate
+    row (n_targets x chunk_bins float64), sigma/V and total per target; its SGP4 table column
+    (34 float64), offset, reach, thread order and decay sample, and the gather of its index."""
+    return n_targets * (8 * chunk_bins + 2 * 8) + 34 * 8 + 5 * 8
+
+
 def batch_size_for_memory(free_device_bytes: float, fragments_per_realization: float, n_targets: int,
                           chunk_bins: int, *, free_host_bytes: float | None = None,
                           max_batch: int = MAX_GPU_BATCH) -> int:
     """Realizations per GPU batch that fit in MEMORY_SHARE of the free device (and host) memory.
 
-    Per realization the device holds, for each of its objects, the estimator's rate row
-    (n_targets x chunk_bins float64: one time chunk's bins, whatever the window's length) and
-    DEVICE_BYTES_PER_OBJECT; the host holds HOST_BYTES_PER_FRAGMENT per fragment for the batch
-    being estimated and the one prepared meanwhile (two). At least 1 (out-of-memory halving
-    and its one-line error are the safety net), at most max_batch.
+    Per realization the device holds device_bytes_per_object for each of its objects (one time
+    chunk's bins, whatever the window's length); the host holds HOST_BYTES_PER_FRAGMENT per
+    fragment for the batch being estimated and the one prepared meanwhile (two). At least 1
+    (out-of-memory halving and its one-line error are the safety net), at most max_batch.
     """
-    per_object = 8.0 * n_targets * chunk_bins + DEVICE_BYTES_PER_OBJECT
+    per_object = device_bytes_per_object(n_targets, chunk_bins)
     device = MEMORY_SHARE * free_device_bytes / max(per_object * fragments_per_realization, 1.0)
     fit = device
     if free_host_bytes is not None:
@@ -595,7 +598,7 @@ def default_batch_size(setup: Setup, n_realizations: int) -> int:
         return 1
     import cupy
 
-    free, _ = cupy.cuda.Device().mem_info
+    free = cupy.cuda.Device().mem_info[0] + cupy.get_default_memory_pool().free_bytes()  # CuPy's cache is free too
     size = batch_size_for_memory(free, _expected_fragments(setup), len(setup.targets.names),
                                  setup.window.max_chunk_bins(), free_host_bytes=available_host_bytes())
     return int(min(n_realizations, size)) if n_realizations > 0 else size

@@ -202,8 +202,7 @@ def test_batch_size_for_memory():
     for gib in (16, 24, 40, 80, 141):
         free = gib * 2**30 - 2**30  # what a card of that size has free next to the CUDA context
         size = montecarlo.batch_size_for_memory(free, frags, 1, 168)
-        per_object = 8 * 168 + montecarlo.DEVICE_BYTES_PER_OBJECT
-        assert size * frags * per_object <= montecarlo.MEMORY_SHARE * free
+        assert size * frags * montecarlo.device_bytes_per_object(1, 168) <= montecarlo.MEMORY_SHARE * free
         assert size >= 40 if gib == 16 else size >= 60
     # A year of hourly bins costs as much as its largest time chunk, not the year.
     year = montecarlo.batch_size_for_memory(15 * 2**30, frags, 1, montecarlo.CHUNK_SEGMENTS // 60)
@@ -214,19 +213,19 @@ def test_batch_size_for_memory():
     assert montecarlo.batch_size_for_memory(1e15, 1500, 1, 168) == montecarlo.MAX_GPU_BATCH
 
 
-def test_device_memory_model_covers_the_estimators_arrays(setup):
-    """What a GPU batch puts on the device, counted on the CPU from the arrays the estimator
-    takes per time chunk: within the model of batch_size_for_memory."""
+def test_device_memory_model_covers_the_estimators_arrays(scenario):
+    """What a GPU batch puts on the device per time chunk (chunk_rates: the kernel's inputs and
+    outputs, and the per-object totals), counted on the CPU: within device_bytes_per_object."""
+    setup = montecarlo.make_setup(scenario, "cpu", chunk_segments=50)
     host = montecarlo.prepare_batch(setup, np.arange(2))
     K = len(setup.targets.names)
     for chunk, (idx, reach, _, order) in zip(setup.window.chunks, host.screens):
         b0, b1 = setup.window.chunk_bins(chunk)
         n = idx.size
-        arrays = (host.objs.table[:, idx], host.objs.offset_min[idx], reach, order,
+        arrays = (host.objs.table[:, idx], host.objs.offset_min[idx], reach, order, idx,
                   montecarlo.sigma_over_volume(setup, host.objs)[idx], np.zeros((n, K, b1 - b0)),  # rates
                   np.zeros(n, np.int64), np.zeros((n, K)))  # decay, totals
-        per_object = sum(a.nbytes for a in arrays) / n
-        assert per_object <= 8 * K * (b1 - b0) + montecarlo.DEVICE_BYTES_PER_OBJECT * K
+        assert sum(a.nbytes for a in arrays) == n * montecarlo.device_bytes_per_object(K, b1 - b0)
 
 
 # --- local worker processes ----------------------------------------------------------------------
