@@ -1,16 +1,23 @@
 """The Monte Carlo risk engine: realizations of the cloud -> expected collisions per target.
 
 Read top-down:
-1. `Window`            the sample times, time bins and segment -> bin map of the analysis.
+1. `Window`            the sample times, time bins and segment -> bin map of the analysis, and
+                       its time chunks (the estimator takes a long window a chunk at a time).
 2. `TargetTrack`       the targets, propagated once per run (not once per fragment).
 3. `Setup`             everything a batch needs that does not depend on the realization.
-4. `run_batch`         one batch of realizations: sample, fit, prefilter, estimate, aggregate.
-5. `run`               batches -> engine.results.RunResults.
+4. `prepare_batch`     the host stage of a batch: sample, fit, SGP4 table, prefilter (NumPy).
+   `estimate_batch`    the estimator stage: every time chunk on the device, then aggregates;
+   `run_batch`         both.
+5. `batch_size_for_memory`  GPU batches sized from the free device memory.
+6. `run`               batches -> RunOutput, with the next batch's host stage done meanwhile
+                       (`HostStage`: a host thread, or engine.pool's worker processes);
+   `to_results`        -> engine.results.RunResults.
 
 Realization r of seed s depends only on (s, r) (engine.breakup.realization_rng), and every
 aggregate is a sum over a realization's own fragments in their own order, so results do not
-depend on batch sizes, shards or workers. The NumPy path (engine.risk.fragment_rates) and the
-CUDA path (kernels/risk.cu) compute the same per-fragment rates; the aggregation is shared.
+depend on batch sizes, shards, workers, prefetching or the device's memory. The NumPy path
+(engine.risk.fragment_rates) and the CUDA path (kernels/risk.cu) compute the same per-fragment
+rates from the same host stage; the aggregation is shared.
 """
 
 from __future__ import annotations
@@ -217,7 +224,7 @@ def fragment_objects(setup: Setup, realizations):
     kept = cl.kept
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
     objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
-                     np.full(int(kept.sum()), offset))
+                       np.full(int(kept.sum()), offset))
     counts = np.bincount(cl.status, minlength=5)
     realizations = np.asarray(realizations, dtype=np.int64)
     by_value = np.argsort(realizations, kind="stable")  # one pass over the fragments, not R
@@ -240,7 +247,7 @@ def catalog_objects(setup: Setup):
     objects = el.take(near)
     n = int(near.sum())
     objs = ObjectBatch(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
-                     offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
+                       offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
     counts = np.array([n, 0, 0, 0, int((~near).sum())])
     return objs, counts, np.array([len(el)], dtype=np.int64), None
 
@@ -474,8 +481,8 @@ def prepare_batch(setup: Setup, realizations) -> HostBatch:
     R = realizations.size
     kept = np.bincount(np.searchsorted(realizations, objs.realization), minlength=R).astype(np.int64)
     if keep.size < used.size:  # renumber the screens into the objects kept
-        pop_rows = np.searchsorted(realizations, objs.realization[~used])
-        never = np.bincount(pop_rows, minlength=R).astype(np.int64)
+        rows_left_out = np.searchsorted(realizations, objs.realization[~used])
+        never = np.bincount(rows_left_out, minlength=R).astype(np.int64)
         screens = [(np.searchsorted(keep, idx), *rest) for idx, *rest in screens]
         objs = objs.take(keep)
     else:
@@ -492,9 +499,9 @@ def merge_host_batches(parts: list) -> HostBatch:
         return parts[0]
     offsets = np.cumsum([0] + [p.objs.lc_m.size for p in parts])
     objs = ObjectBatch(np.concatenate([p.objs.table for p in parts], axis=1),
-                     np.concatenate([p.objs.realization for p in parts]),
-                     np.concatenate([p.objs.lc_m for p in parts]),
-                     np.concatenate([p.objs.offset_min for p in parts]))
+                       np.concatenate([p.objs.realization for p in parts]),
+                       np.concatenate([p.objs.lc_m for p in parts]),
+                       np.concatenate([p.objs.offset_min for p in parts]))
     screens = []
     for c in range(len(parts[0].screens)):
         idx = np.concatenate([p.screens[c][0] + off for p, off in zip(parts, offsets)])
