@@ -408,20 +408,20 @@ def in_orbit_by_realization(decay, pop_realization, realizations, window: Window
     m = window.times_s.size
     R, T = len(realizations), window.n_bins
     counts = window.segments_per_bin()
-    first = np.concatenate(([0], np.cumsum(counts)[:-1]))     # first segment of each bin
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))               # first segment of each bin
     rows = np.searchsorted(realizations, pop_realization)
-    alive = np.clip(np.asarray(decay, dtype=np.int64) - 1, 0, m - 1)   # segments 0 .. alive-1 in orbit
-    # The bin of an object's first dead segment (T: none), and its segments in orbit within it.
-    end_bin = np.where(alive < m - 1, window.seg_bin[np.minimum(alive, max(m - 2, 0))], T) if m > 1 else \
-        np.full(alive.shape, T)
-    partial = np.where(end_bin < T, alive - first[np.minimum(end_bin, T - 1)], 0)
-    full_from = np.zeros((R, T + 1))                            # objects whose first dead bin is b
-    np.add.at(full_from, (rows, end_bin), 1.0)
-    beyond = full_from[:, ::-1].cumsum(axis=1)[:, ::-1]        # beyond[:, b] = #(end_bin >= b)
+    alive = np.clip(np.asarray(decay, dtype=np.int64) - 1, 0, max(m - 1, 0))  # segments 0..alive-1 in orbit
+    ends = alive < m - 1                                                # out of orbit before the end
+    end_bin = np.full(alive.shape, T)                                   # bin of the first segment out
+    end_bin[ends] = window.seg_bin[alive[ends]]
+    # Per realization: whole bins before each object's end bin, plus its segments in the end bin.
+    ending = np.zeros((R, T + 1))
+    np.add.at(ending, (rows, end_bin), 1.0)
+    beyond = ending[:, ::-1].cumsum(axis=1)[:, ::-1]                    # beyond[:, b] = #(end_bin >= b)
     if never_decay is not None:
         beyond += np.asarray(never_decay, dtype=np.float64)[:, None]
-    sums = beyond[:, 1:] * counts[None, :]                      # bins before each object's end bin
-    np.add.at(sums, (rows[end_bin < T], end_bin[end_bin < T]), partial[end_bin < T].astype(np.float64))
+    sums = beyond[:, 1:] * counts[None, :]
+    np.add.at(sums, (rows[ends], end_bin[ends]), (alive[ends] - first[end_bin[ends]]).astype(np.float64))
     return sums / np.maximum(counts, 1)[None, :]
 
 
