@@ -6,8 +6,9 @@
 # WHEEL_DIR (default .whl): wheels to install first, without internet: sgp4 for the machine's
 #   Python (the device image has everything else); made here, in the repository root, with
 #     python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-#       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl sgp4==2.25
-#   and carried with the device tool's `carry: [".whl"]`.
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl sgp4==2.27
+#   (.whl/ is git-ignored) and carried with the device tool's `carry: [".whl"]`; the command there:
+#     bash benchmarks/gpu_check.sh .whl "$OUT"      (timeout_s 600)
 # OUT_DIR (default $OUT, else benchmarks/results/gpu_check): where the JSON, the logs and
 #   gpu_check.md go. The JSON also lands in benchmarks/results/.
 # Steps, each bounded in time so the whole ends within 10 minutes (the limits add up to 560 s;

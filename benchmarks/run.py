@@ -273,9 +273,9 @@ def main(argv=None) -> None:
             spec["cpu_reference"] = args.cpu_reference if case == "lc1cm" else 4
         rows.append(in_child(spec))
     print_table([{k: v for k, v in r.items() if not isinstance(v, (list, dict))} for r in rows],
-                ["case", "device", "realizations", "jobs", "wall_s", "host_s", "kernel_s", "host_wait_s",
-                 "effective_rate", "raw_rate", "peak_rss_mib", "peak_rss_workers_mib", "mean_lambda_iss",
-                 "identical_to_first", "time_vs_first", "cuda_vs_numpy_max_rel_diff"])
+                ["case", "device", "realizations", "jobs", "wall_s", "host_s", "kernel_s", "host_wait_s", "cpu_s",
+                 "load_average_before", "effective_rate", "raw_rate", "peak_rss_mib", "peak_rss_workers_mib",
+                 "mean_lambda_iss", "identical_to_first", "time_vs_first", "cuda_vs_numpy_max_rel_diff"])
     for r in rows:
         if "lambda_iss_by_month" in r:
             print(f"{r['case']} ({r['device']}, {r['realizations']} realizations): ISS mean expected collisions by month")
