@@ -36,8 +36,9 @@ from .timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
 #: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
-#: on 2 cores: 3.2 s a realization measured on this project's 2-core machines (`fragrisk run
-#: --device cpu --realizations 10`: 32 s), 30 take about 100 s, with room for a busy machine.
+#: on one core: 3.4 s of processor time a realization on this project's 2-core machines
+#: (benchmarks/results/run_cpu.json), so 30 take about 100 s, spread over every core
+#: (engine.pool), with room for a busy machine.
 CPU_DEFAULT_REALIZATIONS = 30
 
 
