@@ -1,11 +1,13 @@
-"""Batches of a CPU run on local worker processes: `fragrisk run --jobs N` (default: every core).
+"""A run's batches on local worker processes: `fragrisk run --jobs N` (default: every core).
 
 `ProcessPool.run` has montecarlo.run's signature and returns the same RunOutput, like
 engine.distributed.DaskExecutor, without Dask: N worker processes of this machine
 (concurrent.futures; see _context for how they start), each given the run's Setup once when it
-starts, then one task per batch (montecarlo.run_batch). Batches come back in completion order (on_batch writes
-the checkpoint); a realization depends only on (seed, index) and montecarlo.to_results sorts the
-batches, so the results file is the same, bit for bit, as a single-process run's.
+starts. CPU backend: one task per batch (montecarlo.run_batch), batches coming back in
+completion order (on_batch writes the checkpoint). GPU backend: the workers do the host stage
+of each batch (montecarlo.HostStage) while this process runs the kernels. A realization depends
+only on (seed, index) and montecarlo.to_results sorts the batches, so the results file is the
+same, bit for bit, as a single-process run's.
 
 Ctrl-C: the workers start with SIGINT ignored (a terminal sends it to the whole process group),
 so only this process acts on it: it stops the workers, running batches included, and raises
