@@ -194,6 +194,46 @@ def test_prefilter_skips_objects_that_stay_in_orbit():
     np.testing.assert_allclose(with_prefilter.by_time, without.by_time, rtol=1e-9, atol=0)
 
 
+def _numpy_stand_in_for_cupy(monkeypatch, free_bytes: float = 8e9):
+    """The GPU branch of montecarlo with NumPy in CuPy's place: `cupy` a module of the few calls
+    it makes, the fused kernel the NumPy estimator, segment_sum a loop. What it checks is the
+    branch's own bookkeeping (rows, segments, reshapes, decays), which CPU-only CI can run."""
+    import types
+
+    from fragrisk.kernels import risk_gpu
+
+    def segment_sum(x, starts):
+        return np.array([x[a:b].sum(axis=0) for a, b in zip(starts[:-1], starts[1:])]).reshape(-1, x.shape[1])
+
+    def kernel(setup, objs, idx, reach, order, chunk=None):
+        assert sorted(order.tolist()) == list(range(idx.size)), "the thread order is a permutation"
+        return montecarlo.object_rates_numpy(setup, objs, idx, reach, chunk)
+
+    pool = types.SimpleNamespace(free_bytes=lambda: 0, free_all_blocks=lambda: None)
+    cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(mem_info=(free_bytes, 2 * free_bytes)),
+                                 memory=types.SimpleNamespace(OutOfMemoryError=MemoryError))
+    fake = types.SimpleNamespace(asarray=np.asarray, asnumpy=np.asarray, get_default_memory_pool=lambda: pool,
+                                 get_default_pinned_memory_pool=lambda: pool, cuda=cuda)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(risk_gpu, "segment_sum", segment_sum)
+    monkeypatch.setattr(montecarlo, "object_rates_gpu", kernel)
+
+
+def test_gpu_branch_bookkeeping_with_numpy_stand_ins(scenario, monkeypatch):
+    import dataclasses
+
+    cpu = montecarlo.make_setup(scenario, "cpu", chunk_segments=50)
+    reference = montecarlo.run(cpu, np.arange(4), batch_size=4)
+    _numpy_stand_in_for_cupy(monkeypatch)
+    gpu = dataclasses.replace(cpu, device="gpu")
+    assert montecarlo.default_batch_size(gpu, 4) == 4
+    out = montecarlo.run(gpu, np.arange(4), batch_size=3)   # prefetched on a host thread, as on a GPU
+    assert out.host_wait_s is not None
+    assert_same_batches(reference.batches, out.batches, rtol=1e-12)
+    np.testing.assert_array_equal(np.concatenate([b.fragments_in_orbit for b in out.batches]),
+                                  reference.batches[0].fragments_in_orbit)
+
+
 # --- batch sizes from free memory ----------------------------------------------------------------
 
 def test_batch_size_for_memory():
@@ -279,6 +319,20 @@ def test_host_stage_on_worker_processes_gives_the_same_batches(setup):
         workers.shutdown()
     assert [b.realization.tolist() for b in out.batches] == [[0, 1, 2], [3]]
     assert_same_batches(reference.batches, out.batches)
+
+
+@pytest.mark.slow
+def test_gpu_run_with_the_host_stage_on_worker_processes(scenario, monkeypatch):
+    """ProcessPool on the GPU backend (its host stage on the workers, the estimator here), with
+    NumPy in CuPy's place: the batches of one CPU process."""
+    import dataclasses
+
+    cpu = montecarlo.make_setup(scenario, "cpu")
+    reference = montecarlo.run(cpu, np.arange(4))
+    _numpy_stand_in_for_cupy(monkeypatch)
+    out = ProcessPool(2).run(dataclasses.replace(cpu, device="gpu"), np.arange(4), batch_size=3)
+    assert [b.realization.tolist() for b in out.batches] == [[0, 1, 2], [3]]
+    assert_same_batches(reference.batches, out.batches, rtol=1e-12)
 
 
 @pytest.mark.slow
