@@ -9,6 +9,7 @@ the handful of entry points below are importable from here; each is loaded on fi
     scenario = fragrisk.load_scenario("cosmos1408")
     job = fragrisk.run_job(scenario, fragrisk.resolve_device("cpu"), "run.h5", realizations=4)
     results = fragrisk.read_results("run.h5")
+    shelter = fragrisk.risk_windows(results, "ISS", share=0.9, width_s=120, within_h=24)
     fragrisk.plot_all("run.h5")
 
 See docs/ in the repository for the file formats, the scenario fields and the estimator.
@@ -28,6 +29,7 @@ _EXPORTS = {
     "read_results": ("results", "read_results"),
     "merge_files": ("results", "merge_files"),
     "summary": ("results", "summary"),
+    "risk_windows": ("encounters", "risk_windows"),
     "plot_all": ("plots", "plot_all"),
 }
 

@@ -1,9 +1,9 @@
 """fragrisk's command line: parses, calls engine/, prints.  No numerics here.
 
 Every command is a ``@cli.command`` on the group below.  An ``engine.errors.FragriskError``
-raised anywhere in a command becomes one line ``error: <message>`` on stderr and exit code 2,
-without a traceback (the group does it, so new commands get it for free); click's own usage
-errors keep click's behaviour (exit 2).
+raised anywhere in a command becomes one line ``error: <message>`` on stderr and its exit code
+(`exit_code_of`: 2 for bad input, 3 for GPU memory), without a traceback (the group does it, so
+new commands get it for free); click's own usage errors keep click's behaviour (exit 2).
 """
 
 from __future__ import annotations
@@ -15,20 +15,37 @@ import sys
 import click
 
 from . import engine
-from .engine.errors import FragriskError
+from .engine.errors import DeviceMemoryError, FragriskError, one_line
 
 DEFAULT_SCENARIO = "cosmos1408"
+EXIT_ABORTED = 1
 EXIT_USER_ERROR = 2
+EXIT_DEVICE_MEMORY = 3
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done; 1 aborted; 2 bad input or options (one line on stderr names the file, "
+    "field and value); 3 GPU out of memory even with a single realization (fewer time bins or "
+    "targets, a larger lc_min_m, or --device cpu); 130 interrupted (run: finished batches are "
+    "kept for --resume)."
+)
+
+
+def exit_code_of(exc: FragriskError) -> int:
+    """The exit code of an error raised by the engine (see EXIT_CODES_HELP)."""
+    return EXIT_DEVICE_MEMORY if isinstance(exc, DeviceMemoryError) else EXIT_USER_ERROR
 
 
 class UserError(click.ClickException):
-    """A FragriskError on its way out: ``error: <message>`` on stderr, exit code 2."""
+    """A FragriskError on its way out: ``error: <message>`` on stderr, its exit code."""
 
-    exit_code = EXIT_USER_ERROR
+    def __init__(self, exc: FragriskError) -> None:
+        super().__init__(str(exc))
+        self.exit_code = exit_code_of(exc)
 
     def show(self, file=None) -> None:
         # The engine's messages are one line by contract; keep them so even if one slips.
-        click.echo(f"error: {' '.join(self.format_message().splitlines())}", err=True)
+        click.echo(f"error: {one_line(self.format_message())}", err=True)
 
 
 class FragriskGroup(click.Group):
@@ -38,10 +55,11 @@ class FragriskGroup(click.Group):
         try:
             return super().invoke(ctx)
         except FragriskError as exc:
-            raise UserError(str(exc)) from None
+            raise UserError(exc) from None
 
 
-@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EXIT_CODES_HELP)
 @click.version_option(engine.__version__, "--version", prog_name="fragrisk",
                       message="%(prog)s %(version)s")
 def cli() -> None:
@@ -54,16 +72,17 @@ def main(argv: list[str] | None = None) -> None:
         rv = cli.main(args=argv, prog_name="fragrisk", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted!", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_ABORTED)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except FragriskError as exc:  # raised outside a subcommand, e.g. in a parameter callback
-        UserError(str(exc)).show()
-        sys.exit(EXIT_USER_ERROR)
+        error = UserError(exc)
+        error.show()
+        sys.exit(error.exit_code)
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # `fragrisk info | head`: the reader went away
-            sys.exit(1)
+            sys.exit(EXIT_ABORTED)
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
 
@@ -177,7 +196,9 @@ def _scenario_lines(s) -> list[str]:
               f"{_num(a.step_s)} s, time bins of {_num(a.time_bin_s)} s",
               f"sampling: {a.realizations:,} realization{'' if a.realizations == 1 else 's'}, "
               f"seed {a.seed}",
-              f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km"]
+              f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km",
+              f"output:   encounter table {a.encounters}; collision-probability histogram "
+              f"{a.pc_bins_per_decade} bin{'' if a.pc_bins_per_decade == 1 else 's'} per decade"]
     return lines
 
 
@@ -338,7 +359,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, overrid
 
 
 # --- run, plot, merge -------------------------------------------------------------------------------
-@cli.command()
+@cli.command(epilog=EXIT_CODES_HELP)
 @scenario_argument
 @click.option("--realizations", type=int, default=None, metavar="N",
               help="Realizations to run (default: the scenario's on the GPU; a smaller count on the CPU).")
@@ -367,6 +388,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
 
     from .engine import jobs as run_jobs
     from .engine.backend import resolve_device
+    from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
     from .engine.results import summary
     from .engine.scenario import load_scenario
@@ -393,7 +415,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
         bar.close()
         click.echo(f"interrupted: finished batches are kept in {run_jobs.checkpoint_dir(out)}; continue with "
                    f"the same command and --resume", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         bar.close()
         if executor is not None:
@@ -409,9 +431,10 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
               "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
               "effective_fragment_steps_per_s": st["effective_rate"],
               "raw_fragment_steps_per_s": st["raw_rate"],
-              "fragment_status_counts": dict(zip(["kept", "sub_orbital", "hyperbolic", "fit_failed",
-                                                  "deep_space"], st["status_counts"])),
+              "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
               "targets": per_target, "notes": job.notes}
+    table = job.results.encounters
+    report["encounters"] = None if table is None else len(table)
     if as_json:
         click.echo(json.dumps(report, default=float))
         return
@@ -425,6 +448,9 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
                      f"p05 {t['p_p05']:.3g}, p95 {t['p_p95']:.3g}; mean expected collisions "
                      f"{t['lambda_mean']:.3g}; highest rate "
                      + (f"at hour {peak:.1f} after the start" if peak is not None else "n/a"))
+    if table is not None:
+        lines.append(f"  encounters: {len(table):,} passages through the kernel spheres (fragrisk encounters "
+                     f"{job.path} [--windows])")
     lines.append(f"  throughput: {st['effective_rate']:.3g} fragment-steps/s effective "
                  f"({st['fragment_steps']:,} fragment-steps), {st['raw_rate']:.3g}/s in the estimator "
                  f"({st['propagated_fragment_steps']:,} propagated after the prefilter)")
@@ -487,6 +513,118 @@ def plot(results_file, output, fmt) -> None:
 
     for path in plot_all(results_file, output, fmt):
         click.echo(str(path))
+
+
+@cli.command()
+@click.argument("results_file", metavar="RESULTS.h5")
+@click.option("--target", default=None, metavar="NAME", help="Only this target (default: every target).")
+@click.option("--top", type=int, default=None, metavar="N",
+              help="The N largest encounters [default: 10 printed; with --csv: all of them].")
+@click.option("--csv", "csv_path", default=None, metavar="PATH",
+              help="Write the encounters (with --windows: the windows) as CSV instead of a table.")
+@click.option("--overwrite", is_flag=True, help="Replace the --csv file if it exists.")
+@click.option("--windows", is_flag=True,
+              help="The risk windows: the fewest windows of --width-s that carry --share of the mean "
+                   "expected collisions in the first --within-h hours.")
+@click.option("--share", type=float, default=0.9, show_default=True, metavar="S",
+              help="Share of the mean expected collisions the windows carry, in (0, 1].")
+@click.option("--width-s", type=float, default=120.0, show_default=True, metavar="W",
+              help="Width of each window, seconds.")
+@click.option("--within-h", type=float, default=24.0, show_default=True, metavar="H",
+              help="The period: the first H hours after the analysis start.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def encounters(results_file, target, top, csv_path, overwrite, windows, share, width_s, within_h,
+               as_json) -> None:
+    """The largest encounters of a results file (passages of fragments through a target's kernel
+    sphere, with their time of closest approach, miss distance and share of the expected
+    collisions), and with --windows the risk windows: when a target is exposed."""
+    import json
+
+    from .engine import encounters as enc
+    from .engine.errors import InputError
+    from .engine.h5io import atomic_write_text, check_output_path
+    from .engine.results import read_results
+
+    if top is not None and top < 1:
+        raise InputError(f"--top: must be >= 1, got {top}")
+    if not (0.0 < share <= 1.0):
+        raise InputError(f"--share: {share!r} is not a share in (0, 1]")
+    if not (math.isfinite(width_s) and width_s > 0):
+        raise InputError(f"--width-s: {width_s!r} is not a width > 0 s")
+    if not (math.isfinite(within_h) and within_h > 0):
+        raise InputError(f"--within-h: {within_h!r} is not a period > 0 h")
+    if csv_path is not None:
+        check_output_path(csv_path, overwrite=overwrite, what="a CSV file")
+    res = read_results(results_file)
+    table = res.encounters
+    if table is None:
+        raise InputError(enc.no_table_message(results_file, res.attrs))
+    names = res.target_names.tolist()
+    ks = range(len(names)) if target is None else [enc.target_index(names, target, results_file)]
+    start = str(res.attrs["analysis_start"])
+    R = res.n_realizations_held
+    show_encounters = not windows or top is not None
+    schedules = [enc.risk_windows(res, k, share=share, width_s=width_s, within_h=within_h)
+                 for k in ks] if windows else []
+
+    if csv_path is not None:
+        if windows:
+            rows = [row for sched in schedules for row in enc.window_rows(sched)]
+            text = enc.csv_text(rows, enc.WINDOW_COLUMNS)
+        else:
+            rows = enc.encounter_rows(table, enc.largest(table, ks, top), names, start)
+            text = enc.csv_text(rows, enc.ENCOUNTER_COLUMNS)
+        atomic_write_text(csv_path, text, overwrite=overwrite, what="a CSV file")
+        if not as_json:
+            click.echo(f"wrote {csv_path}: {len(rows):,} {'windows' if windows else 'encounters'}")
+            return
+
+    shown = 10 if top is None else top
+    report = {"results": str(results_file), "realizations": R, "targets": {}}
+    for k in ks:
+        mine = table.target == k
+        entry = {"n_encounters": int(mine.sum()),
+                 "mean_expected_collisions": float(res.expected_collisions[k].mean())}
+        if show_encounters:
+            entry["encounters"] = enc.encounter_rows(table, enc.largest(table, [k], shown), names, start)
+        if windows:
+            entry["windows"] = next(s for s in schedules if s.target == names[k]).as_dict()
+        report["targets"][names[k]] = entry
+    if as_json:
+        if csv_path is not None:
+            report["csv"] = str(csv_path)
+        click.echo(json.dumps(report))
+        return
+    lines = []
+    for name, entry in report["targets"].items():
+        n = entry["n_encounters"]
+        if show_encounters:
+            rows = entry["encounters"]
+            lines.append(f"{name}: {n:,} encounter{'' if n == 1 else 's'} in {R:,} realization"
+                         f"{'' if R == 1 else 's'} (mean expected collisions {entry['mean_expected_collisions']:.3g})"
+                         + (f"; the {len(rows):,} largest:" if rows else ""))
+            if rows:
+                lines.append(f"  {'realization':>11}  {'fragment':>8}  {'closest approach (UTC)':<24}  "
+                             f"{'t [h]':>7}  {'miss [km]':>9}  {'speed [km/s]':>12}  {'exp. collisions':>15}  "
+                             f"{'Lc [m]':>7}")
+                for r in rows:
+                    lines.append(f"  {r['realization']:>11}  {r['fragment']:>8}  {r['tca_utc']:<24}  "
+                                 f"{r['tca_s'] / 3600:>7.3f}  {r['miss_km']:>9.3f}  {r['speed_km_s']:>12.3f}  "
+                                 f"{r['expected_collisions']:>15.3e}  {r['lc_m']:>7.3f}")
+        if windows:
+            w = entry["windows"]
+            count = len(w["windows"])
+            lines.append(f"{name}: {count:,} window{'' if count == 1 else 's'} of {_num(width_s)} s "
+                         f"carr{'ies' if count == 1 else 'y'} {100 * w['share']:.1f} % of the mean expected collisions of the first "
+                         f"{_num(within_h)} h ({w['covered']:.3g} of {w['total']:.3g}; goal "
+                         f"{100 * share:g} %, {R:,} realizations){':' if count else ''}")
+            if count:
+                lines.append(f"  {'start (UTC)':<24}  {'end (UTC)':<24}  {'t [h]':>7}  {'share':>7}  "
+                             f"{'realizations':>12}")
+                for win in w["windows"]:
+                    lines.append(f"  {win['start_utc']:<24}  {win['end_utc']:<24}  {win['start_s'] / 3600:>7.3f}  "
+                                 f"{100 * win['share']:>6.2f}%  {win['realizations']:>12}")
+    click.echo("\n".join(lines))
 
 
 @cli.command()

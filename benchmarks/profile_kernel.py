@@ -95,9 +95,14 @@ def main(argv=None) -> None:
                          fragment_steps=steps, fragment_steps_per_s=steps / seconds,
                          max_rel_diff_vs_first=float(np.max(np.abs(lam - reference) / scale))))
     best = max(rows, key=lambda r: r["fragment_steps_per_s"])
+    # The build that records passages (the encounter table): its registers and spills at the
+    # default launch, beside the lean build's above (the time it costs: benchmarks/encounters.py).
+    with_passages = dict(risk_gpu._module(K, risk_gpu.DEFAULT_LAUNCH, True).get_function("risk_fused").attributes)
     report = dict(kernel="risk_fused", realizations=args.realizations, fragments=int(idx.size), sm_count=sms,
                   clock_ghz=clock_hz / 1e9, peak_fp64_flop_s=peak_fp64, default_launch=list(risk_gpu.DEFAULT_LAUNCH),
-                  best_launch=[best["threads_per_block"], best["min_blocks_per_sm"]], rows=rows)
+                  best_launch=[best["threads_per_block"], best["min_blocks_per_sm"]],
+                  with_encounters_registers_per_thread=int(with_passages.get("num_regs", 0)),
+                  with_encounters_local_bytes_per_thread=with_passages.get("local_size_bytes"), rows=rows)
     if args.ncu_json and os.path.exists(args.ncu_json):
         ncu = json.load(open(args.ncu_json))
         report["ncu"] = {k: v for k, v in ncu.items() if k != "metrics"}

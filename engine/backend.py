@@ -10,13 +10,9 @@ from __future__ import annotations
 import os
 import platform
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 DEVICE_CHOICES = ("auto", "cpu", "gpu")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def gpu_unusable_reason() -> str | None:
@@ -30,17 +26,17 @@ def gpu_unusable_reason() -> str | None:
     except Exception as exc:  # ImportError, or a broken CUDA install failing at import
         if isinstance(exc, ModuleNotFoundError) and exc.name == "cupy":
             return "CuPy is not installed (pip install 'fragrisk[gpu]')"
-        return _one_line(f"CuPy does not import: {type(exc).__name__}: {exc}")
+        return one_line(f"CuPy does not import: {type(exc).__name__}: {exc}")
     try:
         if cupy.is_available():
             return None
     except Exception as exc:
-        return _one_line(f"no usable CUDA device: {type(exc).__name__}: {exc}")
+        return one_line(f"no usable CUDA device: {type(exc).__name__}: {exc}")
     # is_available() swallows the reason; ask the runtime again to get CUDA's own words.
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:
-        return _one_line(f"no usable CUDA device or driver: {exc}")
+        return one_line(f"no usable CUDA device or driver: {exc}")
     return f"no usable CUDA device (CUDA reports {count} device(s))"
 
 

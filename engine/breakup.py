@@ -112,7 +112,7 @@ def cumulative_count(
 # ---------------------------------------------------------------------------------------------
 KINDS = ("spacecraft", "rocket_body")
 AM_SAMPLINGS = ("mixture", "weighted_sum")
-MASS_POLICIES = ("remnants", "drop", "none")
+MASS_POLICIES = ("remnants", "none", "drop")
 
 _LN10 = math.log(10.0)
 

@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 
 from . import breakup, fit, sgp4
+from .risk import DECAY_ALTITUDE_KM
 from .timeutil import minutes_between
 
 STATUS_KEPT = 0
@@ -29,9 +30,9 @@ STATUS_HYPERBOLIC = 2
 STATUS_FIT_FAILED = 3
 STATUS_DEEP_SPACE = 4
 STATUS_MEANINGS = "kept sub_orbital hyperbolic element_fit_failed deep_space"
+N_STATUSES = len(STATUS_MEANINGS.split())
 
 MEAN_ELEMENTS = ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo")
-SUBORBITAL_PERIGEE_KM = 100.0
 
 
 @dataclasses.dataclass
@@ -101,7 +102,7 @@ def classify_states(r_km, v_km_s):
     a_km, ecc = _size_and_eccentricity(r_km, v_km_s)
     perigee_alt_km = a_km * (1.0 - ecc) - sgp4.RADIUS_EARTH_KM
     status = np.full(a_km.shape, STATUS_KEPT, dtype=np.int8)
-    status[perigee_alt_km < SUBORBITAL_PERIGEE_KM] = STATUS_SUBORBITAL
+    status[perigee_alt_km < DECAY_ALTITUDE_KM] = STATUS_SUBORBITAL
     status[~(a_km > 0.0) | ~(ecc < 1.0)] = STATUS_HYPERBOLIC
     return status
 

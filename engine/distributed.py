@@ -31,11 +31,9 @@ import threading
 import time
 from concurrent.futures import CancelledError
 
-import numpy as np
-
 from .. import engine
 from . import montecarlo
-from .errors import InputError
+from .errors import InputError, one_line
 
 NEEDS_DASK = "--workers/--scheduler need dask: pip install 'fragrisk[dask]'"
 
@@ -52,10 +50,6 @@ def _import_distributed():
     except ImportError:
         raise InputError(NEEDS_DASK) from None
     return distributed
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _fragrisk_version() -> str:
@@ -107,7 +101,7 @@ class DaskExecutor:
             try:
                 self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
             except (OSError, TimeoutError, ValueError) as exc:
-                raise InputError(f"--scheduler {self.scheduler}: cannot connect ({_one_line(exc)})") from None
+                raise InputError(f"--scheduler {self.scheduler}: cannot connect ({one_line(exc)})") from None
             self._wait_for_workers(1)
             self._check_workers()
         else:
@@ -142,7 +136,7 @@ class DaskExecutor:
         except (OSError, TimeoutError) as exc:
             where = f"scheduler {self.scheduler}" if self.scheduler else "the local cluster"
             raise InputError(f"{where}: fewer than {n} worker(s) after {WORKERS_TIMEOUT_S} s "
-                             f"({_one_line(exc)})") from None
+                             f"({one_line(exc)})") from None
 
     def _check_workers(self) -> None:
         """Every worker of an existing cluster imports this fragrisk version."""
@@ -150,7 +144,7 @@ class DaskExecutor:
             found = self.client.run(_fragrisk_version)
         except Exception as exc:  # a worker without fragrisk cannot even unpickle the function
             raise InputError(f"--scheduler {self.scheduler}: workers cannot run fragrisk "
-                             f"({_one_line(exc)}); install fragrisk {engine.__version__} on every worker") from None
+                             f"({one_line(exc)}); install fragrisk {engine.__version__} on every worker") from None
         bad = {w: v for w, v in found.items() if v != engine.__version__}
         if bad:
             w, v = next(iter(bad.items()))
@@ -209,10 +203,7 @@ class DaskExecutor:
 
     def _run(self, setup, realizations, batch_size, on_batch, batches, interrupted) -> montecarlo.RunOutput:
         distributed = _import_distributed()
-        realizations = np.sort(np.asarray(realizations, dtype=np.int64))
-        results = list(batches or [])
-        done = set(int(r) for b in results for r in b.realization)
-        todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+        realizations, results, n_done, todo = montecarlo.still_to_do(realizations, batches)
         start = time.perf_counter()
         if todo.size == 0:
             return montecarlo.RunOutput(results, time.perf_counter() - start, list(self.notes))
@@ -230,7 +221,6 @@ class DaskExecutor:
             return fut
 
         pending = distributed.as_completed([submit(todo[lo:lo + size]) for lo in range(0, todo.size, size)])
-        n_done = len(done)
         try:
             for fut in _completed(pending, interrupted):
                 _, chunk, used = live.pop(fut.key)
@@ -238,7 +228,7 @@ class DaskExecutor:
                     b = fut.result()
                 except too_big as exc:  # split in two, free the workers' cached blocks, resubmit
                     if chunk.size == 1:
-                        raise montecarlo.out_of_memory_input_error(setup, chunk, exc) from None
+                        raise montecarlo.out_of_memory_error(setup, chunk, exc) from None
                     client.run(montecarlo.free_device_memory, setup.device)
                     half = chunk.size // 2
                     smallest = min(smallest, half)

@@ -343,7 +343,8 @@ def _read_bytes(path) -> tuple[bytes, str]:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
 
 
-def _decode(data: bytes, source: str) -> str:
+def decode_text(data: bytes, source: str) -> str:
+    """UTF-8 (with or without a byte-order mark) -> str; InputError naming `source` if not."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -353,7 +354,7 @@ def _decode(data: bytes, source: str) -> str:
 def read_tle_file(path) -> ElementSet:
     """Read a TLE/3LE file (path or Traversable); ``source`` is the path as given."""
     data, source = _read_bytes(path)
-    return parse_tle(_decode(data, source), source)
+    return parse_tle(decode_text(data, source), source)
 
 
 # ================================================================================================
@@ -481,9 +482,9 @@ def parse_omm(data: bytes, source: str, fmt: str) -> ElementSet:
     if fmt == "xml":
         records = _omm_xml_records(data, source)
     elif fmt == "csv":
-        records = _omm_csv_records(_decode(data, source), source)
+        records = _omm_csv_records(decode_text(data, source), source)
     elif fmt == "json":
-        records = _omm_json_records(_decode(data, source), source)
+        records = _omm_json_records(decode_text(data, source), source)
     else:
         raise ValueError(f"unknown OMM format {fmt!r}")
     return _omm_element_set(records, source)
@@ -526,5 +527,5 @@ def load_elements(path) -> ElementSet:
     suffix = _suffix(path)
     fmt = "tle" if suffix in _TLE_SUFFIXES else _OMM_SUFFIXES.get(suffix) or _sniff(data)
     if fmt == "tle":
-        return parse_tle(_decode(data, source), source)
+        return parse_tle(decode_text(data, source), source)
     return parse_omm(data, source, fmt)

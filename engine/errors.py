@@ -1,4 +1,5 @@
-"""The one exception type the CLI turns into a one-line message and a non-zero exit."""
+"""The exception types the CLI turns into a one-line message and a non-zero exit, and the one
+helper that makes any text (or exception) fit on one line."""
 
 
 class FragriskError(Exception):
@@ -7,3 +8,18 @@ class FragriskError(Exception):
 
 class InputError(FragriskError):
     """Bad input: a file, a field or a value that fragrisk cannot accept."""
+
+
+class DeviceMemoryError(FragriskError):
+    """The GPU has too little free memory even for a batch of one realization: a limit of the
+    machine (or of other processes on it), not a mistake in the input. The CLI exits with its own
+    code (cli.EXIT_DEVICE_MEMORY)."""
+
+
+def one_line(text: object) -> str:
+    """``text`` (or an exception's message) with every run of whitespace, newlines included,
+    made one space; an exception without a message gives its type's name."""
+    line = " ".join(str(text).split())
+    if not line and isinstance(text, BaseException):
+        return type(text).__name__
+    return line

@@ -81,6 +81,7 @@ from .. import engine
 from . import cloud as _cloud
 from .errors import InputError
 from .h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
+from .risk import DECAY_ALTITUDE_KM
 from .timeutil import format_utc
 
 TITLE = "fragrisk fragments: NASA Standard Breakup Model samples at the event epoch"
@@ -160,7 +161,7 @@ def fragments_attrs(cloud, scenario) -> dict:
                            "to the TEME state at t = 0 (engine.fit)",
         "bstar_model": "B* = drag_scale * drag_coefficient * (A/m) * rho0 / 2, "
                        "rho0 = 0.15696615 kg/(m2 ER)",
-        "suborbital_perigee_km": float(_cloud.SUBORBITAL_PERIGEE_KM),
+        "suborbital_perigee_km": float(DECAY_ALTITUDE_KM),
         "n_fragments": int(len(cloud.fragments)),
         "device": "",
     }

@@ -10,7 +10,7 @@
                          so that ``xarray.open_dataset(path, engine="h5netcdf")`` reads the
                          file as netCDF-4 without warnings.
 
-Messages are those of engine.results.write_results, so either writer can use these helpers.
+The results, fragments and ephemeris writers all use these helpers, so their refusals read alike.
 """
 
 from __future__ import annotations
@@ -23,15 +23,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 #: What the netCDF-4 library writes into the scale of a dimension without a coordinate variable
 #: (followed by the length in 10 characters).
 NOT_A_VARIABLE = b"This is a netCDF dimension but not a netCDF variable."
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
@@ -66,7 +62,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = False,
         except FileNotFoundError:
             pass
         if isinstance(exc, OSError):
-            raise InputError(f"{path}: cannot write: {_one_line(exc)}") from exc
+            raise InputError(f"{path}: cannot write: {one_line(exc)}") from exc
         raise
 
 

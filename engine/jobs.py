@@ -24,11 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from .. import engine
-from . import montecarlo
+from . import encounters, montecarlo
+from .cloud import STATUS_DEEP_SPACE
 from .errors import InputError
 from .h5io import atomic_path
 from .results import write_results
 from .scenario import scenario_to_toml
+from .sgp4 import DEEP_SPACE_PERIOD_MIN
 from .timeutil import format_utc
 
 
@@ -99,6 +101,8 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
         "duration_days": float(a.duration_days),
         "step_s": float(a.step_s),
         "time_bin_s": float(a.time_bin_s),
+        "encounters": a.encounters,
+        "pc_bins_per_decade": int(a.pc_bins_per_decade),
         "kernel": a.kernel,
         "kernel_radius_km": float(a.kernel_radius_km),
         "estimator": "secant chord: exact length inside the kernel sphere of the straight segment "
@@ -139,6 +143,8 @@ def _manifest(scenario, device: str, realizations: np.ndarray) -> dict:
 def save_batch(folder: Path, batch: montecarlo.BatchResult) -> None:
     """One finished batch as folder/batch_<first>.npz, written atomically."""
     arrays = {f: np.asarray(getattr(batch, f)) for f in BATCH_FIELDS}
+    if batch.encounters is not None:
+        arrays.update(batch.encounters.to_fields())
     if batch.gabbard is not None:
         arrays.update(gabbard_apogee_km=batch.gabbard[0], gabbard_perigee_km=batch.gabbard[1],
                       gabbard_period_min=batch.gabbard[2])
@@ -165,12 +171,13 @@ def load_batches(folder: Path, manifest: dict) -> list:
                 gab = None
                 if "gabbard_apogee_km" in z:
                     gab = (z["gabbard_apogee_km"], z["gabbard_perigee_km"], z["gabbard_period_min"])
+                table = encounters.from_fields({k: z[k] for k in encounters.VARIABLE_NAMES if k in z.files})
                 batches.append(montecarlo.BatchResult(
                     realization=z["realization"], by_time=z["by_time"], by_size=z["by_size"],
                     fragments_in_orbit=z["fragments_in_orbit"], n_fragments=z["n_fragments"],
                     status_counts=z["status_counts"], gabbard=gab, fragment_steps=int(z["fragment_steps"]),
                     propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"]),
-                    host_s=float(z["host_s"]) if "host_s" in z else 0.0))
+                    host_s=float(z["host_s"]) if "host_s" in z else 0.0, encounters=table))
         except (OSError, ValueError, KeyError):
             continue  # a batch cut short by the crash: it is simply run again
     return batches
@@ -278,11 +285,11 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         shutil.rmtree(folder, ignore_errors=True)
     stats = output.stats()
     stats["elapsed_s"] = elapsed
-    deep = stats["status_counts"][4]
+    deep = stats["status_counts"][STATUS_DEEP_SPACE]
     if deep:
         # Counted, never dropped silently: the kernels are near-earth SGP4 (engine/cloud.py).
         notes.append(f"{deep:,} {'objects' if scenario.population is not None else 'fragments'} on deep-space "
-                     f"orbits (period >= 225 min) were not propagated and contribute nothing")
+                     f"orbits (period >= {DEEP_SPACE_PERIOD_MIN:g} min) were not propagated and contribute nothing")
     if previous:
         stats["note"] = "rates count this session's batches only"
     return JobResult(out, results, stats, notes, device)

@@ -6,7 +6,8 @@ Read top-down:
 2. `TargetTrack`       the targets, propagated once per run (not once per fragment).
 3. `Setup`             everything a batch needs that does not depend on the realization.
 4. `prepare_batch`     the host stage of a batch: sample, fit, SGP4 table, prefilter (NumPy).
-   `estimate_batch`    the estimator stage: every time chunk on the device, then aggregates;
+   `estimate_batch`    the estimator stage: every time chunk on the device, then aggregates
+                       and the batch's encounter table (engine.encounters);
    `run_batch`         both.
 5. `batch_size_for_memory`  GPU batches sized from the free device memory.
 6. `run`               batches -> RunOutput, with the next batch's host stage done meanwhile
@@ -29,8 +30,9 @@ import time
 import numpy as np
 
 from . import cloud as cloud_mod
+from . import encounters as encounters_mod
 from . import risk
-from .errors import InputError
+from .errors import DeviceMemoryError, one_line
 from .results import RunResults
 from .timeutil import minutes_between
 
@@ -123,6 +125,13 @@ def analysis_window(analysis, chunk_segments: int = CHUNK_SEGMENTS) -> Window:
                   time_chunks(seg_bin, chunk_segments))
 
 
+def pc_edges_log10(bins_per_decade: int) -> np.ndarray:
+    """log10 P bin edges of the collision-probability histogram: from 1e-12 to 1, bins_per_decade
+    bins per decade (exact at the decades: integers divided by the count)."""
+    n = int(bins_per_decade)
+    return np.arange(-12 * n, 1, dtype=np.float64) / n
+
+
 def size_edges_m(lc_min_m: float) -> np.ndarray:
     """Size bins: one per decade of Lc from lc_min up to 100 m (remnants can be metres)."""
     n_decades = int(math.ceil(math.log10(100.0 / lc_min_m) - 1e-9))
@@ -194,6 +203,7 @@ class BatchResult:
     fragment_steps: int                # kept fragments x samples
     propagated_steps: int              # fragment-samples propagated after the prefilter
     kernel_s: float                    # time in the estimator proper
+    encounters: object = None          # engine.encounters.EncounterTable, None when not recorded
     host_s: float = 0.0                # time in the host stage (sampling, fit, table, prefilter)
 
 
@@ -207,10 +217,29 @@ class ObjectBatch:
     realization: np.ndarray    # (n,) sorted
     lc_m: np.ndarray           # (n,)
     offset_min: np.ndarray     # (n,)
+    #: (n,) int64, for the encounter table: each object's position among its realization's
+    #: fragments in `fragrisk sample` order (None: the rows' own order within each realization)
+    fragment: np.ndarray | None = None
+
+    def fragment_index(self) -> np.ndarray:
+        if self.fragment is not None:
+            return np.asarray(self.fragment, dtype=np.int64)
+        return _position_in_group(self.realization)
 
     def take(self, rows) -> "ObjectBatch":
+        """The objects `rows` (their fragment index kept, whatever the rows left out)."""
         return ObjectBatch(np.ascontiguousarray(self.table[:, rows]), self.realization[rows], self.lc_m[rows],
-                          self.offset_min[rows])
+                           self.offset_min[rows], self.fragment_index()[rows])
+
+
+def _position_in_group(labels) -> np.ndarray:
+    """Position of each element among the consecutive elements with the same label: (n,) int64."""
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    new = np.r_[True, labels[1:] != labels[:-1]]
+    start = np.flatnonzero(new)
+    return np.arange(labels.size, dtype=np.int64) - start[np.cumsum(new) - 1]
 
 
 def fragment_objects(setup: Setup, realizations):
@@ -224,9 +253,12 @@ def fragment_objects(setup: Setup, realizations):
     cl = cloud_mod.sample_cloud(sc, realizations, "cpu")
     kept = cl.kept
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
+    # Fragments come by realization, then as sampled (engine.breakup.sample): the order of
+    # `fragrisk sample`, whatever the batch.
+    position = _position_in_group(cl.fragments.realization)
     objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
-                       np.full(int(kept.sum()), offset))
-    counts = np.bincount(cl.status, minlength=5)
+                       np.full(int(kept.sum()), offset), position[kept])
+    counts = np.bincount(cl.status, minlength=cloud_mod.N_STATUSES)
     realizations = np.asarray(realizations, dtype=np.int64)
     by_value = np.argsort(realizations, kind="stable")  # one pass over the fragments, not R
     rows = by_value[np.searchsorted(realizations[by_value], cl.fragments.realization)]
@@ -248,8 +280,10 @@ def catalog_objects(setup: Setup):
     objects = el.take(near)
     n = int(near.sum())
     objs = ObjectBatch(objects.sgp4_table(), np.zeros(n, dtype=np.int64), np.zeros(n),
-                       offset_minutes(objects, setup.window.start_jd, setup.window.start_fr))
-    counts = np.array([n, 0, 0, 0, int((~near).sum())])
+                       offset_minutes(objects, setup.window.start_jd, setup.window.start_fr),
+                       np.flatnonzero(near).astype(np.int64))
+    counts = np.zeros(cloud_mod.N_STATUSES, dtype=np.int64)
+    counts[cloud_mod.STATUS_KEPT], counts[cloud_mod.STATUS_DEEP_SPACE] = n, int((~near).sum())
     return objs, counts, np.array([len(el)], dtype=np.int64), None
 
 
@@ -297,27 +331,64 @@ def thread_order(reach, r_min):
     return np.lexsort((np.nan_to_num(r_min), reach > 0))
 
 
-def object_rates(setup: Setup, objs: ObjectBatch):
+def records_encounters(setup: Setup) -> bool:
+    """[analysis] encounters = "all": the estimator records every passage (engine.encounters)."""
+    return setup.scenario.analysis.encounters == "all"
+
+
+def object_rates(setup: Setup, objs: ObjectBatch, *, passages: bool = False):
     """Per-object rates (n, K, T) and decay samples (n,) over the whole window on the setup's
     device, with the prefilter (the driver of engine.risk.fragment_rates and its CUDA twin
     kernels.risk_gpu.fragment_rates; skipped objects: 0 and never decayed), in one piece (no time
     chunks: the reference that run_batch's chunks are tested against). Returns (lam, decay,
-    propagated, seconds)."""
+    propagated, seconds), and with passages=True also the passages (engine.encounters.Passages,
+    rows index objs)."""
     w = setup.window
     n, K = objs.lc_m.size, len(setup.targets.names)
     idx, reach, order = screen(setup, objs)
     lam = np.zeros((n, K, w.n_bins))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
+    found = encounters_mod.Passages.empty()
     start = time.perf_counter()
     if idx.size:
         if setup.device == "gpu":
             import cupy
 
-            lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order)
+            lam_d, decay_d, *more = object_rates_gpu(setup, objs, idx, reach, order, passages=passages)
             lam[idx], decay[idx] = cupy.asnumpy(lam_d), cupy.asnumpy(decay_d)
         else:
-            lam[idx], decay[idx] = object_rates_numpy(setup, objs, idx, reach)
-    return lam, decay, int(idx.size), time.perf_counter() - start
+            lam[idx], decay[idx], *more = object_rates_numpy(setup, objs, idx, reach, passages=passages)
+        if passages:
+            found = _rows_of_batch(more[0], idx)
+    seconds = time.perf_counter() - start
+    if passages:
+        return lam, decay, int(idx.size), seconds, found
+    return lam, decay, int(idx.size), seconds
+
+
+def _rows_of_batch(found, idx, first_sample: int = 0):
+    """Passages whose rows index the screened subset idx, and whose segments count from a time
+    chunk's first sample -> rows of the whole batch, segments of the whole window."""
+    found.row = np.asarray(idx, dtype=np.int64)[found.row]
+    found.first = found.first + first_sample
+    found.last = found.last + first_sample
+    return found
+
+
+def join_passages(parts) -> "encounters_mod.Passages":
+    """The passages of consecutive time chunks as the whole window's: a run of segments that
+    crosses from one chunk into the next was cut in two there, and is joined again (its chord
+    lengths summed in time order, as one chunk would)."""
+    p = encounters_mod.Passages.concat(list(parts)).sorted()
+    if p.size < 2:
+        return p
+    same_run = (p.row[1:] == p.row[:-1]) & (p.target[1:] == p.target[:-1]) & (p.first[1:] == p.last[:-1] + 1)
+    if not same_run.any():
+        return p
+    starts = np.flatnonzero(np.r_[True, ~same_run])
+    ends = np.append(starts[1:], p.size) - 1
+    return encounters_mod.Passages(p.row[starts], p.target[starts], p.first[starts], p.last[ends],
+                                   np.add.reduceat(p.length_km, starts))
 
 
 def _chunk_inputs(setup: Setup, chunk):
@@ -330,19 +401,21 @@ def _chunk_inputs(setup: Setup, chunk):
             (w.seg_bin[s0:s1] - b0).astype(np.int32), b1 - b0)
 
 
-def object_rates_numpy(setup: Setup, objs: ObjectBatch, idx, reach, chunk=None):
-    """engine.risk.fragment_rates on the objects idx over the time chunk (s0, s1) (default: the
-    whole window): lam (len(idx), K, the chunk's bins) and decay samples counted from s0."""
+def object_rates_numpy(setup: Setup, objs: ObjectBatch, idx, reach, chunk=None, *, passages: bool = False):
+    """engine.risk.fragment_rates on the objects idx (with their per-step reach, km, 0: no
+    jumps) over the time chunk (s0, s1) (default: the whole window): lam (len(idx), K, the
+    chunk's bins), decay samples counted from s0[, passages: rows index idx, segments from s0]."""
     times_min, r_km, valid, seg_bin, n_bins = _chunk_inputs(setup, chunk)
     return risk.fragment_rates(np.ascontiguousarray(objs.table[:, idx]), objs.offset_min[idx], times_min,
                                r_km, valid, sigma_over_volume(setup, objs)[idx], setup.kernel_radius_km,
-                               seg_bin, n_bins, reach_km=reach)
+                               seg_bin, n_bins, reach_km=reach, passages=passages)
 
 
-def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order, chunk=None):
+def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order, chunk=None, *, passages: bool = False):
     """kernels/risk.cu on the objects idx (with their per-step reach, km, 0: no jumps; threads
     take them in `order`) over the time chunk (s0, s1) (default: the whole window): (lam
-    (len(idx), K, the chunk's bins), decay counted from s0) as cupy arrays, rows as idx."""
+    (len(idx), K, the chunk's bins), decay counted from s0) as cupy arrays, rows as idx; with
+    passages also the passages (NumPy; rows index idx, segments count from s0)."""
     import cupy
 
     from ..kernels import risk_gpu
@@ -354,28 +427,31 @@ def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order, chunk=N
         cupy.asarray(np.ascontiguousarray(valid).astype(np.uint8)),
         cupy.asarray(np.ascontiguousarray(sigma_over_volume(setup, objs)[idx])), setup.kernel_radius_km,
         cupy.asarray(seg_bin), n_bins, reach_km=cupy.asarray(np.ascontiguousarray(reach, dtype=np.float64)),
-        order=cupy.asarray(np.asarray(order, dtype=np.int64)))
+        order=cupy.asarray(np.asarray(order, dtype=np.int64)), passages=passages)
 
 
-def chunk_rates(setup: Setup, objs: ObjectBatch, realizations, idx, reach, order, chunk):
+def chunk_rates(setup: Setup, objs: ObjectBatch, realizations, idx, reach, order, chunk, *, passages: bool = False):
     """The estimator on the objects idx over one time chunk, reduced where the rates live.
 
     realizations: sorted (R,). Returns by_time (R, K, the chunk's bins) (sums over each
     realization's objects in their order), totals (len(idx), K), decay (len(idx),) counted from
-    the chunk's first sample (its sample count where none), seconds. On the GPU the
-    (objects, K, bins) rates never leave the device: kernels/risk.cu's segment_sum reduces them.
+    the chunk's first sample (its sample count where none), seconds, and the passages
+    (engine.encounters.Passages: rows index objs, segments the window's; None without
+    passages). On the GPU the (objects, K, bins) rates never leave the device: kernels/risk.cu's
+    segment_sum reduces them.
     """
     start = time.perf_counter()
     rows_realization = objs.realization[idx]
+    s0 = _whole_window(setup)[0] if chunk is None else chunk[0]
     if setup.device != "gpu":
-        lam, decay = object_rates_numpy(setup, objs, idx, reach, chunk)
+        lam, decay, *more = object_rates_numpy(setup, objs, idx, reach, chunk, passages=passages)
         return (_sum_by_realization(lam, rows_realization, realizations), lam.sum(axis=2), decay,
-                time.perf_counter() - start)
+                time.perf_counter() - start, _rows_of_batch(more[0], idx, s0) if passages else None)
     import cupy
 
     from ..kernels import risk_gpu
 
-    lam_d, decay_d = object_rates_gpu(setup, objs, idx, reach, order, chunk)
+    lam_d, decay_d, *more = object_rates_gpu(setup, objs, idx, reach, order, chunk, passages=passages)
     n, K, T = lam_d.shape
     R = len(realizations)
     rows = np.searchsorted(realizations, rows_realization)
@@ -384,7 +460,8 @@ def chunk_rates(setup: Setup, objs: ObjectBatch, realizations, idx, reach, order
     totals = cupy.asnumpy(lam_d.sum(axis=2))
     decay = cupy.asnumpy(decay_d)
     del lam_d
-    return by_time, totals, decay, time.perf_counter() - start
+    return (by_time, totals, decay, time.perf_counter() - start,
+            _rows_of_batch(more[0], idx, s0) if passages else None)
 
 
 def _sum_by_realization(x, pop_realization, realizations):
@@ -502,7 +579,8 @@ def merge_host_batches(parts: list) -> HostBatch:
     objs = ObjectBatch(np.concatenate([p.objs.table for p in parts], axis=1),
                        np.concatenate([p.objs.realization for p in parts]),
                        np.concatenate([p.objs.lc_m for p in parts]),
-                       np.concatenate([p.objs.offset_min for p in parts]))
+                       np.concatenate([p.objs.offset_min for p in parts]),
+                       np.concatenate([p.objs.fragment_index() for p in parts]))
     screens = []
     for c in range(len(parts[0].screens)):
         idx = np.concatenate([p.screens[c][0] + off for p, off in zip(parts, offsets)])
@@ -516,20 +594,23 @@ def merge_host_batches(parts: list) -> HostBatch:
                      gab, sum(p.host_s for p in parts))
 
 
-def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
-    """The estimator stage of a batch: every time chunk on the setup's device, then aggregates.
+def estimate_chunks(setup: Setup, host: HostBatch):
+    """The estimator over every time chunk of the window, on the setup's device.
 
     A chunk propagates only the objects in orbit at its first sample (decay is carried from
     chunk to chunk) that its prefilter keeps; each bin's sums land in the chunk that holds it
-    (or add up across chunks where a bin is longer than a chunk)."""
+    (or add up across chunks where a bin is longer than a chunk). Returns by_time (R, K, T),
+    totals (n, K) per object of host.objs, decay (n,), fragment-samples propagated, seconds, and
+    the passages (rows index host.objs; None where encounters are not recorded)."""
     w = setup.window
     realizations, objs = host.realization, host.objs
     n, K, T, m = objs.lc_m.size, len(setup.targets.names), w.n_bins, w.times_s.size
     R = realizations.size
+    want = records_encounters(setup)
     by_time = np.zeros((R, K, T))
     totals = np.zeros((n, K))
     decay = np.full(n, m, dtype=np.int64)
-    kernel_s, propagated = 0.0, 0
+    kernel_s, propagated, found = 0.0, 0, []
     for chunk, (idx, reach, _, order) in zip(w.chunks, host.screens):
         s0, s1 = chunk
         if len(w.chunks) > 1:  # objects decayed in an earlier chunk stay decayed
@@ -541,21 +622,54 @@ def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
         if idx.size == 0:
             continue
         b0, b1 = w.chunk_bins(chunk)
-        part, tot, dec, seconds = chunk_rates(setup, objs, realizations, idx, reach, order, chunk)
+        part, tot, dec, seconds, passages = chunk_rates(setup, objs, realizations, idx, reach, order, chunk,
+                                                        passages=want)
         by_time[:, :, b0:b1] += part
         totals[idx] += tot
         decay[idx] = np.where(dec < s1 - s0 + 1, dec + s0, m)
         kernel_s += seconds
         propagated += idx.size * (s1 - s0 + 1)
-    by_time, by_size, in_orbit = aggregate(realizations, objs, by_time, totals, decay, w, setup.size_edges_m,
-                                           host.never_decay)
-    return BatchResult(realizations, by_time, by_size, in_orbit, host.n_fragments, host.status_counts, host.gabbard,
-                       int(host.kept.sum()) * m, propagated, kernel_s, host.host_s)
+        if want:
+            found.append(passages)
+    return by_time, totals, decay, propagated, kernel_s, join_passages(found) if want else None
+
+
+def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
+    """The estimator stage of a batch: every time chunk on the setup's device (estimate_chunks),
+    then the aggregates and the batch's encounter table."""
+    by_time, totals, decay, propagated, kernel_s, found = estimate_chunks(setup, host)
+    by_time, by_size, in_orbit = aggregate(host.realization, host.objs, by_time, totals, decay, setup.window,
+                                           setup.size_edges_m, host.never_decay)
+    table = None if found is None else encounter_table(setup, host.objs, found)
+    return BatchResult(host.realization, by_time, by_size, in_orbit, host.n_fragments, host.status_counts,
+                       host.gabbard, int(host.kept.sum()) * setup.window.times_s.size, propagated, kernel_s,
+                       table, host.host_s)
 
 
 def run_batch(setup: Setup, realizations) -> BatchResult:
     """One batch of realizations (sorted int array) through the whole pipeline."""
     return estimate_batch(setup, prepare_batch(setup, realizations))
+
+
+def encounter_table(setup: Setup, objs: ObjectBatch, found) -> encounters_mod.EncounterTable:
+    """The batch's encounter table from its passages: closest approach refined with SGP4 on the
+    host (engine.encounters.closest_approach; the same step for both devices), shares of lambda
+    = chord length x sigma_ik / V_s, rows in canonical order."""
+    w, tg = setup.window, setup.targets
+    tca = encounters_mod.closest_approach(
+        found, objs.table, objs.offset_min, w.times_min, tg.r_km,
+        [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr)
+    sov = sigma_over_volume(setup, objs)
+    return encounters_mod.EncounterTable(
+        realization=np.asarray(objs.realization, dtype=np.int64)[found.row],
+        target=found.target.astype(np.int64),
+        fragment=objs.fragment_index()[found.row],
+        tca_s=tca.tca_min * 60.0,
+        miss_km=tca.miss_km,
+        speed_km_s=tca.speed_km_s,
+        expected_collisions=found.length_km * sov[found.row, found.target],
+        lc_m=np.asarray(objs.lc_m, dtype=np.float64)[found.row],
+    ).canonical()
 
 
 # --- batch sizes: from the device's free memory ----------------------------------------------------
@@ -680,6 +794,20 @@ class _Done:
         return False
 
 
+def still_to_do(realizations, batches=None):
+    """What a run of `realizations` still has to compute, given batches already computed.
+
+    realizations: the run's realization indices (any order). batches: BatchResults computed
+    before (a resumed checkpoint), or None. Returns (realizations sorted int64, the batches as a
+    list, the number of realizations they hold, the realizations still to do: sorted int64).
+    """
+    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
+    results = list(batches or [])
+    done = set(int(r) for b in results for r in b.realization)
+    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    return realizations, results, len(done), todo
+
+
 def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None, batches=None,
         prefetch: bool | None = None, host_stage: HostStage | None = None) -> "RunOutput":
     """All batches of `realizations` (sorted int array) -> RunOutput (aggregates + statistics).
@@ -690,12 +818,9 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
     (default: on the GPU, where the estimator leaves the host idle); host_stage: one to use
     instead (engine.pool's process pool). Results do not depend on either.
     On the GPU a batch that runs out of device memory is halved and run again (down to one
-    realization; InputError if that does not fit either); RunOutput.notes says so.
+    realization; DeviceMemoryError if that does not fit either); RunOutput.notes says so.
     """
-    realizations = np.sort(np.asarray(realizations, dtype=np.int64))
-    results = list(batches or [])
-    done = set(int(r) for b in results for r in b.realization)
-    todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+    realizations, results, n_done, todo = still_to_do(realizations, batches)
     size = batch_size or default_batch_size(setup, todo.size)
     too_big = out_of_memory_errors(setup.device)
     first_size = size
@@ -718,7 +843,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
                 b = estimate_batch(setup, host)
             except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
                 if chunk.size == 1:
-                    raise out_of_memory_input_error(setup, chunk, exc) from None
+                    raise out_of_memory_error(setup, chunk, exc) from None
                 if ahead is not None:
                     ahead.cancel()
                 del host
@@ -729,7 +854,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
             lo = nxt
             results.append(b)
             if on_batch is not None:
-                on_batch(b, len(done) + lo, realizations.size)
+                on_batch(b, n_done + lo, realizations.size)
     finally:
         if host_stage is None:
             stage.close()
@@ -761,12 +886,12 @@ def shrink_note(old: int, new: int) -> str:
     return f"GPU out of memory with batches of {old} realizations: ran batches of {new} or fewer"
 
 
-def out_of_memory_input_error(setup: Setup, chunk, exc) -> InputError:
+def out_of_memory_error(setup: Setup, chunk, exc) -> DeviceMemoryError:
     """The one-line error when a single realization does not fit in device memory."""
-    detail = " ".join(str(exc).split())
-    return InputError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
-                      f"{len(setup.targets.names)} targets x {setup.window.n_bins} time bins): {detail}; "
-                      f"use fewer time bins or targets, a larger lc_min_m, or --device cpu")
+    detail = one_line(exc)
+    return DeviceMemoryError(f"GPU out of memory with a single realization (realization {int(chunk[0])}, "
+                             f"{len(setup.targets.names)} targets x {setup.window.n_bins} time bins): {detail}; "
+                             f"use fewer time bins or targets, a larger lc_min_m, or --device cpu")
 
 
 @dataclasses.dataclass
@@ -799,6 +924,9 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
         gab = (np.zeros(0), np.zeros(0), np.zeros(0))
     by_time = cat(lambda b: b.by_time, 1)
     tg = setup.targets
+    table = None
+    if records_encounters(setup):
+        table = encounters_mod.EncounterTable.concat([b.encounters for b in batches])
     return RunResults(
         target_names=np.array(tg.names), realization=cat(lambda b: b.realization, 0),
         time_edges_s=setup.window.time_edges_s, size_edges_m=setup.size_edges_m,
@@ -806,4 +934,5 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
         expected_collisions_by_size=cat(lambda b: b.by_size, 1),
         fragments_in_orbit=cat(lambda b: b.fragments_in_orbit, 0), n_fragments=cat(lambda b: b.n_fragments, 0),
         gabbard_apogee_km=gab[0], gabbard_perigee_km=gab[1], gabbard_period_min=gab[2],
-        target_perigee_km=tg.perigee_km, target_apogee_km=tg.apogee_km, attrs=attrs)
+        target_perigee_km=tg.perigee_km, target_apogee_km=tg.apogee_km, attrs=attrs,
+        pc_edges_log10=pc_edges_log10(setup.scenario.analysis.pc_bins_per_decade), encounters=table)

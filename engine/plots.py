@@ -2,8 +2,10 @@
 
 Read top-down: the loader (`_Source`: what a figure needs, or a one-line InputError), the
 figure functions (`gabbard`, `pc_histogram`, `rate_vs_time`, `by_size`, `fragments_in_orbit`,
-`summary_page`), each built from an axes-level `_draw_*` helper, then `plot_all`, which the
-CLI's `fragrisk plot` calls.
+`encounter_timeline`, `risk_windows`, `summary_page`), each built from an axes-level `_draw_*`
+helper, then `plot_all`, which the CLI's `fragrisk plot` calls. The two encounter figures need
+the encounter table (engine/encounters.py); a file without it (written before it existed, or
+with [analysis] encounters = "none") gets the other figures, as before.
 
 Figures are `matplotlib.figure.Figure` objects on an Agg canvas: no pyplot, no global
 matplotlib state; matplotlib is imported inside the functions only. Sizes are fixed
@@ -22,6 +24,8 @@ import numpy as np
 
 from .errors import FragriskError, InputError
 from .results import VARIABLES, load_fields
+from .risk import DECAY_ALTITUDE_KM
+from .timeutil import parse_utc_datetime
 
 __all__ = [
     "DPI",
@@ -31,11 +35,13 @@ __all__ = [
     "PAGE_SIZE_IN",
     "PAGE_SIZE_PX",
     "by_size",
+    "encounter_timeline",
     "fragments_in_orbit",
     "gabbard",
     "pc_histogram",
     "plot_all",
     "rate_vs_time",
+    "risk_windows",
     "summary_page",
 ]
 
@@ -55,6 +61,14 @@ _NEEDS = {
     "fragments_in_orbit": ("fragments_in_orbit", "time_edges_s"),
     "text": ("target_names", "collision_probability", "expected_collisions", "realization"),
 }
+#: Figures drawn only where the source holds the encounter table (they need it and
+#: target_names, realization, time_edges_s besides).
+_ENCOUNTER_FIGURES = ("encounter_timeline", "risk_windows")
+#: The risk-windows figure: windows of this width (s) carrying these shares of the mean
+#: expected collisions of the first day (the shelter schedule `fragrisk encounters --windows`
+#: gives for any width and share).
+RISK_WINDOW_WIDTH_S = 120.0
+RISK_WINDOW_SHARES = (0.5, 0.9)
 #: RunResults field -> the file variable that holds it (for messages).
 _FILE_NAME = {v.field: v.name for v in VARIABLES if not v.is_derived}
 _META = ("title", "source", "history", "Conventions", "scenario", "seed", "n_realizations",
@@ -81,6 +95,30 @@ class _Source:
             out[name] = a if name == "target_names" else a.astype(np.float64)
         return out
 
+    def encounters(self, figure: str):
+        """The encounter table and what goes with it, or InputError (one line) without it."""
+        from . import encounters as enc
+
+        try:
+            table = enc.from_fields(self.fields)
+        except enc.TableError as exc:
+            raise InputError(f"{self.label}: {exc}") from None
+        if table is None:
+            raise InputError(enc.no_table_message(self.label, self.attrs)
+                             + f"; the {figure} figure needs it")
+        d = {name: self.fields[name] for name in ("target_names", "realization", "time_edges_s")
+             if name in self.fields}
+        for name in ("target_names", "realization", "time_edges_s"):
+            if name not in d:
+                raise InputError(f"{self.label}: variable {_FILE_NAME[name]!r} is missing; the {figure} "
+                                 f"figure needs it")
+        return table, d
+
+    def has_encounters(self) -> bool:
+        from .encounters import VARIABLE_NAMES
+
+        return any(v in self.fields for v in VARIABLE_NAMES)
+
     def time_axis_h(self, edges_s: np.ndarray) -> tuple[np.ndarray, str]:
         """Bin centres in hours since the breakup event (when known) and the axis label."""
         centres_h = 0.5 * (edges_s[:-1] + edges_s[1:]) / 3600.0
@@ -89,8 +127,14 @@ class _Source:
             return centres_h, "time since analysis start [h]"
         return centres_h + offset_h, "time since the breakup event [h]"
 
+    def hours(self, seconds: np.ndarray) -> tuple[np.ndarray, str]:
+        """Seconds since the analysis start -> hours since the event (when known), and the label."""
+        offset_h = self._event_offset_h()
+        if offset_h is None:
+            return np.asarray(seconds) / 3600.0, "time since analysis start [h]"
+        return np.asarray(seconds) / 3600.0 + offset_h, "time since the breakup event [h]"
+
     def _event_offset_h(self) -> float | None:
-        from .results.runresults import _parse_iso_utc  # one ISO parser for the package
 
         event = self.attrs.get("event_epoch")
         if event is None:
@@ -102,9 +146,9 @@ class _Source:
             if isinstance(event, _dt.datetime):
                 ev = event if event.tzinfo else event.replace(tzinfo=_dt.timezone.utc)
             else:
-                ev = _parse_iso_utc(str(event))
-            return (_parse_iso_utc(str(start)) - ev).total_seconds() / 3600.0
-        except (TypeError, ValueError):
+                ev = parse_utc_datetime(str(event))
+            return (parse_utc_datetime(str(start)) - ev).total_seconds() / 3600.0
+        except (TypeError, ValueError, InputError):
             return None
 
     def scenario_table(self) -> dict:
@@ -191,9 +235,6 @@ def _legend(ax: Any, compact: bool, **kw: Any) -> None:
 # axes-level drawing (compact: the smaller fonts of a summary-page panel)
 # --------------------------------------------------------------------------------------------
 
-#: A fragment whose perigee is below this altitude [km] right after the breakup reenters within
-#: its first revolution and is not propagated (design.md, "The estimator").
-_SUB_ORBITAL_KM = 100.0
 #: The Gabbard diagram's altitude axis ends at this percentile of the apogees (or at the highest
 #: target band): a few fragments on near-escape orbits (apogees of 10^5 km) would otherwise squash
 #: the cloud, and the target bands with it, into a line.
@@ -223,8 +264,8 @@ def _draw_gabbard(ax: Any, src: _Source, compact: bool = False) -> None:
         ax.text(0.5, 0.5, "no fragments: this file does not hold realization 0",
                 transform=ax.transAxes, ha="center", va="center")
     else:
-        n_sub = int(np.count_nonzero(finite & (peri < _SUB_ORBITAL_KM)))
-        sub = f", {n_sub:,} with perigee < {_SUB_ORBITAL_KM:.0f} km (not propagated)"
+        n_sub = int(np.count_nonzero(finite & (peri < DECAY_ALTITUDE_KM)))
+        sub = f", {n_sub:,} with perigee < {DECAY_ALTITUDE_KM:.0f} km (not propagated)"
         notes.append(_n(period.size, "fragment") + (sub if n_sub else ""))
     if np.any(finite):
         top = max([float(np.percentile(apo[finite], _GABBARD_TOP_PERCENTILE))]
@@ -391,6 +432,92 @@ def _draw_fragments_in_orbit(ax: Any, src: _Source, compact: bool = False) -> No
     ax.grid(True, alpha=0.3)
 
 
+def _draw_encounter_timeline(ax: Any, src: _Source, compact: bool = False) -> None:
+    table, d = src.encounters("encounter_timeline")
+    names = d["target_names"].tolist()
+    R = int(np.asarray(d["realization"]).size)
+    x, xlabel = src.hours(table.tca_s)
+    share = table.expected_collisions
+    top = float(share.max()) if share.size else 0.0
+    # Marker area in proportion to the share of lambda: the eye reads areas as amounts.
+    big = 60.0 if compact else 140.0
+    for k, name in enumerate(names):
+        mine = table.target == k
+        if not mine.any():
+            continue
+        sizes = big * share[mine] / top if top > 0 else np.full(int(mine.sum()), 4.0)
+        ax.scatter(x[mine], table.miss_km[mine], s=np.maximum(sizes, 1.5), color=f"C{k % 10}", alpha=0.55,
+                   lw=0, label=f"{name}: {_n(int(mine.sum()), 'encounter')}", rasterized=True)
+    radius = src.attrs.get("kernel_radius_km")
+    top_km = float(radius) if isinstance(radius, (int, float)) else (
+        float(table.miss_km.max()) if len(table) else 1.0)
+    ax.set_ylim(0.0, top_km * 1.15)
+    end_s = float(np.asarray(d["time_edges_s"])[-1])
+    x0, x1 = src.hours(np.array([0.0, end_s]))[0]
+    ax.set_xlim(x0, x1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("miss distance at closest approach [km]")
+    note = ("no passage through the kernel sphere in any realization" if len(table) == 0 else
+            f"marker area in proportion to the encounter's share of the expected collisions "
+            f"(largest {top:.3g}); kernel sphere radius {top_km:g} km")
+    _title(ax, f"Encounters across {_n(R, 'realization')}", note, compact)
+    if len(table):
+        _legend(ax, compact, loc="upper right", markerscale=0.6)
+    ax.grid(True, alpha=0.3)
+
+
+def _risk_period_s(edges_s: np.ndarray) -> float:
+    """The risk-windows figure's period: the first day, or the whole window where shorter."""
+    return min(86400.0, float(edges_s[-1]))
+
+
+def _draw_risk_windows(ax: Any, src: _Source, compact: bool = False) -> None:
+    from . import encounters as enc
+
+    table, d = src.encounters("risk_windows")
+    names = d["target_names"].tolist()
+    R = max(int(np.asarray(d["realization"]).size), 1)
+    period = _risk_period_s(np.asarray(d["time_edges_s"], dtype=np.float64))
+    edges = np.arange(0.0, period + 60.0, 60.0)
+    edges[-1] = min(edges[-1], max(period, 60.0))
+    edges_h, xlabel = src.hours(edges)
+    notes = []
+    peak = 0.0
+    for k, name in enumerate(names):
+        color = f"C{k % 10}"
+        rate = enc.rate_per_bin(table, k, R, edges)  # expected collisions per minute bin
+        peak = max(peak, float(rate.max(initial=0.0)))
+        ax.stairs(rate, edges_h, color=color, lw=1.0, label=f"{name}: mean expected collisions per minute")
+        who = f"{name}: " if len(names) > 1 else ""
+        counts = []
+        shares = sorted(RISK_WINDOW_SHARES, reverse=True)
+        for row, (share, alpha) in enumerate(zip(shares, (0.25, 0.6))):
+            sched = enc.table_risk_windows(table, k, R, share=share, width_s=RISK_WINDOW_WIDTH_S, end_s=period)
+            if sched.windows:
+                a, _ = src.hours(np.array([w.start_s for w in sched.windows]))
+                b, _ = src.hours(np.array([w.end_s for w in sched.windows]))
+                for lo, hi in zip(a, b):  # the windows' true extent (a hairline on a day's axis)
+                    ax.axvspan(lo, hi, color=color, alpha=alpha, lw=0)
+                # ... and a marker above each, so that they show at any zoom
+                ax.plot(0.5 * (a + b), np.full(a.size, 0.97 - 0.05 * row - 0.1 * k),
+                        transform=ax.get_xaxis_transform(), ls="none", marker="v", ms=5 if compact else 7,
+                        color=color, alpha=alpha, mew=0,
+                        label=f"{who}the {len(sched.windows)} windows carrying {100 * share:g} %")
+            counts.append(f"{len(sched.windows)} carry {100 * share:g} %")
+        if table.target.size and (table.target == k).any():
+            notes.append(f"{who}of the windows of {RISK_WINDOW_WIDTH_S / 60:g} min, " + ", ".join(reversed(counts)))
+        else:
+            notes.append(f"{who}no encounter in this period")
+    ax.set_xlim(edges_h[0], edges_h[-1])
+    ax.set_ylim(0.0, max(peak, 1e-300) * 1.5)  # room for the markers and the legend
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("expected collisions per minute [1]")
+    _title(ax, f"Risk windows of the first {period / 3600.0:g} h, mean over {_n(R, 'realization')}",
+           "; ".join(notes), compact)
+    _legend(ax, compact, loc="upper right", bbox_to_anchor=(1.0, 0.86))
+    ax.grid(True, alpha=0.3)
+
+
 #: Attributes the text panel shows in its own lines, so not again among the model choices.
 _SHOWN = ("scenario_name", "event_epoch", "duration_days", "step_s", "time_bin_s", "shard")
 _TEXT_WIDTH = 112  # characters of the text panel's lines (7.5 pt monospace on PAGE_SIZE_IN)
@@ -521,20 +648,51 @@ def fragments_in_orbit(source: Any) -> Any:
     return _single(_draw_fragments_in_orbit, "fragments_in_orbit", source)
 
 
+def encounter_timeline(source: Any) -> Any:
+    """Every encounter of every realization: miss distance at closest approach [km] against the
+    time of closest approach [h since the event, else since the analysis start], marker area in
+    proportion to the encounter's share of the expected collisions, one colour per target.
+    source: path, Dataset or RunResults; returns a matplotlib Figure. InputError (one line)
+    where the source has no encounter table."""
+    src = _as_source(source)
+    src.encounters("encounter_timeline")
+    fig = _figure(FIGURE_SIZE_IN)
+    _draw_encounter_timeline(fig.add_subplot(), src)
+    return fig
+
+
+def risk_windows(source: Any) -> Any:
+    """The risk windows of the first day (or of the whole window where shorter): the mean
+    expected collisions per minute across realizations (from the encounter table at each TCA),
+    with the fewest windows of RISK_WINDOW_WIDTH_S that carry 50 % and 90 % of them shaded
+    (engine.encounters.table_risk_windows, exact). source: path, Dataset or RunResults;
+    returns a matplotlib Figure. InputError (one line) where there is no encounter table."""
+    src = _as_source(source)
+    src.encounters("risk_windows")
+    fig = _figure(FIGURE_SIZE_IN)
+    _draw_risk_windows(fig.add_subplot(), src)
+    return fig
+
+
 def summary_page(source: Any) -> Any:
     """One page (PAGE_SIZE_IN at DPI): a text panel (mean, median and 5–95 % P and mean
     expected collisions per target first, then the scenario, window, realizations, seed,
-    device, run time and model choices) and the five figures.
+    device, run time and model choices) and the five figures, and where the source holds the
+    encounter table the encounter timeline and the risk windows too.
     source: path, Dataset or RunResults; returns a matplotlib Figure."""
     src = _as_source(source)
     for figure in _NEEDS:
         src.need(figure)
+    with_encounters = src.has_encounters()
+    if with_encounters:
+        src.encounters("summary")
     lines = _text_lines(src)
     fig = _figure(PAGE_SIZE_IN)
     line_in = 7.5 * 1.25 / 72.0  # 7.5 pt monospace lines
     text_in = line_in * (len(lines) + 0.6) + 0.05  # the first line is larger
-    panel_in = (PAGE_SIZE_IN[1] - text_in) / 3.0
-    grid = fig.add_gridspec(4, 2, height_ratios=[text_in / panel_in, 1, 1, 1])
+    rows = 4 if with_encounters else 3
+    panel_in = (PAGE_SIZE_IN[1] - text_in) / rows
+    grid = fig.add_gridspec(rows + 1, 2, height_ratios=[text_in / panel_in] + [1] * rows)
     text_ax = fig.add_subplot(grid[0, :])
     text_ax.set_axis_off()
     text_ax.text(0.0, 1.0, lines[0], transform=text_ax.transAxes, ha="left", va="top",
@@ -545,6 +703,9 @@ def summary_page(source: Any) -> Any:
     draws = (_draw_gabbard, _draw_pc_histogram, _draw_rate_vs_time, _draw_by_size,
              _draw_fragments_in_orbit)
     cells = (grid[1, 0], grid[1, 1], grid[2, 0], grid[2, 1], grid[3, :])
+    if with_encounters:
+        draws += (_draw_encounter_timeline, _draw_risk_windows)
+        cells = (grid[1, 0], grid[1, 1], grid[2, 0], grid[2, 1], grid[3, 0], grid[3, 1], grid[4, :])
     for draw, cell in zip(draws, cells):
         ax = fig.add_subplot(cell)
         draw(ax, src, compact=True)
@@ -560,6 +721,8 @@ _FIGURES: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("rate_vs_time", rate_vs_time),
     ("by_size", by_size),
     ("fragments_in_orbit", fragments_in_orbit),
+    ("encounter_timeline", encounter_timeline),
+    ("risk_windows", risk_windows),
     ("summary", summary_page),
 )
 
@@ -572,7 +735,8 @@ def plot_all(
     path: results file (or an xarray Dataset / RunResults, then `outdir` is required).
     outdir: folder to write into, created if missing; default `<stem>_plots/` beside the file.
     fmt: "png", "pdf" or "svg". Files: gabbard, pc_histogram, rate_vs_time, by_size,
-    fragments_in_orbit and summary, with the `fmt` suffix; existing ones are replaced.
+    fragments_in_orbit, encounter_timeline and risk_windows (where the file holds the encounter
+    table) and summary, with the `fmt` suffix; existing ones are replaced.
     Every needed variable is checked before anything is written: InputError (one line) if the
     file is not a fragrisk results file or lacks a variable.
     """
@@ -582,6 +746,9 @@ def plot_all(
     src = _as_source(path)
     for figure in _NEEDS:
         src.need(figure)
+    with_encounters = src.has_encounters()
+    if with_encounters:
+        src.encounters("summary")
     if outdir is None:
         if not isinstance(path, (str, os.PathLike)):
             raise InputError(f"{src.label}: an output folder is needed to plot an in-memory result")
@@ -596,6 +763,8 @@ def plot_all(
         raise InputError(f"{outdir}: cannot create the folder ({' '.join(str(exc).split())})") from None
     written = []
     for name, make in _FIGURES:
+        if name in _ENCOUNTER_FIGURES and not with_encounters:
+            continue
         fig = make(src)
         out = outdir / f"{name}.{fmt_clean}"
         try:

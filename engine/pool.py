@@ -28,7 +28,6 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-import numpy as np
 
 from . import montecarlo
 from .distributed import _sigint_ignored
@@ -92,10 +91,7 @@ class ProcessPool:
         completion order)."""
         if setup.device == "gpu":
             return self._run_gpu(setup, realizations, batch_size, on_batch, batches)
-        realizations = np.sort(np.asarray(realizations, dtype=np.int64))
-        results = list(batches or [])
-        done = set(int(r) for b in results for r in b.realization)
-        todo = np.array([r for r in realizations if int(r) not in done], dtype=np.int64)
+        realizations, results, n_done, todo = montecarlo.still_to_do(realizations, batches)
         size = batch_size or montecarlo.default_batch_size(setup, todo.size)
         chunks = [todo[lo:lo + size] for lo in range(0, todo.size, size)]
         workers = min(self.jobs, len(chunks))
@@ -104,7 +100,6 @@ class ProcessPool:
         start = time.perf_counter()
         pending = iter(chunks)
         live = {}  # future -> its realizations
-        n_done = len(done)
 
         def submit(pool, limit):
             while len(live) < limit:

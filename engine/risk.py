@@ -11,7 +11,7 @@ samples the relative trajectory is the straight segment joining r_rel(t_j) and r
 "secant chord"), and its length inside the sphere is computed exactly.
 
 A fragment is decayed from the first sample where SGP4 reports an error or its altitude is below
-100 km; a segment counts only if both its ends are before that sample (and the target is valid at
+DECAY_ALTITUDE_KM (100 km); a segment counts only if both its ends are before that sample (and the target is valid at
 both). The CUDA twin of `fragment_rates` is kernels/risk.cu; both call the chord of
 kernels/chord.cuh / `chord_length_km`.
 """
@@ -24,7 +24,12 @@ import numpy as np
 
 from . import sgp4
 
+#: Altitude below which an object counts as decayed (km), fragrisk's one decay rule: the
+#: estimator here and in kernels/risk.cuh (a generated #define, kernels/build.py), the
+#: sub-orbital status of a sampled fragment (engine.cloud), a scenario's decayed parent
+#: (engine.scenario) and the Gabbard diagram's note (engine.plots) all use it.
 DECAY_ALTITUDE_KM = 100.0
+#: Geocentric radius of that altitude above SGP4's (WGS-72) earth radius, km.
 DECAY_RADIUS_KM = sgp4.RADIUS_EARTH_KM + DECAY_ALTITUDE_KM
 
 
@@ -82,8 +87,9 @@ def segment_bins(times_s, bin_edges_s):
     return np.clip(np.searchsorted(bin_edges_s, mid, side="right") - 1, 0, len(bin_edges_s) - 2)
 
 
-#: Coarse stride of the NumPy path's screening (samples). Built-in scenario, 2 realizations,
-#: CPU time relative to 4: stride 2 x2.2, 6 x0.96, 8 x1.3 (2026-11-27); 4 and 6 tie.
+#: Coarse stride of the NumPy path's screening (samples). Of the strides 2 to 8 tried on the
+#: built-in scenario, 4 and 6 were the fastest: a shorter stride screens more often, a longer
+#: one evaluates longer intervals sample by sample near a target. The results do not depend on it.
 COARSE_STRIDE = 4
 #: Fragments x coarse samples whose gaps the screening holds at once (8 MiB of float64): the
 #: memory of the NumPy path then grows with neither the fragments nor the window.
@@ -92,7 +98,7 @@ GAP_ELEMENTS = 1 << 20
 
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
                    kernel_radius_km, seg_bin, n_bins, *, reach_km=None, max_elements=1 << 13,
-                   block_samples=1024):
+                   block_samples=1024, passages=False):
     """Expected collisions per fragment, target and time bin; and each fragment's decay sample.
 
     table: (N_COEFFICIENTS, n) SGP4 coefficients of the fragments.
@@ -108,7 +114,11 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     max_elements, block_samples: fragments x samples evaluated at once, in blocks of
         block_samples samples (plus the one before, for the segment joining two blocks), so
         every temporary stays in cache and memory is bounded for any number of steps.
-    Returns lam (n, K, T) float64 and decay (n,) int64 (first decayed sample, m if none).
+    passages: also return the passages through the spheres (engine.encounters.Passages, rows
+        index the table): the runs of consecutive segments with a positive chord, as
+        kernels/risk.cuh records them.
+    Returns lam (n, K, T) float64 and decay (n,) int64 (first decayed sample, m if none)
+    [, Passages].
     """
     n = table.shape[1]
     m = times_min.shape[0]
@@ -117,12 +127,15 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     decay = np.full(n, m, dtype=np.int64)
     target_segment_ok = target_valid[:, :-1] & target_valid[:, 1:]
     screened = np.zeros(n, dtype=bool) if reach_km is None else np.asarray(reach_km) > 0.0
+    found = _PositiveChords() if passages else None
     if screened.any() and m > COARSE_STRIDE:
         idx = np.flatnonzero(screened)
         failed = _rates_by_intervals(table[:, idx], offset_min[idx], times_min, target_r_km, target_valid,
                                      target_segment_ok, kernel_radius_km, seg_bin, n_bins, reach_km[idx],
-                                     lam, idx, max_elements)
+                                     lam, idx, max_elements, found)
         screened[idx[failed]] = False
+        if found is not None:
+            found.drop_rows(idx[failed])
     else:
         screened[:] = False
     full = np.flatnonzero(~screened)
@@ -153,14 +166,45 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
                 length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
                 length *= alive & target_segment_ok[k, s0:b1 - 1][None, :]
                 acc[:, k, bins[starts]] += np.add.reduceat(length, starts, axis=1)
+                if found is not None:
+                    found.add(length, sel, k, s0)
         lam[sel] = acc
         decay[sel] = dec
     lam *= sigma_over_volume[:, :, None]
+    if found is not None:
+        return lam, decay, found.passages()
     return lam, decay
 
 
+class _PositiveChords:
+    """The (fragment, target, segment, chord) of every segment with a chord inside a sphere,
+    gathered block by block, then grouped into passages (engine.encounters.Passages)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def add(self, length, rows, k, first_segment, segments=None):
+        """length (p, s) chords; rows (p,) fragment rows; segment of column c: first_segment + c,
+        or segments (p, s) where given."""
+        i, c = np.nonzero(length)
+        if i.size:
+            seg = first_segment + c if segments is None else segments[i, c]
+            self.parts.append((rows[i], np.full(i.size, k), seg, length[i, c]))
+
+    def drop_rows(self, rows):
+        if len(rows):
+            self.parts = [tuple(x[~np.isin(p[0], rows)] for x in p) for p in self.parts]
+
+    def passages(self):
+        from .encounters import Passages
+
+        if not self.parts:
+            return Passages.empty()
+        return Passages.from_segments(*(np.concatenate(x) for x in zip(*self.parts)))
+
+
 def _rates_by_intervals(table, offset_min, times_min, target_r_km, target_valid, target_segment_ok,
-                        kernel_radius_km, seg_bin, n_bins, reach_km, lam, rows_out, max_elements):
+                        kernel_radius_km, seg_bin, n_bins, reach_km, lam, rows_out, max_elements, found=None):
     """Chord lengths (not yet times sigma/V) of fragments that cannot decay, added into
     lam[rows_out], evaluating only the coarse intervals that may touch a sphere.
 
@@ -168,7 +212,8 @@ def _rates_by_intervals(table, offset_min, times_min, target_r_km, target_valid,
     segments lies within (span x reach) of the relative position at either end, so where the gap
     to the nearest sphere at one end exceeds that, all its chords are exactly 0. Returns a bool
     (n,) of fragments whose samples broke the no-decay bound after all (never expected; they go
-    back to the full path, their partial sums removed).
+    back to the full path, their partial sums removed). found: a _PositiveChords that collects
+    the positive chords (rows as rows_out), or None.
     """
     n, m, K = table.shape[1], times_min.shape[0], target_r_km.shape[0]
     S = COARSE_STRIDE
@@ -220,6 +265,8 @@ def _rates_by_intervals(table, offset_min, times_min, target_r_km, target_valid,
                 length *= in_interval & target_segment_ok[k][segments]
                 lam[out, k, :] += np.bincount(flat, weights=length.ravel(),
                                               minlength=(g1 - g0) * T).reshape(g1 - g0, T)
+                if found is not None:
+                    found.add(length, rows_out[f], k, 0, segments)
     lam[rows_out[failed]] = 0.0
     return failed
 

@@ -17,32 +17,28 @@ import datetime as _dt
 import difflib
 import math
 import os
-import sys
+import tomllib  # Python >= 3.11 (pyproject.toml's requires-python)
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from sgp4.api import SGP4_ERRORS
 
+from .breakup import AM_SAMPLINGS, EVENT_TYPES, KINDS, MASS_POLICIES
 from .elements import EARTH_RADIUS_KM, DEEP_SPACE_PERIOD_MIN, ElementSet, parse_tle
-from .elements import read_omm_file, read_tle_file
+from .elements import decode_text, read_omm_file, read_tle_file
 from .errors import InputError
+from .risk import DECAY_ALTITUDE_KM
 from .timeutil import format_utc, minutes_between, parse_utc
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 # --- the schema --------------------------------------------------------------------------------
-KINDS = ("spacecraft", "rocket_body")
-EVENT_TYPES = ("collision", "explosion")
-AM_SAMPLINGS = ("mixture", "weighted_sum")
-MASS_POLICIES = ("remnants", "none", "drop")
+# KINDS, EVENT_TYPES, AM_SAMPLINGS and MASS_POLICIES: the breakup model's (engine.breakup).
 KERNELS = ("sphere",)
+ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
+PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
 
 LC_MIN_RANGE_M = (0.001, 1.0)         # the SBM's size range of validity for the cumulative law
-DECAY_ALTITUDE_KM = 100.0             # below this an object counts as decayed (design.md)
 EPOCH_WARNING_DAYS = 30.0             # element sets older than this lose accuracy fast
 
 _ELEMENT_KEYS = ("tle", "tle_file", "omm_file")
@@ -52,19 +48,8 @@ _EVENT_KEYS = ("epoch", "type", "projectile_mass_kg", "impact_velocity_km_s", "l
                "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale")
 _TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
-                  "kernel_radius_km", "time_bin_s")
+                  "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade")
 _POPULATION_KEYS = _ELEMENT_KEYS
-
-# python-sgp4 / Vallado SGP4 error codes.
-_SGP4_ERRORS = {
-    1: "mean eccentricity out of range or mean semi-major axis below 0.95 earth radii",
-    2: "mean motion below zero",
-    3: "perturbed eccentricity out of range",
-    4: "semi-latus rectum below zero",
-    5: "epoch elements are sub-orbital",
-    6: "orbit has decayed",
-}
-
 
 # --- the data model ----------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -121,6 +106,8 @@ class Analysis:
     kernel: str = "sphere"
     kernel_radius_km: float = 10.0
     time_bin_s: float = 3600.0
+    encounters: str = "all"
+    pc_bins_per_decade: int = 10
 
 
 @dataclass(frozen=True)
@@ -394,7 +381,7 @@ def _check_parent_at_event(parent: Parent, key: str, event: Event, src: str,
     at = f'at [event] epoch = "{event.epoch}"'
     if err != 0:
         raise InputError(f"{field}: {who} has decayed {at}: SGP4 error {err} "
-                         f"({_SGP4_ERRORS.get(err, 'unknown error')})")
+                         f"({SGP4_ERRORS.get(err, 'unknown error')})")
     altitude = float(np.linalg.norm(r_km)) - EARTH_RADIUS_KM
     if altitude < DECAY_ALTITUDE_KM:
         raise InputError(f"{field}: {who} has decayed {at}: altitude {altitude:.1f} km "
@@ -474,6 +461,11 @@ def _read_analysis(data: dict | None, src: str, event: Event | None) -> Analysis
         kernel_radius_km=t.number("kernel_radius_km", 10.0, ok=_positive,
                                   expect="a radius > 0 km"),
         time_bin_s=t.number("time_bin_s", 3600.0, ok=_positive, expect="a bin width > 0 s"),
+        encounters=t.string("encounters", "all", choices=ENCOUNTER_CHOICES),
+        pc_bins_per_decade=t.integer(
+            "pc_bins_per_decade", 10,
+            ok=lambda x: PC_BINS_PER_DECADE_RANGE[0] <= x <= PC_BINS_PER_DECADE_RANGE[1],
+            expect="an integer from {} to {}".format(*PC_BINS_PER_DECADE_RANGE)),
     )
 
 
@@ -642,23 +634,16 @@ def load_scenario(path_or_name, overrides=()) -> Scenario:
             raw = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{text_arg}: cannot read: {exc.strerror or exc}") from None
-        return scenario_from_text(_decode(raw, text_arg), text_arg,
+        return scenario_from_text(decode_text(raw, text_arg), text_arg,
                                   Path(os.path.abspath(path)).parent, overrides)
     if text_arg in builtin_names():
         resource = _data_dir().joinpath(text_arg + ".toml")
         source = f"{text_arg} (built-in)"
-        return scenario_from_text(_decode(resource.read_bytes(), source), source, _data_dir(), overrides)
+        return scenario_from_text(decode_text(resource.read_bytes(), source), source, _data_dir(), overrides)
     if path.is_dir():
         raise InputError(f"{text_arg}: is a folder, not a scenario file")
     raise InputError(f"{text_arg}: file not found (built-in scenarios: "
                      f"{', '.join(builtin_names())})")
-
-
-def _decode(raw: bytes, source: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
 
 
 # --- writing TOML --------------------------------------------------------------------------------
@@ -754,5 +739,6 @@ def scenario_to_toml(s: Scenario) -> str:
     table("[analysis]", [
         ("start", a.start), ("duration_days", a.duration_days), ("step_s", a.step_s),
         ("realizations", a.realizations), ("seed", a.seed), ("kernel", a.kernel),
-        ("kernel_radius_km", a.kernel_radius_km), ("time_bin_s", a.time_bin_s)])
+        ("kernel_radius_km", a.kernel_radius_km), ("time_bin_s", a.time_bin_s),
+        ("encounters", a.encounters), ("pc_bins_per_decade", a.pc_bins_per_decade)])
     return "\n".join(out)

@@ -40,9 +40,9 @@ TWOPI = 2.0 * math.pi
 DEEP_SPACE_PERIOD_MIN = 225.0
 
 #: Objects (or object-times) NumPy evaluates at once: the few dozen float64 temporaries of a
-#: block of 8,192 stay in a core's L2 cache, and NumPy's per-call overhead stays small. On the
-#: 2-core development machine, sgp4_init of 139,000 objects takes 0.35-0.4 us each in blocks of
-#: 8,192 and 0.8-1.0 us in one block (propagate's block size: benchmarks/propagate.py).
+#: block of 8,192 stay in a core's L2 cache, and NumPy's per-call overhead stays small next to
+#: the per-element work (one block of everything is markedly slower; benchmarks/propagate.py
+#: measures propagate's rate with it).
 NUMPY_BLOCK = 8192
 
 # Kepler's equation: python-sgp4 stops when the Newton step is below 1e-12 rad or after 10 steps.
@@ -55,7 +55,15 @@ KEPLER_MAX_ITERATIONS = 10
 #: short-period corrections of the argument of latitude and of the inclination (< 1e-3 rad).
 SMALL_ANGLE_RAD = 1.0e-2
 
-#: Rows of the coefficient table, in the order kernels/sgp4.cuh indexes them (SGP4_C_*).
+#: python-sgp4's error codes (texts: sgp4.api.SGP4_ERRORS) that near-earth SGP4 returns.
+ERR_OK = 0
+ERR_ECCENTRICITY = 1
+ERR_MEAN_MOTION = 2
+ERR_SEMILATUS = 4
+ERR_DECAYED = 6
+
+#: Rows of the coefficient table, in the order kernels/sgp4.cuh indexes them (SGP4_C_*, generated
+#: from this tuple by kernels/build.py).
 COEFFICIENTS = (
     "no_unkozai", "ecco", "inclo", "nodeo", "argpo", "mo", "bstar",
     "mdot", "argpdot", "nodedot", "nodecf",
@@ -507,9 +515,9 @@ def propagate_block(c, t, r_out, v_out, error_out):
     # Error codes in python-sgp4's order of tests; 1, 2 and 4 stop before a state exists.
     bad_nm = np.broadcast_to(C["no_unkozai"] <= 0.0, t.shape)
     no_state = bad_nm | bad_ecc | (pl < 0.0)
-    error_out[...] = np.where(mrt < 1.0, 6, 0)
-    error_out[pl < 0.0] = 4
-    error_out[bad_ecc] = 1
-    error_out[bad_nm] = 2
+    error_out[...] = np.where(mrt < 1.0, ERR_DECAYED, ERR_OK)
+    error_out[pl < 0.0] = ERR_SEMILATUS
+    error_out[bad_ecc] = ERR_ECCENTRICITY
+    error_out[bad_nm] = ERR_MEAN_MOTION
     r_out[no_state] = np.nan
     v_out[no_state] = np.nan

@@ -11,6 +11,7 @@ Source: python-sgp4 ``sgp4.functions.jday`` (a translation of Vallado's ``jday()
 from __future__ import annotations
 
 import calendar
+import datetime as _dt
 import math
 import re
 
@@ -35,19 +36,9 @@ def _fail(text: object, where: str, why: str) -> InputError:
                       f"(expected ISO 8601 like 2021-11-15T02:47:00Z)")
 
 
-def parse_utc(text: str, *, where: str = "") -> tuple[float, float]:
-    """Parse an ISO 8601 UTC time into a split Julian date.
-
-    Accepts ``YYYY-MM-DDThh:mm:ss[.ffffff][Z|+00:00]`` (any number of fraction digits; no zone
-    designator is read as UTC, as CCSDS OMM epochs are written).  Non-zero offsets are refused:
-    every epoch in fragrisk is UTC.
-
-    Returns ``(jd, fr)``, float64 days: ``jd`` the Julian date of 0h UTC of that calendar date
-    (ends in .5) and ``fr`` in [0, 1) the fraction of the day, identical to
-    ``sgp4.functions.jday(year, month, day, hour, minute, second)``.
-
-    Raises ``InputError`` naming ``where`` (e.g. ``"cosmos.toml: [event] epoch"``) and the value.
-    """
+def _utc_fields(text: str, where: str) -> tuple[int, int, int, int, int, int, str]:
+    """(year, month, day, hour, minute, whole seconds, fraction digits) of an ISO 8601 UTC time;
+    InputError as `parse_utc` describes."""
     if not isinstance(text, str):
         raise _fail(text, where, "not a string")
     m = _ISO_RE.match(text.strip())
@@ -64,11 +55,35 @@ def parse_utc(text: str, *, where: str = "") -> tuple[float, float]:
         raise _fail(text, where, f"day {day} out of range")
     if hour > 23 or minute > 59 or isec > 59:
         raise _fail(text, where, "time of day out of range")
-    frac = m.group("frac")
+    return year, month, day, hour, minute, isec, m.group("frac") or ""
+
+
+def parse_utc(text: str, *, where: str = "") -> tuple[float, float]:
+    """Parse an ISO 8601 UTC time into a split Julian date.
+
+    Accepts ``YYYY-MM-DDThh:mm:ss[.ffffff][Z|+00:00]`` (any number of fraction digits; no zone
+    designator is read as UTC, as CCSDS OMM epochs are written).  Non-zero offsets are refused:
+    every epoch in fragrisk is UTC.
+
+    Returns ``(jd, fr)``, float64 days: ``jd`` the Julian date of 0h UTC of that calendar date
+    (ends in .5) and ``fr`` in [0, 1) the fraction of the day, identical to
+    ``sgp4.functions.jday(year, month, day, hour, minute, second)``.
+
+    Raises ``InputError`` naming ``where`` (e.g. ``"cosmos.toml: [event] epoch"``) and the value.
+    """
+    year, month, day, hour, minute, isec, frac = _utc_fields(text, where)
     # The fraction is read from its digits so that "00.1" gives exactly float("0.1") seconds.
     second = isec + (float("0." + frac) if frac else 0.0)
     jd, fr = jday(year, month, day, hour, minute, second)
     return float(jd), float(fr)
+
+
+def parse_utc_datetime(text: str, *, where: str = "") -> _dt.datetime:
+    """Parse an ISO 8601 UTC time, as `parse_utc` accepts it, into an aware UTC datetime (to the
+    microsecond; further fraction digits are dropped). InputError as `parse_utc`."""
+    year, month, day, hour, minute, isec, frac = _utc_fields(text, where)
+    micro = int((frac + "000000")[:6])
+    return _dt.datetime(year, month, day, hour, minute, isec, micro, tzinfo=_dt.timezone.utc)
 
 
 def format_utc(jd: float, fr: float) -> str:

@@ -3,6 +3,11 @@
 CuPy's RawModule cache keys on the source text only, so headers are inlined here (an edited
 header included by file would be served stale from the cache). Every entry point is `extern "C"`,
 so kernels are fetched by plain name.
+
+The numbers the CUDA sources share with the Python engine (WGS-72 constants, SGP4's coefficient
+rows and error codes, the decay radius) are defined in Python only: `constant_defines` turns them
+into `#define` lines that every compilation prepends (`constants_header` gives them to gcc for
+tests/c/), so kernels/*.cuh never retype a value.
 """
 
 from __future__ import annotations
@@ -31,6 +36,56 @@ def source(name: str) -> str:
     return expand(name, ())
 
 
+def _c_literal(value) -> str:
+    """A C literal of exactly `value`: ints as written, floats by their shortest round-trip text
+    (repr), which a C compiler reads back to the same double."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{value!r} is not an int or a float")
+    if isinstance(value, int):
+        return str(value)
+    text = repr(float(value))
+    if text in ("inf", "-inf", "nan"):
+        raise ValueError(f"{value!r} has no C literal")
+    return text
+
+
+@functools.lru_cache(maxsize=None)
+def constant_defines() -> tuple[tuple[str, str], ...]:
+    """((NAME, C literal), ...): the Python values the CUDA sources use, each from its one home.
+
+    SGP4_* from engine/sgp4.py (WGS-72, Kepler iteration, small-angle threshold, error codes,
+    the rows of the coefficient table), RISK_DECAY_RADIUS_KM from engine/risk.py.
+    FRAGRISK_CONSTANTS marks that they are there (kernels/common.cuh checks it).
+    """
+    from ..engine import risk, sgp4
+
+    values: list[tuple[str, int | float]] = [("FRAGRISK_CONSTANTS", 1)]
+    values += [(f"SGP4_C_{name.upper()}", k) for k, name in enumerate(sgp4.COEFFICIENTS)]
+    values += [
+        ("SGP4_N_COEFFICIENTS", sgp4.N_COEFFICIENTS),
+        ("SGP4_RADIUS_EARTH_KM", sgp4.RADIUS_EARTH_KM),
+        ("SGP4_J2", sgp4.J2),
+        ("SGP4_XKE", sgp4.XKE),
+        ("SGP4_VKMPERSEC", sgp4.VKMPERSEC),
+        ("SGP4_TWOPI", sgp4.TWOPI),
+        ("SGP4_KEPLER_TOLERANCE_RAD", sgp4.KEPLER_TOLERANCE_RAD),
+        ("SGP4_KEPLER_MAX_ITERATIONS", sgp4.KEPLER_MAX_ITERATIONS),
+        ("SGP4_SMALL_ANGLE_RAD", sgp4.SMALL_ANGLE_RAD),
+        ("SGP4_OK", sgp4.ERR_OK),
+        ("SGP4_ERR_ECCENTRICITY", sgp4.ERR_ECCENTRICITY),
+        ("SGP4_ERR_MEAN_MOTION", sgp4.ERR_MEAN_MOTION),
+        ("SGP4_ERR_SEMILATUS", sgp4.ERR_SEMILATUS),
+        ("SGP4_ERR_DECAYED", sgp4.ERR_DECAYED),
+        ("RISK_DECAY_RADIUS_KM", risk.DECAY_RADIUS_KM),
+    ]
+    return tuple((name, _c_literal(value)) for name, value in values)
+
+
+def constants_header() -> str:
+    """`constant_defines` as the text of a C header, for gcc (``gcc -include``)."""
+    return _with_defines("", constant_defines())
+
+
 def _with_defines(text: str, defines: tuple) -> str:
     return "".join(f"#define {key} {value}\n" for key, value in defines) + text
 
@@ -39,12 +94,13 @@ def _with_defines(text: str, defines: tuple) -> str:
 def module(name: str, defines: tuple = ()):
     """cupy.RawModule of kernels/<name>, compiled once per process (CuPy also caches on disk).
 
-    defines: ((NAME, value), ...) prepended as #define lines (part of the source text, hence
-    of CuPy's cache key).
+    defines: ((NAME, value), ...) prepended as #define lines after `constant_defines` (part of
+    the source text, hence of CuPy's cache key).
     """
     import cupy
 
-    return cupy.RawModule(code=_with_defines(source(name), defines), options=NVRTC_OPTIONS)
+    code = _with_defines(source(name), constant_defines() + tuple(defines))
+    return cupy.RawModule(code=code, options=NVRTC_OPTIONS)
 
 
 def compile_ptx(name: str, arch: str = "compute_90", defines: tuple = ()) -> str:
@@ -54,7 +110,8 @@ def compile_ptx(name: str, arch: str = "compute_90", defines: tuple = ()) -> str
     """
     from cupy_backends.cuda.libs import nvrtc
 
-    prog = nvrtc.createProgram(_with_defines(source(name), defines), name, [], [])
+    prog = nvrtc.createProgram(_with_defines(source(name), constant_defines() + tuple(defines)),
+                               name, [], [])
     try:
         nvrtc.compileProgram(prog, list(NVRTC_OPTIONS) + [f"--gpu-architecture={arch}"])
     except nvrtc.NVRTCError as exc:

@@ -1,17 +1,17 @@
 /* The fused Monte Carlo kernel: one thread per fragment propagates it through every sample,
  * screens it against every target and accumulates its expected collisions per time bin, never
- * holding the fragments x samples positions. Deterministic: no atomics; each thread writes only
- * its own row, and per-realization sums are taken in fragment order by segment_sum.
- * RISK_N_TARGETS is prepended by kernels/risk_gpu.py. */
+ * holding the fragments x samples positions. The rates are deterministic: each thread writes
+ * only its own row, and per-realization sums are taken in fragment order by segment_sum. With
+ * RISK_ENCOUNTERS the passages take slots of one buffer through an atomic counter (their order
+ * varies between launches; kernels/risk_gpu.py sorts them).
+ * RISK_N_TARGETS and RISK_ENCOUNTERS are prepended by kernels/risk_gpu.py (risk_gpu.defines). */
 #include "risk.cuh"
 
-/* Launch shape: kernels/risk_gpu.py passes both (benchmarks/profile_kernel.py sweeps them).
- * RISK_MIN_BLOCKS caps the registers so that many blocks of RISK_BLOCK_THREADS fit on an SM. */
-#ifndef RISK_BLOCK_THREADS
-#define RISK_BLOCK_THREADS 128
-#endif
-#ifndef RISK_MIN_BLOCKS
-#define RISK_MIN_BLOCKS 1
+/* Launch shape: kernels/risk_gpu.py passes both (risk_gpu.defines; its DEFAULT_LAUNCH, which
+ * benchmarks/profile_kernel.py sweeps). RISK_MIN_BLOCKS caps the registers so that many blocks of
+ * RISK_BLOCK_THREADS fit on an SM. */
+#if !defined(RISK_BLOCK_THREADS) || !defined(RISK_MIN_BLOCKS)
+#error "define RISK_BLOCK_THREADS and RISK_MIN_BLOCKS (kernels/risk_gpu.py defines)"
 #endif
 
 extern "C" __global__ void __launch_bounds__(RISK_BLOCK_THREADS, RISK_MIN_BLOCKS) risk_fused(
@@ -20,17 +20,24 @@ extern "C" __global__ void __launch_bounds__(RISK_BLOCK_THREADS, RISK_MIN_BLOCKS
     const double *__restrict__ target_r, const unsigned char *__restrict__ target_valid,
     const double *__restrict__ sigma_over_volume, const double *__restrict__ reach_km, double kernel_radius_km,
     const int *__restrict__ seg_bin, long n_bins,
-    double *__restrict__ lam, long long *__restrict__ decay)
+    double *__restrict__ lam, long long *__restrict__ decay,
+    unsigned long long *passage_count, long long passage_capacity, long long *passage_record,
+    double *passage_km)
 {
     long t = (long)blockIdx.x * blockDim.x + threadIdx.x;
     if (t >= n)
         return;
     long i = (long)order[t]; /* threads of a warp take fragments of similar work */
     sgp4_coef c;
+    risk_passages passages;
+    passages.count = passage_count;
+    passages.capacity = passage_capacity;
+    passages.record = passage_record;
+    passages.length_km = passage_km;
     sgp4_load(table, n, i, &c);
     decay[i] = risk_fragment(&c, offset_min[i], times_min, m, target_r, target_valid,
                              sigma_over_volume + i * RISK_N_TARGETS, reach_km[i], kernel_radius_km,
-                             seg_bin, n_bins, lam + i * RISK_N_TARGETS * n_bins);
+                             seg_bin, n_bins, lam + i * RISK_N_TARGETS * n_bins, &passages, i);
 }
 
 /* out[r, col] = sum of x[f, col] over fragments f in [starts[r], starts[r+1]), in order. */

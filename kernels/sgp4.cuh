@@ -3,70 +3,29 @@
  *
  * Source: Vallado, Crawford, Hujsak & Kelso, "Revisiting Spacetrack Report #3" (AIAA 2006-6753),
  * as python-sgp4's C++ core evaluates it (WGS-72, 'i' mode). The per-object coefficients come
- * from engine/sgp4.py:sgp4_init, one row per SGP4_C_* index below, n objects per row.
+ * from engine/sgp4.py:sgp4_init, one row per SGP4_C_* index (generated, see below), n objects
+ * per row.
  *
- * This file is kept in a C subset that gcc also compiles (tests/test_sgp4_cuda_source.py runs
- * it on the CPU against the NumPy path): no C++ features, no CUDA intrinsics, only <math.h>
- * functions that CUDA provides as device functions with the same IEEE semantics.
+ * This file is kept in a C subset that gcc also compiles (tests/test_sgp4.py runs it on the CPU,
+ * through tests/c/sgp4_harness.c, against the NumPy path): no C++ features, no CUDA intrinsics,
+ * only <math.h> functions that CUDA provides as device functions with the same IEEE semantics.
  */
 #ifndef FRAGRISK_SGP4_CUH
 #define FRAGRISK_SGP4_CUH
 
 #include "common.cuh"
 
-/* Rows of the coefficient table: the order of engine/sgp4.py:COEFFICIENTS (a test checks). */
-#define SGP4_C_NO_UNKOZAI 0
-#define SGP4_C_ECCO 1
-#define SGP4_C_INCLO 2
-#define SGP4_C_NODEO 3
-#define SGP4_C_ARGPO 4
-#define SGP4_C_MO 5
-#define SGP4_C_BSTAR 6
-#define SGP4_C_MDOT 7
-#define SGP4_C_ARGPDOT 8
-#define SGP4_C_NODEDOT 9
-#define SGP4_C_NODECF 10
-#define SGP4_C_CC1 11
-#define SGP4_C_CC4 12
-#define SGP4_C_CC5 13
-#define SGP4_C_D2 14
-#define SGP4_C_D3 15
-#define SGP4_C_D4 16
-#define SGP4_C_T2COF 17
-#define SGP4_C_T3COF 18
-#define SGP4_C_T4COF 19
-#define SGP4_C_T5COF 20
-#define SGP4_C_OMGCOF 21
-#define SGP4_C_XMCOF 22
-#define SGP4_C_ETA 23
-#define SGP4_C_DELMO 24
-#define SGP4_C_SINMAO 25
-#define SGP4_C_CON41 26
-#define SGP4_C_X1MTH2 27
-#define SGP4_C_X7THM1 28
-#define SGP4_C_XLCOF 29
-#define SGP4_C_AYCOF 30
-#define SGP4_C_SINIO 31
-#define SGP4_C_COSIO 32
-#define SGP4_C_AM_COEF 33
-#define SGP4_N_COEFFICIENTS 34
-
-/* WGS-72, as engine/sgp4.py. */
-#define SGP4_RADIUS_EARTH_KM 6378.135
-#define SGP4_J2 0.001082616
-#define SGP4_TWOPI 6.283185307179586476925286766559
-#define SGP4_KEPLER_TOLERANCE_RAD 1.0e-12
-#define SGP4_KEPLER_MAX_ITERATIONS 10
-
-/* Below this angle sin/cos of a + d come from those of a and a series in d (engine/sgp4.py). */
-#define SGP4_SMALL_ANGLE_RAD 1.0e-2
-
-/* Error codes (python-sgp4's). */
-#define SGP4_OK 0
-#define SGP4_ERR_ECCENTRICITY 1
-#define SGP4_ERR_MEAN_MOTION 2
-#define SGP4_ERR_SEMILATUS 4
-#define SGP4_ERR_DECAYED 6
+/* Constants shared with the Python engine are not written here: kernels/build.py prepends them as
+ * generated #defines (build.constant_defines; gcc gets them through build.constants_header):
+ *   SGP4_C_<ROW> (0 .. SGP4_N_COEFFICIENTS-1)  rows of the coefficient table, engine/sgp4.py COEFFICIENTS
+ *   SGP4_RADIUS_EARTH_KM, SGP4_J2, SGP4_XKE,   WGS-72 as engine/sgp4.py (XKE: sqrt(mu) in earth
+ *   SGP4_VKMPERSEC, SGP4_TWOPI                   radii^1.5 / min; VKMPERSEC: earth radii/min -> km/s)
+ *   SGP4_KEPLER_TOLERANCE_RAD,                 python-sgp4's stopping rule for Kepler's equation
+ *   SGP4_KEPLER_MAX_ITERATIONS
+ *   SGP4_SMALL_ANGLE_RAD                       below it, sin/cos of a + d from those of a and a
+ *                                              series in d (engine/sgp4.py SMALL_ANGLE_RAD)
+ *   SGP4_OK, SGP4_ERR_ECCENTRICITY, SGP4_ERR_MEAN_MOTION, SGP4_ERR_SEMILATUS, SGP4_ERR_DECAYED
+ *                                              python-sgp4's error codes (engine/sgp4.py ERR_*) */
 
 /* One object's coefficients, gathered from the table (row-major, `stride` objects a row). */
 typedef struct {
@@ -145,8 +104,8 @@ FR_DEVICE void sgp4_rotate(double *sin_a, double *cos_a, double d)
  * the error code. Codes 1, 2 and 4 leave no state (r and v are NaN); 6 keeps it. */
 FR_DEVICE int sgp4_propagate(const sgp4_coef *C, double t, double r[3], double v[3])
 {
-    const double xke = 60.0 / sqrt(SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM * SGP4_RADIUS_EARTH_KM / 398600.8);
-    const double vkmpersec = SGP4_RADIUS_EARTH_KM * xke / 60.0;
+    const double xke = SGP4_XKE;
+    const double vkmpersec = SGP4_VKMPERSEC;
     const double inv_xke = 1.0 / xke;
     double xmdf, argpdf, nodedf, t2, nodem, delomg, delmtemp, delm, temp, mm, argpm, t3, t4;
     double tempa, tempe, templ, nm, am, em, xlm, sinargpm, cosargpm, axnl, aynl, xl, u, eo1, sineo1, coseo1, tem5;

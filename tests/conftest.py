@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from sgp4_backends import sgp4_backend  # noqa: F401  (the fixture every SGP4 test runs on)
+import pytest
+from sgp4_backends import gpu_usable, sgp4_backend  # noqa: F401  (the fixture every SGP4 test runs on)
 
 # fragrisk is imported as installed (`pip install -e .`); the element sets are read from the
 # checkout, which is also the installed package in an editable install.
@@ -11,6 +12,13 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 #: The built-in scenario's element sets (engine/data), as 3-line TLE text.
 COSMOS_TLE = (_REPO_ROOT / "engine" / "data" / "cosmos1408_2021-11-15.tle").read_text().strip()
 ISS_TLE = (_REPO_ROOT / "engine" / "data" / "iss_2021-11-15.tle").read_text().strip()
+
+
+def pytest_runtest_setup(item):
+    """Tests marked `gpu` are skipped where CuPy sees no usable CUDA device; the device is probed
+    once, when the first of them runs (never at import, never for a run that deselects them)."""
+    if item.get_closest_marker("gpu") is not None and not gpu_usable():
+        pytest.skip("no usable CUDA device (cupy.is_available() is false)")
 
 
 def write_tiny_scenario(folder, **analysis) -> Path:

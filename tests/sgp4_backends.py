@@ -19,23 +19,31 @@ import numpy as np
 import pytest
 
 from fragrisk.engine import sgp4
+from fragrisk.kernels.build import constants_header
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@functools.lru_cache(maxsize=None)
 def gpu_usable() -> bool:
-    """The backend's own test (engine.backend): CuPy imports and cupy.is_available()."""
+    """The backend's own test (engine.backend): CuPy imports and cupy.is_available(). Probed on
+    first use (conftest.py skips `gpu` tests with it), not when this module is imported."""
     from fragrisk.engine.backend import gpu_unusable_reason
 
     return gpu_unusable_reason() is None
 
 
-requires_gpu = pytest.mark.skipif(not gpu_usable(), reason="no usable CUDA device (cupy.is_available() is false)")
-
-
 def numpy_backend(table, offset_min, times_min):
     t = np.asarray(offset_min)[:, None] + np.asarray(times_min)[None, :]
     return sgp4.propagate(table, t)
+
+
+def constants_header_file(build_dir) -> str:
+    """kernels/build.py's generated #defines as a header in build_dir, for gcc's -include (the
+    NVRTC builds get the same text prepended)."""
+    path = Path(build_dir) / "fragrisk_constants.h"
+    path.write_text(constants_header())
+    return str(path)
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,7 +53,7 @@ def _harness(build_dir: str):
     lib = Path(build_dir) / "libsgp4_harness.so"
     # -ffp-contract=off: no fused multiply-add, as the NVRTC build (--fmad=false).
     subprocess.run(["gcc", "-O2", "-std=c99", "-shared", "-fPIC", "-ffp-contract=off",
-                    "-I", str(ROOT / "kernels"), str(ROOT / "tests" / "c" / "sgp4_harness.c"),
+                    "-include", constants_header_file(build_dir), "-I", str(ROOT / "kernels"), str(ROOT / "tests" / "c" / "sgp4_harness.c"),
                     "-o", str(lib), "-lm"], check=True)
     dll = ctypes.CDLL(str(lib))
     f = dll.sgp4_grid_host
@@ -80,8 +88,8 @@ def cuda_backend(table, offset_min, times_min, layout="pairs"):
 BACKEND_PARAMS = [
     pytest.param("numpy", id="numpy"),
     pytest.param("c-source", id="c-source"),
-    pytest.param("cuda-pairs", id="cuda-pairs", marks=[pytest.mark.gpu, requires_gpu]),
-    pytest.param("cuda-objects", id="cuda-objects", marks=[pytest.mark.gpu, requires_gpu]),
+    pytest.param("cuda-pairs", id="cuda-pairs", marks=pytest.mark.gpu),
+    pytest.param("cuda-objects", id="cuda-objects", marks=pytest.mark.gpu),
 ]
 
 

@@ -72,6 +72,19 @@ def assert_same_batches(a: list, b: list, rtol: float = 0.0) -> None:
             np.testing.assert_array_equal(y, x, err_msg=name)
     np.testing.assert_array_equal(sum(q.status_counts for q in b), sum(q.status_counts for q in a))
     assert sum(q.fragment_steps for q in a) == sum(q.fragment_steps for q in b)
+    assert (a[0].encounters is None) == (b[0].encounters is None)
+    if a[0].encounters is not None:
+        from fragrisk.engine.encounters import EncounterTable
+
+        x, y = (EncounterTable.concat([q.encounters for q in batches]) for batches in (a, b))
+        assert len(x) == len(y)
+        for name in ("realization", "target", "fragment", "tca_s", "miss_km", "speed_km_s", "expected_collisions",
+                     "lc_m"):
+            u, v = getattr(x, name), getattr(y, name)
+            if rtol and np.issubdtype(u.dtype, np.floating):
+                np.testing.assert_allclose(v, u, rtol=rtol, atol=0, err_msg=name)
+            else:
+                np.testing.assert_array_equal(v, u, err_msg=name)
 
 
 # --- time chunks ---------------------------------------------------------------------------------
@@ -112,9 +125,26 @@ def test_chunked_window_gives_the_whole_window_results(scenario, setup, chunk_se
     assert (lam[1] > 0).all(), "the parent target gives every realization expected collisions"
     in_orbit = whole[0].fragments_in_orbit
     assert (in_orbit[:, -1] < in_orbit[:, 0]).any(), "fragments decay within the window"
+    # Some passages run across a chunk's end (cut there by the chunks, then joined again).
+    *_, found = montecarlo.estimate_chunks(setup, montecarlo.prepare_batch(setup, np.arange(3)))
+    ends = [s1 for _, s1 in chunked_setup.window.chunks[:-1]]
+    assert any(((found.first < s1) & (found.last >= s1)).any() for s1 in ends)
     assert_same_batches(whole, chunked, rtol=1e-12)
     np.testing.assert_array_equal(chunked[0].fragments_in_orbit, in_orbit)
     assert whole[0].fragment_steps == chunked[0].fragment_steps
+
+
+def test_join_passages_across_chunk_ends():
+    from fragrisk.engine.encounters import Passages
+
+    a = Passages(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([3, 8, 9]), np.array([9, 9, 9]),
+                 np.array([1.0, 2.0, 3.0]))       # chunk of segments 0..9
+    b = Passages(np.array([0, 1, 2]), np.array([0, 0, 0]), np.array([10, 11, 10]), np.array([12, 11, 10]),
+                 np.array([0.5, 4.0, 5.0]))       # chunk of segments 10..19
+    got = montecarlo.join_passages([a, b])
+    assert got.row.tolist() == [0, 0, 1, 1, 2] and got.target.tolist() == [0, 1, 0, 0, 0]
+    assert got.first.tolist() == [3, 8, 9, 11, 10] and got.last.tolist() == [12, 9, 9, 11, 10]
+    assert got.length_km.tolist() == [1.5, 2.0, 3.0, 4.0, 5.0]   # row 1: a gap at segment 10, not joined
 
 
 def test_chunks_equal_the_unchunked_estimator(setup):
@@ -205,9 +235,9 @@ def _numpy_stand_in_for_cupy(monkeypatch, free_bytes: float = 8e9):
     def segment_sum(x, starts):
         return np.array([x[a:b].sum(axis=0) for a, b in zip(starts[:-1], starts[1:])]).reshape(-1, x.shape[1])
 
-    def kernel(setup, objs, idx, reach, order, chunk=None):
+    def kernel(setup, objs, idx, reach, order, chunk=None, *, passages=False):
         assert sorted(order.tolist()) == list(range(idx.size)), "the thread order is a permutation"
-        return montecarlo.object_rates_numpy(setup, objs, idx, reach, chunk)
+        return montecarlo.object_rates_numpy(setup, objs, idx, reach, chunk, passages=passages)
 
     pool = types.SimpleNamespace(free_bytes=lambda: 0, free_all_blocks=lambda: None)
     cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(mem_info=(free_bytes, 2 * free_bytes)),

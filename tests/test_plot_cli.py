@@ -20,9 +20,10 @@ from fragrisk.engine import plots  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "engine" / "data"
-NAMES = ("gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_orbit", "summary")
+NAMES = ("gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_orbit", "encounter_timeline",
+         "risk_windows", "summary")
 FIGURES = ("gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_orbit",
-           "summary_page")
+           "encounter_timeline", "risk_windows", "summary_page")
 UNIT = re.compile(r"\[[^\]]+\]")
 
 
@@ -93,6 +94,7 @@ def test_png_default_folder(results_file, capsys):
         assert image[..., :3].std() > 0.01, f"{p}: blank image"
 
 
+@pytest.mark.slow  # renders every figure again; test_png_default_folder covers the command quickly
 @pytest.mark.parametrize("fmt", ["pdf", "svg"])
 def test_vector_formats_into_a_folder(results_file, tmp_path, capsys, fmt):
     folder = tmp_path / "figs" / fmt
@@ -119,7 +121,7 @@ def test_vector_formats_into_a_folder(results_file, tmp_path, capsys, fmt):
 def test_every_axis_of_every_figure_has_a_unit(results_file, name):
     fig = getattr(plots, name)(results_file)
     axes = [ax for ax in fig.axes if ax.axison]
-    assert len(axes) == (5 if name == "summary_page" else 1)
+    assert len(axes) == (7 if name == "summary_page" else 1)  # a run writes the encounter table
     for ax in axes:
         for label in (ax.get_xlabel(), ax.get_ylabel()):
             assert UNIT.search(label), f"{name}: axis label without a unit: {label!r}"

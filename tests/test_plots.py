@@ -160,6 +160,9 @@ def test_figures_of_a_shard_without_realization_0_and_of_zero_risk(tmp_path):
         assert plots.rate_vs_time(quiet).axes[0].get_yscale() == "linear"
 
 
+# Renders every figure once per format (twice for PNG): slow. The quick loop draws every figure
+# through plot_all in test_plot_cli.test_png_default_folder.
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt,magic", [("png", b"\x89PNG"), ("pdf", b"%PDF"), ("svg", b"<?xml")])
 def test_plot_all_writes_every_figure(tmp_path, fmt, magic):
     path = res.write_results(tmp_path / "run.h5", make_results())
@@ -232,3 +235,102 @@ def test_bad_shape_in_a_dataset_is_one_line(run):
 def test_unknown_source_type():
     with pytest.raises(InputError, match="is not a results path, xarray Dataset or RunResults"):
         plots.by_size(42)
+
+
+# --- the encounter figures ----------------------------------------------------------------------
+
+def with_encounters(r: RunResults, seed: int = 9) -> RunResults:
+    """r with an encounter table: each target's lambda of each realization split into 1-3
+    encounters, their times clustered every 93 minutes as the ISS's passes through a cloud."""
+    import dataclasses
+
+    from fragrisk.engine.encounters import EncounterTable
+
+    rng = np.random.default_rng(seed)
+    cols = {k: [] for k in ("realization", "target", "fragment", "tca_s", "miss_km", "speed_km_s",
+                            "expected_collisions", "lc_m")}
+    for k in range(r.n_targets):
+        for j, real in enumerate(r.realization):
+            lam = r.expected_collisions[k, j]
+            if lam == 0:
+                continue
+            parts = rng.dirichlet(np.ones(rng.integers(1, 4))) * lam
+            for share in parts:
+                cols["realization"].append(real)
+                cols["target"].append(k)
+                cols["fragment"].append(rng.integers(0, 1500))
+                cols["tca_s"].append(5580.0 * rng.integers(0, 30) + rng.normal(0, 40) + 600.0)
+                cols["miss_km"].append(rng.uniform(0, 10))
+                cols["speed_km_s"].append(rng.uniform(8, 15))
+                cols["expected_collisions"].append(share)
+                cols["lc_m"].append(rng.uniform(0.1, 1))
+    table = EncounterTable(**{k: np.array(v, dtype=np.int64 if k in ("realization", "target", "fragment") else float)
+                              for k, v in cols.items()})
+    return dataclasses.replace(r, encounters=table.canonical())
+
+
+@pytest.fixture(scope="module")
+def run_with_table(tmp_path_factory):
+    r = with_encounters(make_results())
+    path = res.write_results(tmp_path_factory.mktemp("plots-encounters") / "run.h5", r)
+    return r, path
+
+
+@pytest.mark.parametrize("name, kind", [("encounter_timeline", "dataset"), ("risk_windows", "dataset"),
+                                        ("summary_page", "path")])
+def test_encounter_figures_render(run_with_table, name, kind):
+    """From an xarray Dataset (the lenient loader) and from a file; RunResults in the tests below."""
+    import xarray as xr
+
+    r, path = run_with_table
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if kind == "dataset":
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
+                fig = getattr(plots, name)(ds)
+        else:
+            fig = getattr(plots, name)(path)
+        data = render(fig)
+    expected = plots.PAGE_SIZE_PX if name == "summary_page" else plots.FIGURE_SIZE_PX
+    assert png_size(data) == expected
+    assert_units_everywhere(fig)
+    assert len([ax for ax in fig.axes if ax.axison]) == (7 if name == "summary_page" else 1)
+
+
+def test_encounter_timeline_shows_every_encounter(run_with_table):
+    r, _ = run_with_table
+    ax = plots.encounter_timeline(r).axes[0]
+    points = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert points.shape[0] == len(r.encounters)
+    # x: hours since the event, one hour before the analysis start in SCENARIO
+    np.testing.assert_allclose(np.sort(points[:, 0]), np.sort(r.encounters.tca_s / 3600.0 + 1.0))
+    np.testing.assert_allclose(np.sort(points[:, 1]), np.sort(r.encounters.miss_km))
+
+
+def test_risk_windows_figure_marks_the_windows_of_the_first_day(run_with_table):
+    from fragrisk.engine.encounters import table_risk_windows
+
+    r, _ = run_with_table
+    ax = plots.risk_windows(r).axes[0]
+    for k, name in enumerate(r.target_names.tolist()):
+        for share in plots.RISK_WINDOW_SHARES:
+            want = table_risk_windows(r.encounters, k, r.n_realizations_held, share=share,
+                                      width_s=plots.RISK_WINDOW_WIDTH_S, end_s=86400.0)
+            label = f"{name}: the {len(want.windows)} windows carrying {100 * share:g} %"
+            marks = [ln for ln in ax.lines if ln.get_label() == label]
+            assert len(marks) == 1 and len(marks[0].get_xdata()) == len(want.windows) > 0
+
+
+@pytest.mark.slow  # renders all eight figures; the quick loop draws them in test_plot_cli
+def test_plot_all_with_and_without_the_table(tmp_path, run_with_table):
+    _, path = run_with_table
+    written = plots.plot_all(path, tmp_path / "with")
+    assert [p.stem for p in written] == ["gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_orbit",
+                                         "encounter_timeline", "risk_windows", "summary"]
+    # A file as written before the table existed: plot_all gives the other six figures
+    # (test_plot_all_writes_every_figure); the encounter figures alone say why they cannot.
+    old = res.write_results(tmp_path / "old.h5", make_results())
+    with pytest.raises(InputError) as e:
+        plots.encounter_timeline(old)
+    msg = str(e.value)
+    assert "no encounter table" in msg and "encounter_timeline figure" in msg and "\n" not in msg

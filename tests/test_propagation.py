@@ -24,7 +24,6 @@ from fragrisk.engine import propagation
 from fragrisk.engine.elements import ElementSet, load_elements, parse_tle
 from fragrisk.engine.propagation import Ephemeris, offset_minutes, propagate_elements
 from fragrisk.engine.timeutil import minutes_between, parse_utc
-from sgp4_backends import requires_gpu
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "engine" / "data"
@@ -174,7 +173,6 @@ def test_gpu_chunk_size_keeps_a_quarter_of_free_memory():
 
 
 @pytest.mark.gpu
-@requires_gpu
 @pytest.mark.parametrize("chunk_objects", [None, 13], ids=["one-chunk", "chunks-of-13"])
 def test_gpu_path_equals_cpu_path(monkeypatch, chunk_objects):
     cosmos, iss = COSMOS_FILE.read_text().strip(), ISS_FILE.read_text().strip()

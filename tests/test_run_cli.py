@@ -13,6 +13,7 @@ import pytest
 
 from fragrisk.engine import montecarlo
 from fragrisk.engine.results import read_results
+from fragrisk.engine.scenario import load_scenario
 from conftest import write_tiny_scenario
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -33,6 +34,7 @@ def run_file(tmp_path_factory):
     return scenario, out, json.loads(p.stdout)
 
 
+@pytest.mark.slow
 def test_json_summary(run_file):
     _, out, report = run_file
     assert report["results"] == str(out)
@@ -43,8 +45,11 @@ def test_json_summary(run_file):
     assert report["fragment_steps"] >= report["propagated_fragment_steps"] > 0
     counts = report["fragment_status_counts"]
     assert counts["kept"] > 0 and counts["sub_orbital"] > 0
+    with h5py.File(out, "r") as f:  # the encounter table's rows, by default recorded
+        assert report["encounters"] == f["encounter_realization"].shape[0]
 
 
+@pytest.mark.slow
 def test_xarray_opens_without_warnings_and_every_variable_has_units(run_file):
     xr = pytest.importorskip("xarray")
     _, out, _ = run_file
@@ -64,6 +69,7 @@ def test_xarray_opens_without_warnings_and_every_variable_has_units(run_file):
     ds.close()
 
 
+@pytest.mark.slow
 def test_sums_and_histogram(run_file):
     _, out, _ = run_file
     res = read_results(out)
@@ -80,6 +86,7 @@ def test_sums_and_histogram(run_file):
     assert (np.diff(res.fragments_in_orbit, axis=1) <= 1e-12).all()
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_for_any_batch_size(run_file, tmp_path):
     scenario, out, _ = run_file
     other = tmp_path / "b.h5"
@@ -90,6 +97,7 @@ def test_same_seed_same_numbers_for_any_batch_size(run_file, tmp_path):
     np.testing.assert_array_equal(a.fragments_in_orbit, b.fragments_in_orbit)
 
 
+@pytest.mark.slow
 def test_refuses_existing_output_and_leaves_it_alone(run_file):
     scenario, out, _ = run_file
     before = out.read_bytes()
@@ -99,6 +107,7 @@ def test_refuses_existing_output_and_leaves_it_alone(run_file):
     assert out.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_cpu_default_realizations_are_announced(tmp_path):
     scenario = write_tiny_scenario(tmp_path, realizations=500, duration_days=0.02)
     p = fragrisk("run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "d.h5"))
@@ -126,3 +135,26 @@ def test_bad_options_one_line(tmp_path, args, needle):
     assert p.returncode == 2, p.stderr
     assert needle in p.stderr and "Traceback" not in p.stderr and p.stderr.strip().count("\n") == 0
     assert not (tmp_path / "x.h5").exists()
+
+
+def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
+    """A single realization that does not fit in GPU memory is a limit of the machine, not bad
+    input: one line, exit code 3 (EXIT_DEVICE_MEMORY, documented in --help), nothing written."""
+    from fragrisk import cli
+    from fragrisk.engine import jobs
+
+    def no_memory(*args, **kwargs):
+        raise montecarlo.out_of_memory_error(
+            montecarlo.make_setup(load_scenario(scenario), "cpu"), np.array([3]),
+            RuntimeError("Out of memory allocating 1,024 bytes\n(allocated so far: 0 bytes)"))
+
+    scenario = write_tiny_scenario(tmp_path)
+    monkeypatch.setattr(jobs, "run_job", no_memory)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "x.h5")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == cli.EXIT_DEVICE_MEMORY == 3
+    assert err.startswith("error: GPU out of memory with a single realization (realization 3, ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "x.h5").exists()
+    assert "3 GPU out of memory" in cli.EXIT_CODES_HELP

@@ -23,7 +23,6 @@ from fragrisk.engine.elements import read_omm_file
 from fragrisk.engine.errors import InputError
 from fragrisk.engine.scenario import load_scenario
 from fragrisk.engine.timeutil import parse_utc
-from sgp4_backends import requires_gpu
 
 SEED = 20211115  # the built-in scenario's
 EVENT_EPOCH = "2021-11-15T02:47:00Z"
@@ -153,7 +152,7 @@ def test_h5_holds_the_sampled_cloud_with_nan_elements_where_not_kept(h5_data):
 
 
 def test_kept_elements_reproduce_the_states_through_python_sgp4(h5_data):
-    """The issue's independent check: python-sgp4's own sgp4init of each kept fragment's elements
+    """The independent check of the fit: python-sgp4's own sgp4init of each kept fragment's elements
     (WGS-72, 'i', epoch = the file's event epoch) gives position_km / velocity_km_s at t = 0
     within 1 m and 1 mm/s -- for all kept fragments of the 3 realizations."""
     data, attrs = h5_data
@@ -343,7 +342,6 @@ def test_fragment_index_in_realization():
 
 
 @pytest.mark.gpu
-@requires_gpu
 def test_gpu_fit_gives_the_same_fragments_and_valid_elements(h5_data, tmp_path):
     data, attrs = h5_data
     path = tmp_path / "gpu.h5"

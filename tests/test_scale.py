@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from fragrisk.engine import montecarlo
-from fragrisk.engine.errors import InputError
+from fragrisk.engine.errors import DeviceMemoryError, InputError
 
 pytest.importorskip("distributed")
 
@@ -161,15 +161,19 @@ def assert_same_results(a: Path, b: Path, rtol: float = 0.0) -> None:
             np.testing.assert_array_equal(gb[k], ga[k], err_msg=k)
 
 
+@pytest.mark.slow
 def test_reference_is_not_trivial(reference):
     with h5py.File(reference, "r") as f:
         lam = f["expected_collisions"][()]
         assert lam.shape == (2, 6) and (lam[1] > 0).all()
         assert f["n_fragments"][()].min() > 100
+        # The encounter table goes through every path compared below (Dask, shards, resume).
+        assert set(f["encounter_realization"][()].tolist()) == set(range(6))
 
 
 # --- Dask ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_dask_local_cluster_matches_single_process(scenario, reference, work):
     out = work / "dask.h5"
     r = run_ok("run", scenario, "--device", "cpu", "--workers", 2, "-o", out)
@@ -178,6 +182,7 @@ def test_dask_local_cluster_matches_single_process(scenario, reference, work):
     assert not (work / "dask.h5.checkpoint").exists()
 
 
+@pytest.mark.slow
 def test_dask_existing_scheduler(scenario, reference, work):
     """--scheduler: a cluster this test starts (threads in this process), reached over TCP."""
     import distributed
@@ -191,6 +196,7 @@ def test_dask_existing_scheduler(scenario, reference, work):
     assert_same_results(reference, out)
 
 
+@pytest.mark.slow
 def test_dask_options_refused(scenario, work):
     for args, message in ((("--workers", 0), "error: --workers: must be >= 1, got 0"),
                           (("--workers", 2, "--scheduler", "tcp://127.0.0.1:9"),
@@ -209,6 +215,7 @@ def test_missing_dask_is_one_line(monkeypatch):
         dist.DaskExecutor(workers=2, device="cpu")
 
 
+@pytest.mark.slow
 def test_unreachable_scheduler_is_one_line(monkeypatch):
     from fragrisk.engine import distributed as dist
 
@@ -221,6 +228,7 @@ def test_unreachable_scheduler_is_one_line(monkeypatch):
 
 # --- shards ----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_merged_shards_equal_the_whole_run(shards, reference, work):
     with h5py.File(shards[1], "r") as f:
         assert f.attrs["shard"] == "2/3" and f["realization"][()].tolist() == [2, 3]
@@ -230,6 +238,7 @@ def test_merged_shards_equal_the_whole_run(shards, reference, work):
     assert_same_results(reference, out, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_mismatched_shards_are_refused(scenario, shards, work):
     other_seed = work / "shard_2_seed7.h5"
     run_ok("run", scenario, "--device", "cpu", "--shard", "2/3", "--seed", 7, "-o", other_seed)
@@ -272,6 +281,7 @@ def _wait_for_batches(proc: subprocess.Popen, folder: Path, n: int, timeout: flo
         time.sleep(0.002)
 
 
+@pytest.mark.slow
 def test_killed_run_leaves_no_file_and_resumes_to_the_same_results(scenario, reference_long, work):
     out = work / "killed.h5"
     folder = work / "killed.h5.checkpoint"
@@ -293,6 +303,7 @@ def test_killed_run_leaves_no_file_and_resumes_to_the_same_results(scenario, ref
     assert not folder.exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_checkpoint_and_exits_130(scenario, reference_long, work):
     out = work / "interrupted.h5"
     folder = work / "interrupted.h5.checkpoint"
@@ -317,6 +328,7 @@ def test_ctrl_c_keeps_the_checkpoint_and_exits_130(scenario, reference_long, wor
     assert not folder.exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_terminal_with_dask_workers(scenario, work):
     """Ctrl-C in a terminal signals the whole process group, workers included: only fragrisk
     acts on it (the workers ignore SIGINT), so it exits 130 with the checkpoint, no traceback."""
@@ -410,7 +422,7 @@ def test_out_of_memory_halves_the_batch_and_goes_on(fake_gpu):
 
 def test_out_of_memory_with_one_realization_is_one_line(fake_gpu):
     fake_gpu.fits = 0
-    with pytest.raises(InputError) as exc:
+    with pytest.raises(DeviceMemoryError) as exc:
         montecarlo.run(_fake_setup(), np.arange(4, 7), batch_size=2)
     message = str(exc.value)
     assert "\n" not in message
@@ -432,6 +444,7 @@ def test_out_of_memory_types():
     assert montecarlo.out_of_memory_errors("gpu") == (cupy.cuda.memory.OutOfMemoryError,)
 
 
+@pytest.mark.slow
 def test_out_of_memory_on_dask_workers_splits_the_batch(fake_gpu):
     """The executor's resubmission in halves, on an in-process cluster (threads see the fakes)."""
     import distributed
@@ -465,6 +478,7 @@ def _die_once(setup, realizations):
     return _fake_batch(realizations)
 
 
+@pytest.mark.slow
 def test_a_dead_worker_process_is_replaced_and_its_batch_rerun(tmp_path, monkeypatch):
     """One worker: its death also loses the scattered Setup, which the executor sends again."""
     from fragrisk.engine.distributed import DaskExecutor

@@ -176,6 +176,13 @@ BAD = [
     ("zero kernel radius", dict(analysis={"kernel_radius_km": 0}),
      ["[analysis] kernel_radius_km = 0", "> 0 km"]),
     ("zero time bin", dict(analysis={"time_bin_s": 0}), ["[analysis] time_bin_s = 0"]),
+    ("bad encounters", dict(analysis={"encounters": "some"}),
+     ['[analysis] encounters = "some"', '"all", "none"']),
+    ("bool encounters", dict(analysis={"encounters": True}), ["[analysis] encounters = true"]),
+    ("zero pc bins", dict(analysis={"pc_bins_per_decade": 0}),
+     ["[analysis] pc_bins_per_decade = 0", "an integer from 1 to 1000"]),
+    ("float pc bins", dict(analysis={"pc_bins_per_decade": 2.5}),
+     ["[analysis] pc_bins_per_decade = 2.5", "integer"]),
     ("zero hard body", dict(targets=[dict(BASE["targets"][0], hard_body_radius_m=0)]),
      ["[[targets]] #1 hard_body_radius_m = 0", "> 0 m"]),
     ("negative hard body", dict(targets=[dict(BASE["targets"][0], hard_body_radius_m=-1)]),
@@ -269,6 +276,7 @@ def test_defaults_are_filled_in(tmp_path):
     assert (e.am_sampling, e.mass_policy, e.drag_coefficient, e.drag_scale, e.explosion_scale) \
         == ("mixture", "remnants", 2.2, 1.0, 1.0)
     assert (a.kernel, a.kernel_radius_km, a.step_s, a.time_bin_s) == ("sphere", 10.0, 60.0, 3600.0)
+    assert (a.encounters, a.pc_bins_per_decade) == ("all", 10)
     assert (a.start, a.start_jd, a.start_fr) == (e.epoch, e.epoch_jd, e.epoch_fr)
     assert s.warnings == () and s.population is None
     assert isinstance(s.parent.mass_kg, float) and isinstance(a.realizations, int)
@@ -404,7 +412,7 @@ def test_round_trip_omm_explosion_and_odd_names(tmp_path):
         event={"type": "explosion", "projectile_mass_kg": DELETE, "impact_velocity_km_s": DELETE,
                "explosion_scale": 0.25, "epoch": "2021-11-15T02:47:00.123456789Z"},
         targets=[{"name": "station", "omm_file": "iss.json", "hard_body_radius_m": 50.0}],
-        analysis={"time_bin_s": 600.0, "kernel_radius_km": 2.5})
+        analysis={"time_bin_s": 600.0, "kernel_radius_km": 2.5, "encounters": "none", "pc_bins_per_decade": 4})
     s = load_scenario(write(tmp_path, d))
     assert s.parent.elements.name == ("1 'odd' \"name\"",)
     text = scenario_to_toml(s)

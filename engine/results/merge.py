@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import __version__
+from ..encounters import EncounterTable
 from ..errors import InputError
 from .runresults import PER_FILE_ATTRS, RunResults, _short
 from .read import read_results
@@ -140,11 +141,24 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
         target_apogee_km=ref.target_apogee_km,
         attrs=attrs,
         pc_edges_log10=ref.pc_edges_log10,
+        encounters=_merged_encounters(shards, names),
     )
     added = np.sum([s.pc_histogram for s in shards], axis=0, dtype=np.uint64)
     if not np.array_equal(added, merged.pc_histogram):  # histograms add; recomputing agrees
         raise InputError("merge: the shards' pc_histogram sums disagree with the merged data")
     return merged
+
+
+def _merged_encounters(shards: Sequence[RunResults], names: Sequence[str]):
+    """The shards' encounter tables, concatenated in canonical order; None if none has one."""
+    have = [s.encounters is not None for s in shards]
+    if not any(have):
+        return None
+    if not all(have):
+        i = have.index(False)
+        raise InputError(f"{names[i]}: has no encounter table but {names[have.index(True)]} has one; "
+                         f"shards of different runs cannot be merged")
+    return EncounterTable.concat([s.encounters for s in shards])
 
 
 def merge_files(

@@ -17,16 +17,21 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..errors import InputError
-from .runresults import (RunResults, _attr_value, _normalize, _one_line, _parse_iso_utc, _Problem,
+from .. import encounters as _encounters
+from ..errors import InputError, one_line
+from ..timeutil import parse_utc_datetime
+from .runresults import (RunResults, _attr_value, _normalize, _Problem,
                    _short, count_pc_histogram)
-from .variables import COORDINATES, VARIABLES, variable
+from .variables import COORDINATES, ENCOUNTER_VARIABLES, VARIABLES, variable
 
 __all__ = ["load_fields", "read_results"]
 
 #: The variables a reader reads (the bin-centre coordinates are derived from the bounds).
 _READ = tuple(v for v in VARIABLES if not v.is_derived)
 _FIELD_OF = {v.name: v.field for v in _READ}
+#: The optional encounter table's variables: kept under their file names in `fields` (their
+#: columns, e.g. expected_collisions, would collide with RunResults fields).
+_OPTIONAL = {v.name: v.name for v in ENCOUNTER_VARIABLES}
 
 
 def _dimension_sources() -> dict[str, tuple[str, int]]:
@@ -86,13 +91,18 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
 
     source: a results file path, an xarray.Dataset opened from one, or a RunResults.
     Returns (fields, attrs, label): `fields` maps RunResults field names, plus
-    "collision_probability" and "pc_histogram", to arrays (only those present in the source);
-    `attrs` the global attributes; `label` names the source in error messages.
-    InputError (one line) if the source is not a fragrisk results source or is unreadable.
+    "collision_probability" and "pc_histogram", to arrays (only those present in the source),
+    and the encounter table's variables by their file names (engine.encounters.from_fields
+    makes the table of them); `attrs` the global attributes; `label` names the source in error
+    messages. InputError (one line) if the source is not a fragrisk results source or is
+    unreadable.
     """
     if isinstance(source, RunResults):
         fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(source)}
         attrs = fields.pop("attrs")
+        table = fields.pop("encounters")
+        if table is not None:
+            fields.update(table.to_fields())
         fields["collision_probability"] = source.collision_probability
         fields["pc_histogram"] = source.pc_histogram
         return fields, dict(attrs), "RunResults"
@@ -124,15 +134,15 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise InputError(f"{label}: damaged or not an HDF5 file ({_one_line(exc)})") from None
+        raise InputError(f"{label}: damaged or not an HDF5 file ({one_line(exc)})") from None
     with f:
         try:
             attrs = {k: _attr_value(k, f.attrs[k]) for k in f.attrs}
         except (_Problem, OSError, KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"{label}: global attributes are damaged ({_one_line(exc)})") from None
+            raise InputError(f"{label}: global attributes are damaged ({one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
-        for name in _FIELD_OF:
+        for name in {**_FIELD_OF, **_OPTIONAL}:
             obj = f.get(name)
             if obj is None or not isinstance(obj, h5py.Dataset):
                 continue
@@ -140,7 +150,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 data = obj[()]
             except (OSError, KeyError, TypeError, ValueError) as exc:
                 raise InputError(
-                    f"{label}: variable {name!r} is damaged or unreadable ({_one_line(exc)})"
+                    f"{label}: variable {name!r} is damaged or unreadable ({one_line(exc)})"
                 ) from None
             if name == "target":
                 data = np.array(
@@ -148,7 +158,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 )
             elif name.endswith("_bnds"):
                 data = _edges_from_bounds(label, name, data)
-            fields[_FIELD_OF[name]] = np.asarray(data)
+            fields[_FIELD_OF.get(name, name)] = np.asarray(data)
     return fields, attrs, label
 
 
@@ -160,7 +170,7 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
         raise InputError(f"{label}: {p}") from None
     _check_source(label, attrs)
     fields: dict[str, np.ndarray] = {}
-    for name in _FIELD_OF:
+    for name in {**_FIELD_OF, **_OPTIONAL}:
         if name not in ds.variables:
             continue
         data = np.asarray(ds[name].values)
@@ -171,13 +181,13 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 if "analysis_start" not in attrs:
                     raise InputError(f"{label}: global attribute 'analysis_start' is missing")
                 start = np.datetime64(
-                    _parse_iso_utc(str(attrs["analysis_start"])).replace(tzinfo=None), "ns"
+                    parse_utc_datetime(str(attrs["analysis_start"]), where=f"{label}: global attribute 'analysis_start'").replace(tzinfo=None), "ns"
                 )
                 data = (data - start) / np.timedelta64(1, "s")
             elif data.dtype.kind == "m":
                 data = data / np.timedelta64(1, "s")
             data = _edges_from_bounds(label, name, data)
-        fields[_FIELD_OF[name]] = data
+        fields[_FIELD_OF.get(name, name)] = data
     return fields, attrs, label
 
 
@@ -196,6 +206,12 @@ def read_results(path: str | os.PathLike) -> RunResults:
             raise InputError(f"{label}: not a complete fragrisk results file: variable {name!r} is missing")
     stored_p = fields.pop("collision_probability")
     stored_hist = fields.pop("pc_histogram")
+    try:
+        fields["encounters"] = _encounters.from_fields(fields)
+    except _encounters.TableError as exc:
+        raise InputError(f"{label}: {exc}") from None
+    for name in _OPTIONAL:
+        fields.pop(name, None)
     fields["attrs"] = attrs
     try:
         fields = _normalize(fields)

@@ -20,7 +20,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import __version__
-from ..errors import InputError
+from .. import encounters as _encounters
+from ..errors import InputError, one_line
+from ..timeutil import parse_utc_datetime
 
 __all__ = [
     "DEFAULT_PC_EDGES_LOG10",
@@ -49,12 +51,8 @@ class _Problem(Exception):
     """A validation problem; the caller prefixes the file (or 'RunResults') to make an InputError."""
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _short(value: object, limit: int = 60) -> str:
-    text = _one_line(repr(value))
+    text = one_line(repr(value))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -140,6 +138,9 @@ class RunResults:
                                  realization_start / realization_stop (min, max + 1 of
                                  `realization`) are always set from the data.
     pc_edges_log10               (B+1,) log10 P edges, default -12..0 one per decade
+    encounters                   engine.encounters.EncounterTable (dim `encounter`), or None
+                                 (a run without the table, or a file written before it); its
+                                 shares add up to expected_collisions per target and realization
     """
 
     target_names: Any
@@ -158,6 +159,7 @@ class RunResults:
     target_apogee_km: Any
     attrs: dict = dataclasses.field(default_factory=dict)
     pc_edges_log10: Any = dataclasses.field(default_factory=lambda: DEFAULT_PC_EDGES_LOG10.copy())
+    encounters: Any = None
 
     def __post_init__(self) -> None:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -250,14 +252,6 @@ def _attr_value(key: str, value: Any) -> str | int | float:
     raise _Problem(f"attrs[{key!r}]: {_short(value)} is not a str, int or float")
 
 
-def _parse_iso_utc(text: str) -> _dt.datetime:
-    """ISO 8601 text -> aware UTC datetime (naive text counts as UTC)."""
-    t = _dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=_dt.timezone.utc)
-    return t.astimezone(_dt.timezone.utc)
-
-
 def _normalize(f: dict) -> dict:
     """Convert and check every field of RunResults; raise _Problem (one line) on bad input."""
     out = dict(f)
@@ -303,6 +297,10 @@ def _normalize(f: dict) -> dict:
         "fragments_in_orbit", f["fragments_in_orbit"], (R, T), "(realization, time)", nonneg=True
     )
     out["n_fragments"] = _as_int("n_fragments", f["n_fragments"], (R,), "(realization,)")
+    try:
+        out["encounters"] = _encounters.checked(f.get("encounters"), K, real, out["expected_collisions"])
+    except _encounters.TableError as exc:
+        raise _Problem(str(exc)) from None
 
     apo = np.asarray(f["gabbard_apogee_km"])
     if apo.ndim != 1:
@@ -336,8 +334,8 @@ def _normalize(f: dict) -> dict:
         if not isinstance(attrs[key], str):
             raise _Problem(f"attrs[{key!r}]: {_short(attrs[key])} is not a str")
     try:
-        _parse_iso_utc(attrs["analysis_start"])
-    except ValueError:
+        parse_utc_datetime(attrs["analysis_start"])
+    except InputError:
         raise _Problem(
             f"attrs['analysis_start']: {attrs['analysis_start']!r} is not an ISO 8601 date-time"
         ) from None

@@ -26,19 +26,26 @@ n_fragments (realization)                  int64       1
 gabbard_apogee_km / gabbard_perigee_km (fragment)  float64  km (altitude)
 gabbard_period_min (fragment)              float64     min
 target_perigee_km / target_apogee_km (target)  float64  km (altitude)
+encounter_* (encounter)                    int64/float64  the encounter table (ENCOUNTER_VARIABLES)
 =========================================  ==========  ======================================
 
-`nv` (2) and `fragment` (F) are dimensions without coordinate variables.
+`nv` (2), `fragment` (F) and `encounter` are dimensions without coordinate variables. The
+encounter table is optional: files written before it existed, or with [analysis] encounters =
+"none", have neither the variables nor the dimension.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from ..encounters import DIMENSION as ENCOUNTER_DIMENSION
+from ..encounters import VARIABLES as _ENCOUNTER_COLUMNS
+
 __all__ = [
     "COORDINATES",
     "DATA_VARIABLES",
     "DIMENSIONS",
+    "ENCOUNTER_VARIABLES",
     "FILE_VARIABLES",
     "TIME_UNITS",
     "VARIABLES",
@@ -134,8 +141,14 @@ DATA_VARIABLES = (
 #: Every variable of the file.
 VARIABLES = COORDINATES + DATA_VARIABLES
 
+#: The encounter table (engine/encounters.py, which defines its columns), on the dimension
+#: `encounter`, made after DIMENSIONS; `field` is the EncounterTable column. Optional (see the
+#: module docstring), so neither in VARIABLES nor required by the readers.
+ENCOUNTER_VARIABLES = tuple(Variable(name, (ENCOUNTER_DIMENSION,), units, long_name, field)
+                            for name, field, _, units, long_name in _ENCOUNTER_COLUMNS)
+
 #: Every variable name of the file (docs and tests check their coverage against it).
-FILE_VARIABLES = tuple(v.name for v in VARIABLES)
+FILE_VARIABLES = tuple(v.name for v in VARIABLES + ENCOUNTER_VARIABLES)
 
 _BY_NAME = {v.name: v for v in VARIABLES}
 

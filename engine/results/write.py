@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..encounters import write_h5 as write_table
 from ..h5io import NetCDFDimensions, atomic_h5
-from .runresults import RunResults, _parse_iso_utc
+from ..timeutil import parse_utc_datetime
+from .runresults import RunResults
 from .variables import COORDINATES, DATA_VARIABLES, DIMENSIONS, TIME_UNITS, Variable
 
 __all__ = ["write_results"]
@@ -41,7 +43,7 @@ def write_results(path: str | os.PathLike, results: RunResults, *, overwrite: bo
 
 
 def _cf_time_units(analysis_start: str) -> str:
-    t = _parse_iso_utc(analysis_start)
+    t = parse_utc_datetime(analysis_start)
     text = t.strftime("%Y-%m-%dT%H:%M:%S")
     if t.microsecond:
         text += f".{t.microsecond:06d}"
@@ -80,3 +82,5 @@ def _write_h5(f: Any, r: RunResults) -> None:
         if data.size >= _COMPRESS_MIN_ELEMENTS:
             kw = dict(chunks=True, compression="gzip", compression_opts=4, shuffle=True)
         d.variable(v.name, data, v.dims, units(v), v.long_name, attrs=dict(v.attrs), **kw)
+    if r.encounters is not None:
+        write_table(d, r.encounters, _COMPRESS_MIN_ELEMENTS)
