@@ -38,8 +38,8 @@ from .timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
 #: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
-#: on one core: 3.4 s of processor time a realization on this project's 2-core machines
-#: (benchmarks/results/run_cpu.json), so 30 take about 100 s, spread over every core
+#: on one core: about 3 s of processor time a realization on this project's 2-core machines
+#: (benchmarks/results/run_cpu.json), so 30 take about 90 s, spread over every core
 #: (engine.pool), with room for a busy machine.
 CPU_DEFAULT_REALIZATIONS = 30
 
