@@ -636,8 +636,13 @@ def estimate_chunks(setup: Setup, host: HostBatch):
 
 def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
     """The estimator stage of a batch: every time chunk on the setup's device (estimate_chunks),
-    then the aggregates and the batch's encounter table."""
-    by_time, totals, decay, propagated, kernel_s, found = estimate_chunks(setup, host)
+    then the aggregates and the batch's encounter table (finish_batch)."""
+    return finish_batch(setup, host, estimate_chunks(setup, host))
+
+
+def finish_batch(setup: Setup, host: HostBatch, estimated) -> BatchResult:
+    """A batch's aggregates and encounter table (host only) from estimate_chunks' output."""
+    by_time, totals, decay, propagated, kernel_s, found = estimated
     by_time, by_size, in_orbit = aggregate(host.realization, host.objs, by_time, totals, decay, setup.window,
                                            setup.size_edges_m, host.never_decay)
     table = None if found is None else encounter_table(setup, host.objs, found)
@@ -814,9 +819,10 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
 
     on_batch(batch_result, done, total): called after each batch (progress, checkpoints).
     batches: optional iterable of already computed BatchResults to reuse (resume).
-    prefetch: prepare the next batch's host stage on a host thread while this one is estimated
-    (default: on the GPU, where the estimator leaves the host idle); host_stage: one to use
-    instead (engine.pool's process pool). Results do not depend on either.
+    prefetch: prepare the next batch's host stage on a host thread while this one is estimated,
+    and finish each batch (aggregates, encounter table: finish_batch) on another while the next
+    one is estimated (default: on the GPU, where the estimator leaves the host idle);
+    host_stage: one to use instead (engine.pool's process pool). Results do not depend on either.
     On the GPU a batch that runs out of device memory is halved and run again (down to one
     realization; DeviceMemoryError if that does not fit either); RunOutput.notes says so.
     """
@@ -828,8 +834,23 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
     if prefetch is None:
         prefetch = setup.device == "gpu"
     stage = host_stage if host_stage is not None else HostStage(setup, threads=prefetch)
+    finisher = None
+    if stage.thread is not None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        finisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragrisk-finish")
     lo = 0
     waited = 0.0
+    delivered = n_done
+    finishing = None  # the previous batch, being finished while this one is estimated
+
+    def deliver(b):
+        nonlocal delivered
+        results.append(b)
+        delivered += b.realization.size
+        if on_batch is not None:
+            on_batch(b, delivered, realizations.size)
+
     try:
         ahead = stage.submit(todo[lo:lo + size]) if todo.size else None
         while lo < todo.size:
@@ -840,7 +861,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
             nxt = lo + chunk.size
             ahead = stage.submit(todo[nxt:nxt + size]) if nxt < todo.size else None
             try:
-                b = estimate_batch(setup, host)
+                estimated = estimate_chunks(setup, host)
             except too_big as exc:  # GPU memory: halve the batch and go on (results do not depend on it)
                 if chunk.size == 1:
                     raise out_of_memory_error(setup, chunk, exc) from None
@@ -852,10 +873,17 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
                 ahead = stage.submit(todo[lo:lo + size])
                 continue
             lo = nxt
-            results.append(b)
-            if on_batch is not None:
-                on_batch(b, n_done + lo, realizations.size)
+            if finisher is None:
+                deliver(finish_batch(setup, host, estimated))
+                continue
+            if finishing is not None:
+                deliver(finishing.result())
+            finishing = finisher.submit(finish_batch, setup, host, estimated)
+        if finishing is not None:
+            deliver(finishing.result())
     finally:
+        if finisher is not None:
+            finisher.shutdown(wait=True, cancel_futures=True)
         if host_stage is None:
             stage.close()
     notes = [shrink_note(first_size, size)] if size < first_size else []

@@ -188,6 +188,11 @@ def test_fragments_in_orbit_per_bin_against_the_definition(setup):
 
 def test_prefetched_host_stage_gives_the_same_batches(setup):
     a = montecarlo.run(setup, np.arange(4), batch_size=2, prefetch=False)
+    seen = []
+    b = montecarlo.run(setup, np.arange(5), batch_size=2, prefetch=True, batches=a.batches[:1],
+                       on_batch=lambda batch, done, total: seen.append((batch.realization.tolist(), done, total)))
+    # Batch n is finished on a host thread while batch n+1 is estimated: delivered in order.
+    assert seen == [([2, 3], 4, 5), ([4], 5, 5)]
     b = montecarlo.run(setup, np.arange(4), batch_size=2, prefetch=True)
     assert [x.realization.tolist() for x in b.batches] == [[0, 1], [2, 3]]
     assert_same_batches(a.batches, b.batches)
