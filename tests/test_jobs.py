@@ -424,7 +424,7 @@ def test_ctrl_c_with_worker_processes(tmp_path):
         while len(list(folder.glob("batch_*.npz"))) < 2:
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.005)
-        group = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        group = _process_group(proc.pid)
         assert len(group) >= 3, "fragrisk and its two workers"
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
@@ -435,7 +435,7 @@ def test_ctrl_c_with_worker_processes(tmp_path):
     assert proc.returncode == 130, err
     assert "interrupted: finished batches are kept in" in err and "Traceback" not in err, err
     assert not out.exists() and len(list(folder.glob("batch_*.npz"))) >= 2
-    workers = [int(p) for p in group if int(p) != proc.pid]
+    workers = [p for p in group if p != proc.pid]
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -446,13 +446,27 @@ def test_ctrl_c_with_worker_processes(tmp_path):
     assert not folder.exists()
 
 
+def _process_group(pgid: int) -> list[int]:
+    """The processes of process group pgid (Linux /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
 def _alive(pid: int) -> bool:
+    """A process that runs (a zombie, waiting for its parent to read its status, does not)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
         return False
-    with open(f"/proc/{pid}/stat") as fh:  # a zombie is gone for our purpose
-        return fh.read().split(")")[-1].split()[0] != "Z"
 
 
 # --- progress ---------------------------------------------------------------------------------------
