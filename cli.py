@@ -3,31 +3,39 @@
 Every command is a ``@cli.command`` on the group below.  An ``engine.errors.FragriskError``
 raised anywhere in a command becomes one line ``error: <message>`` on stderr and its exit code
 (`exit_code_of`: 2 for bad input, 3 for GPU memory), without a traceback (the group does it, so
-new commands get it for free); click's own usage errors keep click's behaviour (exit 2).
+new commands get it for free); so do click's usage errors (a bad option value, a missing
+argument), which name the option and point to --help (exit 2). SIGTERM is handled like Ctrl-C
+(``engine.errors.Terminated``, a KeyboardInterrupt): `run` keeps its finished batches and says
+so, every command removes its temporary files, and the exit code is 143 (130 for Ctrl-C).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
+import re
+import signal
 import sys
+import threading
 
 import click
 
 from . import engine
-from .engine.errors import DeviceMemoryError, FragriskError, one_line
+from .engine.errors import DeviceMemoryError, FragriskError, Terminated, one_line
 
 DEFAULT_SCENARIO = "cosmos1408"
 EXIT_ABORTED = 1
 EXIT_USER_ERROR = 2
 EXIT_DEVICE_MEMORY = 3
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130   # 128 + SIGINT
+EXIT_TERMINATED = 143    # 128 + SIGTERM
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done; 1 aborted; 2 bad input or options (one line on stderr names the file, "
     "field and value); 3 GPU out of memory even with a single realization (fewer time bins or "
     "targets, a larger lc_min_m, or --device cpu); 130 interrupted (run: finished batches are "
-    "kept for --resume)."
+    "kept for --resume); 143 terminated by SIGTERM (as 130)."
 )
 
 
@@ -48,14 +56,36 @@ class UserError(click.ClickException):
         click.echo(f"error: {one_line(self.format_message())}", err=True)
 
 
+class OneLineUsageError(click.ClickException):
+    """A click usage error (a bad option value, a missing argument, an unknown command) as one
+    line ``error: <message> (see 'fragrisk CMD --help')``, exit code 2."""
+
+    def __init__(self, exc: click.UsageError):
+        super().__init__(" ".join(exc.format_message().split()).rstrip("."))
+        self.exit_code = exc.exit_code
+        self.where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}{self.where}", err=True)
+
+
 class FragriskGroup(click.Group):
-    """A click group that turns FragriskError from any subcommand into a UserError."""
+    """A click group that turns FragriskError from any subcommand into a UserError, click's usage
+    errors into one line, and SIGTERM (Terminated) in a command that does not handle it into one
+    line and exit code 143."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise OneLineUsageError(exc) from None
         except FragriskError as exc:
             raise UserError(exc) from None
+        except Terminated:
+            click.echo("terminated (SIGTERM): nothing was written", err=True)
+            raise click.exceptions.Exit(EXIT_TERMINATED) from None
 
 
 @click.group(cls=FragriskGroup, context_settings={"help_option_names": ["-h", "--help"]},
@@ -69,10 +99,20 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point (``fragrisk = "fragrisk.cli:main"``)."""
     try:
-        rv = cli.main(args=argv, prog_name="fragrisk", standalone_mode=False)
-    except click.exceptions.Abort:
+        with _sigterm_raises():
+            rv = cli.main(args=argv, prog_name="fragrisk", standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, Terminated):  # SIGTERM before a command ran
+            click.echo("terminated (SIGTERM)", err=True)
+            sys.exit(EXIT_TERMINATED)
         click.echo("Aborted!", err=True)
         sys.exit(EXIT_ABORTED)
+    except click.exceptions.NoArgsIsHelpError as exc:  # `fragrisk` alone: the help text
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:  # the group's own options (`fragrisk --bogus`)
+        OneLineUsageError(exc).show()
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -80,11 +120,37 @@ def main(argv: list[str] | None = None) -> None:
         error = UserError(exc)
         error.show()
         sys.exit(error.exit_code)
+    except Terminated:
+        click.echo("terminated (SIGTERM)", err=True)
+        sys.exit(EXIT_TERMINATED)
+    except MemoryError:  # what the up-front size checks did not foresee: still one line
+        click.echo("error: out of memory; try a smaller problem (fewer realizations, a larger "
+                   "step or lc_min_m)", err=True)
+        sys.exit(EXIT_ABORTED)
     except OSError as exc:
         if exc.errno == errno.EPIPE:  # `fragrisk info | head`: the reader went away
             sys.exit(EXIT_ABORTED)
         raise
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Inside the block SIGTERM raises Terminated (a KeyboardInterrupt) in the main thread, as
+    Ctrl-C raises KeyboardInterrupt; the previous handler is back after it.  Elsewhere than the
+    main thread (e.g. a test runner's worker) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 # --- shared options ------------------------------------------------------------------------------
@@ -98,10 +164,44 @@ def device_option(f):
                         show_default=True, help="Array backend: NumPy (cpu) or CuPy (gpu).")(f)
 
 
+class _AsciiNumber(click.ParamType):
+    """An integer or a float written in ASCII digits: click's INT and FLOAT call int() and
+    float(), which also read full-width and other Unicode digits and "1_000".  "nan" and "inf"
+    pass as floats, for the command to refuse with its own message (the field and its range)."""
+
+    _INT = re.compile(r"[+-]?\d+", re.ASCII)
+    _FLOAT = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)",
+                        re.ASCII | re.IGNORECASE)
+
+    def __init__(self, kind: type):
+        self.kind = kind
+        self.name = "integer" if kind is int else "number"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, self.kind) and not isinstance(value, bool):
+            return value
+        text = str(value).strip()
+        pattern = self._INT if self.kind is int else self._FLOAT
+        if not pattern.fullmatch(text):
+            what = "an integer" if self.kind is int else "a number"
+            self.fail(f"{value!r} is not {what} (ASCII digits)", param, ctx)
+        return self.kind(text)
+
+
+INT = _AsciiNumber(int)
+FLOAT = _AsciiNumber(float)
+
+
 def set_option(f):
     return click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",
                         help="Override a scenario field, e.g. event.lc_min_m=0.01 (VALUE as in TOML; "
                              "repeatable; validated like the file).")(f)
+
+
+def epoch_gap_option(f):
+    return click.option("--max-epoch-gap-days", type=FLOAT, default=None, metavar="DAYS",
+                        help="Accept element sets up to DAYS from the epoch they are used at "
+                             "(default: the scenario's [analysis] max_epoch_gap_days, 30).")(f)
 
 
 def echo_warnings(warnings) -> None:
@@ -206,13 +306,14 @@ def _scenario_lines(s) -> list[str]:
 @cli.command()
 @scenario_argument
 @device_option
+@epoch_gap_option
 @set_option
-def info(scenario: str, device: str, overrides) -> None:
+def info(scenario: str, device: str, max_epoch_gap_days: float | None, overrides) -> None:
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
     from .engine.scenario import load_scenario
 
     device_lines = _device_lines(device)
-    s = load_scenario(scenario, overrides)
+    s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s)]
     click.echo("\n".join(lines))
     echo_warnings(s.warnings)
@@ -227,9 +328,9 @@ PROGRESS_MIN_SAMPLES = 2_000_000
 @click.argument("elements_file", metavar="TLE_OR_OMM")
 @click.option("--start", required=True, metavar="ISO",
               help="Start epoch, ISO 8601 UTC, e.g. 2021-11-15T02:47:00Z.")
-@click.option("--duration-min", type=float, required=True, metavar="M",
+@click.option("--duration-min", type=FLOAT, required=True, metavar="M",
               help="Length of the window in minutes.")
-@click.option("--step-s", type=float, required=True, metavar="S",
+@click.option("--step-s", type=FLOAT, required=True, metavar="S",
               help="Time step in seconds (the end of the window is always sampled).")
 @click.option("-o", "--output", required=True, metavar="OUT.h5", help="Ephemeris file to write.")
 @device_option
@@ -263,6 +364,10 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     check_output_path(output, overwrite=overwrite, what="an ephemeris file")
     resolved = resolve_device(device)
     elements = load_elements(elements_file)
+    from .engine.limits import check_propagate
+
+    # Samples start, start + S, ... and the end: at most floor(M/S) + 2 times.
+    check_propagate(len(elements), math.floor(duration_s / step_s) + 2, str(elements.source))
 
     time_s = sample_times_s(duration_s, step_s)
     n, m = len(elements), time_s.size
@@ -299,16 +404,17 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 
 @cli.command()
 @scenario_argument
-@click.option("--realizations", type=int, required=True, metavar="N", help="Realizations to sample.")
+@click.option("--realizations", type=INT, required=True, metavar="N", help="Realizations to sample.")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Fragments file to write.")
 @click.option("--format", "fmt", type=click.Choice(["h5", "omm"]), default=None,
               help="h5: every fragment (HDF5); omm: the kept fragments as CCSDS OMM XML "
                    "[default: omm for a .xml PATH, else h5].")
-@click.option("--seed", type=int, default=None, metavar="S", help="Seed (default: the scenario's).")
+@click.option("--seed", type=INT, default=None, metavar="S", help="Seed (default: the scenario's).")
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
+@epoch_gap_option
 @set_option
-def sample(scenario, realizations, output, fmt, seed, device, overwrite, overrides) -> None:
+def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epoch_gap_days, overrides) -> None:
     """Sample N realizations of SCENARIO's breakup (default: cosmos1408) and write the fragments:
     sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
     import shlex
@@ -328,13 +434,16 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, overrid
     if fmt is None:
         fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
     resolved = resolve_device(device)
-    s = load_scenario(scenario, overrides)
+    s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     if s.population is not None:
         raise InputError(f"{s.source}: a [population] scenario has no breakup to sample; "
                          f"fragrisk sample needs [parent] and [event]")
     s = jobs.with_overrides(s, realizations, seed)
     check_output_path(output, overwrite=overwrite,
                       what="an OMM file" if fmt == "omm" else "a fragments file")
+    from .engine.limits import check_sample
+
+    check_sample(s, realizations)
     echo_warnings(s.warnings)
     t0 = time.perf_counter()
     cloud = sample_cloud(s, np.arange(realizations, dtype=np.int64), resolved)
@@ -361,32 +470,33 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, overrid
 # --- run, plot, merge -------------------------------------------------------------------------------
 @cli.command(epilog=EXIT_CODES_HELP)
 @scenario_argument
-@click.option("--realizations", type=int, default=None, metavar="N",
+@click.option("--realizations", type=INT, default=None, metavar="N",
               help="Realizations to run (default: the scenario's on the GPU; a smaller count on the CPU).")
-@click.option("--seed", type=int, default=None, metavar="S", help="Seed (default: the scenario's).")
+@click.option("--seed", type=INT, default=None, metavar="S", help="Seed (default: the scenario's).")
 @device_option
 @click.option("-o", "--output", default=None, metavar="PATH",
               help="Results file (default: results/<scenario>.h5).")
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Run batches on this Dask scheduler.")
-@click.option("--workers", type=int, default=None, metavar="N",
+@click.option("--workers", type=INT, default=None, metavar="N",
               help="Start a local Dask cluster of N workers (one per GPU where there are GPUs).")
 @click.option("--shard", default=None, metavar="K/N", help="Run only the K-th of N realization ranges.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint a stopped run left beside PATH.")
-@click.option("--batch-size", type=int, default=None, metavar="B",
+@click.option("--batch-size", type=INT, default=None, metavar="B",
               help="Realizations per batch (default: sized to the device).")
-@click.option("--jobs", type=int, default=None, metavar="N",
+@click.option("--jobs", "n_jobs", type=INT, default=None, metavar="N",
               help="Worker processes on this machine (default: every core it may use): the CPU "
                    "backend's batches, the GPU backend's sampling and element fits.")
+@epoch_gap_option
 @set_option
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
-        resume, batch_size, jobs, overrides) -> None:
+        resume, batch_size, n_jobs, max_epoch_gap_days, overrides) -> None:
     """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
     import json
     from pathlib import Path
 
-    from .engine import jobs as run_jobs
+    from .engine import jobs
     from .engine.backend import resolve_device
     from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
@@ -396,26 +506,42 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     from .engine.backend import gpu_unusable_reason
 
     resolved = resolve_device(device)
-    s = load_scenario(scenario, overrides)
-    shard_kn = run_jobs.parse_shard(shard)
+    s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
+    shard_kn = jobs.parse_shard(shard)
     why_cpu = gpu_unusable_reason() if device == "auto" and resolved == "cpu" else None
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
-    out = Path(output) if output else Path("results") / (
+    if output is not None and (not output or "\0" in output):
+        raise InputError(f"-o: {output!r} is not a file name; expected a results file path")
+    out = Path(output) if output is not None else Path("results") / (
         f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
-    if output is None:
-        out.parent.mkdir(exist_ok=True)  # the default folder; a folder the user names must exist
-    executor = run_jobs.make_executor(resolved, jobs=jobs, workers=workers, scheduler=scheduler)
+    made_default = False
+    if output is None and not out.parent.is_dir():
+        # The default folder; a folder the user names must exist.
+        try:
+            out.parent.mkdir()
+        except OSError as exc:
+            raise InputError(f"{out.parent}: cannot create the default output folder "
+                             f"({exc.strerror or exc}); give -o PATH") from None
+        made_default = True
+    executor = None
     bar = _RunProgress(enabled=sys.stderr.isatty() and not as_json)
     try:
-        job = run_jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
-                               shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
-                               on_progress=bar.update)
-    except KeyboardInterrupt:
+        executor = jobs.make_executor(resolved, jobs=n_jobs, workers=workers, scheduler=scheduler)
+        job = jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
+                           shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
+                           on_progress=bar.update)
+    except FragriskError:
+        if made_default:  # refused: leave no trace of this run
+            with contextlib.suppress(OSError):
+                out.parent.rmdir()
+        raise
+    except KeyboardInterrupt as exc:
         bar.close()
-        click.echo(f"interrupted: finished batches are kept in {run_jobs.checkpoint_dir(out)}; continue with "
-                   f"the same command and --resume", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        signal_name = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        click.echo(f"{signal_name}: finished batches are kept in {jobs.checkpoint_dir(out)}; continue "
+                   f"with the same command and --resume", err=True)
+        sys.exit(EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED)
     finally:
         bar.close()
         if executor is not None:
@@ -507,18 +633,19 @@ def _duration(seconds: float) -> str:
 @click.argument("results_file", metavar="RESULTS.h5")
 @click.option("-o", "--output", default=None, metavar="DIR", help="Folder (default: <RESULTS>_plots beside it).")
 @click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png", show_default=True)
-def plot(results_file, output, fmt) -> None:
+@click.option("--overwrite", is_flag=True, help="Replace figures that exist in DIR.")
+def plot(results_file, output, fmt, overwrite) -> None:
     """Draw the figures of a results file and print their paths."""
     from .engine.plots import plot_all
 
-    for path in plot_all(results_file, output, fmt):
+    for path in plot_all(results_file, output, fmt, overwrite=overwrite):
         click.echo(str(path))
 
 
 @cli.command()
 @click.argument("results_file", metavar="RESULTS.h5")
 @click.option("--target", default=None, metavar="NAME", help="Only this target (default: every target).")
-@click.option("--top", type=int, default=None, metavar="N",
+@click.option("--top", type=INT, default=None, metavar="N",
               help="The N largest encounters [default: 10 printed; with --csv: all of them].")
 @click.option("--csv", "csv_path", default=None, metavar="PATH",
               help="Write the encounters (with --windows: the windows) as CSV instead of a table.")
@@ -526,11 +653,11 @@ def plot(results_file, output, fmt) -> None:
 @click.option("--windows", is_flag=True,
               help="The risk windows: the fewest windows of --width-s that carry --share of the mean "
                    "expected collisions in the first --within-h hours.")
-@click.option("--share", type=float, default=0.9, show_default=True, metavar="S",
+@click.option("--share", type=FLOAT, default=0.9, show_default=True, metavar="S",
               help="Share of the mean expected collisions the windows carry, in (0, 1].")
-@click.option("--width-s", type=float, default=120.0, show_default=True, metavar="W",
+@click.option("--width-s", type=FLOAT, default=120.0, show_default=True, metavar="W",
               help="Width of each window, seconds.")
-@click.option("--within-h", type=float, default=24.0, show_default=True, metavar="H",
+@click.option("--within-h", type=FLOAT, default=24.0, show_default=True, metavar="H",
               help="The period: the first H hours after the analysis start.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def encounters(results_file, target, top, csv_path, overwrite, windows, share, width_s, within_h,

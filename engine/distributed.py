@@ -18,12 +18,15 @@ Dask is imported only here and only when asked for; without it --workers/--sched
 one-line error. A worker process that dies mid-batch has its batch rerun by Dask elsewhere (and
 the Setup sent again if no live worker holds it: scattered data is not recomputed); a batch
 that runs out of GPU memory is split in two and both halves resubmitted. Local clusters start
-their workers with SIGINT ignored, so Ctrl-C reaches fragrisk alone (exit 130, checkpoint kept).
+their workers with SIGINT ignored, so Ctrl-C reaches fragrisk alone (exit 130, checkpoint kept);
+SIGTERM (a batch scheduler ending the job) is deferred the same way and ends the run with
+engine.errors.Terminated (exit 143, checkpoint kept).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import signal
@@ -33,7 +36,7 @@ from concurrent.futures import CancelledError
 
 from .. import engine
 from . import montecarlo
-from .errors import InputError, one_line
+from .errors import InputError, Terminated, one_line
 
 NEEDS_DASK = "--workers/--scheduler need dask: pip install 'fragrisk[dask]'"
 
@@ -42,6 +45,11 @@ CONNECT_TIMEOUT_S = 30
 WORKERS_TIMEOUT_S = 120
 #: Times the Setup is sent again after every worker holding it died.
 MAX_SETUP_RESENDS = 3
+#: Local worker processes per core at most (--workers): more only thrash the machine.
+MAX_WORKERS_PER_CORE = 4
+#: What a local cluster's scheduler and workers log on stderr: errors, not the warnings of a
+#: cancelled batch (Ctrl-C, SIGTERM) that would follow fragrisk's one line.
+LOCAL_LOG_LEVEL = logging.ERROR
 
 
 def _import_distributed():
@@ -81,6 +89,13 @@ class DaskExecutor:
             raise InputError("DaskExecutor: give a scheduler address or a number of workers")
         if workers is not None and workers < 1:
             raise InputError(f"--workers: must be >= 1, got {workers}")
+        cores = os.cpu_count() or 1
+        if workers is not None and workers > MAX_WORKERS_PER_CORE * cores:
+            raise InputError(f"--workers: {workers:,} local worker processes on a machine with "
+                             f"{cores} core(s); at most {MAX_WORKERS_PER_CORE * cores} (use "
+                             f"--scheduler for a cluster of machines)")
+        if scheduler is not None and not str(scheduler).strip():
+            raise InputError("--scheduler: an empty address; expected e.g. tcp://HOST:8786")
         if device not in ("cpu", "gpu"):
             raise InputError(f"DaskExecutor: device must be 'cpu' or 'gpu', got {device!r}")
         _import_distributed()
@@ -90,6 +105,8 @@ class DaskExecutor:
         self.client = None
         self.cluster = None
         self.notes: list[str] = []
+        #: Processes running batches at once, for engine.limits' time estimate (None: unknown).
+        self.parallel_hint = workers if scheduler is None else None
 
     # --- the cluster ---------------------------------------------------------------------------
 
@@ -108,7 +125,9 @@ class DaskExecutor:
             # Worker processes inherit an ignored SIGINT and keep it: Ctrl-C in a terminal reaches
             # the whole process group, and only this process should act on it (cancel, shut the
             # cluster down, keep the checkpoint) rather than every worker dying with a traceback.
-            with _sigint_ignored():
+            # The same for SIGTERM, which a batch scheduler sends to every process of the job
+            # (the nannies stop their workers through a queue, then SIGKILL: never SIGTERM).
+            with _sigint_ignored(), _signal_handled_by(signal.SIGTERM, signal.SIG_IGN):
                 self.cluster = self._local_cluster(distributed)
                 self.client = distributed.Client(self.cluster)
                 self._wait_for_workers(len(self.cluster.worker_spec))
@@ -118,7 +137,7 @@ class DaskExecutor:
         n = int(self.workers)
         if self.device != "gpu":
             return distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                            dashboard_address=None)
+                                            dashboard_address=None, silence_logs=LOCAL_LOG_LEVEL)
         gpus = _visible_gpus()
         if n > len(gpus):
             self.notes.append(f"--workers {n}: {len(gpus)} GPU(s) visible, so {len(gpus)} worker(s), one per GPU")
@@ -128,7 +147,7 @@ class DaskExecutor:
         except ImportError:
             return local_cluster_with_env(distributed, [{"CUDA_VISIBLE_DEVICES": g} for g in gpus])
         return LocalCUDACluster(n_workers=len(gpus), threads_per_worker=1, CUDA_VISIBLE_DEVICES=",".join(gpus),
-                                dashboard_address=None)
+                                dashboard_address=None, silence_logs=LOCAL_LOG_LEVEL)
 
     def _wait_for_workers(self, n: int) -> None:
         try:
@@ -164,16 +183,18 @@ class DaskExecutor:
         """Disconnect, and shut down the local cluster if this executor started one."""
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # noqa: BLE001 - closing what may already be gone
-                pass
-        if cluster is not None:
-            try:
-                cluster.close()
-            except Exception:  # noqa: BLE001
-                pass
+        # A local cluster first: its scheduler still has this client to report to while its
+        # workers stop (with the client gone first, it logs its reports' failures with
+        # tracebacks after an interrupted run). What a local cluster says while it shuts down
+        # (tasks and data lost with its workers) is no news to the user: kept quiet.
+        quiet = _distributed_logs_quiet() if cluster is not None else contextlib.nullcontext()
+        with quiet:
+            for thing in (cluster, client):
+                if thing is not None:
+                    try:
+                        thing.close()
+                    except Exception:  # noqa: BLE001 - closing what may already be gone
+                        pass
 
     def __enter__(self):
         return self
@@ -196,8 +217,8 @@ class DaskExecutor:
             batches=None) -> montecarlo.RunOutput:
         """montecarlo.run on the cluster: the same RunOutput (batches in completion order).
 
-        Ctrl-C raises KeyboardInterrupt between batches (see `_sigint_deferred`), after the
-        queued and running batches are cancelled."""
+        Ctrl-C raises KeyboardInterrupt, and SIGTERM engine.errors.Terminated, between batches
+        (see `_sigint_deferred`), after the queued and running batches are cancelled."""
         with _sigint_deferred() as interrupted:
             return self._run(setup, realizations, batch_size, on_batch, batches, interrupted)
 
@@ -225,7 +246,7 @@ class DaskExecutor:
             for fut in _completed(pending, interrupted):
                 _, chunk, used = live.pop(fut.key)
                 try:
-                    b = fut.result()
+                    b = _result(fut, interrupted)
                 except too_big as exc:  # split in two, free the workers' cached blocks, resubmit
                     if chunk.size == 1:
                         raise montecarlo.out_of_memory_error(setup, chunk, exc) from None
@@ -275,20 +296,38 @@ POLL_S = 0.1
 
 def _completed(pending, interrupted: threading.Event):
     """The futures of distributed.as_completed `pending` as they finish, raising
-    KeyboardInterrupt here, outside any call into distributed, once `interrupted` is set."""
+    KeyboardInterrupt (Terminated after SIGTERM) here, outside any call into distributed, once
+    `interrupted` is set."""
     while not pending.is_empty():
         if interrupted.is_set():
-            raise KeyboardInterrupt
+            raise _interrupt(interrupted)
         if pending.has_ready():
             yield next(pending)
         else:
             time.sleep(POLL_S)
 
 
+def _interrupt(interrupted: threading.Event) -> KeyboardInterrupt:
+    """The exception that ends a run after the signal that set `interrupted`."""
+    return Terminated() if getattr(interrupted, "signum", None) == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _result(fut, interrupted: threading.Event):
+    """fut.result(); where the batch failed after a signal (a batch scheduler's SIGTERM reaches
+    local workers too, and may end them first), the signal's exception instead of the batch's."""
+    try:
+        return fut.result()
+    except Exception:
+        if interrupted.is_set():
+            raise _interrupt(interrupted) from None
+        raise
+
+
 @contextlib.contextmanager
 def _sigint_deferred():
-    """Yields an Event that the first Ctrl-C (SIGINT) sets instead of raising KeyboardInterrupt;
-    a second one raises at once. Main thread only (elsewhere the Event is never set).
+    """Yields an Event that the first Ctrl-C (SIGINT) or SIGTERM sets instead of raising
+    KeyboardInterrupt (or Terminated); a second one raises at once. The Event's `signum` says
+    which signal set it. Main thread only (elsewhere the Event is never set).
 
     Why: a KeyboardInterrupt raised inside one of distributed's blocking calls (Future.result,
     scatter, ...) can land before distributed's sync() has its future, and its cancel callback
@@ -296,13 +335,15 @@ def _sigint_deferred():
     by `_completed` instead, between calls, it ends the run cleanly.
     """
     interrupted = threading.Event()
+    interrupted.signum = None
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
         if interrupted.is_set():
-            raise KeyboardInterrupt
+            raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+        interrupted.signum = signum
         interrupted.set()
 
-    with _sigint_handled_by(on_sigint):
+    with _sigint_handled_by(on_signal), _signal_handled_by(signal.SIGTERM, on_signal):
         yield interrupted
 
 
@@ -311,25 +352,44 @@ def _sigint_ignored():
     return _sigint_handled_by(signal.SIG_IGN)
 
 
-@contextlib.contextmanager
 def _sigint_handled_by(handler):
     """SIGINT goes to `handler` (a function or signal.SIG_IGN) inside the block, and back to the
     previous handler after it. Main thread only: elsewhere Python cannot set handlers, and
     nothing changes."""
+    return _signal_handled_by(signal.SIGINT, handler)
+
+
+@contextlib.contextmanager
+def _signal_handled_by(signum, handler):
+    """Signal `signum` goes to `handler` inside the block (see _sigint_handled_by)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def _distributed_logs_quiet():
+    """Nothing of distributed's loggers in this process inside the block (their level restored
+    after it)."""
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 def local_cluster_with_env(distributed, envs: list[dict]):
     """A LocalCluster of len(envs) one-thread worker processes, worker i with environment envs[i]
     (e.g. CUDA_VISIBLE_DEVICES, so each sees one GPU as device 0)."""
-    cluster = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
+                                       silence_logs=LOCAL_LOG_LEVEL)
     template = cluster.new_spec
     for i, env in enumerate(envs):
         options = dict(template["options"], env={**template["options"].get("env", {}), **env})

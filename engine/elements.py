@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-from sgp4.api import WGS72, Satrec
+from sgp4.api import SGP4_ERRORS, WGS72, Satrec
 
 from . import sgp4 as fr_sgp4  # fragrisk's SGP4 (its constants), not the python-sgp4 package
 from .errors import InputError
@@ -40,6 +40,14 @@ DEEP_SPACE_PERIOD_MIN = fr_sgp4.DEEP_SPACE_PERIOD_MIN
 _SGP4_EPOCH0_JD = 2433281.5
 
 _TLE_LINE_LENGTH = 69
+
+#: Largest NORAD catalog number an OMM may carry (9 digits, the CCSDS/Space-Track field).
+MAX_CATALOG_NUMBER = 999_999_999
+#: python-sgp4's sgp4init refuses catalog numbers above this one (Alpha-5 "Z9999").
+SGP4INIT_MAX_SATNUM = 339_999
+#: Largest element set file read (bytes): the whole public catalog as OMM XML is under 100 MB,
+#: and `fragrisk sample --format omm` writes at most 240,000 fragments (about 300 MB).
+MAX_ELEMENTS_FILE_BYTES = 1 << 30
 _ARRAY_FIELDS = ("epoch_jd", "epoch_fr", "no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo",
                  "bstar")
 _DEG = math.pi / 180.0
@@ -174,7 +182,10 @@ class ElementSet:
         for i in range(len(self)):
             sat = Satrec()
             epoch_days = (float(self.epoch_jd[i]) - _SGP4_EPOCH0_JD) + float(self.epoch_fr[i])
-            sat.sgp4init(WGS72, "i", int(self.satnum[i]), epoch_days, float(self.bstar[i]),
+            # The catalog number is only a label to sgp4init, which refuses numbers past Alpha-5.
+            satnum = int(self.satnum[i])
+            satnum = satnum if 0 <= satnum <= SGP4INIT_MAX_SATNUM else 0
+            sat.sgp4init(WGS72, "i", satnum, epoch_days, float(self.bstar[i]),
                          0.0, 0.0, float(self.ecco[i]), float(self.argpo[i]),
                          float(self.inclo[i]), float(self.mo[i]), float(self.no_kozai[i]),
                          float(self.nodeo[i]))
@@ -182,6 +193,26 @@ class ElementSet:
             sat.jdsatepochF = float(self.epoch_fr[i])
             sats.append(sat)
         return sats
+
+
+def sgp4_rejection(code: int, ecco: float, no_kozai: float, inclo: float,
+                   names: tuple[str, str] = ("eccentricity", "mean motion")) -> str:
+    """Why SGP4 refuses mean elements, in words: the meaning of its error ``code``, the
+    eccentricity and mean motion (``no_kozai`` rad/min) under ``names``, and the perigee they
+    give."""
+    meaning = SGP4_ERRORS.get(int(code), "mean motion not > 0" if code == 0 else "unknown error")
+    text = (f"{meaning} (SGP4 error {int(code)}): {names[0]} {float(ecco):.7f} and {names[1]} "
+            f"{float(no_kozai) * 720.0 / math.pi:.8g} rev/day")
+    if no_kozai > 0.0 and 0.0 <= ecco < 1.0:
+        with np.errstate(all="ignore"):
+            n = fr_sgp4.unkozai_mean_motion(np.array([no_kozai]), np.array([ecco]),
+                                            np.array([inclo]))
+            a_er = (n / fr_sgp4.XKE) ** (-2.0 / 3.0)
+            perigee = float(((a_er * (1.0 - ecco) - 1.0) * EARTH_RADIUS_KM)[0])
+        if math.isfinite(perigee):
+            where = "below the surface" if perigee < 0 else "above it"
+            text += f" put the perigee {abs(perigee):,.0f} km {where}"
+    return text
 
 
 def concat(sets: Sequence[ElementSet]) -> ElementSet:
@@ -205,34 +236,75 @@ def concat(sets: Sequence[ElementSet]) -> ElementSet:
 # ================================================================================================
 
 def tle_checksum(line: str) -> int:
-    """Modulo-10 checksum of a TLE line: digits count their value, '-' counts 1, over 68 columns."""
+    """Modulo-10 checksum of a TLE line: digits count their value, '-' counts 1, over 68 columns.
+
+    Only ASCII digits count (``_check_tle_line`` refuses any other character before this runs;
+    ``str.isdigit`` would also take e.g. full-width digits)."""
     total = 0
     for ch in line[:68]:
-        if ch.isdigit():
+        if "0" <= ch <= "9":
             total += ord(ch) - 48
         elif ch == "-":
             total += 1
     return total % 10
 
 
-# Fixed columns (0-based slices) checked before python-sgp4 reads them: its C++ reader stops at
-# the first bad character without saying so, and garbage elements would propagate silently.
-_CATNUM_RE = re.compile(r"^(\d{1,5}|[A-HJ-NP-Z]\d{4})$")
-_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$")
-_EXP_RE = re.compile(r"^[+-]?\.?\d{1,5}[+-]\d$")      # TLE "assumed decimal point" notation
-_DIGITS_RE = re.compile(r"^\d+$")
-_LINE1_FIELDS = (
-    ("epoch year (columns 19-20)", slice(18, 20), _DIGITS_RE),
-    ("epoch day (columns 21-32)", slice(20, 32), _FLOAT_RE),
-    ("B* (columns 54-61)", slice(53, 61), _EXP_RE),
+# Every column of both lines (CelesTrak, "FAQs: Two-Line Element Set Format"), checked before
+# python-sgp4 reads them: its C++ reader stops at the first bad character without saying so, and
+# garbage elements would propagate silently.  Patterns are ASCII-only (re.ASCII: a full-width or
+# other non-ASCII digit is not a digit here) and apply to the field with its blanks stripped.
+# A "blank" field must be a space.  Columns are 1-based and inclusive, as the format is written.
+_A = re.ASCII
+_CATNUM_RE = re.compile(r"^(\d{1,5}|[A-HJ-NP-Z]\d{4})$", _A)
+_FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)$", _A)
+_EXP_RE = re.compile(r"^[+-]?\.?\d{1,5}[+-]\d$", _A)      # TLE "assumed decimal point" notation
+_DIGITS_RE = re.compile(r"^\d+$", _A)
+_OPTIONAL_DIGITS_RE = re.compile(r"^\d*$", _A)            # right-justified counters, may be blank
+_CLASSIFICATION_RE = re.compile(r"^[UCS]?$", _A)
+_DESIGNATOR_RE = re.compile(r"^(\d{5}[A-Z ]{0,3})?$", _A)  # launch year, number, piece
+_BLANK = None
+_LINE1_COLUMNS = (
+    (3, 7, "catalog number", _CATNUM_RE),
+    (8, 8, "classification", _CLASSIFICATION_RE),
+    (9, 9, "separator", _BLANK),
+    (10, 17, "international designator", _DESIGNATOR_RE),
+    (18, 18, "separator", _BLANK),
+    (19, 20, "epoch year", _DIGITS_RE),
+    (21, 32, "epoch day", _FLOAT_RE),
+    (33, 33, "separator", _BLANK),
+    (34, 43, "first derivative of the mean motion", _FLOAT_RE),
+    (44, 44, "separator", _BLANK),
+    (45, 52, "second derivative of the mean motion", _EXP_RE),
+    (53, 53, "separator", _BLANK),
+    (54, 61, "B*", _EXP_RE),
+    (62, 62, "separator", _BLANK),
+    (63, 63, "ephemeris type", _OPTIONAL_DIGITS_RE),
+    (64, 64, "separator", _BLANK),
+    (65, 68, "element set number", _OPTIONAL_DIGITS_RE),
 )
-_LINE2_FIELDS = (
-    ("inclination (columns 9-16)", slice(8, 16), _FLOAT_RE),
-    ("right ascension of the node (columns 18-25)", slice(17, 25), _FLOAT_RE),
-    ("eccentricity (columns 27-33)", slice(26, 33), _DIGITS_RE),
-    ("argument of perigee (columns 35-42)", slice(34, 42), _FLOAT_RE),
-    ("mean anomaly (columns 44-51)", slice(43, 51), _FLOAT_RE),
-    ("mean motion (columns 53-63)", slice(52, 63), _FLOAT_RE),
+_LINE2_COLUMNS = (
+    (3, 7, "catalog number", _CATNUM_RE),
+    (8, 8, "separator", _BLANK),
+    (9, 16, "inclination", _FLOAT_RE),
+    (17, 17, "separator", _BLANK),
+    (18, 25, "right ascension of the node", _FLOAT_RE),
+    (26, 26, "separator", _BLANK),
+    (27, 33, "eccentricity", _DIGITS_RE),
+    (34, 34, "separator", _BLANK),
+    (35, 42, "argument of perigee", _FLOAT_RE),
+    (43, 43, "separator", _BLANK),
+    (44, 51, "mean anomaly", _FLOAT_RE),
+    (52, 52, "separator", _BLANK),
+    (53, 63, "mean motion", _FLOAT_RE),
+    (64, 68, "revolution number", _OPTIONAL_DIGITS_RE),
+)
+# Ranges of the numbers the format allows (day of year; degrees).
+_LINE1_RANGES = (("epoch day", 21, 32, lambda x: 1.0 <= x < 367.0, "in [1, 367)"),)
+_LINE2_RANGES = (
+    ("inclination", 9, 16, lambda x: 0.0 <= x <= 180.0, "in [0, 180] deg"),
+    ("right ascension of the node", 18, 25, lambda x: 0.0 <= x <= 360.0, "in [0, 360] deg"),
+    ("argument of perigee", 35, 42, lambda x: 0.0 <= x <= 360.0, "in [0, 360] deg"),
+    ("mean anomaly", 44, 51, lambda x: 0.0 <= x <= 360.0, "in [0, 360] deg"),
 )
 
 
@@ -240,27 +312,49 @@ def _short(text: str, width: int = 24) -> str:
     return text if len(text) <= width else text[:width] + "..."
 
 
+def _not_ascii(text: str) -> tuple[int, str] | None:
+    """(1-based column, character) of the first character of ``text`` that is not printable
+    ASCII, else None."""
+    for col, ch in enumerate(text, start=1):
+        if not " " <= ch <= "~":
+            return col, ch
+    return None
+
+
 def _check_tle_line(line: str, number: str, lineno: int, source: str) -> None:
     if len(line) != _TLE_LINE_LENGTH:
         raise InputError(f"{source}: line {lineno} has {len(line)} characters, "
                          f"expected {_TLE_LINE_LENGTH}")
+    bad = _not_ascii(line)
+    if bad is not None:
+        col, ch = bad
+        raise InputError(f"{source}: line {lineno}: column {col} holds {ch!r} (U+{ord(ch):04X}), "
+                         f"not a printable ASCII character; element sets are ASCII text")
     if line[0] != number or line[1] != " ":
         raise InputError(f"{source}: line {lineno}: starts with {line[:2]!r}, "
                          f"expected line {number} of an element set ('{number} ...')")
     stated = line[68]
-    if not stated.isdigit():
+    if not "0" <= stated <= "9":
         raise InputError(f"{source}: line {lineno}: checksum {stated!r} is not a digit")
     expected = tle_checksum(line)
     if int(stated) != expected:
         raise InputError(f"{source}: line {lineno}: checksum is {stated}, expected {expected}")
-    catnum = line[2:7].strip()
-    if not _CATNUM_RE.match(catnum):
-        raise InputError(f"{source}: line {lineno}: catalog number {line[2:7]!r} "
-                         f"(columns 3-7) is not a catalog number")
-    for label, cols, pattern in (_LINE1_FIELDS if number == "1" else _LINE2_FIELDS):
-        text = line[cols].strip()
-        if not pattern.match(text):
-            raise InputError(f"{source}: line {lineno}: {label} {line[cols]!r} is not a number")
+    for first, last, label, pattern in (_LINE1_COLUMNS if number == "1" else _LINE2_COLUMNS):
+        raw = line[first - 1:last]
+        where = f"column {first}" if first == last else f"columns {first}-{last}"
+        if pattern is _BLANK:
+            if raw != " ":
+                raise InputError(f"{source}: line {lineno}: {where} holds {raw!r}, expected a "
+                                 f"blank (a separator between fields)")
+        elif not pattern.match(raw.strip()):
+            what = ("is not a catalog number" if label == "catalog number" else
+                    "is not a number" if pattern in (_FLOAT_RE, _EXP_RE, _DIGITS_RE) else
+                    "is not allowed there")
+            raise InputError(f"{source}: line {lineno}: {label} ({where}) {raw!r} {what}")
+    for label, first, last, ok, expect in (_LINE1_RANGES if number == "1" else _LINE2_RANGES):
+        if not ok(float(line[first - 1:last])):
+            raise InputError(f"{source}: line {lineno}: {label} (columns {first}-{last}) "
+                             f"{line[first - 1:last].strip()} is not {expect}")
 
 
 def _satrec_arrays(sat: Satrec) -> dict:
@@ -305,6 +399,10 @@ def parse_tle(text: str, source: str) -> ElementSet:
             if not line.startswith("1"):
                 raise InputError(f"{source}: line {lineno}: expected line 1 of an element set "
                                  f"('1 ...'), found {_short(line)!r}")
+            control = next((ch for ch in name if ch < " " or ch == "\x7f"), None)
+            if control is not None:
+                raise InputError(f"{source}: line {lineno - 1}: the name {_short(name)!r} holds "
+                                 f"the control character {control!r}")
         l1no, l1 = lineno, line
         _check_tle_line(l1, "1", l1no, source)
         i += 1
@@ -318,8 +416,8 @@ def parse_tle(text: str, source: str) -> ElementSet:
         i += 1
         sat = Satrec.twoline2rv(l1, l2, WGS72)
         if sat.error != 0 or not sat.no_kozai > 0.0:
-            raise InputError(f"{source}: line {l2no}: python-sgp4 rejects this element set "
-                             f"(error code {sat.error}, mean motion {sat.no_kozai} rad/min)")
+            raise InputError(f"{source}: line {l2no}: SGP4 cannot start from this element set: "
+                             f"{sgp4_rejection(sat.error, sat.ecco, sat.no_kozai, sat.inclo)}")
         records.append(_satrec_arrays(sat))
         satnums.append(int(sat.satnum))
         names.append(name if name else l1[2:7].strip())
@@ -337,7 +435,13 @@ def _read_bytes(path) -> tuple[bytes, str]:
         if not p.is_file():
             if isinstance(p, Path) and p.is_dir():
                 raise InputError(f"{source}: is a folder, not a file")
+            if isinstance(p, Path) and p.exists():
+                raise InputError(f"{source}: not a regular file (a device, pipe or socket)")
             raise InputError(f"{source}: file not found")
+        if isinstance(p, Path) and p.stat().st_size > MAX_ELEMENTS_FILE_BYTES:
+            raise InputError(f"{source}: {p.stat().st_size:,} bytes, more than the "
+                             f"{MAX_ELEMENTS_FILE_BYTES:,} of the largest element set file "
+                             f"fragrisk reads")
         return p.read_bytes(), source
     except OSError as exc:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
@@ -365,17 +469,46 @@ _OMM_REQUIRED = ("NORAD_CAT_ID", "EPOCH", "MEAN_MOTION", "ECCENTRICITY", "INCLIN
                  "RA_OF_ASC_NODE", "ARG_OF_PERICENTER", "MEAN_ANOMALY", "BSTAR")
 
 
+# A number as OMM text (KVN/XML/CSV values, JSON strings): ASCII digits only (float() would
+# also take full-width digits, "1_000", "nan" and "inf"), optional exponent.
+_OMM_NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", re.ASCII)
+
+
 def _omm_float(fields_: dict, key: str, where: str) -> float:
+    """A finite float from an OMM value: a JSON number, or text matching _OMM_NUMBER_RE."""
     value = fields_[key]
-    if isinstance(value, bool):
-        raise InputError(f"{where}: {key} = {value!r} is not a number")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"{where}: {key} = {_show_value(value)} is not a number")
+    if isinstance(value, str) and not _OMM_NUMBER_RE.match(value.strip()):
+        raise InputError(f"{where}: {key} = {_show_value(value)} is not a number "
+                         f"(ASCII digits, optional sign, decimal point and exponent)")
     try:
         out = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: {key} = {value!r} is not a number") from None
+    except (OverflowError, ValueError):
+        raise InputError(f"{where}: {key} = {_show_value(value)} is not a finite number") from None
     if not math.isfinite(out):
-        raise InputError(f"{where}: {key} = {value!r} is not a finite number")
+        raise InputError(f"{where}: {key} = {_show_value(value)} is not a finite number")
     return out
+
+
+def _show_value(value) -> str:
+    """An OMM value for a message: repr, cut to 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _omm_catalog_number(value, where: str) -> int:
+    """NORAD_CAT_ID: ASCII digits (or a JSON integer) in [0, MAX_CATALOG_NUMBER]."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        ok = False
+    elif isinstance(value, int):
+        ok = 0 <= value <= MAX_CATALOG_NUMBER
+    else:
+        ok = bool(_DIGITS_RE.match(value.strip())) and len(value.strip()) <= 9
+    if not ok:
+        raise InputError(f"{where}: NORAD_CAT_ID = {_show_value(value)} is not a catalog number "
+                         f"(an integer from 0 to {MAX_CATALOG_NUMBER:,})")
+    return int(value)
 
 
 def _omm_record(fields_: dict, k: int, source: str) -> tuple[dict, int, str]:
@@ -388,11 +521,8 @@ def _omm_record(fields_: dict, k: int, source: str) -> tuple[dict, int, str]:
     theory = str(present.get("MEAN_ELEMENT_THEORY", "SGP4")).strip().upper()
     if theory != "SGP4":
         raise InputError(f"{where}: MEAN_ELEMENT_THEORY = {theory!r}, expected 'SGP4'")
-    catnum_text = str(present["NORAD_CAT_ID"]).strip()
-    if isinstance(present["NORAD_CAT_ID"], bool) or not _DIGITS_RE.match(catnum_text):
-        raise InputError(f"{where}: NORAD_CAT_ID = {present['NORAD_CAT_ID']!r} "
-                         f"is not a catalog number")
-    jd, fr = parse_utc(str(present["EPOCH"]), where=f"{where}: EPOCH")
+    satnum = _omm_catalog_number(present["NORAD_CAT_ID"], where)
+    jd, fr = parse_utc(present["EPOCH"], where=f"{where}: EPOCH")
     mean_motion = _omm_float(present, "MEAN_MOTION", where)
     ecc = _omm_float(present, "ECCENTRICITY", where)
     incl = _omm_float(present, "INCLINATION", where)
@@ -414,8 +544,14 @@ def _omm_record(fields_: dict, k: int, source: str) -> tuple[dict, int, str]:
         "mo": _omm_float(present, "MEAN_ANOMALY", where) * _DEG,
         "bstar": _omm_float(present, "BSTAR", where),
     }
-    satnum = int(catnum_text)
-    name = str(present.get("OBJECT_NAME", "")).strip() or catnum_text
+    sat = Satrec()  # SGP4's own initialisation decides whether it can start from these
+    sat.sgp4init(WGS72, "i", 0, (jd - _SGP4_EPOCH0_JD) + fr, record["bstar"], 0.0, 0.0, ecc, record["argpo"],
+                 record["inclo"], record["mo"], record["no_kozai"], record["nodeo"])
+    if sat.error != 0:
+        why = sgp4_rejection(sat.error, ecc, record["no_kozai"], record["inclo"],
+                             ("ECCENTRICITY", "MEAN_MOTION"))
+        raise InputError(f"{where}: SGP4 cannot start from this element set: {why}")
+    name = str(present.get("OBJECT_NAME", "")).strip() or str(satnum)
     return record, satnum, name
 
 
@@ -456,6 +592,8 @@ def _omm_json_records(text: str, source: str) -> list[dict]:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{source}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{source}: not valid OMM JSON: nested too deeply") from None
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list) or not all(isinstance(r, dict) for r in doc):

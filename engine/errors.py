@@ -1,5 +1,5 @@
-"""The exception types the CLI turns into a one-line message and a non-zero exit, and the one
-helper that makes any text (or exception) fit on one line."""
+"""The exception types the CLI turns into a one-line message and a non-zero exit, the one that
+stands for SIGTERM, and the one helper that makes any text (or exception) fit on one line."""
 
 
 class FragriskError(Exception):
@@ -23,3 +23,9 @@ def one_line(text: object) -> str:
     if not line and isinstance(text, BaseException):
         return type(text).__name__
     return line
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what a batch scheduler sends before it kills a job), raised where Ctrl-C's
+    KeyboardInterrupt would be: every interrupt path (finished batches kept in the checkpoint,
+    temporary files removed) handles both; the CLI exits 143 (128 + SIGTERM) instead of 130."""

@@ -33,16 +33,48 @@ NOT_A_VARIABLE = b"This is a netCDF dimension but not a netCDF variable."
 def check_output_path(path: str | os.PathLike, *, overwrite: bool = False,
                       what: str = "a file") -> Path:
     """Return ``path`` as a Path if a file may be written there, else raise InputError (one
-    line): an existing path without ``overwrite``, a folder, or a folder that does not exist."""
-    path = Path(path)
+    line): an empty name, an existing path without ``overwrite``, a folder, a folder that does
+    not exist or is a file, or a folder this process cannot create files in (read-only,
+    permissions: tried by creating and removing an empty file there)."""
+    text = os.fspath(path)
+    if not text or "\0" in text:
+        raise InputError(f"{text!r}: not a file name; expected {what} path")
+    path = Path(text)
     if path.is_dir():
         raise InputError(f"{path}: is a folder; expected {what} path")
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise InputError(f"{path}: exists; use --overwrite to replace it")
     folder = path.parent
     if not folder.is_dir():
+        if folder.exists() or any(p.exists() and not p.is_dir() for p in folder.parents):
+            raise InputError(f"{path}: {_file_in_path(folder)} is a file, not a folder")
         raise InputError(f"{path}: folder {str(folder)!r} does not exist")
+    check_writable_folder(folder, path)
     return path
+
+
+def _file_in_path(folder: Path) -> str:
+    """The first component of ``folder`` that exists and is not a folder."""
+    for p in reversed((folder, *folder.parents)):
+        if p.exists() and not p.is_dir():
+            return repr(str(p))
+    return repr(str(folder))
+
+
+def check_writable_folder(folder: Path, path: Path | None = None) -> None:
+    """InputError unless this process can create a file in ``folder``: tried, since permission
+    bits do not tell (root ignores them; a read-only mount does not show in them)."""
+    probe = folder / f".fragrisk-probe-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise InputError(f"{path if path is not None else folder}: cannot write in folder "
+                         f"{str(folder)!r}: {exc.strerror or one_line(exc)}") from None
+    os.close(fd)
+    try:
+        probe.unlink()
+    except OSError:
+        pass
 
 
 @contextlib.contextmanager

@@ -17,8 +17,10 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +29,9 @@ from .. import engine
 from . import encounters, montecarlo
 from .cloud import STATUS_DEEP_SPACE
 from .errors import InputError
-from .h5io import atomic_path
+from .h5io import atomic_path, check_output_path
 from .results import write_results
-from .scenario import scenario_to_toml
+from .scenario import MAX_SEED, scenario_to_toml
 from .sgp4 import DEEP_SPACE_PERIOD_MIN
 from .timeutil import format_utc
 
@@ -38,22 +40,27 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     """'K/N' (1 <= K <= N) -> (K, N); None -> None."""
     if text is None:
         return None
-    try:
-        k, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise InputError(f"--shard: expected K/N such as 2/8, got {text!r}") from None
+    # ASCII digits only: int() would also read full-width digits, signs, blanks and "1_0".
+    m = re.fullmatch(r"(\d{1,18})/(\d{1,18})", text, flags=re.ASCII)
+    if m is None:
+        raise InputError(f"--shard: expected K/N such as 2/8, got {text!r}")
+    k, n = int(m.group(1)), int(m.group(2))
     if not (n >= 1 and 1 <= k <= n):
         raise InputError(f"--shard: expected 1 <= K <= N, got {text!r}")
     return k, n
 
 
+def shard_range(n_total: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """[lo, hi) of shard K of N: the K-th of N contiguous, disjoint, covering ranges."""
+    if shard is None:
+        return 0, int(n_total)
+    k, n = shard
+    return (k - 1) * n_total // n, k * n_total // n
+
+
 def shard_realizations(n_total: int, shard: tuple[int, int] | None) -> np.ndarray:
     """Realization indices of shard K of N: the K-th of N contiguous, disjoint, covering ranges."""
-    if shard is None:
-        return np.arange(n_total, dtype=np.int64)
-    k, n = shard
-    lo = (k - 1) * n_total // n
-    hi = k * n_total // n
+    lo, hi = shard_range(n_total, shard)
     return np.arange(lo, hi, dtype=np.int64)
 
 
@@ -65,8 +72,9 @@ def with_overrides(scenario, realizations: int | None, seed: int | None):
             raise InputError(f"--realizations: must be >= 1, got {realizations}")
         analysis = dataclasses.replace(analysis, realizations=int(realizations))
     if seed is not None:
-        if seed < 0:
-            raise InputError(f"--seed: must be >= 0, got {seed}")
+        if not 0 <= seed <= MAX_SEED:
+            raise InputError(f"--seed: must be >= 0 and < 2**64 (the results file stores it as an "
+                             f"unsigned 64-bit number), got {seed}")
         analysis = dataclasses.replace(analysis, seed=int(seed))
     return dataclasses.replace(scenario, analysis=analysis)
 
@@ -134,7 +142,8 @@ def checkpoint_dir(out: Path) -> Path:
 
 
 def _manifest(scenario, device: str, realizations: np.ndarray) -> dict:
-    text = scenario_to_toml(scenario)
+    # Comment lines left out: they name the file as given (a relative or an absolute path).
+    text = "\n".join(line for line in scenario_to_toml(scenario).splitlines() if not line.startswith("#"))
     return {"fragrisk": engine.__version__, "scenario_sha256": hashlib.sha256(text.encode()).hexdigest(),
             "seed": int(scenario.analysis.seed), "realizations": [int(realizations[0]), int(realizations[-1]) + 1]
             if realizations.size else [0, 0], "device": device}
@@ -155,8 +164,17 @@ def save_batch(folder: Path, batch: montecarlo.BatchResult) -> None:
             os.fsync(fh.fileno())
 
 
-def load_batches(folder: Path, manifest: dict) -> list:
-    """Finished batches of a checkpoint folder whose manifest matches; [] otherwise."""
+#: What reading a damaged batch file may raise (np.load of a cut or overwritten .npz).
+_DAMAGED = (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, zipfile.BadZipFile)
+
+
+def load_batches(folder: Path, manifest: dict, shape: tuple[int, int, int] | None = None) -> list:
+    """Finished batches of a checkpoint folder whose manifest matches; [] where the manifest is
+    missing or unreadable.  shape: (targets K, time bins T, size bins S) the batches must have.
+
+    A batch file that cannot be read, or whose arrays do not fit the run (shapes, realizations
+    outside the manifest's range or already loaded), is removed: its realizations run again.
+    """
     try:
         found = json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
@@ -164,7 +182,8 @@ def load_batches(folder: Path, manifest: dict) -> list:
     if found != manifest:
         raise InputError(f"{folder}: checkpoint of a different run (scenario, seed, version, device or "
                          f"realizations differ); remove it or run without --resume")
-    batches = []
+    lo, hi = manifest["realizations"]
+    batches, seen = [], set()
     for path in sorted(folder.glob("batch_*.npz")):
         try:
             with np.load(path) as z:
@@ -172,15 +191,37 @@ def load_batches(folder: Path, manifest: dict) -> list:
                 if "gabbard_apogee_km" in z:
                     gab = (z["gabbard_apogee_km"], z["gabbard_perigee_km"], z["gabbard_period_min"])
                 table = encounters.from_fields({k: z[k] for k in encounters.VARIABLE_NAMES if k in z.files})
-                batches.append(montecarlo.BatchResult(
+                b = montecarlo.BatchResult(
                     realization=z["realization"], by_time=z["by_time"], by_size=z["by_size"],
                     fragments_in_orbit=z["fragments_in_orbit"], n_fragments=z["n_fragments"],
                     status_counts=z["status_counts"], gabbard=gab, fragment_steps=int(z["fragment_steps"]),
                     propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"]),
-                    host_s=float(z["host_s"]) if "host_s" in z else 0.0, encounters=table))
-        except (OSError, ValueError, KeyError):
-            continue  # a batch cut short by the crash: it is simply run again
+                    encounters=table, host_s=float(z["host_s"]) if "host_s" in z else 0.0)
+            _check_batch(b, lo, hi, seen, shape)
+        except _DAMAGED:  # (encounters.TableError is a ValueError)
+            # A batch cut short by the crash, or damaged since: it is simply run again.
+            path.unlink(missing_ok=True)
+            continue
+        seen.update(int(r) for r in b.realization)
+        batches.append(b)
     return batches
+
+
+def _check_batch(b, lo: int, hi: int, seen: set, shape) -> None:
+    """ValueError unless batch ``b`` holds new realizations in [lo, hi) with consistent arrays."""
+    r = np.asarray(b.realization)
+    if r.ndim != 1 or r.size == 0 or r.dtype.kind not in "iu":
+        raise ValueError("realization")
+    if r.min() < lo or r.max() >= hi or np.unique(r).size != r.size or seen.intersection(r.tolist()):
+        raise ValueError("realization range")
+    R = r.size
+    K, T, S = shape if shape is not None else (b.by_time.shape[0], b.by_time.shape[-1], b.by_size.shape[-1])
+    expected = {"by_time": (K, R, T), "by_size": (K, R, S), "fragments_in_orbit": (R, T),
+                "n_fragments": (R,), "status_counts": (5,)}
+    for name, want in expected.items():
+        a = np.asarray(getattr(b, name))
+        if a.shape != want or a.dtype.kind not in "fiu" or not np.isfinite(a).all():
+            raise ValueError(name)
 
 
 # --- where batches run ------------------------------------------------------------------------
@@ -210,7 +251,7 @@ def make_executor(device: str, *, jobs: int | None = None, workers: int | None =
         return None
     from .pool import ProcessPool
 
-    return ProcessPool(n)
+    return ProcessPool(n, device)
 
 
 # --- the job -----------------------------------------------------------------------------------
@@ -236,29 +277,40 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
     None; done = the realizations resumed from the checkpoint), then after each batch.
     Raises InputError if `out` exists and not overwrite (before any work).
     """
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise InputError(f"{out}: exists; use --overwrite to replace it")
-    if not out.parent.exists():
-        raise InputError(f"{out}: folder {out.parent} does not exist")
+    out = check_output_path(out, overwrite=overwrite, what="a results file")
+    folder = checkpoint_dir(out)
+    if checkpoint and (folder.is_symlink() or (folder.exists() and not folder.is_dir())):
+        raise InputError(f"{folder}: exists and is not a checkpoint folder (fragrisk keeps the finished "
+                         f"batches of {out.name} there); move it away")
     n_total, note = default_realizations(scenario, device, realizations)
     scenario = with_overrides(scenario, n_total, seed)
     notes = [note] if note else []
     notes.extend(scenario.warnings)
-    todo = shard_realizations(n_total, shard)
-    if todo.size == 0:
+    lo, hi = shard_range(n_total, shard)
+    if hi <= lo:
         raise InputError(f"--shard {shard[0]}/{shard[1]}: no realizations in this shard of {n_total}")
+    # Sizes against this machine before anything is allocated (InputError saying what fits).
+    from .limits import check_run
+
+    label = ("--realizations" if realizations is not None
+             else f"{scenario.source}: [analysis] realizations")
+    parallel = getattr(executor, "parallel_hint", 1) if executor is not None else 1
+    check_run(scenario, device, hi - lo, realizations_label=label, batch_size=batch_size,
+              parallel=parallel)
+    todo = shard_realizations(n_total, shard)
     start = time.perf_counter()
     setup = montecarlo.make_setup(scenario, device)
 
-    folder = checkpoint_dir(out)
     manifest = _manifest(scenario, device, todo)
     previous = []
     if checkpoint:
+        shape = (len(setup.targets.names), setup.window.n_bins, setup.size_edges_m.size - 1)
         if resume and folder.exists():
-            previous = load_batches(folder, manifest)
+            previous = load_batches(folder, manifest, shape)
             if previous:
                 notes.append(f"resumed: {sum(b.realization.size for b in previous)} realizations from {folder}")
+            else:  # nothing usable (no or unreadable manifest): start clean, no stray batches
+                shutil.rmtree(folder)
         elif folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(exist_ok=True)

@@ -728,7 +728,8 @@ _FIGURES: tuple[tuple[str, Callable[[Any], Any]], ...] = (
 
 
 def plot_all(
-    path: str | os.PathLike | Any, outdir: str | os.PathLike | None = None, fmt: str = "png"
+    path: str | os.PathLike | Any, outdir: str | os.PathLike | None = None, fmt: str = "png",
+    *, overwrite: bool = False,
 ) -> list[Path]:
     """Write every figure of a results file; return the written paths.
 
@@ -736,10 +737,15 @@ def plot_all(
     outdir: folder to write into, created if missing; default `<stem>_plots/` beside the file.
     fmt: "png", "pdf" or "svg". Files: gabbard, pc_histogram, rate_vs_time, by_size,
     fragments_in_orbit, encounter_timeline and risk_windows (where the file holds the encounter
-    table) and summary, with the `fmt` suffix; existing ones are replaced.
+    table) and summary, with the `fmt` suffix. Existing ones are refused unless `overwrite`,
+    before anything is drawn.
     Every needed variable is checked before anything is written: InputError (one line) if the
-    file is not a fragrisk results file or lacks a variable.
+    file is not a fragrisk results file or lacks a variable. The figures are drawn into
+    temporary files in `outdir` and moved onto their names only when all of them are drawn, so
+    a failure leaves no figure half-written and none replaced (and no folder it created).
     """
+    from .h5io import check_writable_folder
+
     fmt_clean = str(fmt).lower().lstrip(".")
     if fmt_clean not in FORMATS:
         raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -754,23 +760,48 @@ def plot_all(
             raise InputError(f"{src.label}: an output folder is needed to plot an in-memory result")
         p = Path(path)
         outdir = p.parent / f"{p.stem}_plots"
-    outdir = Path(outdir)
+    text = os.fspath(outdir)
+    if not text or "\0" in text:
+        raise InputError(f"{text!r}: not a folder name")
+    outdir = Path(text)
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"{outdir}: exists and is not a folder")
+    figures = [(name, make) for name, make in _FIGURES
+               if with_encounters or name not in _ENCOUNTER_FIGURES]
+    targets = [outdir / f"{name}.{fmt_clean}" for name, _ in figures]
+    for out in targets:
+        if out.is_dir():
+            raise InputError(f"{out}: is a folder; expected a figure path")
+        if (out.exists() or out.is_symlink()) and not overwrite:
+            raise InputError(f"{out}: exists; use --overwrite to replace it")
+    created = [] if outdir.is_dir() else [d for d in (outdir, *outdir.parents) if not d.exists()]
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"{outdir}: cannot create the folder ({' '.join(str(exc).split())})") from None
-    written = []
-    for name, make in _FIGURES:
-        if name in _ENCOUNTER_FIGURES and not with_encounters:
-            continue
-        fig = make(src)
-        out = outdir / f"{name}.{fmt_clean}"
-        try:
-            fig.savefig(out, format=fmt_clean, dpi=DPI)
-        except OSError as exc:
-            raise InputError(f"{out}: cannot write ({' '.join(str(exc).split())})") from None
-        written.append(out)
-    return written
-
+    temporary: list[Path] = []
+    try:
+        check_writable_folder(outdir)
+        for (name, make), out in zip(figures, targets):
+            fig = make(src)
+            tmp = outdir / f".{out.name}.{os.getpid()}.tmp"
+            temporary.append(tmp)
+            try:
+                fig.savefig(tmp, format=fmt_clean, dpi=DPI)
+            except OSError as exc:
+                raise InputError(f"{out}: cannot write ({' '.join(str(exc).split())})") from None
+        for tmp, out in zip(temporary, targets):
+            os.replace(tmp, out)
+    except BaseException:
+        for tmp in temporary:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+        for d in created:  # innermost first: only folders this call made, and only if empty
+            try:
+                d.rmdir()
+            except OSError:
+                break
+        raise
+    return targets

@@ -9,9 +9,10 @@ of each batch (montecarlo.HostStage) while this process runs the kernels. A real
 only on (seed, index) and montecarlo.to_results sorts the batches, so the results file is the
 same, bit for bit, as a single-process run's.
 
-Ctrl-C: the workers start with SIGINT ignored (a terminal sends it to the whole process group),
-so only this process acts on it: it stops the workers, running batches included, and raises
-KeyboardInterrupt; the checkpoint keeps the finished batches. A worker that dies (the kernel's
+Ctrl-C and SIGTERM: the workers start with both ignored (a terminal sends Ctrl-C to the whole
+process group, a batch scheduler SIGTERM to every process of the job), so only this process acts
+on them: it stops the workers (SIGKILL), running batches included, and raises
+KeyboardInterrupt (engine.errors.Terminated); the checkpoint keeps the finished batches. A worker that dies (the kernel's
 out-of-memory killer, say) ends the run with a one-line InputError; --resume continues it. The
 workers end with this process, however it ends.
 """
@@ -30,7 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 
 from . import montecarlo
-from .distributed import _sigint_ignored
+from .distributed import _sigint_ignored, _signal_handled_by
 from .errors import InputError
 
 #: Batches queued per worker beyond the one it runs: enough that no worker waits for the next
@@ -48,6 +49,7 @@ _worker_setup = None
 def _init_worker(setup) -> None:
     global _worker_setup
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_setup = setup
     # A worker holds both ends of its task queue, so it would wait forever for a parent that was
     # killed (SIGKILL, the out-of-memory killer): it watches the parent and ends with it.
@@ -77,10 +79,13 @@ class ProcessPool:
     batch (sampling, fit, table, prefilter) split across the workers while this process runs the
     kernels (montecarlo.HostStage). With one job, or one batch on the CPU, all in this process."""
 
-    def __init__(self, jobs: int):
+    def __init__(self, jobs: int, device: str = "cpu"):
         if jobs < 1:
             raise InputError(f"--jobs: must be >= 1, got {jobs}")
         self.jobs = int(jobs)
+        #: Processes estimating batches at once, for engine.limits' checks: the workers on the
+        #: CPU; on the GPU the one device.
+        self.parallel_hint = self.jobs if device != "gpu" else 1
 
     def close(self) -> None:
         """Nothing outlives `run`; here for the executor interface (engine.jobs.run_job)."""
@@ -154,12 +159,13 @@ class ProcessPool:
 
 
 def _start(workers: int, setup) -> ProcessPoolExecutor:
-    """A pool of `workers` processes holding `setup`, all started now with SIGINT ignored.
+    """A pool of `workers` processes holding `setup`, all started now with SIGINT and SIGTERM
+    ignored.
 
     The executor starts a process per submission while none is idle, so `workers` no-op tasks
-    submitted at once start them all here, where the new processes inherit the ignored SIGINT
-    from their first instruction (before _init_worker could set it)."""
-    with _sigint_ignored():
+    submitted at once start them all here, where the new processes inherit the ignored signals
+    from their first instruction (before _init_worker could set them)."""
+    with _sigint_ignored(), _signal_handled_by(signal.SIGTERM, signal.SIG_IGN):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker,
                                    initargs=(setup,))
         try:
@@ -188,16 +194,17 @@ def _worker_died(chunk) -> InputError:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel the queued batches and end the worker processes now, busy or not."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
-    if terminate is not None:
-        terminate()
+    """Cancel the queued batches and end the worker processes now, busy or not (SIGKILL: they
+    ignore SIGTERM)."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14+
+    if kill is not None:
+        kill()
         return
     # Before 3.14 the executor has no public way to stop a busy worker: end its processes.
     processes = list(getattr(pool, "_processes", {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for p in processes:
         if p.is_alive():
-            p.terminate()
+            p.kill()
     for p in processes:
         p.join(timeout=10)

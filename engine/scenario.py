@@ -17,6 +17,7 @@ import datetime as _dt
 import difflib
 import math
 import os
+import re
 import tomllib  # Python >= 3.11 (pyproject.toml's requires-python)
 from dataclasses import dataclass
 from importlib import resources
@@ -39,7 +40,27 @@ ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encoun
 PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
 
 LC_MIN_RANGE_M = (0.001, 1.0)         # the SBM's size range of validity for the cumulative law
-EPOCH_WARNING_DAYS = 30.0             # element sets older than this lose accuracy fast
+#: Default of [analysis] max_epoch_gap_days: the longest time allowed between an element set's
+#: epoch and the epoch it is used at ([event] epoch for [parent], [analysis] start for
+#: [[targets]] and [population]); beyond it the scenario is refused.  SGP4 element sets lose
+#: kilometres a day as they age, so a month-old set gives no forecast of a close approach.
+MAX_EPOCH_GAP_DAYS = 30.0
+#: Largest mass of [parent] mass_kg and [event] projectile_mass_kg: the heaviest object ever in
+#: orbit, the ISS, has about 420,000 kg; a heavier one is a typo, and the NASA SBM's counts grow
+#: as the mass to the 0.75 (far beyond the sizes it was fitted to).
+MAX_MASS_KG = 1.0e6
+#: Largest [event] impact_velocity_km_s: two orbits about the Earth meet at less than twice the
+#: escape speed at the surface (2 x 11.2 km/s).
+MAX_IMPACT_VELOCITY_KM_S = 25.0
+#: Largest [event] drag_coefficient and drag_scale: drag coefficients of satellites are 2 to 4,
+#: and B* = k·Cd·(A/m)·ρ0/2 must stay a float64 SGP4 can take.
+MAX_DRAG_FACTOR = 100.0
+#: Largest [analysis] seed: numpy.random.SeedSequence takes any size, but the results file
+#: stores it as an unsigned 64-bit attribute.
+MAX_SEED = 2**64 - 1
+#: Largest scenario file read: a scenario with an inline [population] TLE catalog of every
+#: tracked object has a few MiB.
+MAX_SCENARIO_BYTES = 64 * 2**20
 
 _ELEMENT_KEYS = ("tle", "tle_file", "omm_file")
 _TOP_KEYS = ("name", "parent", "event", "targets", "analysis", "population")
@@ -48,7 +69,8 @@ _EVENT_KEYS = ("epoch", "type", "projectile_mass_kg", "impact_velocity_km_s", "l
                "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale")
 _TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
-                  "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade")
+                  "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade",
+                  "max_epoch_gap_days")
 _POPULATION_KEYS = _ELEMENT_KEYS
 
 # --- the data model ----------------------------------------------------------------------------
@@ -108,6 +130,7 @@ class Analysis:
     time_bin_s: float = 3600.0
     encounters: str = "all"
     pc_bins_per_decade: int = 10
+    max_epoch_gap_days: float = MAX_EPOCH_GAP_DAYS
 
 
 @dataclass(frozen=True)
@@ -149,7 +172,8 @@ def _show(value) -> str:
         return "an array"
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time)):
         return value.isoformat()
-    return repr(value)
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:12]}...{text[-4:]} ({len(text)} digits)"
 
 
 def _type_name(value) -> str:
@@ -220,7 +244,10 @@ class _Table:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.bad(key, f"a number, not {_type_name(value)}")
-        x = float(value)
+        try:
+            x = float(value)
+        except OverflowError:  # a TOML integer beyond float range
+            raise self.bad(key, expect) from None
         if not math.isfinite(x) or not ok(x):
             raise self.bad(key, expect)
         return x
@@ -307,7 +334,9 @@ def _elements(table: _Table, base) -> tuple[ElementSet, str]:
         return parse_tle(value, where), key
     path = _resolve(base, value)
     if not path.is_file():
-        raise InputError(f"{where} = {_show(value)}: file not found ({path})")
+        why = ("is a folder" if path.is_dir() else
+               "not a regular file" if path.exists() else "file not found")
+        raise InputError(f"{where} = {_show(value)}: {why} ({path})")
     try:
         elements = read_tle_file(path) if key == "tle_file" else read_omm_file(path)
     except InputError as exc:
@@ -334,7 +363,9 @@ def _read_parent(data: dict, src: str, base) -> tuple[Parent, str]:
     t = _Table(data, "[parent]", src, _PARENT_KEYS)
     elements, key = _elements(t, base)
     _one_object(elements, t, key)
-    mass = t.number("mass_kg", ok=_positive, expect="a mass > 0 kg")
+    mass = t.number("mass_kg", ok=lambda x: 0 < x <= MAX_MASS_KG,
+                    expect=f"a mass > 0 kg and at most {MAX_MASS_KG:,.0f} kg (the ISS, the "
+                           f"heaviest object ever in orbit, has about 420,000 kg)")
     kind = t.string("kind", choices=KINDS)
     return Parent(elements=elements, mass_kg=mass, kind=kind), key
 
@@ -344,9 +375,13 @@ def _read_event(data: dict, src: str, warnings: list) -> Event:
     epoch, jd, fr = t.utc("epoch")
     kind = t.string("type", choices=EVENT_TYPES)
     needed = _REQUIRED if kind == "collision" else None
-    projectile = t.number("projectile_mass_kg", needed, ok=_positive, expect="a mass > 0 kg")
-    velocity = t.number("impact_velocity_km_s", needed, ok=_positive,
-                        expect="a speed > 0 km/s")
+    projectile = t.number("projectile_mass_kg", needed, ok=lambda x: 0 < x <= MAX_MASS_KG,
+                          expect=f"a mass > 0 kg and at most {MAX_MASS_KG:,.0f} kg (the ISS, the "
+                                 f"heaviest object ever in orbit, has about 420,000 kg)")
+    velocity = t.number("impact_velocity_km_s", needed,
+                        ok=lambda x: 0 < x <= MAX_IMPACT_VELOCITY_KM_S,
+                        expect=f"a speed > 0 km/s and at most {MAX_IMPACT_VELOCITY_KM_S:g} km/s "
+                               f"(two Earth orbits meet at less than twice the escape speed)")
     if kind == "explosion":
         for key in ("projectile_mass_kg", "impact_velocity_km_s"):
             if t.has(key):
@@ -359,15 +394,87 @@ def _read_event(data: dict, src: str, warnings: list) -> Event:
         projectile_mass_kg=projectile, impact_velocity_km_s=velocity, lc_min_m=lc_min,
         am_sampling=t.string("am_sampling", "mixture", choices=AM_SAMPLINGS),
         mass_policy=t.string("mass_policy", "remnants", choices=MASS_POLICIES),
-        drag_coefficient=t.number("drag_coefficient", 2.2, ok=_positive, expect="a number > 0"),
-        drag_scale=t.number("drag_scale", 1.0, ok=_positive, expect="a number > 0"),
+        drag_coefficient=t.number("drag_coefficient", 2.2, ok=lambda x: 0 < x <= MAX_DRAG_FACTOR,
+                                  expect=f"a number > 0 and at most {MAX_DRAG_FACTOR:g}"),
+        drag_scale=t.number("drag_scale", 1.0, ok=lambda x: 0 < x <= MAX_DRAG_FACTOR,
+                            expect=f"a number > 0 and at most {MAX_DRAG_FACTOR:g}"),
         explosion_scale=t.number("explosion_scale", 1.0, ok=_positive, expect="a number > 0"),
     )
 
 
+def _check_epoch_gap(elements: ElementSet, jd: float, fr: float, max_gap_days: float,
+                     field: str, used_at: str, warnings: list, i: int = 0) -> None:
+    """InputError if object ``i`` of ``elements`` is used more than ``max_gap_days`` from its
+    element epoch; a warning where a raised limit lets a gap beyond MAX_EPOCH_GAP_DAYS through.
+    ``field`` names the elements ("x.toml: [parent] tle_file"), ``used_at`` the epoch they are
+    used at ('[event] epoch = "..."')."""
+    gap = _epoch_gap_days(elements, jd, fr, i)
+    if abs(gap) <= min(max_gap_days, MAX_EPOCH_GAP_DAYS):
+        return
+    what = (f"{used_at} is {abs(gap):,.1f} days {'after' if gap > 0 else 'before'} the element "
+            f"epoch of {_describe_object(elements, i)} "
+            f"({format_utc(elements.epoch_jd[i], elements.epoch_fr[i])})")
+    if abs(gap) > max_gap_days:
+        raise InputError(
+            f"{field}: {what}, more than [analysis] max_epoch_gap_days = {max_gap_days:g}: SGP4 "
+            f"from element sets that far away is no forecast; use element sets of the time, or "
+            f"raise max_epoch_gap_days (or pass --max-epoch-gap-days) to accept it")
+    warnings.append(f"{field}: {what}, accepted by max_epoch_gap_days = {max_gap_days:g}; SGP4 "
+                    f"errors grow with that distance")
+
+
+def _check_in_orbit(elements: ElementSet, jd: float, fr: float, field: str, at: str) -> None:
+    """InputError unless SGP4 starts from object 0 of ``elements`` and puts it above
+    DECAY_ALTITUDE_KM at (jd, fr): a target that is not in orbit would count nothing, silently."""
+    who = _describe_object(elements)
+    err, r_km, _ = elements.to_satrecs()[0].sgp4(jd, fr)
+    if err != 0:
+        raise InputError(f"{field}: {who} is not in orbit {at}: SGP4 error {err} "
+                         f"({SGP4_ERRORS.get(err, 'unknown error')})")
+    altitude = float(np.linalg.norm(r_km)) - EARTH_RADIUS_KM
+    if altitude < DECAY_ALTITUDE_KM:
+        raise InputError(f"{field}: {who} is not in orbit {at}: altitude {altitude:.1f} km "
+                         f"< {DECAY_ALTITUDE_KM:g} km")
+
+
+def _check_breakup(parent: Parent, event: Event, src: str) -> None:
+    """The breakup model must take [parent] and [event] as they are, and give at least one and
+    at most breakup.MAX_FRAGMENTS_PER_REALIZATION fragments a realization (checked when the file
+    is read, not in the middle of a run)."""
+    from . import breakup
+    from .cloud import breakup_params
+
+    lc = event.lc_min_m
+    try:
+        n = breakup_params(event, parent).n_fragments
+    except InputError as exc:
+        try:
+            mass = breakup.sbm_mass_kg(event.type, parent.mass_kg, event.projectile_mass_kg or 0.0,
+                                       event.impact_velocity_km_s or 0.0)
+            count = breakup.cumulative_count(event.type, mass, lc, event.explosion_scale)
+        except InputError:
+            mass = count = 0.0  # e.g. a mass that underflows to 0: said below as "no fragment"
+        limit = breakup.MAX_FRAGMENTS_PER_REALIZATION
+        if not count >= 1.0:
+            n = 0
+        elif count > limit:
+            # N(>= Lc) grows as Lc^-1.71 (SBM): the smallest lc_min_m within the limit.
+            raise InputError(
+                f"{src}: [event] lc_min_m = {lc:g} gives {count:,.3g} fragments per realization "
+                f"(SBM mass {mass:,.4g} kg), more than the {limit:,} fragrisk samples in one: "
+                f"lc_min_m >= {lc * (count / limit) ** (1.0 / 1.71):.3g} would fit") from None
+        else:
+            raise InputError(f"{src}: [event]: {exc}") from None
+    if n < 1:
+        raise InputError(
+            f"{src}: [event] gives no fragment of at least lc_min_m = {lc:g} m (the NASA SBM "
+            f"count is below 1 for this breakup): nothing to assess; a smaller lc_min_m, or a "
+            f"heavier or faster projectile")
+
+
 def _check_parent_at_event(parent: Parent, key: str, event: Event, src: str,
-                           warnings: list) -> None:
-    """Deep-space and decayed parents are errors; stale element sets a warning."""
+                           max_gap_days: float, warnings: list) -> None:
+    """Deep-space and decayed parents, and element sets too far from the event, are errors."""
     el = parent.elements
     who = _describe_object(el)
     field = f"{src}: [parent] {key}"
@@ -386,15 +493,12 @@ def _check_parent_at_event(parent: Parent, key: str, event: Event, src: str,
     if altitude < DECAY_ALTITUDE_KM:
         raise InputError(f"{field}: {who} has decayed {at}: altitude {altitude:.1f} km "
                          f"< {DECAY_ALTITUDE_KM:g} km")
-    gap = _epoch_gap_days(el, event.epoch_jd, event.epoch_fr)
-    if abs(gap) > EPOCH_WARNING_DAYS:
-        warnings.append(f'{src}: [event] epoch = "{event.epoch}" is {abs(gap):.1f} days '
-                        f"{'after' if gap > 0 else 'before'} the element epoch of [parent] "
-                        f"{who} ({format_utc(el.epoch_jd[0], el.epoch_fr[0])}); SGP4 errors "
-                        f"grow with that distance")
+    _check_epoch_gap(el, event.epoch_jd, event.epoch_fr, max_gap_days, field,
+                     f'[event] epoch = "{event.epoch}"', warnings)
 
 
-def _read_targets(value, src: str, base, start: tuple | None, warnings: list) -> tuple:
+def _read_targets(value, src: str, base, start: tuple | None, warnings: list, *,
+                  max_gap_days: float = MAX_EPOCH_GAP_DAYS) -> tuple:
     if value is None:
         raise InputError(f"{src}: missing required field [[targets]] (at least one target)")
     if isinstance(value, dict):
@@ -418,17 +522,31 @@ def _read_targets(value, src: str, base, start: tuple | None, warnings: list) ->
                 raise t.bad("name", f"a name not used by [[targets]] #{j}")
         radius = t.number("hard_body_radius_m", ok=_positive, expect="a radius > 0 m")
         if start is not None:
-            gap = _epoch_gap_days(elements, start[1], start[2])
-            if abs(gap) > EPOCH_WARNING_DAYS:
-                warnings.append(f'{src}: {label} {key}: the element epoch of {name} '
-                                f"({format_utc(elements.epoch_jd[0], elements.epoch_fr[0])}) is "
-                                f"{abs(gap):.1f} days from the analysis start; SGP4 errors "
-                                f"grow with that distance")
+            _check_epoch_gap(elements, start[1], start[2], max_gap_days, f"{src}: {label} {key}",
+                             f'[analysis] start = "{start[0]}"', warnings)
+            _check_in_orbit(elements, start[1], start[2], f"{src}: {label} {key}",
+                            f'at [analysis] start = "{start[0]}"')
         targets.append(Target(name=name, elements=elements, hard_body_radius_m=radius))
     return tuple(targets)
 
 
-def _read_analysis(data: dict | None, src: str, event: Event | None) -> Analysis:
+def _max_epoch_gap(data, src: str, override) -> float:
+    """[analysis] max_epoch_gap_days, or ``override`` (--max-epoch-gap-days) where given.  Read
+    before the element sets are checked against their epochs of use."""
+    if override is not None:
+        if (isinstance(override, bool) or not isinstance(override, (int, float))
+                or not (math.isfinite(override) and override > 0)):
+            raise InputError(f"--max-epoch-gap-days: {override!r} is not a number of days > 0")
+        return float(override)
+    if not isinstance(data, dict):
+        return MAX_EPOCH_GAP_DAYS  # _read_analysis reports what is wrong with the table
+    t = _Table(data, "[analysis]", src, _ANALYSIS_KEYS)
+    return t.number("max_epoch_gap_days", MAX_EPOCH_GAP_DAYS, ok=_positive,
+                    expect="a number of days > 0")
+
+
+def _read_analysis(data: dict | None, src: str, event: Event | None,
+                   max_gap_days: float = MAX_EPOCH_GAP_DAYS) -> Analysis:
     if data is None:
         raise InputError(f"{src}: missing required table [analysis]")
     t = _Table(data, "[analysis]", src, _ANALYSIS_KEYS)
@@ -450,22 +568,28 @@ def _read_analysis(data: dict | None, src: str, event: Event | None) -> Analysis
         # A population is one fixed cloud: exactly one realization, and nothing to seed.
         realizations = t.integer("realizations", 1, ok=lambda x: x == 1,
                                  expect="1 (a [population] is a single realization)")
-        seed = t.integer("seed", 0, ok=lambda x: x >= 0, expect="an integer >= 0")
+        seed = t.integer("seed", 0, ok=lambda x: 0 <= x <= MAX_SEED,
+                         expect="an integer >= 0 and < 2**64")
     else:
         realizations = t.integer("realizations", ok=lambda x: x >= 1, expect="an integer >= 1")
-        seed = t.integer("seed", ok=lambda x: x >= 0, expect="an integer >= 0")
+        seed = t.integer("seed", ok=lambda x: 0 <= x <= MAX_SEED,
+                         expect="an integer >= 0 and < 2**64")
     return Analysis(
         start=start[0], start_jd=start[1], start_fr=start[2],
         duration_days=duration, step_s=step, realizations=realizations, seed=seed,
         kernel=t.string("kernel", "sphere", choices=KERNELS),
-        kernel_radius_km=t.number("kernel_radius_km", 10.0, ok=_positive,
-                                  expect="a radius > 0 km"),
+        kernel_radius_km=t.number("kernel_radius_km", 10.0,
+                                  ok=lambda x: 0 < x <= EARTH_RADIUS_KM,
+                                  expect=f"a radius > 0 km and at most the Earth's "
+                                         f"{EARTH_RADIUS_KM:g} km (the estimator takes the "
+                                         f"debris density as uniform inside it)"),
         time_bin_s=t.number("time_bin_s", 3600.0, ok=_positive, expect="a bin width > 0 s"),
         encounters=t.string("encounters", "all", choices=ENCOUNTER_CHOICES),
         pc_bins_per_decade=t.integer(
             "pc_bins_per_decade", 10,
             ok=lambda x: PC_BINS_PER_DECADE_RANGE[0] <= x <= PC_BINS_PER_DECADE_RANGE[1],
             expect="an integer from {} to {}".format(*PC_BINS_PER_DECADE_RANGE)),
+        max_epoch_gap_days=max_gap_days,
     )
 
 
@@ -556,17 +680,75 @@ def apply_overrides(data: dict, overrides, source: str) -> tuple[dict, _Source]:
     return data, named
 
 
-def scenario_from_text(text: str, source: str, base, overrides=()) -> Scenario:
+def _check_population_epochs(population: Population, src: str, analysis: Analysis,
+                             warnings: list) -> None:
+    """The population's element set farthest from the analysis start must be within the gap."""
+    el = population.elements
+    # Days part by part, as minutes_between does, for every object at once.
+    gaps = (analysis.start_jd - el.epoch_jd) + (analysis.start_fr - el.epoch_fr)
+    worst = int(np.argmax(np.abs(gaps)))
+    _check_epoch_gap(el, analysis.start_jd, analysis.start_fr, analysis.max_epoch_gap_days,
+                     f"{src}: [population]", f'[analysis] start = "{analysis.start}"', warnings,
+                     worst)
+
+
+def _check_hard_body_radii(targets: tuple, src: str, analysis: Analysis) -> None:
+    """A target's hard-body sphere must fit inside the kernel sphere the estimator averages the
+    debris density over (otherwise one pass would count more than the whole sphere holds)."""
+    limit_m = analysis.kernel_radius_km * 1000.0
+    for k, t in enumerate(targets, start=1):
+        if t.hard_body_radius_m >= limit_m:
+            raise InputError(f"{src}: [[targets]] #{k} hard_body_radius_m = "
+                             f"{_show(t.hard_body_radius_m)}{_from_set(src, f'[[targets]] #{k}', 'hard_body_radius_m')}"
+                             f": expected a radius below [analysis] "
+                             f"kernel_radius_km = {analysis.kernel_radius_km:g} "
+                             f"({limit_m:,.6g} m), the sphere the estimator averages the debris "
+                             f"density over")
+
+
+def _toml_error(exc: Exception, text: str, source: str) -> InputError:
+    """A TOMLDecodeError as one line; a key given twice is named with its table (tomllib says
+    only "Cannot overwrite a value (at line L, column C)")."""
+    message = " ".join(str(exc).split())
+    m = re.match(r"Cannot overwrite a value \(at line (\d+), column (\d+)\)", message)
+    lines = text.splitlines()
+    if m and 1 <= int(m.group(1)) <= len(lines):
+        n = int(m.group(1))
+        # The key is on line n, or above it where the value was a multi-line string.
+        key_re = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+        header_re = re.compile(r"^\s*(\[\[?[^\]]*\]\]?)")
+        key = header = None
+        if (hm := re.match(r"^\s*\[\[?\s*([^\]]*?)\s*\]\]?", lines[n - 1])) is not None:
+            # A table header naming a key that already holds a value (or a table twice).
+            return InputError(f"{source}: not valid TOML: [{hm.group(1)}] at line {n} names a "
+                              f"field given before it ({hm.group(1)} = ...)")
+        for line in reversed(lines[:n]):
+            if key is None:
+                km = key_re.match(line)
+                key = " ".join(km.group(1).split()) if km else None
+            elif (hm := header_re.match(line)) is not None:
+                header = " ".join(hm.group(1).split())
+                break
+        if key is not None:
+            where = f"{header} {key}" if header else key
+            return InputError(f"{source}: not valid TOML: field {where} is given twice "
+                              f"(again at line {n})")
+    return InputError(f"{source}: not valid TOML: {message}")
+
+
+def scenario_from_text(text: str, source: str, base, overrides=(), *,
+                       max_epoch_gap_days: float | None = None) -> Scenario:
     """Parse and validate scenario TOML ``text``, with the --set texts ``overrides`` applied
     (engine.scenario.apply_overrides) before validation.
 
     ``source`` names it in messages; ``base`` is the folder (a Path or an importlib.resources
-    Traversable) that relative file names resolve against.
+    Traversable) that relative file names resolve against.  ``max_epoch_gap_days``, where given,
+    stands for [analysis] max_epoch_gap_days (the command line's --max-epoch-gap-days).
     """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{source}: not valid TOML: {' '.join(str(exc).split())}") from None
+        raise _toml_error(exc, text, source) from None
     overrides = tuple(overrides)
     if overrides:
         data, source = apply_overrides(data, overrides, source)
@@ -578,6 +760,8 @@ def scenario_from_text(text: str, source: str, base, overrides=()) -> Scenario:
 
     parent_data, event_data = _subtable(top, "parent"), _subtable(top, "event")
     population_data = _subtable(top, "population")
+    analysis_data = _subtable(top, "analysis")
+    max_gap = _max_epoch_gap(analysis_data, source, max_epoch_gap_days)
     parent = event = population = None
     if population_data is not None:
         for key, value in (("parent", parent_data), ("event", event_data)):
@@ -593,12 +777,16 @@ def scenario_from_text(text: str, source: str, base, overrides=()) -> Scenario:
             raise InputError(f"{source}: missing required table [event]")
         parent, parent_key = _read_parent(parent_data, source, base)
         event = _read_event(event_data, source, warnings)
-        _check_parent_at_event(parent, parent_key, event, source, warnings)
+        _check_breakup(parent, event, source)
+        _check_parent_at_event(parent, parent_key, event, source, max_gap, warnings)
 
-    analysis_data = _subtable(top, "analysis")
-    analysis = _read_analysis(analysis_data, source, event)
+    analysis = _read_analysis(analysis_data, source, event, max_gap)
+    if population is not None:
+        _check_population_epochs(population, source, analysis, warnings)
     targets = _read_targets(top.data.get("targets"), source, base,
-                            (analysis.start, analysis.start_jd, analysis.start_fr), warnings)
+                            (analysis.start, analysis.start_jd, analysis.start_fr), warnings,
+                            max_gap_days=max_gap)
+    _check_hard_body_radii(targets, source, analysis)
     return Scenario(name=name, parent=parent, event=event, targets=targets, analysis=analysis,
                     population=population, source=str(source), warnings=tuple(warnings),
                     overrides=overrides)
@@ -620,28 +808,41 @@ def builtin_names() -> tuple[str, ...]:
                         if p.name.endswith(".toml") and p.is_file()))
 
 
-def load_scenario(path_or_name, overrides=()) -> Scenario:
+def load_scenario(path_or_name, overrides=(), *, max_epoch_gap_days: float | None = None) -> Scenario:
     """Load a scenario from a TOML file, or a built-in by name (e.g. ``"cosmos1408"``), with the
     command line's ``--set SECTION.FIELD=VALUE`` texts ``overrides`` applied (parse_override).
 
     An existing file wins over a built-in of the same name.  Relative file names inside the
-    scenario resolve against the scenario file's folder.
+    scenario resolve against the scenario file's folder.  ``max_epoch_gap_days`` overrides
+    [analysis] max_epoch_gap_days (--max-epoch-gap-days).
     """
     text_arg = os.fspath(path_or_name)
+    if not text_arg or "\0" in text_arg:
+        raise InputError(f"scenario {text_arg!r}: not a file name")
     path = Path(text_arg).expanduser()
     if path.is_file():
         try:
+            size = path.stat().st_size
+            if size > MAX_SCENARIO_BYTES:
+                raise InputError(f"{text_arg}: {size:,} bytes, too large for a scenario file "
+                                 f"(at most {MAX_SCENARIO_BYTES:,}); element sets of many "
+                                 f"objects belong in a tle_file or omm_file")
             raw = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{text_arg}: cannot read: {exc.strerror or exc}") from None
         return scenario_from_text(decode_text(raw, text_arg), text_arg,
-                                  Path(os.path.abspath(path)).parent, overrides)
+                                  Path(os.path.abspath(path)).parent, overrides,
+                                  max_epoch_gap_days=max_epoch_gap_days)
     if text_arg in builtin_names():
         resource = _data_dir().joinpath(text_arg + ".toml")
         source = f"{text_arg} (built-in)"
-        return scenario_from_text(decode_text(resource.read_bytes(), source), source, _data_dir(), overrides)
+        return scenario_from_text(decode_text(resource.read_bytes(), source), source, _data_dir(), overrides,
+                                  max_epoch_gap_days=max_epoch_gap_days)
     if path.is_dir():
         raise InputError(f"{text_arg}: is a folder, not a scenario file")
+    if path.exists():
+        raise InputError(f"{text_arg}: not a regular file (a device, pipe or socket); "
+                         f"expected a scenario file")
     raise InputError(f"{text_arg}: file not found (built-in scenarios: "
                      f"{', '.join(builtin_names())})")
 
@@ -740,5 +941,6 @@ def scenario_to_toml(s: Scenario) -> str:
         ("start", a.start), ("duration_days", a.duration_days), ("step_s", a.step_s),
         ("realizations", a.realizations), ("seed", a.seed), ("kernel", a.kernel),
         ("kernel_radius_km", a.kernel_radius_km), ("time_bin_s", a.time_bin_s),
-        ("encounters", a.encounters), ("pc_bins_per_decade", a.pc_bins_per_decade)])
+        ("encounters", a.encounters), ("pc_bins_per_decade", a.pc_bins_per_decade),
+        ("max_epoch_gap_days", a.max_epoch_gap_days)])
     return "\n".join(out)

@@ -23,7 +23,8 @@ from .errors import InputError
 _ISO_RE = re.compile(
     r"^(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
     r"[Tt ](?P<hour>\d{2}):(?P<minute>\d{2}):(?P<second>\d{2})(?:[.,](?P<frac>\d+))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?$"
+    r"(?P<zone>[Zz]|[+-]\d{2}:?\d{2})?$",
+    re.ASCII,  # \d is 0-9 only: int() would read full-width and other Unicode digits
 )
 
 _SECONDS_PER_DAY = 86400.0

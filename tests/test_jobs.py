@@ -410,9 +410,13 @@ def test_jobs_1_and_2_write_the_same_results(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_with_worker_processes(tmp_path):
-    """Ctrl-C in a terminal reaches the whole process group: fragrisk alone acts on it (exit 130,
-    checkpoint kept, no traceback), and no worker process outlives it."""
+@pytest.mark.parametrize("signum, code, said", [(signal.SIGINT, 130, "interrupted"),
+                                                (signal.SIGTERM, 143, "terminated (SIGTERM)")],
+                         ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_with_worker_processes(tmp_path, signum, code, said):
+    """Ctrl-C in a terminal reaches the whole process group, as does a batch scheduler's SIGTERM:
+    fragrisk alone acts on it (exit 130 or 143, checkpoint kept, no traceback), and no worker
+    process outlives it."""
     scenario = scenario_with_parent_target(tmp_path, duration_days=0.05, realizations=40)
     out = tmp_path / "interrupted.h5"
     folder = tmp_path / "interrupted.h5.checkpoint"
@@ -426,14 +430,14 @@ def test_ctrl_c_with_worker_processes(tmp_path):
             time.sleep(0.005)
         group = _process_group(proc.pid)
         assert len(group) >= 3, "fragrisk and its two workers"
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signum)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-    assert proc.returncode == 130, err
-    assert "interrupted: finished batches are kept in" in err and "Traceback" not in err, err
+    assert proc.returncode == code, err
+    assert f"{said}: finished batches are kept in" in err and "Traceback" not in err, err
     assert not out.exists() and len(list(folder.glob("batch_*.npz"))) >= 2
     workers = [p for p in group if p != proc.pid]
     deadline = time.monotonic() + 10

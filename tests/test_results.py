@@ -459,7 +459,7 @@ def test_merge_refusals(tmp_path, case):
     full = make_results(30)
     a, b = shard(full, np.arange(0, 15)), shard(full, np.arange(15, 30))
     if case in ("scenario", "seed", "source"):
-        value = {"scenario": SCENARIO + "# edited\n", "seed": 8, "source": "fragrisk 9.9.9"}[case]
+        value = {"scenario": SCENARIO.replace("synthetic", "edited"), "seed": 8, "source": "fragrisk 9.9.9"}[case]
         b = make_results(30, realization=np.arange(15, 30), **{case: value})
     elif case == "overlap":
         b = shard(full, np.arange(10, 30))

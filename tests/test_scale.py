@@ -249,7 +249,7 @@ def test_mismatched_shards_are_refused(scenario, shards, work):
     damaged.write_bytes(data[:len(data) // 2])
     s1, s2, s3 = shards
     cases = {
-        "seed": ([s1, other_seed, s3], f"{other_seed}: global attribute 'scenario' (sha256"),
+        "seed": ([s1, other_seed, s3], f"{other_seed}: global attribute 'seed' is 7 but {s1} has "),
         "overlap": ([half, s2, s3], "overlap"),
         "missing": ([s1, s3], "realizations 2..3 are in no shard"),
         "damaged": ([s1, damaged, s3], f"{damaged}: damaged or not an HDF5 file"),

@@ -104,8 +104,8 @@ def write(tmp_path, d, name="scen.toml"):
     return path
 
 
-def run_info(path):
-    return CliRunner().invoke(cli.cli, ["info", str(path), "--device", "cpu"],
+def run_info(path, *args):
+    return CliRunner().invoke(cli.cli, ["info", str(path), "--device", "cpu", *args],
                               catch_exceptions=False)
 
 
@@ -314,16 +314,26 @@ def test_explosion_with_projectile_warns_that_it_is_ignored(tmp_path):
     assert len(s.warnings) == 2 and "projectile_mass_kg is ignored" in s.warnings[0]
 
 
-def test_event_far_from_element_epoch_is_a_warning(tmp_path):
+def test_event_far_from_element_epoch_is_refused_unless_allowed(tmp_path):
     path = write(tmp_path, scenario_dict(event={"epoch": "2021-12-20T00:00:00Z"}))
-    s = load_scenario(path)
-    parent_warnings = [w for w in s.warnings if "[event] epoch" in w]
-    assert len(parent_warnings) == 1
-    assert parent_warnings[0].startswith(f'{path}: [event] epoch = "2021-12-20T00:00:00Z" is 35.0 '
-                                         f"days after the element epoch of [parent] COSMOS 1408")
-    result = run_info(path)
+    with pytest.raises(InputError) as exc:
+        load_scenario(path)
+    assert str(exc.value).startswith(
+        f'{path}: [parent] tle: [event] epoch = "2021-12-20T00:00:00Z" is 35.0 days after the '
+        f"element epoch of COSMOS 1408 (NORAD 13552) (2021-11-15T00:55:06.488256Z), more than "
+        f"[analysis] max_epoch_gap_days = 30")
+    # Allowed by the command line or the file: loaded, with a warning that says so.
+    for s in (load_scenario(path, max_epoch_gap_days=40),
+              load_scenario(write(tmp_path, scenario_dict(
+                  event={"epoch": "2021-12-20T00:00:00Z"}, analysis={"max_epoch_gap_days": 40}),
+                  name="allowed.toml"))):
+        assert s.analysis.max_epoch_gap_days == 40
+        parent_warnings = [w for w in s.warnings if "[event] epoch" in w]
+        assert len(parent_warnings) == 1 and "accepted by max_epoch_gap_days = 40" in parent_warnings[0]
+    result = run_info(path, "--max-epoch-gap-days", "40")
     assert result.exit_code == 0
-    assert f"warning: {parent_warnings[0]}" in result.stderr.splitlines()
+    shown = [w for w in load_scenario(path, max_epoch_gap_days=40).warnings if "[event] epoch" in w]
+    assert f"warning: {shown[0]}" in result.stderr.splitlines()
     # 29 days is no warning.
     assert load_scenario(write(tmp_path, scenario_dict(
         event={"epoch": "2021-12-14T00:00:00Z"}))).warnings == ()

@@ -13,6 +13,7 @@ import numpy as np
 from .. import __version__
 from ..encounters import EncounterTable
 from ..errors import InputError
+from ..h5io import check_output_path
 from .runresults import PER_FILE_ATTRS, RunResults, _short
 from .read import read_results
 from .write import write_results
@@ -40,6 +41,42 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
+def _scenario_difference(ref_text: str, text: str) -> str | None:
+    """' at [event] lc_min_m (0.2 vs 0.1)': the first field where two resolved scenario texts
+    differ; '' where that cannot be said (texts that are not TOML); None where they hold the
+    same fields (they differ in comments only)."""
+    import tomllib
+
+    try:
+        a, b = tomllib.loads(ref_text), tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return ""
+    if a == b:
+        return None
+
+    def walk(x, y, where):
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in list(x) + [k for k in y if k not in x]:
+                u, v = x.get(key), y.get(key)
+                if not where and isinstance(u if u is not None else v, (dict, list)):
+                    label = f"[{key}]" if isinstance(u if u is not None else v, dict) else f"[[{key}]]"
+                else:
+                    label = f"{where} {key}" if where else key
+                found = walk(u, v, label)
+                if found:
+                    return found
+            return ""
+        if isinstance(x, list) and isinstance(y, list) and len(x) == len(y):
+            for i, (u, v) in enumerate(zip(x, y), start=1):
+                found = walk(u, v, f"{where} #{i}")
+                if found:
+                    return found
+            return ""
+        return "" if x == y else f" at {where} ({_short(y, 30)} vs {_short(x, 30)})"
+
+    return walk(a, b, "")
+
+
 def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = None) -> RunResults:
     """Merge shards of one run into the run (realizations concatenated, sorted by index).
 
@@ -63,7 +100,9 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
 
     ref, ref_name = shards[0], names[0]
     keys = sorted(set().union(*(s.attrs.keys() for s in shards)) - PER_FILE_ATTRS)
-    first = ("source", "scenario", "seed", "n_realizations")
+    # The seed and the realization count before the scenario: its text records them too, and a
+    # message about the seed says more than one about the scenario's hash.
+    first = ("source", "seed", "n_realizations", "scenario")
     keys = [k for k in first if k in keys] + [k for k in keys if k not in first]
     for s, name in zip(shards[1:], names[1:]):
         for key in keys:
@@ -71,9 +110,13 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
             if a == b:
                 continue
             if key == "scenario" and isinstance(a, str) and isinstance(b, str):
+                difference = _scenario_difference(a, b)
+                if difference is None:
+                    continue  # the same scenario, named by another path in its comment line
                 raise InputError(
                     f"{name}: global attribute 'scenario' (sha256 {_digest(b)}) differs from "
-                    f"{ref_name}'s (sha256 {_digest(a)}); shards of different runs cannot be merged"
+                    f"{ref_name}'s (sha256 {_digest(a)}){difference}; shards of different runs "
+                    f"cannot be merged"
                 )
             raise InputError(
                 f"{name}: global attribute {key!r} is {_short(b)} but {ref_name} has "
@@ -175,8 +218,7 @@ def merge_files(
     paths = [Path(p) for p in paths]
     if not paths:
         raise InputError(f"{out}: no shard files given to merge")
-    if (out.exists() or out.is_symlink()) and not overwrite:
-        raise InputError(f"{out}: exists; use --overwrite to replace it")
+    check_output_path(out, overwrite=overwrite, what="a results file")  # before reading shards
     shards = [read_results(p) for p in paths]  # also checks each stored histogram against P
     merged = merge_results(shards, names=[str(p) for p in paths])
     return write_results(out, merged, overwrite=overwrite)

@@ -1,9 +1,10 @@
 """Reading results: the one place that opens and checks a results source.
 
 `load_fields` opens a results file, an xarray Dataset opened from one, or a RunResults, and
-checks what it holds: a fragrisk source (global attribute ``source``), readable variables,
-contiguous bin bounds, and every variable's shape against its dimensions (engine/results/
-variables.py). It is lenient about missing variables only, so that each figure can say which
+checks what it holds: a fragrisk source (global attribute ``source``), readable variables no
+larger than memory, contiguous bin bounds, every variable's shape against its dimensions
+(engine/results/variables.py) and every value against its rule (finite, >= 0, probabilities,
+counts; P and its histogram consistent with the expected collisions). It is lenient about missing variables only, so that each figure can say which
 one it lacks (engine.plots). `read_results` builds on it: the whole file, complete and
 self-consistent, as a RunResults. Merging reads its shards with `read_results`.
 """
@@ -11,6 +12,7 @@ self-consistent, as a RunResults. Merging reads its shards with `read_results`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -120,6 +122,7 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
             )
         loaded = _load_dataset(source)
     _check_shapes(loaded[2], loaded[0])
+    _check_values(loaded[2], loaded[0], loaded[1])
     return loaded
 
 
@@ -138,17 +141,18 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
     with f:
         try:
             attrs = {k: _attr_value(k, f.attrs[k]) for k in f.attrs}
-        except (_Problem, OSError, KeyError, TypeError, ValueError) as exc:
+        except (_Problem, OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"{label}: global attributes are damaged ({one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
         for name in {**_FIELD_OF, **_OPTIONAL}:
-            obj = f.get(name)
-            if obj is None or not isinstance(obj, h5py.Dataset):
-                continue
-            try:
+            try:  # a damaged file can fail anywhere here, even in looking a variable up
+                obj = f.get(name)
+                if obj is None or not isinstance(obj, h5py.Dataset):
+                    continue
+                _check_variable_size(label, name, obj)
                 data = obj[()]
-            except (OSError, KeyError, TypeError, ValueError) as exc:
+            except (OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
                 raise InputError(
                     f"{label}: variable {name!r} is damaged or unreadable ({one_line(exc)})"
                 ) from None
@@ -160,6 +164,93 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 data = _edges_from_bounds(label, name, data)
             fields[_FIELD_OF.get(name, name)] = np.asarray(data)
     return fields, attrs, label
+
+
+def _check_variable_size(label: str, name: str, obj: Any) -> None:
+    """InputError if reading dataset `obj` would take more memory than is available (a damaged
+    or hostile file can declare any shape without storing it)."""
+    from ..limits import MEMORY_SHARE, available_memory_bytes
+
+    nbytes = float(obj.size) * max(int(obj.dtype.itemsize), 1)
+    budget = MEMORY_SHARE * available_memory_bytes()
+    if nbytes > budget:
+        raise InputError(f"{label}: variable {name!r} declares shape {obj.shape} "
+                         f"({nbytes:.3g} bytes), more than the {budget:.3g} bytes of memory "
+                         f"available; not a results file fragrisk can read")
+
+
+#: What each variable of a results file may hold: "nonneg" finite and >= 0, "finite",
+#: "probability" in [0, 1], "count" integers >= 0.
+_VALUE_RULES = {
+    "realization": "count",
+    "expected_collisions": "nonneg",
+    "collision_probability": "probability",
+    "expected_collisions_by_time": "nonneg",
+    "expected_collisions_by_size": "nonneg",
+    "pc_histogram": "count",
+    "fragments_in_orbit": "nonneg",
+    "n_fragments": "count",
+    "gabbard_apogee_km": "finite",
+    "gabbard_perigee_km": "finite",
+    "gabbard_period_min": "finite",
+    "target_perigee_km": "finite",
+    "target_apogee_km": "finite",
+    "time_bnds": "finite",
+    "size_bin_bnds": "finite",
+    "pc_bin_bnds": "finite",
+}
+
+
+def _check_values(label: str, fields: Mapping[str, np.ndarray], attrs: Mapping[str, Any]) -> None:
+    """The values of what was loaded (shapes already checked): every variable present holds
+    numbers of its rule (_VALUE_RULES); collision_probability is 1 - exp(-expected_collisions)
+    and pc_histogram the histogram of collision_probability where both are present; the
+    required global attributes that are present have their types. So a file one reader (plot)
+    takes, every reader (merge, read_results) takes, and the other way round."""
+    for name, rule in _VALUE_RULES.items():
+        field = _FIELD_OF[name]
+        if field not in fields:
+            continue
+        a = np.asarray(fields[field])
+        if a.dtype.kind not in ("iu" if rule == "count" else "fiu"):
+            raise InputError(f"{label}: variable {name!r} holds {a.dtype} values; expected "
+                             f"{'integers' if rule == 'count' else 'numbers'}")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise InputError(f"{label}: variable {name!r} holds {a[~np.isfinite(a)].flat[0]!r}; "
+                             f"expected finite numbers")
+        if rule in ("nonneg", "count", "probability") and (a < 0).any():
+            raise InputError(f"{label}: variable {name!r} holds {a[a < 0].flat[0]!r}; expected "
+                             f"values >= 0")
+        if rule == "probability" and (a > 1).any():
+            raise InputError(f"{label}: variable {name!r} holds {a[a > 1].flat[0]!r}; expected "
+                             f"probabilities <= 1")
+    lam, p = fields.get("expected_collisions"), fields.get("collision_probability")
+    if lam is not None and p is not None and np.shape(lam) == np.shape(p):
+        if not np.allclose(p, -np.expm1(-np.asarray(lam, dtype=np.float64)), rtol=1e-12, atol=0.0):
+            raise InputError(f"{label}: variable 'collision_probability' disagrees with "
+                             f"1 - exp(-expected_collisions)")
+    hist, edges = fields.get("pc_histogram"), fields.get("pc_edges_log10")
+    if p is not None and hist is not None and edges is not None:
+        try:
+            expected = count_pc_histogram(p, edges)
+        except InputError:
+            expected = None  # edges that are no histogram's: RunResults says what is wrong
+        if expected is not None and (np.shape(hist) != expected.shape
+                                     or not np.array_equal(hist, expected)):
+            raise InputError(
+                f"{label}: variable 'pc_histogram' disagrees with collision_probability "
+                f"(stored sums {_short(np.asarray(hist).sum(axis=-1).tolist())}, "
+                f"{np.shape(p)[-1]} realizations)")
+    for key, ok, expect in (
+        ("seed", lambda v: isinstance(v, int) and v >= 0, "an integer >= 0"),
+        ("n_realizations", lambda v: isinstance(v, int) and v >= 1, "an integer >= 1"),
+        ("elapsed_s", lambda v: isinstance(v, (int, float)) and math.isfinite(v), "a number"),
+        ("device", lambda v: isinstance(v, str), "a string"),
+        ("scenario", lambda v: isinstance(v, str), "a string"),
+    ):
+        if key in attrs and not ok(attrs[key]):
+            raise InputError(f"{label}: global attribute {key!r} is {_short(attrs[key])}; "
+                             f"expected {expect}")
 
 
 def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
@@ -204,8 +295,9 @@ def read_results(path: str | os.PathLike) -> RunResults:
     for name, field in _FIELD_OF.items():
         if field not in fields:
             raise InputError(f"{label}: not a complete fragrisk results file: variable {name!r} is missing")
-    stored_p = fields.pop("collision_probability")
-    stored_hist = fields.pop("pc_histogram")
+    # Derived from expected_collisions; load_fields has checked the stored ones against it.
+    fields.pop("collision_probability")
+    fields.pop("pc_histogram")
     try:
         fields["encounters"] = _encounters.from_fields(fields)
     except _encounters.TableError as exc:
@@ -217,22 +309,6 @@ def read_results(path: str | os.PathLike) -> RunResults:
         fields = _normalize(fields)
     except _Problem as p:
         raise InputError(f"{label}: {p}") from None
-    res = RunResults(**fields)
-    lam = res.expected_collisions
-    if stored_p.shape != lam.shape or not np.allclose(
-        stored_p, -np.expm1(-lam), rtol=1e-12, atol=0.0
-    ):
-        raise InputError(
-            f"{label}: variable 'collision_probability' (shape {stored_p.shape}) disagrees with "
-            f"1 - exp(-expected_collisions)"
-        )
-    hist = count_pc_histogram(stored_p, res.pc_edges_log10)
-    if stored_hist.shape != hist.shape or not np.array_equal(stored_hist, hist):
-        raise InputError(
-            f"{label}: variable 'pc_histogram' disagrees with collision_probability "
-            f"(stored sums {_short(np.asarray(stored_hist).sum(axis=-1).tolist())}, "
-            f"{res.n_realizations_held} realizations)"
-        )
-    return res
+    return RunResults(**fields)
 
 
