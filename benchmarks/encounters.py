@@ -7,8 +7,8 @@ Each configuration runs K times, alternating (all, none, all, none, ...) so that
 slows both alike; the best wall time of each is kept. Rows: the device, the setting, the wall
 time, the encounters found, and the overhead (all / none - 1). On the GPU the table costs the
 kernel's passage records (atomic slots) and the closest-approach refinement on the host
-(engine.encounters.closest_approach), timed on its own in the row `refinement_s`. The issue's
-target: at most 20 % on a GPU. Writes benchmarks/results/encounters_<device>.json.
+(engine.encounters.closest_approach), timed on its own in the row `refinement_s`. The project's
+goal: at most 20 % on a GPU. Writes benchmarks/results/encounters_<device>.json.
 """
 
 from __future__ import annotations

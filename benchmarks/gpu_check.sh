@@ -80,7 +80,7 @@ if [ "$GPU" = "1" ]; then
     step run_builtin 60 python3 -m benchmarks.run --device gpu --cases builtin,prefilter_off --name run_gpu_builtin --out "$OUT_DIR"
     step run_lc1cm 150 python3 -m benchmarks.run --device gpu --cases lc1cm --name run_gpu_lc1cm --out "$OUT_DIR"
     step run_year 100 python3 -m benchmarks.run --device gpu --cases year --name run_gpu_year --out "$OUT_DIR"
-    # The encounter table's cost on the GPU (issue 13's target: <= 20 %): 1000 realizations with
+    # The encounter table's cost on the GPU (the project's goal: <= 20 %): 1000 realizations with
     # [analysis] encounters = "all" and "none", alternating, best of 2 each.
     step bench_encounters 60 python3 -m benchmarks.encounters --skip-cpu --gpu-realizations 1000 --repeat 2 --out "$OUT_DIR"
     step run_scaling 70 python3 -m benchmarks.run --device gpu --cases scaling --scaling "1:4,$CORES:$((2 * CORES))" \

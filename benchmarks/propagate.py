@@ -3,8 +3,9 @@ SatrecArray (C++, one core) as the baseline, all in the same run.
 
     python -m benchmarks.propagate [--quick] [--out DIR]
 
-Sizes: 2,000 objects x 1,440 times and 20,000 x 100 (the issue's), plus on the GPU a size large
-enough to fill it. Prints a table; writes benchmarks/results/propagate_<device>.json.
+Sizes: 2,000 objects x 1,440 times and 20,000 x 100 (the project's reference sizes), plus on
+the GPU a size large enough to fill it. Prints a table; writes
+benchmarks/results/propagate_<device>.json.
 """
 
 from __future__ import annotations

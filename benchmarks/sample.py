@@ -7,13 +7,13 @@
     ESA's reference numbers (1,980 kg + 20 kg at 10 km/s, M = 2,000 kg), lc_min 0.1 m and 0.01 m,
     both A/M readings and all three mass policies.  ESA's C++ NASA-breakup-model-cpp (its own
     choices: weighted-sum A/M, "drop" policy) takes 0.59 ms per 1,533-fragment realization
-    (lc_min 0.1 m) and 32 ms per 78,663-fragment one (0.01 m) on one core, as quoted in the
-    issue; they are printed beside the M = 2,000 kg rows.
+    (lc_min 0.1 m) and 32 ms per 78,663-fragment one (0.01 m) on one core (reference figures for
+    ESA's code, not measured here); they are printed beside the M = 2,000 kg rows.
 (b) The element fit, engine.fit.fit_mean_elements on the kept fragments' TEME states of the
     built-in scenario (its own model choices), lc_min 0.1 m and 0.01 m: NumPy path, and the CUDA
     path where engine.backend.resolve_device("auto") is "gpu"; beside it the whole
-    engine.cloud.sample_cloud (sampling + parent state + classification + fit).  Goal of the
-    issue: <= 2 us per fragment.  Each fit row records the share of deep-space states (period
+    engine.cloud.sample_cloud (sampling + parent state + classification + fit).  The project's
+    goal: <= 2 us per fragment.  Each fit row records the share of deep-space states (period
     >= 225 min, not refined by the fit and not propagated) and the share of the others that
     converged.
 
@@ -49,7 +49,7 @@ SAMPLE_REALIZATIONS = {0.1: 200, 0.01: 8}
 FIT_REALIZATIONS = {0.1: 20, 0.01: 2}
 QUICK_FACTOR = 4  # --quick divides the realizations by this (at least 1)
 
-#: ESA NASA-breakup-model-cpp, one core, M = 2,000 kg (as quoted in the issue).
+#: ESA NASA-breakup-model-cpp, one core, M = 2,000 kg (reference figures, not measured here).
 ESA_MS_PER_REALIZATION = {0.1: 0.59, 0.01: 32.0}
 ESA_FRAGMENTS_PER_REALIZATION = {0.1: 1533, 0.01: 78663}
 FIT_GOAL_US_PER_FRAGMENT = 2.0
@@ -223,7 +223,8 @@ def main(argv=None) -> None:
         "reference": {
             "esa_cpp_ms_per_realization": ESA_MS_PER_REALIZATION,
             "esa_cpp_fragments_per_realization": ESA_FRAGMENTS_PER_REALIZATION,
-            "esa_cpp_note": "ESA NASA-breakup-model-cpp, one core, M = 2,000 kg (quoted in the issue)",
+            "esa_cpp_note": "ESA NASA-breakup-model-cpp, one core, M = 2,000 kg "
+                            "(reference figures, not measured here)",
             "fit_goal_us_per_fragment": FIT_GOAL_US_PER_FRAGMENT,
         },
         "sampling": sampling,

@@ -2,8 +2,8 @@
 
 Sources: Johnson, Krisko, Liou, Anz-Meador, "NASA's new breakup model of EVOLVE 4.0",
 Adv. Space Res. 28(9) 1377-1384 (2001); Krisko, "Proper implementation of the 1998 NASA breakup
-model", ODQN 15(4) (2011). Section numbers (§n) refer to shared/reference/nasa-sbm.md, which
-collects every equation and constant used here.
+model", ODQN 15(4) (2011). Section numbers (§n) refer to docs/breakup-model.md, which states
+every equation and constant used here with its source.
 
 Arrays in, arrays out: no printing, no global state, no work at import. Everything is float64.
 """

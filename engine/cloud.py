@@ -2,7 +2,7 @@
 
 Per realization (engine.breakup.sample), each fragment's state is the parent's TEME state at the
 event epoch (SGP4 of the parent's element set) plus its ejection velocity. States are classified
-(design.md, "The estimator"):
+(docs/estimator.md §4):
 
     status 0  kept: bound, perigee >= 100 km, mean elements fitted (engine.fit)
     status 1  sub-orbital: osculating perigee below 100 km altitude (reenters within a revolution)
@@ -11,7 +11,7 @@ event epoch (SGP4 of the parent's element set) plus its ejection velocity. State
     status 4  deep space: the fitted orbit's period is >= 225 min, outside the near-earth SGP4
               that fragrisk's kernels run (these are counted and reported, never dropped silently)
 
-Only kept fragments are propagated. B* = k Cd (A/m) rho0 / 2 (nasa-sbm.md section 8).
+Only kept fragments are propagated. B* = k Cd (A/m) rho0 / 2 (docs/breakup-model.md §8).
 """
 
 from __future__ import annotations

@@ -100,7 +100,8 @@ class Passages:
 # --------------------------------------------------------------------------------------------
 
 #: Newton (with bisection safeguard) on d|r_rel|^2/dt = 2 r_rel . v_rel stops when a step is
-#: below this (s): far below the 1 ms the backends must agree to and the 0.5 s of the issue.
+#: below this (s): far below the 1 ms to which the backends agree and the 0.5 s to which
+#: tests/test_encounters.py holds the TCA against python-sgp4.
 TCA_TOLERANCE_S = 1.0e-6
 #: Iterations of the safeguarded Newton: bisection alone halves a bracket of at most a few steps
 #: (minutes) below 1e-6 s in about 30; Newton needs 3-5 from the secant minimum.

@@ -33,7 +33,8 @@ import numpy as np
 
 from . import sgp4
 
-#: Atmospheric density reference of SGP4's B* (nasa-sbm.md section 8): 2.461e-8 kg/m^3 x 6378.135 km.
+#: Reference density of SGP4's B* per earth radius (docs/breakup-model.md §8): 2.461e-8 kg/m^3 x
+#: 6378.145 km, the radius the breakup model's references use (not WGS-72's 6378.135 km).
 RHO0_KG_M2_ER = 0.15696615
 
 #: Convergence: position within 1e-4 km (10 cm) and velocity within 1e-7 km/s (0.1 mm/s) of the
@@ -57,7 +58,7 @@ MAX_EVALUATIONS = 30
 def bstar_from_area_to_mass(am_m2_kg, drag_coefficient, drag_scale=1.0):
     """SGP4 B* (1/earth radii) from area-to-mass ratio A/m (m^2/kg): B* = k Cd (A/m) rho0 / 2.
 
-    Source: nasa-sbm.md section 8. Example: Cd 2.2, A/m 0.1 m^2/kg, k 1 -> 0.0173.
+    Source: docs/breakup-model.md §8. Example: Cd 2.2, A/m 0.1 m^2/kg, k 1 -> 0.0173.
     """
     return drag_scale * drag_coefficient * np.asarray(am_m2_kg) * RHO0_KG_M2_ER / 2.0
 

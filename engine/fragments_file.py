@@ -1,6 +1,6 @@
 """The fragments file of ``fragrisk sample``: every sampled fragment at the event epoch.
 
-Two formats (design.md, "Fragments file"):
+Two formats (docs/fragments-file.md):
 
 ``write_fragments_h5``  HDF5 / netCDF-4, opens with ``xarray.open_dataset(path, engine="h5netcdf")``.
 Every sampled fragment of every realization, kept or not, along the dimension ``fragment``

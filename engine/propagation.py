@@ -31,7 +31,7 @@ _MINUTES_PER_DAY = 1440.0
 
 #: Objects x times per CPU chunk: bounds the per-chunk time grid and copies (the SGP4 temporaries
 #: are bounded by engine.sgp4.propagate itself) and sets how often progress is reported
-#: (about 0.4 s of NumPy SGP4 on one core per chunk).
+#: (a fraction of a second of NumPy SGP4 per chunk).
 CPU_CHUNK_ELEMENTS = 1 << 19
 
 #: Fraction of the free GPU memory one chunk's r, v and error arrays may take.

@@ -6,7 +6,7 @@ V_s = 4/3 pi R_s^3; over a window the expected number of collisions is
 
     lambda_ik = sigma_ik / V_s * (length of the relative trajectory r_i(t) - r_k(t) inside the sphere)
 
-(design.md, "The estimator": the continuous-time form of Liou's CUBE method). Between two time
+(docs/estimator.md §1: the continuous-time form of Liou's CUBE method). Between two time
 samples the relative trajectory is the straight segment joining r_rel(t_j) and r_rel(t_j+1) (the
 "secant chord"), and its length inside the sphere is computed exactly.
 

@@ -1,4 +1,4 @@
-"""Scenario files (TOML, see design.md): load, validate every field, and write back resolved.
+"""Scenario files (TOML, docs/scenario.md): load, validate every field, and write back resolved.
 
 A scenario is either a breakup ([parent] + [event]: the cloud is sampled from the NASA Standard
 Breakup Model) or a fixed [population] of real objects, plus one or more [[targets]] and an

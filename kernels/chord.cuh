@@ -1,5 +1,6 @@
 /* Length of a straight segment inside a sphere: the "secant chord" of the estimator
- * (design.md). Twin of engine/risk.py:chord_length_km; C subset (gcc compiles it too). */
+ * (docs/estimator.md §2). Twin of engine/risk.py:chord_length_km; C subset (gcc compiles it
+ * too). */
 #ifndef FRAGRISK_CHORD_CUH
 #define FRAGRISK_CHORD_CUH
 

@@ -8,7 +8,8 @@ from .build import check_array, module
 
 THREADS_PER_BLOCK = 128
 #: (threads per block, minimum resident blocks per SM) of risk_fused, the fastest measured by
-#: benchmarks/profile_kernel.py (its sweep is in benchmarks/results/profile_risk_kernel.json).
+#: benchmarks/profile_kernel.py (its last sweep is in
+#: benchmarks/results/gpu_check_h200/profile_risk_kernel.json).
 DEFAULT_LAUNCH = (256, 2)
 
 

@@ -808,7 +808,8 @@ def test_bad_input(make, needles, fast, work, monkeypatch, capsys):
 
 
 def test_the_table_is_large():
-    """Every kind the issue names, and more: the report quotes this count."""
+    """The table covers every kind of input (scenario files and fields, TLE columns, OMM files,
+    options, output paths, results files): at least 400 cases."""
     assert len(CASES) >= 400, len(CASES)
 
 

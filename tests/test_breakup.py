@@ -1,4 +1,4 @@
-"""Tests of engine/breakup.py against shared/reference/nasa-sbm.md (§n below).
+"""Tests of engine/breakup.py against docs/breakup-model.md (§n below).
 
 Statistical tests use fixed seeds, so they are deterministic; the thresholds are nevertheless
 chosen so that a correct sampler would fail with probability < 1e-6 on a fresh seed:
@@ -26,7 +26,7 @@ READINGS = ("mixture", "weighted_sum")
 
 def collision(m_parent=1980.0, lc_min=0.1, reading="mixture", policy="none", kind="spacecraft",
               m_proj=20.0, v=10.0):
-    # 1980 + 20 kg at 10 km/s: EMR = 253 J/g, catastrophic, M = 2000 kg (the reference case).
+    # 1980 + 20 kg at 10 km/s: EMR = 505 J/g, catastrophic, M = 2000 kg (the reference case).
     return bk.BreakupParams("collision", m_parent, kind, m_proj, v, lc_min, reading, policy)
 
 

@@ -18,7 +18,7 @@ from fragrisk.engine.errors import InputError
 from fragrisk.engine.results import RunResults
 
 SCENARIO = 'name = "synthetic"\n[event]\nepoch = "2021-11-15T02:47:00Z"\n[analysis]\nseed = 7\n'
-DESIGN_VARIABLES = {  # design.md "Results file" (+ target altitude bands): name -> dims
+DESIGN_VARIABLES = {  # docs/results-file.md, "Variables": name -> dims
     "realization": ("realization",),
     "target": ("target",),
     "time": ("time",),

@@ -1,5 +1,5 @@
 """The estimator against independent references: analytic chords, and brute force with
-python-sgp4 at 1 s steps summing the exact chord of each 1 s segment (design.md)."""
+python-sgp4 at 1 s steps summing the exact chord of each 1 s segment (docs/estimator.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`fragrisk run` end to end on a tiny scenario: the results file of design.md."""
+"""`fragrisk run` end to end on a tiny scenario: the results file of docs/results-file.md."""
 
 from __future__ import annotations
 

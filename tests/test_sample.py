@@ -1,6 +1,6 @@
 """`fragrisk sample` and its fragments files (engine.fragments_file): the HDF5 layout of
-design.md, the independent python-sgp4 round trip of the fitted elements, the OMM file, and the
-refusals."""
+docs/fragments-file.md, the independent python-sgp4 round trip of the fitted elements, the OMM
+file, and the refusals."""
 
 from __future__ import annotations
 
@@ -142,7 +142,7 @@ def test_h5_holds_the_sampled_cloud_with_nan_elements_where_not_kept(h5_data):
     for name in ELEMENTS:
         assert np.isnan(data[name][~kept]).all(), name
         assert np.isfinite(data[name][kept]).all(), name
-    # B* from A/m alone, for every fragment (nasa-sbm.md section 8, Cd 2.2, k 1).
+    # B* from A/m alone, for every fragment (docs/breakup-model.md §8, Cd 2.2, k 1).
     np.testing.assert_allclose(data["bstar"], 2.2 * data["am_m2_kg"] * 0.15696615 / 2.0, rtol=1e-14)
     # Every fragment leaves the parent's position; states are 3-vectors in km near LEO.
     assert np.ptp(data["position_km"], axis=0).max() == 0.0

@@ -3,7 +3,7 @@ refused merges, and the GPU out-of-memory batch halving (tested on the CPU with 
 
 A tiny scenario (72 minutes at 120 s, Lc >= 0.3 m, 6 realizations) keeps the file fast; the
 parent itself is a second target so that expected collisions are not all zero. `fragrisk` runs
-as `python -m cli` from the repository root, in a subprocess, as a user would run it.
+as `python -m fragrisk.cli`, in a subprocess, as a user would run it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,430 @@
+"""docs/ against the code it describes.
+
+- Every scenario field (engine/scenario.py's `_<TABLE>_KEYS` tuples), every variable, dimension
+  and global attribute of the results, fragments and ephemeris files (as the writers write them,
+  and the results module's FILE_VARIABLES), every OMM keyword, and every command-line command
+  and option (click's command objects) has its row in docs/, and docs/ lists nothing the code
+  does not have. A field added without its documentation fails here.
+- No file of the package, the tests or the benchmarks cites a document outside the repository;
+  every `docs/<page>.md §n` citation names an existing page and section.
+- The Python session in docs/ (```pycon blocks) runs as written, and the complete scenario
+  example of docs/scenario.md loads.
+
+The files are made by the CLI on tiny scenarios (a few seconds in all), as a user would make them.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import pkgutil
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import h5py
+import pytest
+from click.testing import CliRunner
+
+import fragrisk
+from fragrisk import cli
+from fragrisk.engine import scenario as scenario_module
+from conftest import COSMOS_TLE, ISS_TLE, write_tiny_scenario
+
+REPO = Path(__file__).resolve().parent.parent
+DOCS = REPO / "docs"
+DATA = REPO / "engine" / "data"
+
+#: Where code may not cite documents that live outside the repository.
+CODE_FOLDERS = ("engine", "kernels", "tests", "benchmarks")
+CODE_FILES = ("cli.py", "__init__.py")
+CODE_SUFFIXES = {".py", ".cu", ".cuh", ".c", ".h", ".sh", ".toml"}
+
+
+# --- reading the pages -------------------------------------------------------------------------
+
+def page(name: str) -> str:
+    return (DOCS / name).read_text(encoding="utf-8")
+
+
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$", re.MULTILINE)
+
+
+def section(text: str, title: str) -> str:
+    """The body of the first heading whose title contains `title`, up to the next heading of the
+    same or a higher level (so a section includes its subsections)."""
+    headings = list(_HEADING.finditer(text))
+    for i, h in enumerate(headings):
+        if title in h.group(2):
+            level = len(h.group(1))
+            end = next((g.start() for g in headings[i + 1:] if len(g.group(1)) <= level), len(text))
+            return text[h.end():end]
+    raise AssertionError(f"no section titled {title!r}")
+
+
+def row_names(body: str) -> set[str]:
+    """Backticked names in the first cell of the markdown table rows of `body` (header and
+    separator rows excluded). A cell may hold several: "`-o`, `--output PATH`"."""
+    names = set()
+    for line in body.splitlines():
+        line = line.strip()
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            continue
+        first = re.split(r"(?<!\\)\|", line)[1]
+        names.update(token.split()[0] for token in re.findall(r"`([^`]+)`", first))
+    return names
+
+
+def table_rows(body: str) -> dict[str, dict[str, str]]:
+    """{name: {column header: cell text}} of the first markdown table of `body`, keyed by the
+    first backticked name of the first cell."""
+    rows, header = {}, None
+    for line in body.splitlines():
+        line = line.strip()
+        if not line.startswith("|"):
+            if header is not None:
+                break
+            continue
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if header is None:
+            header = cells
+        elif not set(line) <= set("|-: "):
+            name = re.findall(r"`([^`]+)`", cells[0])[0].split()[0]
+            rows[name] = dict(zip(header, cells))
+    return rows
+
+
+def compare(documented: set, actual: set, where: str) -> None:
+    missing, stale = sorted(actual - documented), sorted(documented - actual)
+    assert not missing and not stale, (
+        f"{where}: not documented: {missing}; documented but not in the code: {stale}")
+
+
+# --- the files, made by the CLI -------------------------------------------------------------------
+
+def invoke(*args) -> None:
+    result = CliRunner().invoke(cli.cli, [str(a) for a in args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def population_scenario(folder: Path) -> Path:
+    path = folder / "population.toml"
+    path.write_text(f'''name = "population"
+[population]
+tle = """{COSMOS_TLE}"""
+[[targets]]
+name = "ISS"
+tle = """{ISS_TLE}"""
+hard_body_radius_m = 66.1
+[analysis]
+start = "2021-11-15T02:47:00Z"
+duration_days = 0.02
+step_s = 120
+''')
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """{name: path} of a results file of each kind of scenario (the breakup one as a shard), a
+    fragments file, an OMM file and an ephemeris file."""
+    folder = tmp_path_factory.mktemp("docs-files")
+    breakup = write_tiny_scenario(folder, realizations=1, duration_days=0.02)
+    out = {name: folder / name for name in
+           ("breakup.h5", "population.h5", "fragments.h5", "fragments.xml", "ephemeris.h5")}
+    invoke("run", breakup, "--device", "cpu", "--shard", "1/1", "-o", out["breakup.h5"])
+    invoke("run", population_scenario(folder), "--device", "cpu", "-o", out["population.h5"])
+    invoke("sample", breakup, "--realizations", 1, "--device", "cpu", "-o", out["fragments.h5"])
+    invoke("sample", breakup, "--realizations", 1, "--device", "cpu", "-o", out["fragments.xml"])
+    invoke("propagate", DATA / "iss_2021-11-15.tle", "--start", "2021-11-15T02:47:00Z",
+           "--duration-min", 2, "--step-s", 60, "--device", "cpu", "-o", out["ephemeris.h5"])
+    return out
+
+
+def contents(*paths) -> tuple[set, set, set]:
+    """(variables, dimensions, global attributes) of netCDF-4 files, as written."""
+    variables, dimensions, attributes = set(), set(), set()
+    for path in paths:
+        with h5py.File(path, "r") as f:
+            attributes.update(f.attrs)
+            for name, obj in f.items():
+                scale = obj.attrs.get("CLASS") == b"DIMENSION_SCALE"
+                if scale:
+                    dimensions.add(name)
+                if not (scale and obj.attrs["NAME"].startswith(b"This is a netCDF dimension")):
+                    variables.add(name)
+    return variables, dimensions, attributes
+
+
+def variable_facts(path) -> dict[str, tuple[str, str, str]]:
+    """{variable: (dimensions as "(a, b)", dtype as documented, units or "–")} as written."""
+    facts = {}
+    with h5py.File(path, "r") as f:
+        for name, obj in f.items():
+            scale = obj.attrs.get("CLASS") == b"DIMENSION_SCALE"
+            if scale and obj.attrs["NAME"].startswith(b"This is a netCDF dimension"):
+                continue
+            # A coordinate variable is its own dimension's scale.
+            dims = [name] if scale else [obj.dims[i][0].name.lstrip("/") for i in range(obj.ndim)]
+            kind = "string" if h5py.check_string_dtype(obj.dtype) else obj.dtype.name
+            units = obj.attrs.get("units", "–")
+            facts[name] = ("(" + ", ".join(dims) + ")", kind,
+                           units.decode() if isinstance(units, bytes) else str(units))
+    return facts
+
+
+def check_variable_rows(body: str, path, where: str) -> None:
+    """Each documented variable's dimensions, dtype and units are those of the file at `path`."""
+    rows = table_rows(body)
+    bad = []
+    for name, (dims, kind, units) in variable_facts(path).items():
+        row = rows[name]
+        if row["dimensions"] != dims:
+            bad.append(f"{name}: dimensions {row['dimensions']} in the docs, {dims} in the file")
+        if not row["dtype"].startswith(kind):
+            bad.append(f"{name}: dtype {row['dtype']} in the docs, {kind} in the file")
+        time_like = units.startswith("seconds since") and row["units"].startswith("seconds since")
+        if row["units"] != units and not time_like:
+            bad.append(f"{name}: units {row['units']} in the docs, {units} in the file")
+    assert not bad, f"{where}:\n" + "\n".join(bad)
+
+
+def engine_constant(name: str):
+    """A module-level constant of fragrisk.engine, wherever the engine keeps it."""
+    import fragrisk.engine as engine
+
+    for info in pkgutil.walk_packages(engine.__path__, "fragrisk.engine."):
+        module = importlib.import_module(info.name)
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AssertionError(f"no fragrisk.engine module defines {name}")
+
+
+# --- scenario fields ----------------------------------------------------------------------------
+
+def scenario_tables() -> dict[str, tuple]:
+    """{table: its keys} from engine/scenario.py: `_TOP_KEYS` is the top level, `_<T>_KEYS` table
+    [t] (or [[ts]]); `_ELEMENT_KEYS` is the shared element-set trio, part of other tables."""
+    tables = {}
+    for name, value in vars(scenario_module).items():
+        m = re.fullmatch(r"_([A-Z]+)_KEYS", name)
+        if m and isinstance(value, tuple) and m.group(1) != "ELEMENT":
+            tables[m.group(1).lower()] = value
+    assert {"top", "event", "analysis"} <= set(tables), tables
+    return tables
+
+
+def scenario_heading(table: str, text: str) -> str:
+    if table == "top":
+        return "Top level"
+    for title in (f"`[{table}]`", f"`[[{table}s]]`"):
+        if title in text:
+            return title
+    raise AssertionError(f"docs/scenario.md has no section for the table of _{table.upper()}_KEYS")
+
+
+def test_every_scenario_table_has_its_key_tuple():
+    # A new table in _TOP_KEYS needs its own _<TABLE>_KEYS tuple, or this test would not see it.
+    tables = scenario_tables()
+    top_tables = {key for key in tables["top"] if key != "name"}
+    named = {t if t in top_tables else t + "s" for t in tables if t != "top"}
+    assert named == top_tables
+
+
+def test_scenario_fields_are_documented():
+    text = page("scenario.md")
+    for table, keys in scenario_tables().items():
+        title = scenario_heading(table, text)
+        compare(row_names(section(text, title)), set(keys), f"docs/scenario.md, {title}")
+
+
+def test_scenario_example_loads(tmp_path):
+    blocks = re.findall(r"```toml\n(.*?)```", page("scenario.md"), re.DOTALL)
+    examples = [b for b in blocks if "[analysis]" in b]
+    assert examples, "docs/scenario.md has no complete example"
+    for k, text in enumerate(examples):
+        path = tmp_path / f"example{k}.toml"
+        path.write_text(text)
+        loaded = fragrisk.load_scenario(path)
+        assert loaded.targets and loaded.analysis.duration_days > 0
+
+
+# --- file formats ------------------------------------------------------------------------------
+
+def test_results_file_is_documented(files):
+    variables, dimensions, attributes = contents(files["breakup.h5"], files["population.h5"])
+    variables |= set(engine_constant("FILE_VARIABLES"))
+    text = page("results-file.md")
+    compare(row_names(section(text, "Variables")), variables, "docs/results-file.md, Variables")
+    for name in ("breakup.h5", "population.h5"):
+        check_variable_rows(section(text, "Variables"), files[name], "docs/results-file.md")
+    compare(row_names(section(text, "Dimensions")), dimensions, "docs/results-file.md, Dimensions")
+    compare(row_names(section(text, "Global attributes")), attributes,
+            "docs/results-file.md, Global attributes")
+
+
+def test_fragments_file_is_documented(files):
+    variables, dimensions, attributes = contents(files["fragments.h5"])
+    text = section(page("fragments-file.md"), "HDF5")
+    compare(row_names(section(text, "Variables")), variables, "docs/fragments-file.md, Variables")
+    check_variable_rows(section(text, "Variables"), files["fragments.h5"], "docs/fragments-file.md")
+    compare(row_names(section(text, "Dimensions")), dimensions,
+            "docs/fragments-file.md, Dimensions")
+    compare(row_names(section(text, "Global attributes")), attributes,
+            "docs/fragments-file.md, Global attributes")
+
+
+def test_omm_keywords_are_documented(files):
+    root = ET.parse(files["fragments.xml"]).getroot()
+    keywords = {e.tag for e in root.iter() if len(e) == 0}
+    assert "MEAN_MOTION" in keywords
+    compare(row_names(section(page("fragments-file.md"), "CCSDS OMM")), keywords,
+            "docs/fragments-file.md, CCSDS OMM")
+
+
+def test_ephemeris_file_is_documented(files):
+    variables, dimensions, attributes = contents(files["ephemeris.h5"])
+    text = page("ephemeris-file.md")
+    compare(row_names(section(text, "Variables")), variables, "docs/ephemeris-file.md, Variables")
+    check_variable_rows(section(text, "Variables"), files["ephemeris.h5"], "docs/ephemeris-file.md")
+    compare(row_names(section(text, "Dimensions")), dimensions,
+            "docs/ephemeris-file.md, Dimensions")
+    compare(row_names(section(text, "Global attributes")), attributes,
+            "docs/ephemeris-file.md, Global attributes")
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+def parameter_names(params) -> set[str]:
+    names = set()
+    for p in params:
+        if p.name == "help":
+            continue
+        if p.param_type_name == "argument":
+            names.add((p.metavar or p.name.upper()).strip("[]"))
+        else:
+            names.update(p.opts + p.secondary_opts)
+    return names
+
+
+def test_every_command_and_option_is_documented():
+    text = page("cli.md")
+    documented_commands = set(re.findall(r"^## `fragrisk (\w[\w-]*)`", text, re.MULTILINE))
+    assert documented_commands == set(cli.cli.commands), (
+        f"docs/cli.md sections {sorted(documented_commands)}; commands {sorted(cli.cli.commands)}")
+    for name, command in cli.cli.commands.items():
+        compare(row_names(section(text, f"`fragrisk {name}`")), parameter_names(command.params),
+                f"docs/cli.md, fragrisk {name}")
+    group = parameter_names(cli.cli.params) | set(cli.cli.context_settings["help_option_names"])
+    compare(row_names(section(text, "Global options")), group, "docs/cli.md, Global options")
+
+
+# --- citations ---------------------------------------------------------------------------------
+
+def code_files():
+    for name in CODE_FILES:
+        yield REPO / name
+    for folder in CODE_FOLDERS:
+        for path in sorted((REPO / folder).rglob("*")):
+            if (path.is_file() and path.suffix in CODE_SUFFIXES and "results" not in path.parts
+                    and "__pycache__" not in path.parts):
+                yield path
+
+
+#: Documents outside the repository that code used to cite (assembled so this file does not match).
+OUTSIDE = re.compile("|".join(("design" + r"\.md", "nasa" + "-sbm", r"(?<![\w.])shared/", "/work/",
+                                "[Tt]he " + r"issue(?:'s)?\b", "[Ii]ssue " + r"#?\d")))
+
+
+def test_no_code_cites_a_document_outside_the_repository():
+    me = Path(__file__).resolve()
+    hits = []
+    for path in code_files():
+        if path.resolve() == me:
+            continue
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if OUTSIDE.search(line):
+                hits.append(f"{path.relative_to(REPO)}:{lineno}: {line.strip()}")
+    assert not hits, "cites a document outside the repository:\n" + "\n".join(hits)
+
+
+def sections_of(name: str) -> set[str]:
+    return set(re.findall(r"^#+ §(\d+)\.", page(name), re.MULTILINE))
+
+
+#: Files whose bare "§n" refer to docs/breakup-model.md (their docstrings say so).
+BREAKUP_CITERS = ("engine/breakup.py", "tests/test_breakup.py")
+
+
+def test_citations_of_docs_resolve():
+    pages = {p.name for p in DOCS.glob("*.md")}
+    bad = []
+    for path in [*code_files(), REPO / "README.md", *DOCS.glob("*.md")]:
+        text = path.read_text(encoding="utf-8")
+        where = path.relative_to(REPO)
+        for m in re.finditer(r"docs/([\w-]+\.md)(?:,?\s*§(\d+))?", text):
+            if m.group(1) not in pages:
+                bad.append(f"{where}: {m.group(0)}: no such page")
+            elif m.group(2) and m.group(2) not in sections_of(m.group(1)):
+                bad.append(f"{where}: {m.group(0)}: no such section")
+        if path.parent == DOCS:
+            for m in re.finditer(r"\]\(([\w-]+\.md)(#[\w-]+)?\)", text):
+                if m.group(1) not in pages:
+                    bad.append(f"{where}: link {m.group(0)}: no such page")
+    for name in BREAKUP_CITERS:
+        cited = set(re.findall(r"§(\d+)", (REPO / name).read_text(encoding="utf-8")))
+        assert cited, f"{name} cites no section of docs/breakup-model.md"
+        for n in sorted(cited - sections_of("breakup-model.md")):
+            bad.append(f"{name}: §{n}: not a section of docs/breakup-model.md")
+    assert not bad, "\n".join(bad)
+
+
+def test_breakup_citers_name_their_page():
+    for name in BREAKUP_CITERS:
+        assert "docs/breakup-model.md" in (REPO / name).read_text(encoding="utf-8"), name
+
+
+#: `path` or `path: name` in the pages: a file of the repository, and a name defined or used in it.
+CODE_REFERENCE = re.compile(
+    r"`((?:engine|kernels|tests|benchmarks)/[\w./-]+\.\w+|cli\.py|[\w-]+\.(?:py|cuh|cu))"
+    r"(?::\s*(\w+))?`")
+
+
+def test_code_named_in_docs_exists():
+    bad = []
+    for path in [*DOCS.glob("*.md"), REPO / "README.md"]:
+        for m in CODE_REFERENCE.finditer(path.read_text(encoding="utf-8")):
+            target, name = m.group(1), m.group(2)
+            if "/" in target or target == "cli.py":
+                candidates = [REPO / target]
+            else:  # a bare file name, as in the twin table: a module under engine/ or kernels/
+                candidates = [c for folder in ("engine", "kernels")
+                              for c in (REPO / folder).rglob(target)]
+            found = [c for c in candidates if c.is_file()]
+            if not found:
+                if "/" in target or name:
+                    bad.append(f"{path.name}: {m.group(0)}: no such file")
+                continue
+            if name and not any(re.search(rf"\b{name}\b", c.read_text(encoding="utf-8"))
+                                for c in found):
+                bad.append(f"{path.name}: {m.group(0)}: {name} is not in {target}")
+    assert not bad, "\n".join(bad)
+
+
+# --- runnable examples --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DOCS.glob("*.md")
+                                        if "```pycon" in p.read_text(encoding="utf-8")))
+def test_python_examples_run(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = page(name)
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    globs: dict = {}
+    report: list[str] = []
+    for m in re.finditer(r"```pycon\n(.*?)```", text, re.DOTALL):
+        lineno = text.count("\n", 0, m.start(1))
+        test = parser.get_doctest(m.group(1), globs, f"docs/{name}", str(DOCS / name), lineno)
+        runner.run(test, out=report.append, clear_globs=False)
+    assert runner.failures == 0, "".join(report)
+    assert runner.tries > 0
