@@ -14,7 +14,7 @@
 # Steps, each bounded in time so the whole ends within 10 minutes (the limits add up to 580 s;
 # an H200 should need about a third of that):
 #   gpu_tests      the `gpu` tests (CUDA against NumPy)
-#   run_builtin    built-in scenario, 1,000 realizations, 7 days (issue 14: <= 1.5 s end to end),
+#   run_builtin    built-in scenario, 1,000 realizations, 7 days (goal: <= 1.5 s end to end),
 #                  with the prefilter off on 200 (the jumps' gain), CUDA vs NumPy on realizations 0-3
 #   run_lc1cm      lc_min_m = 0.01, 1,000 realizations (<= 120 s), CUDA vs NumPy on realization 0
 #   run_year       10 cm, 365 days, 1,000 realizations (<= 60 s), the ISS's collisions by month

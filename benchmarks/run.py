@@ -1,4 +1,4 @@
-"""End-to-end benchmarks of `fragrisk run`: the cases of issue 14, one row each.
+"""End-to-end benchmarks of `fragrisk run` at scale: one row per case.
 
     python -m benchmarks.run [--device auto|cpu|gpu] [--cases builtin,lc1cm,year,scaling,...]
                              [--realizations CASE=N ...] [--scaling JOBS:N,JOBS:N] [--out DIR]
