@@ -415,6 +415,17 @@ class BreakupParams:
     (> 0); an explosion ignores them (None or >= 0 accepted, stored as float). lc_min_m: smallest sampled Lc, m.
     am_sampling: "mixture" or "weighted_sum" (§4). mass_policy: "remnants", "drop" or "none" (§7).
     explosion_scale: S of the explosion count law (§2).
+
+    Calibration knobs (engine.calibrate fits them to tracked fragments; the defaults are the
+    plain SBM and sample bit for bit what it samples):
+    - fragmenting_mass_kg: the mass that fragments, M in the collision count law
+      N = 0.1·M^0.75·Lc^-1.71 (§2), as Cimmino et al. 2021 (Aerospace 8(7):185) tune it; None =
+      the SBM's M (``mass_kg``). It sets the count only: the mass budget of the policies stays
+      ``mass_kg`` (what does not fragment stays in the remnants). Explosions ignore it (their
+      count knob is explosion_scale).
+    - dv_scale: a factor on every fragment's Δv, i.e. log10(dv_scale) added to the mean of
+      ν = log10(Δv) (§6).
+    - dv_sigma_log10: the standard deviation of ν about its mean (§6: 0.4).
     Numbers are stored as float; every value is checked here (InputError, one line).
     """
 
@@ -427,6 +438,9 @@ class BreakupParams:
     am_sampling: str
     mass_policy: str
     explosion_scale: float = 1.0
+    fragmenting_mass_kg: float | None = None
+    dv_scale: float = 1.0
+    dv_sigma_log10: float = DV_SIGMA_LOG10
 
     def __post_init__(self):
         _check_event_type(self.event_type)
@@ -437,6 +451,11 @@ class BreakupParams:
         put("parent_mass_kg", _check_positive("parent_mass_kg", self.parent_mass_kg))
         put("lc_min_m", _check_positive("lc_min_m", self.lc_min_m))
         put("explosion_scale", _check_positive("explosion_scale", self.explosion_scale))
+        put("dv_scale", _check_positive("dv_scale", self.dv_scale))
+        put("dv_sigma_log10", _check_positive("dv_sigma_log10", self.dv_sigma_log10))
+        if self.fragmenting_mass_kg is not None:
+            put("fragmenting_mass_kg",
+                _check_positive("fragmenting_mass_kg", self.fragmenting_mass_kg))
         for name in ("projectile_mass_kg", "impact_velocity_km_s"):
             value = getattr(self, name)
             if self.event_type == "collision":
@@ -469,11 +488,19 @@ class BreakupParams:
         )
 
     @property
+    def count_mass_kg(self) -> float:
+        """M of the collision count law (§2): fragmenting_mass_kg where given, else mass_kg."""
+        if self.fragmenting_mass_kg is None:
+            return self.mass_kg
+        return self.fragmenting_mass_kg
+
+    @property
     def n_fragments(self) -> int:
         """Fragments sampled per realization before the mass policy: floor(N(>= lc_min_m)) (§2)."""
         return int(
             math.floor(
-                cumulative_count(self.event_type, self.mass_kg, self.lc_min_m, self.explosion_scale)
+                cumulative_count(self.event_type, self.count_mass_kg, self.lc_min_m,
+                                 self.explosion_scale)
             )
         )
 
@@ -707,7 +734,7 @@ def _sample_chunk(p: BreakupParams, seed: int, reals: np.ndarray, n: int, out: F
     a_dv, b_dv = _DV_MU[p.event_type]
     nu = a_dv * chi
     nu += b_dv
-    nu += DV_SIGMA_LOG10 * z_dv
+    _dv_knobs(p, nu, z_dv)
     nu *= _LN10
     dv = out.dv_m_s[start:stop].reshape(R, n, 3) if direct else np.empty((R, n, 3))
     _directions(u_cos, u_phi, np.exp(nu, out=nu), dv)
@@ -745,6 +772,17 @@ def _sample_chunk(p: BreakupParams, seed: int, reals: np.ndarray, n: int, out: F
         out.realization[stop:b] = reals[i]
         stop = b
     return stop
+
+
+def _dv_knobs(p: BreakupParams, nu: np.ndarray, z_dv: np.ndarray) -> None:
+    """Add the spread and the scale to ν = log10(Δv) in place: ν += σ·z (+ log10(dv_scale)).
+
+    nu holds the mean a·χ + b (§6); z_dv the standard normals, same shape. With the defaults
+    (σ = 0.4, dv_scale = 1) the arithmetic is the plain SBM's, bit for bit: no shift is added.
+    """
+    if p.dv_scale != 1.0:
+        nu += math.log10(p.dv_scale)
+    nu += p.dv_sigma_log10 * z_dv
 
 
 def _drop_keep(mass: np.ndarray, M: float) -> np.ndarray:
@@ -824,7 +862,8 @@ def _remnant_fragments(p: BreakupParams, rem_mass: np.ndarray, tail_u, tail_z):
     chi = _chi_large(lam, p.parent_kind, p.am_sampling, z1, z2, u_mix)
     am = np.exp(chi * _LN10)
     area = rem_mass * am
-    nu = dv_mu_log10(chi, p.event_type) + DV_SIGMA_LOG10 * z_dv
+    nu = dv_mu_log10(chi, p.event_type)
+    _dv_knobs(p, nu, z_dv)
     dv = np.empty(rem_mass.shape + (3,))
     _directions(u_cos, u_phi, np.exp(nu * _LN10), dv)
     return d, am, area, dv

@@ -12,6 +12,10 @@ event epoch (SGP4 of the parent's element set) plus its ejection velocity. State
               that fragrisk's kernels run (these are counted and reported, never dropped silently)
 
 Only kept fragments are propagated. B* = k Cd (A/m) rho0 / 2 (docs/breakup-model.md §8).
+
+The SBM ejects fragments isotropically about the parent's velocity. A projectile's momentum
+moves the whole cloud: the scenario's [event] cloud_dv_*_m_s (radial, along-track, cross-track at
+the event; 0 by default) is added to every fragment's Δv (``cloud_dv_teme_m_s``).
 """
 
 from __future__ import annotations
@@ -85,7 +89,26 @@ def breakup_params(event, parent) -> breakup.BreakupParams:
         event_type=event.type, parent_mass_kg=parent.mass_kg, parent_kind=parent.kind,
         projectile_mass_kg=event.projectile_mass_kg, impact_velocity_km_s=event.impact_velocity_km_s,
         lc_min_m=event.lc_min_m, am_sampling=event.am_sampling, mass_policy=event.mass_policy,
-        explosion_scale=event.explosion_scale)
+        explosion_scale=event.explosion_scale, fragmenting_mass_kg=event.fragmenting_mass_kg,
+        dv_scale=event.dv_scale, dv_sigma_log10=event.dv_sigma_log10)
+
+
+CLOUD_DV_FIELDS = ("cloud_dv_radial_m_s", "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
+
+
+def knob_attributes(event, parent) -> dict:
+    """The calibration knobs of a scenario's breakup as file attributes (floats): dv_scale,
+    dv_sigma_log10, drag_scale, the cloud's velocity change (CLOUD_DV_FIELDS), and for collisions
+    fragmenting_mass_kg, the count law's M in use (the SBM's M where the scenario leaves it
+    unset); explosions have explosion_scale instead."""
+    attrs = {"dv_scale": float(event.dv_scale), "dv_sigma_log10": float(event.dv_sigma_log10),
+             "drag_scale": float(event.drag_scale),
+             **{name: float(getattr(event, name)) for name in CLOUD_DV_FIELDS}}
+    if event.type == "collision":
+        attrs["fragmenting_mass_kg"] = float(breakup_params(event, parent).count_mass_kg)
+    else:
+        attrs["explosion_scale"] = float(event.explosion_scale)
+    return attrs
 
 
 def parent_state(parent, event):
@@ -95,6 +118,21 @@ def parent_state(parent, event):
     t = minutes_between(event.epoch_jd, event.epoch_fr, float(el.epoch_jd[0]), float(el.epoch_fr[0]))
     r, v, _ = sgp4.propagate(table, np.array([[t]]))
     return r[0, 0], v[0, 0]
+
+
+def cloud_dv_teme_m_s(event, r_km, v_km_s) -> np.ndarray:
+    """The cloud's velocity change (3,) in m/s, TEME, from the event's radial, along-track and
+    cross-track components (CLOUD_DV_FIELDS) at the parent's state r_km, v_km_s (3,): radial
+    along r, cross-track along r x v (the orbit normal), along-track completing the right-handed
+    triad (along v for a circular orbit)."""
+    r = np.asarray(r_km, dtype=np.float64)
+    v = np.asarray(v_km_s, dtype=np.float64)
+    radial = r / np.linalg.norm(r)
+    h = np.cross(r, v)
+    cross = h / np.linalg.norm(h)
+    along = np.cross(cross, radial)
+    dv_r, dv_s, dv_w = (float(getattr(event, name)) for name in CLOUD_DV_FIELDS)
+    return dv_r * radial + dv_s * along + dv_w * cross
 
 
 def classify_states(r_km, v_km_s):
@@ -144,6 +182,9 @@ def sample_cloud(scenario, realizations, device: str = "cpu") -> Cloud:
     event, parent = scenario.event, scenario.parent
     frags = breakup.sample(breakup_params(event, parent), scenario.analysis.seed, np.asarray(realizations))
     r0, v0 = parent_state(parent, event)
+    if any(getattr(event, name) != 0.0 for name in CLOUD_DV_FIELDS):
+        # The whole cloud's Δv joins every fragment's (dv_m_s stays "relative to the parent").
+        frags = dataclasses.replace(frags, dv_m_s=frags.dv_m_s + cloud_dv_teme_m_s(event, r0, v0))
     n = len(frags)
     position = np.broadcast_to(r0, (n, 3)).copy()
     velocity = v0[None, :] + frags.dv_m_s * 1e-3

@@ -34,7 +34,8 @@ inputs (WGS-72, opsmode 'i') with the event epoch as element epoch: at t = 0 the
 Global attributes: title, source ("fragrisk <version>"), history, Conventions, scenario (the
 resolved TOML text), scenario_name, seed, n_realizations, event_epoch (ISO 8601 UTC),
 event_type, lc_min_m, am_sampling, mass_policy, drag_coefficient, drag_scale, explosion_scale,
-breakup_model, parent_name, parent_norad_cat_id, elements_theory, suborbital_perigee_km,
+the calibration knobs dv_scale, dv_sigma_log10 and (collisions) fragmenting_mass_kg, the count
+law's M in use, breakup_model, parent_name, parent_norad_cat_id, elements_theory, suborbital_perigee_km,
 n_fragments and n_<status> counts, device, and whatever the caller adds.
 
 ``write_fragments_omm``  CCSDS OMM 2.0 (XML, CCSDS 502.0-B-3) of the kept fragments only: one
@@ -152,6 +153,7 @@ def fragments_attrs(cloud, scenario) -> dict:
         "drag_coefficient": float(e.drag_coefficient),
         "drag_scale": float(e.drag_scale),
         "explosion_scale": float(e.explosion_scale),
+        **_cloud.knob_attributes(e, p),
         "breakup_model": "NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)",
         "parent_name": str(p.elements.name[0]),
         "parent_norad_cat_id": int(p.elements.satnum[0]),

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import engine
+from . import cloud as cloud_mod
 from . import encounters, montecarlo
 from .cloud import STATUS_DEEP_SPACE
 from .errors import InputError
@@ -124,6 +125,7 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
                      am_sampling=e.am_sampling, mass_policy=e.mass_policy,
                      drag_coefficient=float(e.drag_coefficient), drag_scale=float(e.drag_scale),
                      breakup_model="NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)")
+        attrs.update(cloud_mod.knob_attributes(e, scenario.parent))
     else:
         attrs.update(cloud="population")
     if shard is not None:

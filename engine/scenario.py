@@ -66,7 +66,9 @@ _ELEMENT_KEYS = ("tle", "tle_file", "omm_file")
 _TOP_KEYS = ("name", "parent", "event", "targets", "analysis", "population")
 _PARENT_KEYS = _ELEMENT_KEYS + ("mass_kg", "kind")
 _EVENT_KEYS = ("epoch", "type", "projectile_mass_kg", "impact_velocity_km_s", "lc_min_m",
-               "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale")
+               "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale",
+               "fragmenting_mass_kg", "dv_scale", "dv_sigma_log10", "cloud_dv_radial_m_s",
+               "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
 _TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
                   "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade",
@@ -89,6 +91,12 @@ class Event:
 
     ``projectile_mass_kg`` and ``impact_velocity_km_s`` are None for explosions that omit them.
     ``drag_scale`` is k in B* = k·Cd·(A/m)·ρ0/2; ``explosion_scale`` is S in N = 6·S·Lc^-1.6.
+    The calibration knobs (``fragrisk calibrate`` fits them; the defaults are the plain NASA
+    model): ``fragmenting_mass_kg`` is M in the collision count law N = 0.1·M^0.75·Lc^-1.71
+    (None: the SBM's M), ``dv_scale`` a factor on every fragment's Δv and ``dv_sigma_log10`` the
+    standard deviation of log10(Δv) about its mean (engine.breakup.BreakupParams);
+    ``cloud_dv_*_m_s`` the velocity change of the whole cloud along the parent's radial,
+    along-track and cross-track directions at the event (the projectile's momentum; engine.cloud).
     """
 
     epoch: str
@@ -103,6 +111,19 @@ class Event:
     drag_coefficient: float = 2.2
     drag_scale: float = 1.0
     explosion_scale: float = 1.0
+    fragmenting_mass_kg: float | None = None
+    dv_scale: float = 1.0
+    dv_sigma_log10: float = 0.4
+    cloud_dv_radial_m_s: float = 0.0
+    cloud_dv_along_track_m_s: float = 0.0
+    cloud_dv_cross_track_m_s: float = 0.0
+
+
+#: The [event] fields that `fragrisk calibrate` can fit (engine.calibrate describes them).
+CALIBRATION_FIELDS = ("fragmenting_mass_kg", "dv_scale", "dv_sigma_log10", "drag_scale",
+                      "cloud_dv_radial_m_s", "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
+#: A cloud velocity change beyond this is no momentum transfer but an input error.
+CLOUD_DV_MAX_M_S = 1000.0
 
 
 @dataclass(frozen=True)
@@ -386,6 +407,9 @@ def _read_event(data: dict, src: str, warnings: list) -> Event:
         for key in ("projectile_mass_kg", "impact_velocity_km_s"):
             if t.has(key):
                 warnings.append(f"{src}: [event] {key} is ignored: explosions have no projectile")
+        if t.has("fragmenting_mass_kg"):
+            warnings.append(f"{src}: [event] fragmenting_mass_kg is ignored: the explosion count "
+                            f"law has no mass (its knob is explosion_scale)")
     lo, hi = LC_MIN_RANGE_M
     lc_min = t.number("lc_min_m", ok=lambda x: lo <= x <= hi,
                       expect=f"a size in [{lo:g}, {hi:g}] m")
@@ -399,6 +423,16 @@ def _read_event(data: dict, src: str, warnings: list) -> Event:
         drag_scale=t.number("drag_scale", 1.0, ok=lambda x: 0 < x <= MAX_DRAG_FACTOR,
                             expect=f"a number > 0 and at most {MAX_DRAG_FACTOR:g}"),
         explosion_scale=t.number("explosion_scale", 1.0, ok=_positive, expect="a number > 0"),
+        fragmenting_mass_kg=t.number("fragmenting_mass_kg", None, ok=_positive,
+                                     expect="a mass > 0 kg"),
+        dv_scale=t.number("dv_scale", 1.0, ok=_positive, expect="a factor > 0"),
+        dv_sigma_log10=t.number("dv_sigma_log10", 0.4, ok=_positive,
+                                expect="a standard deviation > 0 (of log10 of m/s)"),
+        **{key: t.number(key, 0.0, ok=lambda x: abs(x) <= CLOUD_DV_MAX_M_S,
+                         expect=f"a velocity change in [-{CLOUD_DV_MAX_M_S:g}, "
+                                f"{CLOUD_DV_MAX_M_S:g}] m/s")
+           for key in ("cloud_dv_radial_m_s", "cloud_dv_along_track_m_s",
+                       "cloud_dv_cross_track_m_s")},
     )
 
 
@@ -929,7 +963,11 @@ def scenario_to_toml(s: Scenario) -> str:
             ("impact_velocity_km_s", e.impact_velocity_km_s),
             ("lc_min_m", e.lc_min_m), ("am_sampling", e.am_sampling),
             ("mass_policy", e.mass_policy), ("drag_coefficient", e.drag_coefficient),
-            ("drag_scale", e.drag_scale), ("explosion_scale", e.explosion_scale)])
+            ("drag_scale", e.drag_scale), ("explosion_scale", e.explosion_scale),
+            ("fragmenting_mass_kg", e.fragmenting_mass_kg), ("dv_scale", e.dv_scale),
+            ("dv_sigma_log10", e.dv_sigma_log10), ("cloud_dv_radial_m_s", e.cloud_dv_radial_m_s),
+            ("cloud_dv_along_track_m_s", e.cloud_dv_along_track_m_s),
+            ("cloud_dv_cross_track_m_s", e.cloud_dv_cross_track_m_s)])
     if s.population is not None:
         table("[population]", [], tuple(_element_lines(s.population.elements, "[population]")))
     for k, t in enumerate(s.targets, start=1):

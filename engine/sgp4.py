@@ -359,6 +359,75 @@ def rotate(sin_a, cos_a, d, a_plus_d):
     return sin_new, cos_new
 
 
+def _secular(C, t, xp):
+    """Secular gravity and atmospheric drag: SGP4's mean elements at t minutes since epoch.
+
+    C: coefficient rows by name (COEFFICIENTS), broadcastable against t. Returns am (earth
+    radii), nm (rad/min, un-Kozai'd), em (clipped below at 1e-6, as SGP4 continues with it),
+    mm, argpm, nodem (rad, reduced by fmod into (-2pi, 2pi)), bad_ecc (SGP4 error 1: em >= 1
+    or em < -0.001 before the clip) and tempa (the drag factor, am = a0·tempa²). The shared first
+    stage of `propagate_block` and `mean_elements`.
+    """
+    xmdf = C["mo"] + C["mdot"] * t
+    argpdf = C["argpo"] + C["argpdot"] * t
+    nodedf = C["nodeo"] + C["nodedot"] * t
+    t2 = t * t
+    nodem = nodedf + C["nodecf"] * t2
+    delomg = C["omgcof"] * t
+    delmtemp = 1.0 + C["eta"] * xp.cos(xmdf)
+    delm = C["xmcof"] * (delmtemp * delmtemp * delmtemp - C["delmo"])
+    temp = delomg + delm
+    mm = xmdf + temp
+    argpm = argpdf - temp
+    t3 = t2 * t
+    t4 = t3 * t
+    tempa = 1.0 - C["cc1"] * t - C["d2"] * t2 - C["d3"] * t3 - C["d4"] * t4
+    tempe = C["bstar"] * C["cc4"] * t + C["bstar"] * C["cc5"] * (xp.sin(mm) - C["sinmao"])
+    templ = C["t2cof"] * t2 + C["t3cof"] * t3 + t4 * (C["t4cof"] + t * C["t5cof"])
+
+    am = C["am_coef"] * tempa * tempa
+    nm = XKE / (am * xp.sqrt(am))
+    em = C["ecco"] - tempe
+    bad_ecc = (em >= 1.0) | (em < -0.001)
+    em = xp.maximum(em, 1.0e-6)
+    mm = mm + C["no_unkozai"] * templ
+    xlm = mm + argpm + nodem
+    nodem = xp.fmod(nodem, TWOPI)
+    argpm = xp.fmod(argpm, TWOPI)
+    xlm = xp.fmod(xlm, TWOPI)
+    mm = xp.fmod(xlm - argpm - nodem, TWOPI)
+    return am, nm, em, mm, argpm, nodem, bad_ecc, tempa
+
+
+def mean_elements(coef, tsince_min, xp=np):
+    """SGP4's mean elements of n objects at given times: what python-sgp4 leaves in a Satrec's
+    ``am``, ``em``, ``im``, ``Om``, ``om``, ``mm``, ``nm`` after ``sgp4()`` (secular gravity and
+    drag applied; no long- or short-period periodics).
+
+    coef: (N_COEFFICIENTS, n) from `sgp4_init` (NumPy, or CuPy with xp=cupy). tsince_min: minutes
+    since each object's epoch, shape (n,) or (n, m). Returns a dict of float64 arrays of the shape
+    of tsince_min: ``a_er`` (semi-major axis, earth radii, from the un-Kozai'd mean motion),
+    ``no_unkozai`` (rad/min), ``ecco``, ``inclo``, ``nodeo``, ``argpo``, ``mo`` (rad; angles
+    reduced into (-2pi, 2pi) as SGP4 reduces them), ``tempa`` (SGP4's drag factor, a = a0·tempa²:
+    with B* > 0 it falls from 1 (cc1 and d2-d4 are positive for near-earth orbits) and passes 0
+    long after the model's reentry, where a starts to grow again: tempa > 0 tells a live orbit
+    from one past its reentry) and ``error`` (int8: 2 where the epoch mean motion is <= 0,
+    1 where the mean eccentricity has left [-0.001, 1), else 0; the propagator's codes 4 and 6
+    need the periodics and are not tested here).
+    """
+    coef = xp.asarray(coef, dtype=xp.float64)
+    t = xp.asarray(tsince_min, dtype=xp.float64)
+    c = coef.reshape(coef.shape[:2] + (1,) * (t.ndim - 1))
+    C = dict(zip(COEFFICIENTS, c))
+    with np.errstate(all="ignore"):  # decayed objects: negative tempa, NaN; flagged by error
+        am, nm, em, mm, argpm, nodem, bad_ecc, tempa = _secular(C, t, xp)
+    bad_nm = xp.broadcast_to(C["no_unkozai"] <= 0.0, t.shape)
+    error = xp.where(bad_nm, 2, xp.where(bad_ecc, 1, 0)).astype(xp.int8)
+    return {"a_er": am, "no_unkozai": nm, "ecco": em,
+            "inclo": xp.broadcast_to(C["inclo"], t.shape).copy(),
+            "nodeo": nodem, "argpo": argpm, "mo": mm, "tempa": tempa, "error": error}
+
+
 def propagate(coef, tsince_min, *, max_elements=NUMPY_BLOCK):
     """Positions, velocities and error codes of n objects at m times each.
 
@@ -395,36 +464,7 @@ def propagate_block(c, t, r_out, v_out, error_out):
     """
     C = dict(zip(COEFFICIENTS, c))
     with np.errstate(all="ignore"):  # rows with an error code carry NaN/inf; masked below
-        # Secular gravity and atmospheric drag.
-        xmdf = C["mo"] + C["mdot"] * t
-        argpdf = C["argpo"] + C["argpdot"] * t
-        nodedf = C["nodeo"] + C["nodedot"] * t
-        t2 = t * t
-        nodem = nodedf + C["nodecf"] * t2
-        delomg = C["omgcof"] * t
-        delmtemp = 1.0 + C["eta"] * np.cos(xmdf)
-        delm = C["xmcof"] * (delmtemp * delmtemp * delmtemp - C["delmo"])
-        temp = delomg + delm
-        mm = xmdf + temp
-        argpm = argpdf - temp
-        t3 = t2 * t
-        t4 = t3 * t
-        tempa = 1.0 - C["cc1"] * t - C["d2"] * t2 - C["d3"] * t3 - C["d4"] * t4
-        tempe = C["bstar"] * C["cc4"] * t + C["bstar"] * C["cc5"] * (np.sin(mm) - C["sinmao"])
-        templ = C["t2cof"] * t2 + C["t3cof"] * t3 + t4 * (C["t4cof"] + t * C["t5cof"])
-
-        nm = C["no_unkozai"]
-        am = C["am_coef"] * tempa * tempa
-        nm = XKE / (am * np.sqrt(am))
-        em = C["ecco"] - tempe
-        bad_ecc = (em >= 1.0) | (em < -0.001)
-        em = np.maximum(em, 1.0e-6)
-        mm = mm + C["no_unkozai"] * templ
-        xlm = mm + argpm + nodem
-        nodem = np.fmod(nodem, TWOPI)
-        argpm = np.fmod(argpm, TWOPI)
-        xlm = np.fmod(xlm, TWOPI)
-        mm = np.fmod(xlm - argpm - nodem, TWOPI)
+        am, nm, em, mm, argpm, nodem, bad_ecc, _ = _secular(C, t, np)
 
         # Long-period periodics.
         axnl = em * np.cos(argpm)

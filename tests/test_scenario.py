@@ -351,17 +351,20 @@ def test_population_scenario(tmp_path):
 
 
 # --- built-in and round trip ---------------------------------------------------------------------
-def test_builtin_cosmos1408_values():
-    assert "cosmos1408" in builtin_names()
-    s = load_scenario("cosmos1408")
-    assert s.name == "cosmos1408" and s.warnings == ()
+@pytest.mark.parametrize("name, drag_scale", [("cosmos1408", 0.0632), ("cosmos1408-sbm", 1.0)])
+def test_builtin_cosmos1408_values(name, drag_scale):
+    """The calibrated built-in and the plain model: the same event; the knobs differ (their
+    values are test_calibrate.py's business)."""
+    assert name in builtin_names()
+    s = load_scenario(name)
+    assert s.name == name and s.warnings == ()
     assert s.parent.elements.satnum[0] == 13552 and s.parent.mass_kg == 2200.0
     assert s.parent.kind == "spacecraft"
     e = s.event
     assert (e.epoch, e.type, e.projectile_mass_kg, e.impact_velocity_km_s, e.lc_min_m) == \
         ("2021-11-15T02:47:00Z", "collision", 20.0, 7.5, 0.1)
     assert (e.am_sampling, e.mass_policy, e.drag_coefficient, e.drag_scale) == \
-        ("mixture", "remnants", 2.2, 1.0)
+        ("mixture", "remnants", 2.2, drag_scale)
     (t,) = s.targets
     assert (t.name, t.hard_body_radius_m, int(t.elements.satnum[0])) == ("ISS", 66.1, 25544)
     a = s.analysis
