@@ -192,6 +192,12 @@ INT = _AsciiNumber(int)
 FLOAT = _AsciiNumber(float)
 
 
+def set_option(f):
+    return click.option("--set", "overrides", multiple=True, metavar="SECTION.FIELD=VALUE",
+                        help="Override a scenario field, e.g. event.lc_min_m=0.01 (VALUE as in TOML; "
+                             "repeatable; validated like the file).")(f)
+
+
 def epoch_gap_option(f):
     return click.option("--max-epoch-gap-days", type=FLOAT, default=None, metavar="DAYS",
                         help="Accept element sets up to DAYS from the epoch they are used at "
@@ -281,6 +287,8 @@ def _event_lines(s) -> list[str]:
 
 def _scenario_lines(s) -> list[str]:
     lines = [f"scenario: {s.name} ({s.source})"]
+    if s.overrides:
+        lines.append(f"          with {' '.join('--set ' + o for o in s.overrides)}")
     if s.population is not None:
         el = s.population.elements
         lines.append(f"population: {len(el):,} objects from {el.source} "
@@ -310,12 +318,13 @@ def _scenario_lines(s) -> list[str]:
 @scenario_argument
 @device_option
 @epoch_gap_option
-def info(scenario: str, device: str, max_epoch_gap_days: float | None) -> None:
+@set_option
+def info(scenario: str, device: str, max_epoch_gap_days: float | None, overrides) -> None:
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
     from .engine.scenario import load_scenario
 
     device_lines = _device_lines(device)
-    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
+    s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s)]
     click.echo("\n".join(lines))
     echo_warnings(s.warnings)
@@ -415,9 +424,11 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
 @epoch_gap_option
-def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epoch_gap_days) -> None:
+@set_option
+def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epoch_gap_days, overrides) -> None:
     """Sample N realizations of SCENARIO's breakup (default: cosmos1408) and write the fragments:
     sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
+    import shlex
     import time
     from pathlib import Path
 
@@ -434,7 +445,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
     if fmt is None:
         fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
     resolved = resolve_device(device)
-    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
+    s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     if s.population is not None:
         raise InputError(f"{s.source}: a [population] scenario has no breakup to sample; "
                          f"fragrisk sample needs [parent] and [event]")
@@ -451,7 +462,8 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
         path = write_fragments_omm(output, cloud, s, overwrite=overwrite)
     else:
         command = (f"fragrisk sample {scenario} --realizations {realizations} -o {output} "
-                   f"--format h5 --seed {s.analysis.seed} --device {device}")
+                   f"--format h5 --seed {s.analysis.seed} --device {device}"
+                   + "".join(f" --set {shlex.quote(o)}" for o in overrides))
         path = write_fragments_h5(output, cloud, s, overwrite=overwrite, command=command,
                                   attrs={"device": resolved})
     elapsed = time.perf_counter() - t0
@@ -625,9 +637,13 @@ class _CalibrateProgress:
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint a stopped run left beside PATH.")
 @click.option("--batch-size", type=INT, default=None, metavar="B",
               help="Realizations per batch (default: sized to the device).")
+@click.option("--jobs", "n_jobs", type=INT, default=None, metavar="N",
+              help="Worker processes on this machine (default: every core it may use): the CPU "
+                   "backend's batches, the GPU backend's sampling and element fits.")
 @epoch_gap_option
+@set_option
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
-        resume, batch_size, max_epoch_gap_days) -> None:
+        resume, batch_size, n_jobs, max_epoch_gap_days, overrides) -> None:
     """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
     import json
     from pathlib import Path
@@ -642,7 +658,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     from .engine.backend import gpu_unusable_reason
 
     resolved = resolve_device(device)
-    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
+    s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     shard_kn = jobs.parse_shard(shard)
     why_cpu = gpu_unusable_reason() if device == "auto" and resolved == "cpu" else None
     if batch_size is not None and batch_size < 1:
@@ -663,10 +679,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     executor = None
     bar = _RunProgress(enabled=sys.stderr.isatty() and not as_json)
     try:
-        if scheduler is not None or workers is not None:  # --workers 0 is an error, not in-process
-            from .engine.distributed import DaskExecutor
-
-            executor = DaskExecutor(scheduler=scheduler, workers=workers, device=resolved)
+        executor = jobs.make_executor(resolved, jobs=n_jobs, workers=workers, scheduler=scheduler)
         job = jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
                            shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
                            on_progress=bar.update)
@@ -723,33 +736,49 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
 
 
 class _RunProgress:
-    """A progress line on stderr: realizations done, fragment-steps/s, time left."""
+    """A progress line on stderr: realizations done/total, fragment-steps per second (kept
+    fragments x samples, this session's batches) and the time left, after each batch."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, clock=None):
         import time
 
         self.enabled = enabled
-        self.start = time.perf_counter()
+        self.clock = clock or time.perf_counter
+        self.start = self.clock()
         self.steps = 0
+        self.first_done = None  # realizations done before this session's first batch (resumed)
         self.shown = False
 
     def update(self, done: int, total: int, batch) -> None:
-        import time
-
-        self.steps += batch.fragment_steps
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        rate = self.steps / elapsed if elapsed > 0 else 0.0
-        left = elapsed / max(done, 1) * (total - done)
-        click.echo(f"\r{done:,}/{total:,} realizations, {rate:.3g} fragment-steps/s, "
-                   f"{left:.0f} s left   ", nl=False, err=True)
-        self.shown = True
+        """engine.jobs.run_job's on_progress: batch None when the run starts, then each batch."""
+        if batch is None:
+            self.start, self.first_done = self.clock(), done
+            text = f"{done:,}/{total:,} realizations, started"
+        else:
+            if self.first_done is None:
+                self.first_done = done - batch.realization.size
+            self.steps += batch.fragment_steps
+            elapsed = self.clock() - self.start
+            rate = self.steps / elapsed if elapsed > 0 else 0.0
+            left = elapsed / max(done - self.first_done, 1) * (total - done)
+            text = f"{done:,}/{total:,} realizations, {rate:.3g} fragment-steps/s, {_duration(left)} left"
+        if self.enabled:
+            click.echo(f"\r{text}   ", nl=False, err=True)
+            self.shown = True
 
     def close(self) -> None:
         if self.shown:
             click.echo("", err=True)
             self.shown = False
+
+
+def _duration(seconds: float) -> str:
+    """30 -> '30 s', 600 -> '10 min', 9000 -> '2.5 h'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @cli.command()

@@ -32,10 +32,10 @@ def _setup(scenario, device: str, encounters: str):
 
 def _refinement_seconds(setup, realizations) -> float:
     """The host step alone: closest approach of the passages of `realizations`."""
-    pop, *_ = montecarlo.fragment_objects(setup, realizations)
-    *_, found = montecarlo.rates_by_realization(setup, pop, realizations)
+    host = montecarlo.prepare_batch(setup, realizations)
+    *_, found = montecarlo.estimate_chunks(setup, host)
     start = time.perf_counter()
-    montecarlo.encounter_table(setup, pop, found)
+    montecarlo.encounter_table(setup, host.objs, found)
     return time.perf_counter() - start
 
 

@@ -70,7 +70,8 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def _cpu_count() -> int:
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, not the host's count): --jobs' default."""
     try:
         return len(os.sched_getaffinity(0))  # the cores this process may use, not the host's
     except (AttributeError, OSError):
@@ -92,7 +93,7 @@ def describe_device(device: str) -> dict:
     if device == "cpu":
         import numpy
 
-        return {"device": "cpu", "name": _cpu_model(), "cores": _cpu_count(),
+        return {"device": "cpu", "name": _cpu_model(), "cores": usable_cores(),
                 "numpy_version": numpy.__version__}
     if device != "gpu":
         raise InputError(f"device {device!r}: expected cpu or gpu")

@@ -136,7 +136,7 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
 # --- checkpoints -------------------------------------------------------------------------------
 
 BATCH_FIELDS = ("realization", "by_time", "by_size", "fragments_in_orbit", "n_fragments", "status_counts",
-                "fragment_steps", "propagated_steps", "kernel_s")
+                "fragment_steps", "propagated_steps", "kernel_s", "host_s")
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -198,7 +198,7 @@ def load_batches(folder: Path, manifest: dict, shape: tuple[int, int, int] | Non
                     fragments_in_orbit=z["fragments_in_orbit"], n_fragments=z["n_fragments"],
                     status_counts=z["status_counts"], gabbard=gab, fragment_steps=int(z["fragment_steps"]),
                     propagated_steps=int(z["propagated_steps"]), kernel_s=float(z["kernel_s"]),
-                    encounters=table)
+                    encounters=table, host_s=float(z["host_s"]) if "host_s" in z else 0.0)
             _check_batch(b, lo, hi, seen, shape)
         except _DAMAGED:  # (encounters.TableError is a ValueError)
             # A batch cut short by the crash, or damaged since: it is simply run again.
@@ -226,6 +226,36 @@ def _check_batch(b, lo: int, hi: int, seen: set, shape) -> None:
             raise ValueError(name)
 
 
+# --- where batches run ------------------------------------------------------------------------
+
+def make_executor(device: str, *, jobs: int | None = None, workers: int | None = None,
+                  scheduler: str | None = None):
+    """Where a run's batches go, from --jobs / --workers / --scheduler: None (this process), an
+    engine.pool.ProcessPool of `jobs` local worker processes (default: every usable core; CPU
+    backend: whole batches; GPU backend: the host stage of each batch, while this process runs
+    the kernels) or an engine.distributed.DaskExecutor (--workers or --scheduler, either backend).
+    """
+    from .backend import usable_cores
+
+    dask = workers is not None or scheduler is not None
+    if jobs is not None:
+        if jobs < 1:
+            raise InputError(f"--jobs: must be >= 1, got {jobs}")
+        if dask:
+            raise InputError("--jobs and --workers/--scheduler: give one (local worker processes, or a Dask "
+                             "cluster)")
+    if dask:
+        from .distributed import DaskExecutor
+
+        return DaskExecutor(scheduler=scheduler, workers=workers, device=device)
+    n = usable_cores() if jobs is None else jobs
+    if n == 1:
+        return None
+    from .pool import ProcessPool
+
+    return ProcessPool(n, device)
+
+
 # --- the job -----------------------------------------------------------------------------------
 
 @dataclasses.dataclass
@@ -244,8 +274,9 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
 
     device: "cpu" or "gpu" (resolved). executor: None (this process) or an object with
     montecarlo.run's signature as `run(setup, realizations, *, batch_size, on_batch, batches)
-    -> RunOutput` (engine.distributed.DaskExecutor).
-    on_progress(done_realizations, total_realizations, stats): after each batch.
+    -> RunOutput` (make_executor: engine.pool.ProcessPool, engine.distributed.DaskExecutor).
+    on_progress(done_realizations, total_realizations, batch): once when the batches start (batch
+    None; done = the realizations resumed from the checkpoint), then after each batch.
     Raises InputError if `out` exists and not overwrite (before any work).
     """
     out = check_output_path(out, overwrite=overwrite, what="a results file")
@@ -293,6 +324,8 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         if on_progress is not None:
             on_progress(done, total, batch)
 
+    if on_progress is not None:
+        on_progress(sum(b.realization.size for b in previous), todo.size, None)
     if executor is None:
         output = montecarlo.run(setup, todo, batch_size=batch_size, on_batch=on_batch, batches=previous)
     else:

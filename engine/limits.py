@@ -25,7 +25,7 @@ MEMORY_SHARE = 0.8
 MAX_RUN_DAYS = 365.0
 
 #: Fastest fragment-steps per second measured end to end (``python -m benchmarks.run``): the
-#: NumPy path on one core (benchmarks/results/run_cpu.json, 4.1e6/s) and the CUDA path on an
+#: NumPy path on one core (benchmarks/results/run_cpu.json, 5.4e6/s) and the CUDA path on an
 #: H200 (benchmarks/results/gpu_check_h200/run_gpu.json, 2.7e9/s).  Rounded up, so that only
 #: runs that surely cannot finish are refused.
 FRAGMENT_STEPS_PER_S = {"cpu": 1.0e7, "gpu": 1.0e10}
@@ -98,6 +98,15 @@ def window_sizes(analysis) -> tuple[int, int]:
     return m, bins
 
 
+def chunk_bins(analysis, m: int, bins: int) -> int:
+    """The most time bins one time chunk of the window spans (engine.montecarlo.time_chunks): the
+    estimator's per-fragment rate buffer covers one chunk, not the window."""
+    from .montecarlo import CHUNK_SEGMENTS
+
+    segments = min(CHUNK_SEGMENTS, max(m - 1, 1))
+    return min(bins, math.ceil(segments * analysis.step_s / analysis.time_bin_s) + 1)
+
+
 def fragments_per_realization(scenario) -> float:
     """Fragments of one realization (the SBM count, plus remnants), or the objects of a
     [population], as a float."""
@@ -148,13 +157,18 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
             f"{(fit - 1) * a.step_s / 86400.0:.3g}")
     sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.montecarlo.size_edges_m)
     batch = batch_size or 1
+    # Batches held at once: one per CPU worker process (engine.pool); on the GPU, the one
+    # estimated and the one prepared meanwhile.
+    held = 2 if device == "gpu" else max(parallel or 1, 1)
+    chunk = chunk_bins(a, m, bins)
 
     def need(n_bins: int, n_real: int, n_batch: int) -> float:
-        """Bytes: the window, n_batch realizations' fragments with their rate buffers over
-        n_bins, and the results of n_real realizations."""
-        per_fragment = BATCH_BYTES_PER_FRAGMENT + 2 * 8 * K * n_bins
+        """Bytes: the window, n_batch realizations' fragments (times the batches held at once)
+        with their rate buffers over a time chunk's bins (at most n_bins), and the results of
+        n_real realizations."""
+        per_fragment = BATCH_BYTES_PER_FRAGMENT + 2 * 8 * K * min(n_bins, chunk)
         per_realization = RESULTS_COPIES * 8 * (K * (n_bins + sizes + 1) + n_bins + 2)
-        return window + n_frag * per_fragment * n_batch + float(n_real) * per_realization
+        return window + n_frag * per_fragment * n_batch * held + float(n_real) * per_realization
 
     total = need(bins, n_realizations, batch)
     if total > budget and bins > max(m - 1, 1):

@@ -91,6 +91,9 @@ def segment_bins(times_s, bin_edges_s):
 #: built-in scenario, 4 and 6 were the fastest: a shorter stride screens more often, a longer
 #: one evaluates longer intervals sample by sample near a target. The results do not depend on it.
 COARSE_STRIDE = 4
+#: Fragments x coarse samples whose gaps the screening holds at once (8 MiB of float64): the
+#: memory of the NumPy path then grows with neither the fragments nor the window.
+GAP_ELEMENTS = 1 << 20
 
 
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
@@ -219,44 +222,51 @@ def _rates_by_intervals(table, offset_min, times_min, target_r_km, target_valid,
         coarse = np.append(coarse, m - 1)
     span = np.diff(coarse)
     failed = np.zeros(n, dtype=bool)
-
-    # 1. Gaps at the coarse samples: distance to the nearest valid target's sphere.
-    gap = np.empty((n, coarse.size))
-    rows = max(1, max_elements // coarse.size)
-    for lo in range(0, n, rows):
-        hi = min(n, lo + rows)
-        r, _, err = sgp4.propagate(table[:, lo:hi], offset_min[lo:hi, None] + times_min[None, coarse])
-        failed[lo:hi] |= decay_step(r, err) < coarse.size
-        g = np.full((hi - lo, coarse.size), np.inf)
-        for k in range(K):
-            gk = np.sqrt(np.einsum("...i,...i->...", r - target_r_km[k, coarse][None], r - target_r_km[k, coarse][None]))
-            g = np.minimum(g, np.where(target_valid[k, coarse][None, :], gk - kernel_radius_km, -np.inf))
-        gap[lo:hi] = g
-
-    # 2. The intervals that may touch a sphere, sample by sample (pairs in fragment, time order).
-    null = np.maximum(gap[:, :-1], gap[:, 1:]) > span[None, :] * reach_km[:, None]
-    frag, interval = np.nonzero(~null)
     T = n_bins
     step = np.arange(S + 1)
     per_chunk = max(1, max_elements // (S + 1))
-    for lo in range(0, frag.size, per_chunk):
-        f = frag[lo:lo + per_chunk]
-        c = interval[lo:lo + per_chunk]
-        first, last = coarse[c], coarse[c + 1]
-        samples = np.minimum(first[:, None] + step[None, :], last[:, None])    # (p, S+1)
-        segments = np.minimum(first[:, None] + step[None, :-1], m - 2)           # (p, S)
-        in_interval = (first[:, None] + step[None, :-1]) < last[:, None]
-        r, _, err = sgp4.propagate(table[:, f], offset_min[f, None] + times_min[samples])
-        bad = decay_step(r, err) < S + 1
-        failed[f[bad]] = True
-        flat = (f[:, None] * T + seg_bin[segments]).ravel()
-        for k in range(K):
-            d = r - target_r_km[k][samples]
-            length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
-            length *= in_interval & target_segment_ok[k][segments]
-            lam[rows_out, k, :] += np.bincount(flat, weights=length.ravel(), minlength=n * T).reshape(n, T)
-            if found is not None:
-                found.add(length, rows_out[f], k, 0, segments)
+    rows = max(1, max_elements // coarse.size)
+    # Fragments a group at a time, so the gaps (fragments x coarse samples) stay GAP_ELEMENTS.
+    group = max(rows, GAP_ELEMENTS // coarse.size)
+    for g0 in range(0, n, group):
+        g1 = min(n, g0 + group)
+        # 1. Gaps at the coarse samples: distance to the nearest valid target's sphere.
+        gap = np.empty((g1 - g0, coarse.size))
+        for lo in range(g0, g1, rows):
+            hi = min(g1, lo + rows)
+            r, _, err = sgp4.propagate(table[:, lo:hi], offset_min[lo:hi, None] + times_min[None, coarse])
+            failed[lo:hi] |= decay_step(r, err) < coarse.size
+            g = np.full((hi - lo, coarse.size), np.inf)
+            for k in range(K):
+                dk = r - target_r_km[k, coarse][None]
+                gk = np.sqrt(np.einsum("...i,...i->...", dk, dk))
+                g = np.minimum(g, np.where(target_valid[k, coarse][None, :], gk - kernel_radius_km, -np.inf))
+            gap[lo - g0:hi - g0] = g
+
+        # 2. The intervals that may touch a sphere, sample by sample (pairs in fragment, time order).
+        null = np.maximum(gap[:, :-1], gap[:, 1:]) > span[None, :] * reach_km[g0:g1, None]
+        frag, interval = np.nonzero(~null)
+        out = rows_out[g0:g1]
+        for lo in range(0, frag.size, per_chunk):
+            f_local = frag[lo:lo + per_chunk]
+            f = f_local + g0
+            c = interval[lo:lo + per_chunk]
+            first, last = coarse[c], coarse[c + 1]
+            samples = np.minimum(first[:, None] + step[None, :], last[:, None])    # (p, S+1)
+            segments = np.minimum(first[:, None] + step[None, :-1], m - 2)           # (p, S)
+            in_interval = (first[:, None] + step[None, :-1]) < last[:, None]
+            r, _, err = sgp4.propagate(table[:, f], offset_min[f, None] + times_min[samples])
+            bad = decay_step(r, err) < S + 1
+            failed[f[bad]] = True
+            flat = (f_local[:, None] * T + seg_bin[segments]).ravel()
+            for k in range(K):
+                d = r - target_r_km[k][samples]
+                length = chord_length_km(d[:, :-1], d[:, 1:], kernel_radius_km)
+                length *= in_interval & target_segment_ok[k][segments]
+                lam[out, k, :] += np.bincount(flat, weights=length.ravel(),
+                                              minlength=(g1 - g0) * T).reshape(g1 - g0, T)
+                if found is not None:
+                    found.add(length, rows_out[f], k, 0, segments)
     lam[rows_out[failed]] = 0.0
     return failed
 

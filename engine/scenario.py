@@ -180,6 +180,7 @@ class Scenario:
     population: Population | None
     source: str
     warnings: tuple = ()
+    overrides: tuple = ()              # the --set texts applied over the file, in order
 
 
 # --- reading TOML values -----------------------------------------------------------------------
@@ -218,7 +219,14 @@ def _type_name(value) -> str:
     return "a date or time"
 
 
+def _from_set(src: str, where: str, key: str) -> str:
+    """" (from --set ...)" when the command line, not the file, gave field `key` of table `where`."""
+    text = getattr(src, "origins", {}).get((where, key))
+    return f" (from --set {text})" if text else ""
+
+
 def _unknown(src: str, where: str, key: str, value, valid: tuple) -> InputError:
+    origin = _from_set(src, where, key)
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     if not where and isinstance(value, dict):
         what = f"table [{key}]"
@@ -228,7 +236,7 @@ def _unknown(src: str, where: str, key: str, value, valid: tuple) -> InputError:
         hint = f" (did you mean {close[0]}?)" if close else ""
     if not close:
         hint = f" (valid: {', '.join(valid)})"
-    return InputError(f"{src}: unknown {what}{hint}")
+    return InputError(f"{src}: unknown {what}{origin}{hint}")
 
 
 class _Table:
@@ -247,8 +255,8 @@ class _Table:
         return key in self.data
 
     def bad(self, key: str, expected: str) -> InputError:
-        return InputError(f"{self.src}: {self.field(key)} = {_show(self.data[key])}: "
-                          f"expected {expected}")
+        return InputError(f"{self.src}: {self.field(key)} = {_show(self.data[key])}"
+                          f"{_from_set(self.src, self.label, key)}: expected {expected}")
 
     def _get(self, key: str, default):
         if key not in self.data:
@@ -304,7 +312,7 @@ class _Table:
             value = value.isoformat()
         elif not isinstance(value, str):
             raise self.bad(key, 'an ISO 8601 UTC time string like "2021-11-15T02:47:00Z"')
-        jd, fr = parse_utc(value, where=f"{self.src}: {self.field(key)}")
+        jd, fr = parse_utc(value, where=f"{self.src}: {self.field(key)}{_from_set(self.src, self.label, key)}")
         return value, jd, fr
 
 
@@ -318,7 +326,8 @@ def _subtable(top: _Table, key: str) -> dict | None:
         return None
     value = top.data[key]
     if not isinstance(value, dict):
-        raise InputError(f"{top.src}: {key} = {_show(value)}: expected a table [{key}]")
+        raise InputError(f"{top.src}: {key} = {_show(value)}{_from_set(top.src, '', key)}: "
+                         f"expected a table [{key}]")
     return value
 
 
@@ -347,7 +356,7 @@ def _elements(table: _Table, base) -> tuple[ElementSet, str]:
                          f"not both {given[0]} and {given[1]}")
     key = given[0]
     value = table.string(key)
-    where = f"{table.src}: {table.field(key)}"
+    where = f"{table.src}: {table.field(key)}{_from_set(table.src, table.label, key)}"
     if key == "tle":
         return parse_tle(value, where), key
     path = _resolve(base, value)
@@ -633,6 +642,87 @@ def _read_population(data: dict, src: str, base) -> Population:
     return Population(elements=elements)
 
 
+# --- overrides from the command line (--set SECTION.FIELD=VALUE) ---------------------------------
+class _Source(str):
+    """A scenario's name in messages that also knows which fields --set gave:
+    origins[(table label, key)] = the --set text (see _from_set)."""
+
+    origins: dict = {}
+
+
+def parse_override(text: str) -> tuple[tuple, object]:
+    """'SECTION.FIELD=VALUE' -> (key path, value).
+
+    The path is dotted: ``name``, ``event.lc_min_m``, ``analysis.duration_days``,
+    ``targets.2.hard_body_radius_m`` (targets numbered from 1, as in messages). VALUE is read as
+    a TOML value (``0.01``, ``365``, ``"mixture"``, ``2021-11-16T00:00:00Z``); text that is no
+    TOML value is taken as a string, so ``event.type=explosion`` needs no quotes.
+    """
+    key, sep, value_text = text.partition("=")
+    parts = tuple(p.strip() for p in key.split("."))
+    if not sep or not all(parts) or not value_text.strip():
+        raise InputError(f"--set {text}: expected SECTION.FIELD=VALUE, e.g. event.lc_min_m=0.01")
+    try:
+        value = tomllib.loads(f"value = {value_text.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = value_text.strip()
+    path = []
+    for p in parts:
+        if p.isdigit():
+            if int(p) < 1:
+                raise InputError(f"--set {text}: [[targets]] are numbered from 1")
+            path.append(int(p) - 1)
+        else:
+            path.append(p)
+    return tuple(path), value
+
+
+def apply_overrides(data: dict, overrides, source: str) -> tuple[dict, _Source]:
+    """The parsed TOML `data` with each --set text in `overrides` applied in order (a copy), and
+    the source name for messages, which says which fields came from --set.
+
+    Paths: FIELD (top level), SECTION.FIELD (the table is created where the file has none) and
+    ARRAY.N.FIELD (table N, from 1, of an array of tables such as [[targets]]). The result is
+    validated like a file, so a wrong field or value gets the file's message plus its --set.
+    """
+    import copy
+
+    data = copy.deepcopy(data)
+    origins = {}
+    for text in overrides:
+        path, value = parse_override(text)
+        shape = tuple(isinstance(p, int) for p in path)
+        if shape not in ((False,), (False, False), (False, True, False)):
+            raise InputError(f"--set {text}: expected FIELD, SECTION.FIELD or SECTION.N.FIELD before the =, "
+                             f"e.g. event.lc_min_m=0.01 or targets.1.hard_body_radius_m=50")
+        node, label = data, ""
+        if len(path) >= 2:
+            section = path[0]
+            if section not in data:  # a table the file lacks: an unknown one is the --set's doing
+                origins[("", section)] = text
+            node = data.setdefault(section, {} if len(path) == 2 else [])
+            if len(path) == 2:
+                if not isinstance(node, dict):
+                    raise InputError(f"--set {text}: {section} is not a table"
+                                     + (f": give the number of one of its tables, e.g. {section}.1.{path[1]}"
+                                        if isinstance(node, list) else ""))
+                label = f"[{section}]"
+            else:
+                if not isinstance(node, list):
+                    raise InputError(f"--set {text}: {section} is not an array of tables")
+                if path[1] >= len(node):
+                    raise InputError(f"--set {text}: the scenario has {len(node)} [[{section}]] "
+                                     f"table{'' if len(node) == 1 else 's'}")
+                node, label = node[path[1]], f"[[{section}]] #{path[1] + 1}"
+                if not isinstance(node, dict):
+                    raise InputError(f"--set {text}: {section} #{path[1] + 1} is not a table")
+        node[path[-1]] = value
+        origins[(label, path[-1])] = text
+    named = _Source(source)
+    named.origins = origins
+    return data, named
+
+
 def _check_population_epochs(population: Population, src: str, analysis: Analysis,
                              warnings: list) -> None:
     """The population's element set farthest from the analysis start must be within the gap."""
@@ -652,7 +742,8 @@ def _check_hard_body_radii(targets: tuple, src: str, analysis: Analysis) -> None
     for k, t in enumerate(targets, start=1):
         if t.hard_body_radius_m >= limit_m:
             raise InputError(f"{src}: [[targets]] #{k} hard_body_radius_m = "
-                             f"{_show(t.hard_body_radius_m)}: expected a radius below [analysis] "
+                             f"{_show(t.hard_body_radius_m)}{_from_set(src, f'[[targets]] #{k}', 'hard_body_radius_m')}"
+                             f": expected a radius below [analysis] "
                              f"kernel_radius_km = {analysis.kernel_radius_km:g} "
                              f"({limit_m:,.6g} m), the sphere the estimator averages the debris "
                              f"density over")
@@ -688,9 +779,10 @@ def _toml_error(exc: Exception, text: str, source: str) -> InputError:
     return InputError(f"{source}: not valid TOML: {message}")
 
 
-def scenario_from_text(text: str, source: str, base, *,
+def scenario_from_text(text: str, source: str, base, overrides=(), *,
                        max_epoch_gap_days: float | None = None) -> Scenario:
-    """Parse and validate scenario TOML ``text``.
+    """Parse and validate scenario TOML ``text``, with the --set texts ``overrides`` applied
+    (engine.scenario.apply_overrides) before validation.
 
     ``source`` names it in messages; ``base`` is the folder (a Path or an importlib.resources
     Traversable) that relative file names resolve against.  ``max_epoch_gap_days``, where given,
@@ -700,6 +792,9 @@ def scenario_from_text(text: str, source: str, base, *,
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _toml_error(exc, text, source) from None
+    overrides = tuple(overrides)
+    if overrides:
+        data, source = apply_overrides(data, overrides, source)
     top = _Table(data, "", source, _TOP_KEYS)
     warnings: list[str] = []
     name = top.string("name", _default_name(source))
@@ -736,7 +831,8 @@ def scenario_from_text(text: str, source: str, base, *,
                             max_gap_days=max_gap)
     _check_hard_body_radii(targets, source, analysis)
     return Scenario(name=name, parent=parent, event=event, targets=targets, analysis=analysis,
-                    population=population, source=source, warnings=tuple(warnings))
+                    population=population, source=str(source), warnings=tuple(warnings),
+                    overrides=overrides)
 
 
 def _default_name(source: str) -> str:
@@ -755,8 +851,9 @@ def builtin_names() -> tuple[str, ...]:
                         if p.name.endswith(".toml") and p.is_file()))
 
 
-def load_scenario(path_or_name, *, max_epoch_gap_days: float | None = None) -> Scenario:
-    """Load a scenario from a TOML file, or a built-in by name (e.g. ``"cosmos1408"``).
+def load_scenario(path_or_name, overrides=(), *, max_epoch_gap_days: float | None = None) -> Scenario:
+    """Load a scenario from a TOML file, or a built-in by name (e.g. ``"cosmos1408"``), with the
+    command line's ``--set SECTION.FIELD=VALUE`` texts ``overrides`` applied (parse_override).
 
     An existing file wins over a built-in of the same name.  Relative file names inside the
     scenario resolve against the scenario file's folder.  ``max_epoch_gap_days`` overrides
@@ -777,12 +874,12 @@ def load_scenario(path_or_name, *, max_epoch_gap_days: float | None = None) -> S
         except OSError as exc:
             raise InputError(f"{text_arg}: cannot read: {exc.strerror or exc}") from None
         return scenario_from_text(decode_text(raw, text_arg), text_arg,
-                                  Path(os.path.abspath(path)).parent,
+                                  Path(os.path.abspath(path)).parent, overrides,
                                   max_epoch_gap_days=max_epoch_gap_days)
     if text_arg in builtin_names():
         resource = _data_dir().joinpath(text_arg + ".toml")
         source = f"{text_arg} (built-in)"
-        return scenario_from_text(decode_text(resource.read_bytes(), source), source, _data_dir(),
+        return scenario_from_text(decode_text(resource.read_bytes(), source), source, _data_dir(), overrides,
                                   max_epoch_gap_days=max_epoch_gap_days)
     if path.is_dir():
         raise InputError(f"{text_arg}: is a folder, not a scenario file")
@@ -855,7 +952,8 @@ def scenario_to_toml(s: Scenario) -> str:
     """The resolved scenario as TOML text: every default written out, element sets inline as
     TLE text where they came from TLE text or files, OMM-sourced sets as an absolute omm_file.
     ``scenario_from_text`` of the result gives back ``s`` (apart from ``source``/``warnings``)."""
-    out = [f"# fragrisk scenario, resolved from {s.source}", f"name = {_toml_str(s.name)}", ""]
+    out = [f"# fragrisk scenario, resolved from {s.source}",
+           *(f"# with --set {' '.join(text.splitlines())}" for text in s.overrides), f"name = {_toml_str(s.name)}", ""]
 
     def table(header: str, pairs: list, extra_lines: tuple = ()) -> None:
         out.append(header)

@@ -378,6 +378,22 @@ def _fake_run_batch(setup, realizations):
     return _fake_batch(realizations)
 
 
+def _fake_estimate_chunks(setup, host):
+    """montecarlo.estimate_chunks after _fake_prepare_batch: the fake GPU (fails when too big)."""
+    FAKE_GPU.calls.append(len(host))
+    if len(host) > FAKE_GPU.fits:
+        raise FakeOutOfMemory(f"Out of memory allocating {len(host)} bytes\n(allocated so far: 0)")
+    return host
+
+
+def _fake_finish_batch(setup, host, estimated):
+    return _fake_batch(host)
+
+
+def _fake_prepare_batch(setup, realizations):
+    return np.asarray(realizations)
+
+
 def _fake_free_device_memory(device):
     FAKE_GPU.frees += 1
 
@@ -393,6 +409,9 @@ def fake_gpu(monkeypatch):
     monkeypatch.setattr(FAKE_GPU, "calls", [])
     monkeypatch.setattr(FAKE_GPU, "frees", 0)
     monkeypatch.setattr(montecarlo, "run_batch", _fake_run_batch)
+    monkeypatch.setattr(montecarlo, "prepare_batch", _fake_prepare_batch)
+    monkeypatch.setattr(montecarlo, "estimate_chunks", _fake_estimate_chunks)
+    monkeypatch.setattr(montecarlo, "finish_batch", _fake_finish_batch)
     monkeypatch.setattr(montecarlo, "out_of_memory_errors", _fake_out_of_memory_errors)
     monkeypatch.setattr(montecarlo, "free_device_memory", _fake_free_device_memory)
     return FAKE_GPU
