@@ -93,7 +93,7 @@ import numpy as np
 from . import cloud as cloud_mod
 from . import sgp4
 from .elements import EARTH_RADIUS_KM, ElementSet, concat, load_elements
-from .errors import InputError
+from .errors import FragriskError, InputError
 from .scenario import DECAY_ALTITUDE_KM, LC_MIN_RANGE_M, Scenario, scenario_to_toml
 from .timeutil import format_utc, minutes_between
 
@@ -713,12 +713,21 @@ class _Objective:
         return self.evaluate(u)[0]
 
 
+def _scipy_minimize():
+    """scipy.optimize.minimize, or FragriskError (one line) where SciPy is not installed."""
+    try:
+        from scipy.optimize import minimize
+    except ImportError:
+        raise FragriskError("calibrate: SciPy is not installed; install it with: "
+                            "pip install 'fragrisk[calibrate]'") from None
+    return minimize
+
+
 def _minimize(objective: _Objective, u0: np.ndarray, bounds: list, step: float,
               max_evaluations: int) -> np.ndarray:
     """Nelder-Mead from u0 with an initial simplex of `step` along each axis (inward at a bound),
     then once more from the optimum with a simplex a third as large."""
-    from scipy.optimize import minimize
-
+    minimize = _scipy_minimize()
     u = np.array(u0, dtype=np.float64)
     for size in (step, step / 3.0):
         simplex = [u.copy()]
@@ -867,6 +876,7 @@ def calibrate(scenario: Scenario, observed: Observed, *, cataloged: int | None =
                          f"fragrisk calibrate needs [parent] and [event]")
     event = scenario.event
     check_min_size(min_size_m)
+    _scipy_minimize()  # before any work: the fit needs it
     unknown = [k for k in knobs if k not in SHAPE_KNOBS]
     if unknown:
         raise InputError(f"calibrate: unknown knob {unknown[0]!r} (valid: {', '.join(SHAPE_KNOBS)})")

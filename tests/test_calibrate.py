@@ -9,6 +9,7 @@ import dataclasses
 import json
 import math
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from fragrisk.engine import calibrate as cal
 from fragrisk.engine import sgp4
 from fragrisk.engine.cloud import MEAN_ELEMENTS, cloud_dv_teme_m_s, parent_state, sample_cloud
 from fragrisk.engine.elements import parse_tle
-from fragrisk.engine.errors import InputError
+from fragrisk.engine.errors import FragriskError, InputError
 from fragrisk.engine.scenario import load_scenario, scenario_from_text, scenario_to_toml
 from fragrisk.engine.timeutil import parse_utc
 
@@ -323,6 +324,13 @@ def test_self_consistency_all_knobs_recovered_within_their_uncertainties(sbm):
             assert k.sigma > 0 and not k.at_bound
     assert r.after["distribution"] < 0.02 * r.before["distribution"]
     assert r.warnings == []
+
+
+def test_without_scipy_calibrate_says_how_to_install_it(sbm, monkeypatch):
+    obs, count, _ = _synthetic(sbm, 50)
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # `import` -> ImportError
+    with pytest.raises(FragriskError, match=r"pip install 'fragrisk\[calibrate\]'"):
+        cal.calibrate(sbm, obs, cataloged=count, realizations=1, bootstrap=0)
 
 
 def test_knob_ending_on_a_bound_is_warned_about(sbm, monkeypatch):

@@ -123,7 +123,8 @@ def test_info_with_set():
     r = fragrisk("info", "--device", "cpu", "--set", "event.lc_min_m=0.01", "--set", "analysis.duration_days=365")
     assert r.returncode == 0, r.stderr
     assert "with --set event.lc_min_m=0.01 --set analysis.duration_days=365" in r.stdout
-    assert "N(>= 0.01 m) = 85,067.7" in r.stdout and "365 days, 525,600 steps of 60 s" in r.stdout
+    # The built-in's fitted fragmenting mass (2,693 kg) sets the count: 0.1 M^0.75 0.01^-1.71.
+    assert "N(>= 0.01 m) = 98,328.0" in r.stdout and "365 days, 525,600 steps of 60 s" in r.stdout
     bad = fragrisk("info", "--device", "cpu", "--set", "event.lc_min_m=5")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error: cosmos1408 (built-in): [event] lc_min_m = 5 (from --set event.lc_min_m=5)")
