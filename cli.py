@@ -502,8 +502,9 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
               help="Also refit with each knob held at the scenario's value: what each is worth.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT.toml if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout.")
+@epoch_gap_option
 def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, output, report,
-              knobs, bootstrap, ablation, overwrite, as_json) -> None:
+              knobs, bootstrap, ablation, overwrite, as_json, max_epoch_gap_days) -> None:
     """Fit SCENARIO's breakup knobs (default: cosmos1408) to tracked fragments and write the
     calibrated scenario to OUT.toml."""
     import json
@@ -515,7 +516,7 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
     from .engine.scenario import load_scenario
 
     resolved = resolve_device(device)
-    s = load_scenario(scenario)
+    s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
     if s.population is not None:
         raise InputError(f"{s.source}: a [population] scenario has no breakup to calibrate; "
                          f"fragrisk calibrate needs [parent] and [event]")
@@ -525,6 +526,7 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
         raise InputError(f"--bootstrap: must be >= 0, got {bootstrap}")
     if cataloged is not None and cataloged < 1:
         raise InputError(f"--cataloged: must be >= 1, got {cataloged}")
+    cal.check_min_size(min_size_m)
     fitted = cal.DEFAULT_KNOBS if knobs is None else tuple(k.strip() for k in knobs.split(",") if k.strip())
     for k in fitted:
         if k not in cal.SHAPE_KNOBS:

@@ -98,16 +98,14 @@ CLOUD_DV_FIELDS = ("cloud_dv_radial_m_s", "cloud_dv_along_track_m_s", "cloud_dv_
 
 def knob_attributes(event, parent) -> dict:
     """The calibration knobs of a scenario's breakup as file attributes (floats): dv_scale,
-    dv_sigma_log10, drag_scale, the cloud's velocity change (CLOUD_DV_FIELDS), and for collisions
-    fragmenting_mass_kg, the count law's M in use (the SBM's M where the scenario leaves it
-    unset); explosions have explosion_scale instead."""
+    dv_sigma_log10, drag_scale, the cloud's velocity change (CLOUD_DV_FIELDS), explosion_scale,
+    and for collisions fragmenting_mass_kg, the count law's M in use (the SBM's M where the
+    scenario leaves it unset)."""
     attrs = {"dv_scale": float(event.dv_scale), "dv_sigma_log10": float(event.dv_sigma_log10),
-             "drag_scale": float(event.drag_scale),
+             "drag_scale": float(event.drag_scale), "explosion_scale": float(event.explosion_scale),
              **{name: float(getattr(event, name)) for name in CLOUD_DV_FIELDS}}
     if event.type == "collision":
         attrs["fragmenting_mass_kg"] = float(breakup_params(event, parent).count_mass_kg)
-    else:
-        attrs["explosion_scale"] = float(event.explosion_scale)
     return attrs
 
 

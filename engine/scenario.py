@@ -55,6 +55,12 @@ MAX_IMPACT_VELOCITY_KM_S = 25.0
 #: Largest [event] drag_coefficient and drag_scale: drag coefficients of satellites are 2 to 4,
 #: and B* = k·Cd·(A/m)·ρ0/2 must stay a float64 SGP4 can take.
 MAX_DRAG_FACTOR = 100.0
+#: Largest [event] dv_scale: a hundred times the SBM's ejection speeds throws nearly every
+#: fragment out of Earth orbit (fitted values are a few tenths to a few).
+MAX_DV_SCALE = 100.0
+#: Largest [event] dv_sigma_log10: two decades of spread of the ejection speed about its mean
+#: (the SBM's is 0.4).
+MAX_DV_SIGMA_LOG10 = 2.0
 #: Largest [analysis] seed: numpy.random.SeedSequence takes any size, but the results file
 #: stores it as an unsigned 64-bit attribute.
 MAX_SEED = 2**64 - 1
@@ -423,11 +429,14 @@ def _read_event(data: dict, src: str, warnings: list) -> Event:
         drag_scale=t.number("drag_scale", 1.0, ok=lambda x: 0 < x <= MAX_DRAG_FACTOR,
                             expect=f"a number > 0 and at most {MAX_DRAG_FACTOR:g}"),
         explosion_scale=t.number("explosion_scale", 1.0, ok=_positive, expect="a number > 0"),
-        fragmenting_mass_kg=t.number("fragmenting_mass_kg", None, ok=_positive,
-                                     expect="a mass > 0 kg"),
-        dv_scale=t.number("dv_scale", 1.0, ok=_positive, expect="a factor > 0"),
-        dv_sigma_log10=t.number("dv_sigma_log10", 0.4, ok=_positive,
-                                expect="a standard deviation > 0 (of log10 of m/s)"),
+        fragmenting_mass_kg=t.number("fragmenting_mass_kg", None,
+                                     ok=lambda x: 0 < x <= MAX_MASS_KG,
+                                     expect=f"a mass > 0 kg and at most {MAX_MASS_KG:,.0f} kg"),
+        dv_scale=t.number("dv_scale", 1.0, ok=lambda x: 0 < x <= MAX_DV_SCALE,
+                          expect=f"a factor > 0 and at most {MAX_DV_SCALE:g}"),
+        dv_sigma_log10=t.number("dv_sigma_log10", 0.4, ok=lambda x: 0 < x <= MAX_DV_SIGMA_LOG10,
+                                expect=f"a standard deviation > 0 and at most "
+                                       f"{MAX_DV_SIGMA_LOG10:g} (of log10 of m/s)"),
         **{key: t.number(key, 0.0, ok=lambda x: abs(x) <= CLOUD_DV_MAX_M_S,
                          expect=f"a velocity change in [-{CLOUD_DV_MAX_M_S:g}, "
                                 f"{CLOUD_DV_MAX_M_S:g}] m/s")

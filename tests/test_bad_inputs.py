@@ -155,6 +155,14 @@ def scenario(w: Path, *fields, name="bad.toml", append="", without=()) -> str:
     return str(w / name)
 
 
+def plain_model(path: str) -> str:
+    """The scenario file at `path` without its fitted fragment count (the built-in's
+    `fragmenting_mass_kg`): its count then follows the projectile, as in the plain model."""
+    p = Path(path)
+    p.write_text(re.sub(r"^fragmenting_mass_kg = .*\n", "", p.read_text(), flags=re.M))
+    return path
+
+
 def with_target(w: Path, target_lines: str, name="bad.toml") -> str:
     """tiny.toml with its [[targets]] element source replaced by `target_lines`."""
     text = (w / "tiny.toml").read_text()
@@ -435,17 +443,15 @@ case("size-explosion-scale", lambda w: run(scenario(
      "bad.toml", "fragments per realization", "fit", fast=True)
 case("time-a-year-of-cpu", lambda w: run(scenario(
     w, ("event", "lc_min_m", "0.01"), ("analysis", "duration_days", "30"), ("analysis", "step_s", "60"),
-    ("analysis", "time_bin_s", "3600")), "--realizations", "100000", "--jobs", "1"),
-     "--realizations", "fit", fast=True)  # in time (a year on one core), or on a small machine in memory
-# The built-in's fitted fragmenting_mass_kg would stand for the count law's M: these two take the
-# plain model's M (from the projectile's energy, sub-catastrophic here).
-case("no-fragments-tiny-projectile", lambda w: run(scenario(
-    w, ("event", "projectile_mass_kg", "1e-300"), without=("fragmenting_mass_kg",))),
+    ("analysis", "time_bin_s", "3600")), "--realizations", "100000"),
+     "--realizations", "fit", fast=True)  # in time (a year), or on a small machine in memory
+case("no-fragments-tiny-projectile", lambda w: run(plain_model(scenario(
+    w, ("event", "projectile_mass_kg", "1e-300")))), "bad.toml", "[event]", "no fragment")
+case("no-fragments-slow-impact", lambda w: run(plain_model(scenario(
+    w, ("event", "projectile_mass_kg", "0.01"), ("event", "impact_velocity_km_s", "1")))),
      "bad.toml", "[event]", "no fragment")
-case("no-fragments-slow-impact", lambda w: run(scenario(
-    w, ("event", "projectile_mass_kg", "0.01"), ("event", "impact_velocity_km_s", "1"),
-    without=("fragmenting_mass_kg",))),
-     "bad.toml", "[event]", "no fragment")
+case("no-fragments-fragmenting-mass", lambda w: run(scenario(
+    w, ("event", "fragmenting_mass_kg", "1e-9"))), "bad.toml", "[event]", "no fragment")
 case("no-fragments-explosion-scale", lambda w: run(scenario(
     w, ("event", "type", '"explosion"'), ("event", "explosion_scale", "1e-300"))),
      "bad.toml", "[event]", "no fragment")
@@ -623,6 +629,28 @@ for option, value, needle in [
 case("propagate-step-1e-12-is-fast", lambda w: [
     "propagate", "iss.tle", "--start", START, "--duration-min", "1440", "--step-s", "1e-9",
     "-o", "out/e.h5"], "--step-s", "fit", fast=True)
+
+# calibrate: the observation files and the options
+def calibrate_argv(*extra, observed="iss.tle", output="out/c.toml") -> list:
+    return ["calibrate", "tiny.toml", "--observed", observed, "--device", "cpu", "-o", output, *extra]
+
+
+case("calibrate-observed-missing", lambda w: calibrate_argv(observed="nope.tle"),
+     "--observed nope.tle", "file not found")
+case("calibrate-observed-empty", lambda w: calibrate_argv(observed=write(w, "e.tle", b"")),
+     "--observed e.tle", "empty")
+case("calibrate-observed-folder", lambda w: calibrate_argv(observed="a_folder"), "a_folder", "folder")
+case("calibrate-observed-text", lambda w: calibrate_argv(observed="plain.txt"), "plain.txt")
+case("calibrate-observed-results-file", lambda w: calibrate_argv(observed="run.h5"), "run.h5")
+case("calibrate-observed-unrelated", lambda w: calibrate_argv(), "--observed iss.tle",
+     "cannot belong to the event")
+case("calibrate-no-observed", lambda w: ["calibrate", "tiny.toml", "-o", "out/c.toml"], "--observed")
+for option, value in [("--min-size-m", "5"), ("--min-size-m", "0"), ("--min-size-m", "nan"),
+                      ("--cataloged", "0"), ("--realizations", "0"), ("--bootstrap", "-1"),
+                      ("--knobs", "dv_scale,nope")]:
+    case(f"calibrate{option}={value}", lambda w, o=option, v=value: calibrate_argv(o, v), option)
+case("calibrate-o-existing", lambda w: calibrate_argv(output="run.h5"), "run.h5", "--overwrite")
+case("calibrate-o-folder", lambda w: calibrate_argv(output="a_folder"), "a_folder", "is a folder")
 
 # Files given to plot, merge and encounters
 for command in ("plot", "merge", "encounters"):

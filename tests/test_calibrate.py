@@ -150,8 +150,10 @@ def _with_event(line: str) -> str:
 
 @pytest.mark.parametrize("line, needle", [
     ("dv_scale = 0", "[event] dv_scale = 0: expected a factor > 0"),
+    ("dv_scale = 1e3", "[event] dv_scale = 1000.0: expected a factor > 0 and at most 100"),
     ("dv_sigma_log10 = -0.1", "[event] dv_sigma_log10 = -0.1: expected a standard deviation > 0"),
     ('fragmenting_mass_kg = "a lot"', "[event] fragmenting_mass_kg = \"a lot\": expected a number"),
+    ("fragmenting_mass_kg = 2e6", "[event] fragmenting_mass_kg = 2000000.0: expected a mass > 0"),
     ("cloud_dv_radial_m_s = 5000", "[event] cloud_dv_radial_m_s = 5000: expected a velocity change"),
     ("dv_scal = 0.5", "unknown field [event] dv_scal (did you mean dv_scale?)"),
 ])
@@ -246,8 +248,8 @@ def test_observed_file_reads_and_leaves_out_what_cannot_be_compared(sbm, tmp_pat
     (f,) = obs.files
     assert len(f.sha256) == 64 and f.n_objects == 463
     assert obs.epoch.startswith("2022-01-10")
-    # The compared numbers: TLE-convention apogee/perigee at the epoch (the tracked
-    # debris' medians, 516 km and 438 km, from the element sets' own mean motions at their own epochs).
+    # The compared numbers: TLE-convention apogee/perigee at the epoch (516 km and 438 km from
+    # the element sets' own mean motions at their own epochs, the convention of a TLE reader).
     assert np.median(obs.values[:, 0]) == pytest.approx(515.3, abs=1.0)
     assert np.median(obs.values[:, 1]) == pytest.approx(437.7, abs=1.0)
 
@@ -333,6 +335,7 @@ def test_knob_ending_on_a_bound_is_warned_about(sbm, monkeypatch):
     assert "drag_scale ended on an end of its search range [0.5, 2]" in w
 
 
+@pytest.mark.slow
 def test_cli_writes_a_calibrated_scenario_and_a_report(sbm, tmp_path):
     out = tmp_path / "cal.toml"
     report = tmp_path / "report"

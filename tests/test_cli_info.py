@@ -75,8 +75,15 @@ def test_info_builtin_numbers():
     assert result.exit_code == 0 and result.stderr == ""
     out = result.stdout
     assert "scenario: cosmos1408" in out
-    assert "SBM mass M = 2,220 kg" in out
-    assert "N(>= 0.1 m) = 1,658.7" in out
+    # The calibrated built-in: the count from its fitted fragmenting mass (the plain model's
+    # 2,220 kg gives 1,658.7, below).
+    assert "SBM mass M = 2,220 kg, fragmenting mass 2,693 kg" in out
+    assert "N(>= 0.1 m) = 1,917.2" in out
+    assert ("knobs:    fragmenting mass 2,693 kg, Δv factor 0.5156, σ of log10 Δv 0.2406, "
+            "drag scale 0.0632") in out
+    plain = invoke("info", "cosmos1408-sbm", "--device", "cpu").stdout
+    assert "SBM mass M = 2,220 kg; expected fragments N(>= 0.1 m) = 1,658.7" in plain
+    assert "knobs:    fragmenting mass 2,220 kg (the SBM M), Δv factor 1, σ of log10 Δv 0.4" in plain
     (emr,) = _numbers(r"energy-to-mass ratio ([\d,.]+) J/g: catastrophic", out)
     assert emr == pytest.approx(0.5 * 20 * 7500.0**2 / 2.2e6, abs=0.05)  # 255.7 J/g
     parent = out[out.index("parent:"):out.index("event:")]

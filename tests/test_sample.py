@@ -119,7 +119,10 @@ def test_h5_has_every_variable_with_units_and_opens_warning_free(h5_file):
     assert a["event_epoch"] == EVENT_EPOCH and a["source"] == f"fragrisk {engine.__version__}"
     assert (a["seed"], a["n_realizations"], a["device"]) == (SEED, 3, "cpu")
     assert (a["am_sampling"], a["mass_policy"], a["event_type"]) == ("mixture", "remnants", "collision")
-    assert (a["drag_coefficient"], a["drag_scale"], a["lc_min_m"]) == (2.2, 1.0, 0.1)
+    # The built-in is the calibrated scenario: its knobs are attributes too (engine/data).
+    assert (a["drag_coefficient"], a["drag_scale"], a["lc_min_m"]) == (2.2, 0.0632, 0.1)
+    assert (a["dv_scale"], a["dv_sigma_log10"], a["fragmenting_mass_kg"]) == (0.5156, 0.2406, 2693.0)
+    assert (a["cloud_dv_radial_m_s"], a["cloud_dv_cross_track_m_s"]) == (35.77, 9.505)
     assert "realizations = 3" in a["scenario"] and f"seed = {SEED}" in a["scenario"]
     assert "fragrisk sample" in a["history"]
 
@@ -142,8 +145,9 @@ def test_h5_holds_the_sampled_cloud_with_nan_elements_where_not_kept(h5_data):
     for name in ELEMENTS:
         assert np.isnan(data[name][~kept]).all(), name
         assert np.isfinite(data[name][kept]).all(), name
-    # B* from A/m alone, for every fragment (docs/breakup-model.md §8, Cd 2.2, k 1).
-    np.testing.assert_allclose(data["bstar"], 2.2 * data["am_m2_kg"] * 0.15696615 / 2.0, rtol=1e-14)
+    # B* from A/m alone, for every fragment (docs/breakup-model.md §8, Cd 2.2, the file's k).
+    np.testing.assert_allclose(data["bstar"], attrs["drag_scale"] * 2.2 * data["am_m2_kg"]
+                               * 0.15696615 / 2.0, rtol=1e-14)
     # Every fragment leaves the parent's position; states are 3-vectors in km near LEO.
     assert np.ptp(data["position_km"], axis=0).max() == 0.0
     assert 6700.0 < np.linalg.norm(data["position_km"][0]) < 7300.0
@@ -180,8 +184,8 @@ def test_kept_elements_reproduce_the_states_through_python_sgp4(h5_data):
     assert np.abs(osc["no_kozai"] - data["no_kozai"][kept]).max() > 1e-6
 
 
-def test_status_fractions_of_the_builtin_scenario():
-    cloud = sample_cloud(load_scenario("cosmos1408"), np.arange(10), "cpu")
+def test_status_fractions_of_the_plain_model():
+    cloud = sample_cloud(load_scenario("cosmos1408-sbm"), np.arange(10), "cpu")
     frac = np.bincount(cloud.status, minlength=5) / cloud.status.size
     kept, sub_orbital, hyperbolic, failed, deep = frac
     assert 0.13 <= sub_orbital <= 0.17, frac
