@@ -249,8 +249,8 @@ def test_observed_file_reads_and_leaves_out_what_cannot_be_compared(sbm, tmp_pat
     (f,) = obs.files
     assert len(f.sha256) == 64 and f.n_objects == 463
     assert obs.epoch.startswith("2022-01-10")
-    # The compared numbers: TLE-convention apogee/perigee at the epoch (the tracked
-    # debris' medians, 516 km and 438 km, from the element sets' own mean motions at their own epochs).
+    # The compared numbers: TLE-convention apogee/perigee at the epoch (516 km and 438 km from
+    # the element sets' own mean motions at their own epochs, the convention of a TLE reader).
     assert np.median(obs.values[:, 0]) == pytest.approx(515.3, abs=1.0)
     assert np.median(obs.values[:, 1]) == pytest.approx(437.7, abs=1.0)
 
