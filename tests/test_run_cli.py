@@ -27,7 +27,9 @@ def fragrisk(*args, cwd=None):
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
-    scenario = write_tiny_scenario(folder, duration_days=0.2)
+    # One day: the calibrated cloud stays compact, and at lc_min 0.3 m its first passes through
+    # the ISS's kernel sphere come hours after the strike (a shorter window can give lambda = 0).
+    scenario = write_tiny_scenario(folder, duration_days=1.0)
     out = folder / "out.h5"
     p = fragrisk("run", str(scenario), "--device", "cpu", "--realizations", "5", "-o", str(out), "--json")
     assert p.returncode == 0, p.stderr
