@@ -194,17 +194,25 @@ def _worker_died(chunk) -> InputError:
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
-    """Cancel the queued batches and end the worker processes now, busy or not (SIGKILL: they
-    ignore SIGTERM)."""
+    """End the worker processes now, busy or not (SIGKILL: they ignore SIGTERM), cancel the
+    queued batches, and return only when the executor's manager thread has ended too.
+
+    The order matters before Python 3.14. `shutdown(wait=False)` leaves the manager thread
+    tearing the pool down while this process goes on. That thread closes its wake-up pipe, and
+    the interpreter's exit hook for executors writes to the same pipe without a lock, so an
+    exit soon after Ctrl-C could end in "OSError: Bad file descriptor". It can also try to
+    replace the killed workers (CPython gh-132969). Killed workers make the manager thread see a
+    broken pool and clean up on its own, and `shutdown(wait=True)` then waits for it. Python
+    3.14's `kill_workers` does the killing itself, and there the pipe has a lock of its own."""
     kill = getattr(pool, "kill_workers", None)  # Python 3.14+
     if kill is not None:
         kill()
         return
     # Before 3.14 the executor has no public way to stop a busy worker: end its processes.
-    processes = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
     for p in processes:
         if p.is_alive():
             p.kill()
     for p in processes:
         p.join(timeout=10)
+    pool.shutdown(wait=True, cancel_futures=True)

@@ -307,9 +307,9 @@ def test_killed_run_leaves_no_file_and_resumes_to_the_same_results(scenario, ref
 def test_ctrl_c_keeps_the_checkpoint_and_exits_130(scenario, reference_long, work):
     out = work / "interrupted.h5"
     folder = work / "interrupted.h5.checkpoint"
-    # One process (the worker pool's Ctrl-C is tests/test_jobs.py's): with the pool this run has
-    # been seen, once in two, to end with a multiprocessing atexit traceback (a known race).
-    proc = _start_long_run(scenario, out, "--jobs", 1)
+    # The default run, worker processes included: engine/pool.py's _stop says why their
+    # teardown must end before the interpreter's exit hook runs.
+    proc = _start_long_run(scenario, out)
     try:
         _wait_for_batches(proc, folder, 1)
         proc.send_signal(signal.SIGINT)
