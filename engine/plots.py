@@ -598,7 +598,11 @@ def _text_lines(src: _Source) -> list[str]:
 
 def _single(draw: Callable[[Any, _Source], None], figure: str, source: Any) -> Any:
     src = _as_source(source)
-    src.need(figure)  # fail before creating anything
+    # Fail before creating anything.
+    if figure in _ENCOUNTER_FIGURES:
+        src.encounters(figure)
+    else:
+        src.need(figure)
     fig = _figure(FIGURE_SIZE_IN)
     draw(fig.add_subplot(), src)
     return fig
@@ -654,11 +658,7 @@ def encounter_timeline(source: Any) -> Any:
     proportion to the encounter's share of the expected collisions, one colour per target.
     source: path, Dataset or RunResults; returns a matplotlib Figure. InputError (one line)
     where the source has no encounter table."""
-    src = _as_source(source)
-    src.encounters("encounter_timeline")
-    fig = _figure(FIGURE_SIZE_IN)
-    _draw_encounter_timeline(fig.add_subplot(), src)
-    return fig
+    return _single(_draw_encounter_timeline, "encounter_timeline", source)
 
 
 def risk_windows(source: Any) -> Any:
@@ -667,11 +667,18 @@ def risk_windows(source: Any) -> Any:
     with the fewest windows of RISK_WINDOW_WIDTH_S that carry 50 % and 90 % of them shaded
     (engine.encounters.table_risk_windows, exact). source: path, Dataset or RunResults;
     returns a matplotlib Figure. InputError (one line) where there is no encounter table."""
-    src = _as_source(source)
-    src.encounters("risk_windows")
-    fig = _figure(FIGURE_SIZE_IN)
-    _draw_risk_windows(fig.add_subplot(), src)
-    return fig
+    return _single(_draw_risk_windows, "risk_windows", source)
+
+
+def _check_every_figure(src: _Source) -> bool:
+    """InputError (one line) unless `src` holds what every figure of the summary page needs;
+    whether it holds the encounter table too (then its figures are drawn, and it must be whole)."""
+    for figure in _NEEDS:
+        src.need(figure)
+    with_encounters = src.has_encounters()
+    if with_encounters:
+        src.encounters("summary")
+    return with_encounters
 
 
 def summary_page(source: Any) -> Any:
@@ -681,11 +688,7 @@ def summary_page(source: Any) -> Any:
     encounter table the encounter timeline and the risk windows too.
     source: path, Dataset or RunResults; returns a matplotlib Figure."""
     src = _as_source(source)
-    for figure in _NEEDS:
-        src.need(figure)
-    with_encounters = src.has_encounters()
-    if with_encounters:
-        src.encounters("summary")
+    with_encounters = _check_every_figure(src)
     lines = _text_lines(src)
     fig = _figure(PAGE_SIZE_IN)
     line_in = 7.5 * 1.25 / 72.0  # 7.5 pt monospace lines
@@ -750,11 +753,7 @@ def plot_all(
     if fmt_clean not in FORMATS:
         raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     src = _as_source(path)
-    for figure in _NEEDS:
-        src.need(figure)
-    with_encounters = src.has_encounters()
-    if with_encounters:
-        src.encounters("summary")
+    with_encounters = _check_every_figure(src)
     if outdir is None:
         if not isinstance(path, (str, os.PathLike)):
             raise InputError(f"{src.label}: an output folder is needed to plot an in-memory result")

@@ -466,17 +466,20 @@ def _check_epoch_gap(elements: ElementSet, jd: float, fr: float, max_gap_days: f
                     f"errors grow with that distance")
 
 
-def _check_in_orbit(elements: ElementSet, jd: float, fr: float, field: str, at: str) -> None:
+def _check_in_orbit(elements: ElementSet, jd: float, fr: float, field: str, at: str,
+                    not_in_orbit: str = "is not in orbit") -> None:
     """InputError unless SGP4 starts from object 0 of ``elements`` and puts it above
-    DECAY_ALTITUDE_KM at (jd, fr): a target that is not in orbit would count nothing, silently."""
+    DECAY_ALTITUDE_KM at (jd, fr): a target that is not in orbit would count nothing, silently,
+    and a parent that is not would break up nowhere. The message says "<field>: <object>
+    <not_in_orbit> <at>: <why>"."""
     who = _describe_object(elements)
     err, r_km, _ = elements.to_satrecs()[0].sgp4(jd, fr)
     if err != 0:
-        raise InputError(f"{field}: {who} is not in orbit {at}: SGP4 error {err} "
+        raise InputError(f"{field}: {who} {not_in_orbit} {at}: SGP4 error {err} "
                          f"({SGP4_ERRORS.get(err, 'unknown error')})")
     altitude = float(np.linalg.norm(r_km)) - EARTH_RADIUS_KM
     if altitude < DECAY_ALTITUDE_KM:
-        raise InputError(f"{field}: {who} is not in orbit {at}: altitude {altitude:.1f} km "
+        raise InputError(f"{field}: {who} {not_in_orbit} {at}: altitude {altitude:.1f} km "
                          f"< {DECAY_ALTITUDE_KM:g} km")
 
 
@@ -526,16 +529,8 @@ def _check_parent_at_event(parent: Parent, key: str, event: Event, src: str,
         raise InputError(f"{field}: {who} has a period of {period:.1f} min >= "
                          f"{DEEP_SPACE_PERIOD_MIN:g} min (deep space); fragrisk's breakup "
                          f"propagation handles near-Earth orbits only")
-    sat = el.to_satrecs()[0]
-    err, r_km, _ = sat.sgp4(event.epoch_jd, event.epoch_fr)
-    at = f'at [event] epoch = "{event.epoch}"'
-    if err != 0:
-        raise InputError(f"{field}: {who} has decayed {at}: SGP4 error {err} "
-                         f"({SGP4_ERRORS.get(err, 'unknown error')})")
-    altitude = float(np.linalg.norm(r_km)) - EARTH_RADIUS_KM
-    if altitude < DECAY_ALTITUDE_KM:
-        raise InputError(f"{field}: {who} has decayed {at}: altitude {altitude:.1f} km "
-                         f"< {DECAY_ALTITUDE_KM:g} km")
+    _check_in_orbit(el, event.epoch_jd, event.epoch_fr, field, f'at [event] epoch = "{event.epoch}"',
+                    not_in_orbit="has decayed")
     _check_epoch_gap(el, event.epoch_jd, event.epoch_fr, max_gap_days, field,
                      f'[event] epoch = "{event.epoch}"', warnings)
 
