@@ -47,9 +47,12 @@ WORKERS_TIMEOUT_S = 120
 MAX_SETUP_RESENDS = 3
 #: Local worker processes per core at most (--workers): more only thrash the machine.
 MAX_WORKERS_PER_CORE = 4
-#: What a local cluster's scheduler and workers log on stderr: errors, not the warnings of a
-#: cancelled batch (Ctrl-C, SIGTERM) that would follow fragrisk's one line.
-LOCAL_LOG_LEVEL = logging.ERROR
+#: What a local cluster's scheduler and workers log on stderr: nothing short of critical. Every
+#: failure that matters reaches fragrisk through the futures (a batch's exception, a worker
+#: that died) and is said in one line; what the processes would log besides is the noise of a
+#: cancelled run (Ctrl-C, SIGTERM): warnings of lost batches, and a worker's heartbeat to a
+#: scheduler that just stopped, logged as an error with its traceback.
+LOCAL_LOG_LEVEL = logging.CRITICAL
 
 
 def _import_distributed():
