@@ -78,20 +78,20 @@ def render(fig) -> bytes:
     return buf.getvalue()
 
 
-def assert_renders(name: str, source, *, page_axes: int) -> None:
-    """plots.<name>(source) draws without a warning, at the figure's (or the page's) pixel size,
-    with a unit on every axis label, and one axes (the page: `page_axes`, the text panel not
-    counted). source: a RunResults, a results path, or the path opened as an xarray Dataset
-    (the lenient loader), given as ("dataset", path)."""
+def assert_renders(name: str, kind: str, r, path, *, page_axes: int) -> None:
+    """plots.<name> draws from one kind of source (the RunResults `r`, the results file `path`,
+    or that file opened as an xarray Dataset, the lenient loader) without a warning, at the
+    figure's (or the page's) pixel size, with a unit on every axis label, and with one axes (the
+    page: `page_axes`, the text panel not counted)."""
     import xarray as xr
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        if isinstance(source, tuple):
-            with xr.open_dataset(source[1], engine="h5netcdf") as ds:
+        if kind == "dataset":
+            with xr.open_dataset(path, engine="h5netcdf") as ds:
                 fig = getattr(plots, name)(ds)
         else:
-            fig = getattr(plots, name)(source)
+            fig = getattr(plots, name)(path if kind == "path" else r)
         data = render(fig)
     assert len(data) > 10_000
     expected = plots.PAGE_SIZE_PX if name == "summary_page" else plots.FIGURE_SIZE_PX
@@ -100,15 +100,11 @@ def assert_renders(name: str, source, *, page_axes: int) -> None:
     assert len([ax for ax in fig.axes if ax.axison]) == (page_axes if name == "summary_page" else 1)
 
 
-def pick_source(kind: str, r, path):
-    return {"path": path, "dataset": ("dataset", path), "runresults": r}[kind]
-
-
 @pytest.mark.parametrize("kind", ["path", "dataset", "runresults"])
 @pytest.mark.parametrize("name", FIGURES + ("summary_page",))
 def test_every_figure_renders_from_every_source(run, name, kind):
     r, path = run
-    assert_renders(name, pick_source(kind, r, path), page_axes=5)
+    assert_renders(name, kind, r, path, page_axes=5)
 
 
 def test_pc_histogram_marks_mean_and_median(run):
@@ -294,7 +290,7 @@ def test_encounter_figures_render(run_with_table, name, kind):
     """From an xarray Dataset (the lenient loader) and from a file; RunResults in the tests below.
     The page adds the two encounter figures to the five."""
     r, path = run_with_table
-    assert_renders(name, pick_source(kind, r, path), page_axes=7)
+    assert_renders(name, kind, r, path, page_axes=7)
 
 
 def test_encounter_timeline_shows_every_encounter(run_with_table):
