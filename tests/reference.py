@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from sgp4.api import WGS72, Satrec, SatrecArray
 
-from fragrisk.engine import risk, sgp4
+from fragrisk.engine import risk
 
 
 

@@ -23,7 +23,6 @@ from fragrisk.engine import breakup as bk
 from fragrisk.engine import calibrate as cal
 from fragrisk.engine import sgp4
 from fragrisk.engine.cloud import MEAN_ELEMENTS, cloud_dv_teme_m_s, parent_state, sample_cloud
-from fragrisk.engine.elements import parse_tle
 from fragrisk.engine.errors import FragriskError, InputError
 from fragrisk.engine.scenario import load_scenario, scenario_from_text, scenario_to_toml
 from fragrisk.engine.timeutil import parse_utc

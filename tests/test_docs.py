@@ -251,27 +251,28 @@ def test_scenario_example_loads(tmp_path):
 
 # --- file formats ------------------------------------------------------------------------------
 
+def compare_tables(text: str, where: str, variables, dimensions, attributes) -> None:
+    """The page's Variables, Dimensions and Global attributes tables name exactly what the file
+    holds (`where` names the page in messages)."""
+    for heading, names in (("Variables", variables), ("Dimensions", dimensions),
+                           ("Global attributes", attributes)):
+        compare(row_names(section(text, heading)), names, f"{where}, {heading}")
+
+
 def test_results_file_is_documented(files):
     variables, dimensions, attributes = contents(files["breakup.h5"], files["population.h5"])
     variables |= set(engine_constant("FILE_VARIABLES"))
     text = page("results-file.md")
-    compare(row_names(section(text, "Variables")), variables, "docs/results-file.md, Variables")
+    compare_tables(text, "docs/results-file.md", variables, dimensions, attributes)
     for name in ("breakup.h5", "population.h5"):
         check_variable_rows(section(text, "Variables"), files[name], "docs/results-file.md")
-    compare(row_names(section(text, "Dimensions")), dimensions, "docs/results-file.md, Dimensions")
-    compare(row_names(section(text, "Global attributes")), attributes,
-            "docs/results-file.md, Global attributes")
 
 
 def test_fragments_file_is_documented(files):
     variables, dimensions, attributes = contents(files["fragments.h5"])
     text = section(page("fragments-file.md"), "HDF5")
-    compare(row_names(section(text, "Variables")), variables, "docs/fragments-file.md, Variables")
+    compare_tables(text, "docs/fragments-file.md", variables, dimensions, attributes)
     check_variable_rows(section(text, "Variables"), files["fragments.h5"], "docs/fragments-file.md")
-    compare(row_names(section(text, "Dimensions")), dimensions,
-            "docs/fragments-file.md, Dimensions")
-    compare(row_names(section(text, "Global attributes")), attributes,
-            "docs/fragments-file.md, Global attributes")
 
 
 def test_omm_keywords_are_documented(files):
@@ -285,12 +286,8 @@ def test_omm_keywords_are_documented(files):
 def test_ephemeris_file_is_documented(files):
     variables, dimensions, attributes = contents(files["ephemeris.h5"])
     text = page("ephemeris-file.md")
-    compare(row_names(section(text, "Variables")), variables, "docs/ephemeris-file.md, Variables")
+    compare_tables(text, "docs/ephemeris-file.md", variables, dimensions, attributes)
     check_variable_rows(section(text, "Variables"), files["ephemeris.h5"], "docs/ephemeris-file.md")
-    compare(row_names(section(text, "Dimensions")), dimensions,
-            "docs/ephemeris-file.md, Dimensions")
-    compare(row_names(section(text, "Global attributes")), attributes,
-            "docs/ephemeris-file.md, Global attributes")
 
 
 # --- the command line ---------------------------------------------------------------------------
