@@ -118,14 +118,17 @@ def density_kg_m3(table_log_density, first_day_jd: float, jd, latitude_deg, alti
     and altitudes above its top follow the top scale height."""
     logd = table_log_density
     n_days = logd.shape[0]
-    x = xp.clip(xp.asarray(jd) - (first_day_jd + EVALUATION_HOUR_UTC / 24.0), 0.0, n_days - 1.0)
+    jd, latitude_deg, altitude_km = (xp.asarray(a, dtype=xp.float64) for a in (jd, latitude_deg, altitude_km))
+    finite = xp.isfinite(jd) & xp.isfinite(latitude_deg) & xp.isfinite(altitude_km)
+    # Non-finite inputs (a state SGP4 could not give) index row 0 and come out NaN.
+    x = xp.clip(xp.where(finite, jd, 0.0) - (first_day_jd + EVALUATION_HOUR_UTC / 24.0), 0.0, n_days - 1.0)
     d0 = xp.minimum(xp.floor(x).astype(xp.int64), max(n_days - 2, 0))
     fd = x - d0
     d1 = xp.minimum(d0 + 1, n_days - 1)
-    y = xp.clip((xp.asarray(latitude_deg) + 90.0) / LATITUDE_STEP_DEG, 0.0, N_LATITUDES - 1.0)
+    y = xp.clip((xp.where(finite, latitude_deg, 0.0) + 90.0) / LATITUDE_STEP_DEG, 0.0, N_LATITUDES - 1.0)
     l0 = xp.minimum(xp.floor(y).astype(xp.int64), N_LATITUDES - 2)
     fl = y - l0
-    z = xp.maximum((xp.asarray(altitude_km) - ALTITUDE_MIN_KM) / ALTITUDE_STEP_KM, 0.0)
+    z = xp.maximum((xp.where(finite, altitude_km, 0.0) - ALTITUDE_MIN_KM) / ALTITUDE_STEP_KM, 0.0)
     h0 = xp.minimum(xp.floor(z).astype(xp.int64), N_ALTITUDES - 2)
     fh = z - h0  # > 1 above the top: linear extrapolation of log density
 
@@ -135,7 +138,7 @@ def density_kg_m3(table_log_density, first_day_jd: float, jd, latitude_deg, alti
     def day(d):
         return at(d, l0, h0) * (1.0 - fl) + at(d, l0 + 1, h0) * fl
 
-    return xp.exp(day(d0) * (1.0 - fd) + day(d1) * fd)
+    return xp.where(finite, xp.exp(day(d0) * (1.0 - fd) + day(d1) * fd), xp.nan)
 
 
 #: SGP4's reference density (kg/m^3) at q0 = 120 km, behind B* = rho0 Cd A / (2 m)

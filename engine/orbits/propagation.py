@@ -28,6 +28,7 @@ from ...kernels import sgp4_gpu
 from ..atmosphere.drag import ELEMENT_NAMES, Atmosphere, propagate_element_sets
 from ..backend import resolve_device
 from ..physics import sgp4_numpy as sgp4
+from ..physics.constants import DECAY_RADIUS_KM
 from .elements import ElementSet
 
 _MINUTES_PER_DAY = 1440.0
@@ -182,6 +183,19 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
         notes.append(f"{count} deep-space object{'' if count == 1 else 's'} propagated by "
                      f"python-sgp4 on the CPU")
     return Ephemeris(r_km=r, v_km_s=v, error=error, deep_space=deep, notes=tuple(notes))
+
+
+def reentry_times_min(ephemeris: Ephemeris, times_min) -> np.ndarray:
+    """Each object's first sample time (minutes since the start) with an SGP4 error or a radius
+    below the decay altitude (engine.physics.constants), inf where there is none: (n,) float64.
+    With --atmosphere nrlmsis the drag steps mark an object decayed (error 6) from the step's
+    end at which its mean perigee fell below that altitude."""
+    t = _check_times(times_min)
+    with np.errstate(invalid="ignore"):
+        radius = np.sqrt(np.sum(ephemeris.r_km * ephemeris.r_km, axis=2))
+        down = (ephemeris.error != 0) | ~(radius >= DECAY_RADIUS_KM)
+    first = np.argmax(down, axis=1)
+    return np.where(down.any(axis=1), t[first], np.inf)
 
 
 class _Progress:
