@@ -108,8 +108,10 @@ class Field:
             text = (f"{noun} from {self.lo} to {self.hi}{unit}" if self.type == "integer"
                     else f"{noun} in [{self.lo:g}, {self.hi:g}]{unit}")
         else:
+            # A compound unit (log10(m/s)) is said once, after the upper bound.
             text = f"{noun} {'>' if self.lo_open else '>='} {_n(self.lo)}"
-            text += f" and at most {hi}{unit}" if hi is not None else unit
+            text += unit if hi is None or "(" not in unit else ""
+            text += f" and at most {hi}{unit}" if hi is not None else ""
         return text + (f" {self.note}" if self.note else "")
 
     # --- docs/scenario.md's columns ------------------------------------------------------
@@ -236,7 +238,7 @@ EVENT = (
           allowed_doc="a valid UTC time"),
     Field("type", "string", "The event type.", choices=EVENT_TYPES, attribute="event_type"),
     Field("projectile_mass_kg", doc="Mass m_p of the projectile.",
-          default_doc="required for collisions", **_MASS),
+          default_doc="required for collisions", note=_ISS_NOTE, **_MASS),
     Field("impact_velocity_km_s", "number", "Relative speed v of the impact.", unit="km/s",
           default_doc="required for collisions", lo=0.0, hi=MAX_IMPACT_VELOCITY_KM_S,
           noun="a speed",
