@@ -28,7 +28,11 @@ from fragrisk.engine import backend
 from fragrisk.engine.errors import InputError
 from fragrisk.engine.physics import breakup
 from fragrisk.engine.run import limits, montecarlo
-from fragrisk.engine.scenario import breakup_params, load_scenario, objects_per_realization
+from fragrisk.engine.scenario import (
+    breakup_params,
+    load_scenario,
+    objects_per_realization,
+)
 
 STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
 
@@ -186,7 +190,9 @@ def test_every_writer_stamps_history_alike(tmp_path):
 
 def test_results_written_without_history_get_the_stamp(tmp_path):
     from fragrisk.engine.results import read_results, write_results
-    from test_bad_inputs import synthetic_results  # results whose attributes name no history
+    from test_bad_inputs import (
+        synthetic_results,  # results whose attributes name no history
+    )
 
     path = write_results(tmp_path / "s.h5", synthetic_results(np.arange(4)))
     assert STAMP.match(str(read_results(path).attrs["history"]))

@@ -20,8 +20,8 @@ from fragrisk.engine.scenario import (
     load_scenario,
     parse_override,
     scenario_to_toml,
+    schema,
 )
-from fragrisk.engine.scenario import schema
 from fragrisk.engine.scenario.derived import event_attributes
 
 MODELS = {"parent": Parent, "event": Event, "targets": Target, "analysis": Analysis,

@@ -16,7 +16,13 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import InputError
-from ..orbits.elements import ElementSet, decode_text, parse_tle, read_omm_file, read_tle_file
+from ..orbits.elements import (
+    ElementSet,
+    decode_text,
+    parse_tle,
+    read_omm_file,
+    read_tle_file,
+)
 from ..timeutil import minutes_between
 from . import checks
 from .model import Analysis, Event, Parent, Population, Scenario, Target
