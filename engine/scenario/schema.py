@@ -147,7 +147,7 @@ class Field:
         return "; ".join(t for t in (text, self.also) if t)
 
 
-# --- named bounds and choices (the rows below use them; messages and other modules cite them) ---
+# --- named bounds and choices (rows below use them; messages and other modules cite them) -----
 #: The SBM's size range of validity for the cumulative law ([event] lc_min_m).
 LC_MIN_RANGE_M = (0.001, 1.0)
 #: Default of [analysis] max_epoch_gap_days: the longest time allowed between an element set's
