@@ -258,14 +258,19 @@ def make_atmosphere(space_weather_path, first_jd: float, last_jd: float,
     return Atmosphere(table=table, step_days=float(step_days))
 
 
-def atmosphere_attributes(atmosphere: Atmosphere | None) -> dict:
-    """Global attributes that say which atmosphere made a file (docs/ephemeris-file.md); the
-    same keys for both atmospheres (empty strings and 0 for SGP4's own)."""
+def space_weather_attributes(atmosphere: Atmosphere | None) -> dict:
+    """The space-weather file's name, SHA-256 and last observed day (YYYY-MM-DD) as file
+    attributes; empty strings for SGP4's own atmosphere (None)."""
     if atmosphere is None:
-        return {"atmosphere": "sgp4", "space_weather_file": "", "space_weather_sha256": "",
-                "space_weather_last_observed": "", "drag_step_days": 0.0}
+        return {"space_weather_file": "", "space_weather_sha256": "", "space_weather_last_observed": ""}
     sw = atmosphere.table.space_weather
-    return {"atmosphere": "nrlmsis", "space_weather_file": sw.name,
-            "space_weather_sha256": sw.sha256,
-            "space_weather_last_observed": date_text(sw.last_observed_jd),
-            "drag_step_days": float(atmosphere.step_days)}
+    return {"space_weather_file": sw.name, "space_weather_sha256": sw.sha256,
+            "space_weather_last_observed": date_text(sw.last_observed_jd)}
+
+
+def atmosphere_attributes(atmosphere: Atmosphere | None) -> dict:
+    """Global attributes that say which atmosphere made an ephemeris file
+    (docs/ephemeris-file.md); the same keys for both (0 drag step for SGP4's own)."""
+    return {"atmosphere": "sgp4" if atmosphere is None else "nrlmsis",
+            **space_weather_attributes(atmosphere),
+            "drag_step_days": 0.0 if atmosphere is None else float(atmosphere.step_days)}

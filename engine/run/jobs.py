@@ -32,6 +32,7 @@ from ..files.h5io import atomic_path, check_output_path
 from ..physics.sgp4_numpy import DEEP_SPACE_PERIOD_MIN
 from ..results import encounter_table as encounters
 from ..results import write_results
+from ..atmosphere.drag import space_weather_attributes
 from ..scenario import analysis_attributes, event_attributes, scenario_to_toml
 from ..scenario.schema import field as scenario_field
 from ..timeutil import format_utc, history_stamp
@@ -96,8 +97,9 @@ def default_realizations(scenario, device: str, requested: int | None) -> tuple[
     return n, None
 
 
-def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
-    """Global attributes of the results file: provenance and every model choice."""
+def run_attrs(scenario, device: str, shard, elapsed_s: float, atmosphere=None) -> dict:
+    """Global attributes of the results file: provenance and every model choice (atmosphere:
+    the setup's engine.run.drag_steps.RunAtmosphere, or None for SGP4's own)."""
     a = scenario.analysis
     attrs = {
         "title": f"fragrisk collision risk: {scenario.name}",
@@ -110,6 +112,7 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
         "elapsed_s": float(elapsed_s),
         "analysis_start": format_utc(a.start_jd, a.start_fr),
         **analysis_attributes(a),
+        **space_weather_attributes(None if atmosphere is None else atmosphere.air),
         "estimator": "secant chord: exact length inside the kernel sphere of the straight segment "
                      "between consecutive relative positions",
         "decay_rule": "decayed from the first sample with an SGP4 error or altitude < 100 km",
@@ -291,6 +294,8 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
     todo = shard_realizations(n_total, shard)
     start = time.perf_counter()
     setup = montecarlo.make_setup(scenario, device)
+    if setup.atmosphere is not None:
+        notes.extend(setup.atmosphere.air.notes)
 
     manifest = _manifest(scenario, device, todo)
     previous = []
@@ -321,7 +326,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         output = executor.run(setup, todo, batch_size=batch_size, on_batch=on_batch, batches=previous)
     elapsed = time.perf_counter() - start
     notes.extend(getattr(output, "notes", []))
-    attrs = run_attrs(scenario, device, shard, elapsed)
+    attrs = run_attrs(scenario, device, shard, elapsed, setup.atmosphere)
     results = montecarlo.to_results(setup, output, attrs)
     write_results(out, results, overwrite=overwrite)
     if checkpoint:

