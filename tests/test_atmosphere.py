@@ -323,3 +323,87 @@ def test_real_fragments_come_down_when_they_did():
     bounds = (1.25, 1.5, 2.0)
     for s, bound in zip(nrl["survival"], bounds):
         assert 1.0 / bound < s["ratio"] < bound, nrl["survival"]
+
+
+# --- the run pipeline: [analysis] atmosphere ----------------------------------------------------
+def _run(folder: Path, name: str, **analysis):
+    import h5py
+    from conftest import write_tiny_scenario
+
+    sub = folder / name
+    sub.mkdir()
+    path = write_tiny_scenario(sub, **analysis)
+    out = sub / "r.h5"
+    result = CliRunner().invoke(cli.cli, ["run", str(path), "--device", "cpu", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with h5py.File(out) as f:
+        return {k: f[k][...] for k in f if isinstance(f[k], h5py.Dataset)}, dict(f.attrs), result.output
+
+
+def test_run_with_sgp4_named_is_todays_run_bit_for_bit(tmp_path):
+    plain, attrs, _ = _run(tmp_path, "plain")
+    named, named_attrs, _ = _run(tmp_path, "named", atmosphere="sgp4")
+    assert plain.keys() == named.keys()
+    for k in plain:
+        assert np.array_equal(plain[k], named[k], equal_nan=plain[k].dtype.kind == "f"), k
+    assert attrs["atmosphere"] == "sgp4" and attrs["space_weather_file"] == ""
+
+
+def test_run_with_nrlmsis_records_its_atmosphere_and_seeds_its_density(tmp_path):
+    one, attrs, output = _run(tmp_path, "nrl", atmosphere="nrlmsis", duration_days=1.5,
+                              density_sigma=0.3)
+    assert attrs["atmosphere"] == "nrlmsis" and attrs["density_sigma"] == 0.3
+    assert attrs["drag_step_days"] == 1.0 and attrs["space_weather_file"] == "SW-All.txt"
+    assert attrs["space_weather_last_observed"] == "2025-07-20"
+    assert "atmosphere nrlmsis" in output
+    assert np.all(np.isfinite(one["expected_collisions"]))
+    # The same run once more: the density factors come from (seed, realization) alone.
+    again, _, _ = _run(tmp_path, "again", atmosphere="nrlmsis", duration_days=1.5, density_sigma=0.3)
+    assert np.array_equal(one["expected_collisions"], again["expected_collisions"])
+
+
+def test_density_factors_are_log_normal_per_realization():
+    from fragrisk.engine.run.drag_steps import density_factors
+
+    f = density_factors(7, np.arange(4000), 0.2)
+    assert np.array_equal(density_factors(7, [17, 3], 0.2), f[[17, 3]])
+    # log f ~ N(0, 0.2): mean within 4 standard errors (0.2/sqrt(4000) = 0.003), sigma within 5 %
+    assert abs(np.mean(np.log(f))) < 4 * 0.2 / np.sqrt(4000)
+    assert np.std(np.log(f)) == pytest.approx(0.2, rel=0.05)
+    assert np.all(density_factors(7, np.arange(5), 0.0) == 1.0)
+
+
+def test_drag_steps_start_time_chunks():
+    from fragrisk.engine.run.drag_steps import split_chunks
+
+    chunks, per = split_chunks(((0, 1500), (1500, 3000)), 120.0, 1.0)
+    assert per == 720
+    assert chunks == ((0, 720), (720, 1440), (1440, 1500), (1500, 2160), (2160, 2880), (2880, 3000))
+
+
+@pytest.mark.parametrize("field, value", [("density_sigma", 0.2), ("space_weather", "SW.txt")])
+def test_real_atmosphere_fields_need_nrlmsis(tmp_path, field, value):
+    from conftest import write_tiny_scenario
+    from fragrisk.engine.scenario import load_scenario
+
+    path = write_tiny_scenario(tmp_path, **{field: value})
+    with pytest.raises(InputError, match=f'{field}.*atmosphere = "nrlmsis"'):
+        load_scenario(path)
+
+
+@pytest.mark.gpu
+def test_cuda_run_with_nrlmsis_matches_numpy(tmp_path):
+    # Both devices read the same host-made drag-step tables (engine.run.drag_steps), so the
+    # CUDA estimator must give what the NumPy one gives, to its usual 1e-9.
+    from conftest import write_tiny_scenario
+    from fragrisk.engine.run import montecarlo
+    from fragrisk.engine.scenario import load_scenario
+
+    scenario = load_scenario(write_tiny_scenario(tmp_path, atmosphere="nrlmsis", duration_days=1.5,
+                                                 density_sigma=0.2))
+    setup = montecarlo.make_setup(scenario, "cpu")
+    reals = np.arange(3)
+    cpu = montecarlo.run_batch(setup, reals)
+    gpu = montecarlo.run_batch(dataclasses.replace(setup, device="gpu"), reals)
+    np.testing.assert_allclose(gpu.by_time.sum(axis=2), cpu.by_time.sum(axis=2), rtol=1e-9, atol=0)
+    np.testing.assert_array_equal(gpu.fragments_in_orbit, cpu.fragments_in_orbit)

@@ -92,10 +92,10 @@ class Analysis:
     encounters: str
     pc_bins_per_decade: int
     max_epoch_gap_days: float
-    atmosphere: str = "sgp4"
-    space_weather: str | None = None
-    drag_step_days: float = 1.0
-    density_sigma: float = 0.0
+    atmosphere: str
+    space_weather: str | None
+    drag_step_days: float
+    density_sigma: float
 
     @property
     def n_samples(self) -> int:
