@@ -185,6 +185,39 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
     return Ephemeris(r_km=r, v_km_s=v, error=error, deep_space=deep, notes=tuple(notes))
 
 
+def history_set_index(elements: ElementSet, start_jd: float, start_fr: float, times_min) -> np.ndarray:
+    """For one object's element-set history (n sets, in any order): the set each sample time
+    uses, (m,) int64 indices into ``elements``: the latest set whose epoch is at or before the
+    time, the earliest set before the first epoch (each set from its epoch until the next's, as
+    analysts use element-set histories)."""
+    t = _check_times(times_min)
+    epoch_min = -offset_minutes(elements, start_jd, start_fr)  # each epoch, minutes after start
+    order = np.argsort(epoch_min, kind="stable")
+    k = np.searchsorted(epoch_min[order], t, side="right") - 1
+    return order[np.clip(k, 0, len(elements) - 1)]
+
+
+def propagate_target(elements: ElementSet, start_jd: float, start_fr: float, times_min,
+                     device: str = "cpu") -> Ephemeris:
+    """One target's states at ``times_min``: its element set, or, for an element-set history
+    (several sets of one object), each sample from the set `history_set_index` picks. Returns a
+    one-object Ephemeris."""
+    if len(elements) == 1:
+        return propagate_elements(elements, start_jd, start_fr, times_min, device=device)
+    t = _check_times(times_min)
+    which = history_set_index(elements, start_jd, start_fr, t)
+    r, v = np.empty((1, t.size, 3)), np.empty((1, t.size, 3))
+    error = np.zeros((1, t.size), dtype=np.int8)
+    deep, notes = np.zeros(1, dtype=bool), set()
+    for k in np.unique(which):
+        at = np.flatnonzero(which == k)
+        eph = propagate_elements(elements.take([k]), start_jd, start_fr, t[at], device=device)
+        r[0, at], v[0, at], error[0, at] = eph.r_km[0], eph.v_km_s[0], eph.error[0]
+        deep |= eph.deep_space
+        notes.update(eph.notes)
+    return Ephemeris(r_km=r, v_km_s=v, error=error, deep_space=deep, notes=tuple(sorted(notes)))
+
+
 def reentry_times_min(ephemeris: Ephemeris, times_min) -> np.ndarray:
     """Each object's first sample time (minutes since the start) with an SGP4 error or a radius
     below the decay altitude (engine.physics.constants), inf where there is none: (n,) float64.

@@ -36,7 +36,7 @@ from ..atmosphere.drag import make_atmosphere
 from ..errors import DeviceMemoryError, one_line
 from ..orbits.closest_approach import closest_approach
 from ..orbits.elements import concat
-from ..orbits.propagation import offset_minutes, propagate_elements
+from ..orbits.propagation import offset_minutes, propagate_elements, propagate_target
 from ..physics import risk
 from ..physics.risk import Passages
 from ..results import RunResults
@@ -163,7 +163,10 @@ def track_targets(targets, window: Window, device: str) -> TargetTrack:
     """The targets at every sample, propagated a time chunk at a time (SGP4's temporaries and the
     velocities, which the estimator does not need, then cover one chunk, not the window)."""
 
-    elements = concat([t.elements for t in targets])
+    # Element-set histories (several sets of one target) are propagated apart, set by set
+    # (engine.orbits.propagation.propagate_target); the rest together, as always.
+    elements = concat([t.elements.take([0]) for t in targets])
+    histories = [k for k, t in enumerate(targets) if len(t.elements) > 1]
     m = window.times_s.size
     r_km = np.empty((len(targets), m, 3))
     valid = np.empty((len(targets), m), dtype=bool)
@@ -171,6 +174,10 @@ def track_targets(targets, window: Window, device: str) -> TargetTrack:
         hi = min(m, lo + CHUNK_SEGMENTS)
         eph = propagate_elements(elements, window.start_jd, window.start_fr, window.times_min[lo:hi], device=device)
         r_km[:, lo:hi], valid[:, lo:hi] = eph.r_km, eph.error == 0
+        for k in histories:
+            eph = propagate_target(targets[k].elements, window.start_jd, window.start_fr,
+                                   window.times_min[lo:hi], device=device)
+            r_km[k, lo:hi], valid[k, lo:hi] = eph.r_km[0], eph.error[0] == 0
     return TargetTrack(tuple(t.name for t in targets), np.array([t.hard_body_radius_m for t in targets], float),
                        r_km, valid, np.asarray(elements.perigee_km, float), np.asarray(elements.apogee_km, float))
 

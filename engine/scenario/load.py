@@ -8,12 +8,15 @@ used.  Then the rules that tie fields together (engine.scenario.checks).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
 import tomllib  # Python >= 3.11 (pyproject.toml's requires-python)
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 from ..orbits.elements import (
@@ -23,6 +26,7 @@ from ..orbits.elements import (
     read_omm_file,
     read_tle_file,
 )
+from ..orbits.propagation import history_set_index
 from ..timeutil import minutes_between
 from . import checks
 from .model import Analysis, Event, Parent, Population, Scenario, Target
@@ -39,7 +43,7 @@ def _simple(t: Table, section: str, **defaults) -> dict:
     """{name: value} of the table's number, integer and string fields (those the schema alone
     checks), each read with its row's default unless ``defaults`` gives another."""
     return {f.name: t.read(f.name, defaults.get(f.name, f.default)) for f in SECTIONS[section]
-            if f.type in ("number", "integer", "string")}
+            if f.type in ("number", "integer", "string", "boolean")}
 
 
 # --- element sources ---------------------------------------------------------------------------
@@ -121,7 +125,11 @@ def _read_targets(value, src: str, base, start: tuple, max_gap_days: float,
         if not isinstance(item, dict):
             raise InputError(f"{src}: {where} = {show(item)}: expected a table")
         t = _table(item, "targets", src, where)
-        elements, key = _elements(t, base, one=True)
+        elements, key = _elements(t, base, one=False)
+        if len(set(int(n) for n in elements.satnum)) != 1:
+            raise InputError(f"{src}: {t.field(key)}: element sets of "
+                             f"{len(set(int(n) for n in elements.satnum))} objects; expected one "
+                             f"object (one set, or a history of its sets)")
         values = _simple(t, "targets", name=elements.name[0])
         if not values["name"].strip():
             raise t.bad("name", "a non-empty string")
@@ -129,10 +137,14 @@ def _read_targets(value, src: str, base, start: tuple, max_gap_days: float,
             if other.name == values["name"]:
                 raise t.bad("name", f"a name not used by [[targets]] #{j}")
         field = f"{src}: {where} {key}"
+        # A history: the set in use at the start is checked (each set serves until the next).
+        at_start = int(history_set_index(elements, start[1], start[2], [0.0])[0])
         checks.check_epoch_gap(elements, start[1], start[2], max_gap_days, field,
-                               f'[analysis] start = "{start[0]}"', warnings)
-        checks.check_in_orbit(elements, start[1], start[2], field,
+                               f'[analysis] start = "{start[0]}"', warnings, i=at_start)
+        checks.check_in_orbit(elements.take([at_start]), start[1], start[2], field,
                               f'at [analysis] start = "{start[0]}"')
+        if values["station_kept"]:  # SGP4 with B* = 0 keeps the mean semi-major axis
+            elements = dataclasses.replace(elements, bstar=np.zeros(len(elements)))
         targets.append(Target(elements=elements, **values))
     return tuple(targets)
 

@@ -33,7 +33,7 @@ class _Marker:
 REQUIRED = _Marker("REQUIRED")
 
 #: Types: what the TOML value must be (docs/scenario.md, "Rules for every table").
-TYPES = {"number": "number", "integer": "integer", "string": "string",
+TYPES = {"number": "number", "integer": "integer", "string": "string", "boolean": "boolean",
          "utc": "string (ISO 8601 UTC)", "elements": "string", "table": "table",
          "tables": "array of tables"}
 #: Units that messages leave out (dimensionless, or none).
@@ -125,6 +125,8 @@ class Field:
             return "required"
         if self.default is None:
             return "–"
+        if isinstance(self.default, bool):
+            return "`true`" if self.default else "`false`"
         if isinstance(self.default, str):
             return f'`"{self.default}"`'
         return _n(self.default)
@@ -290,6 +292,9 @@ TARGETS = (
     *element_fields("the target", "one object"),
     Field("hard_body_radius_m", "number", "Radius R of the sphere that stands for the target.",
           unit="m", lo=0.0, noun="a radius", also="below `[analysis] kernel_radius_km`"),
+    Field("station_kept", "boolean", "Whether the target holds its orbit (the ISS reboosts): "
+                                     "propagated with B* = 0, its mean altitude held.",
+          default=False, allowed_doc="`true`, `false`"),
 )
 
 ANALYSIS = (
