@@ -11,7 +11,7 @@
 #     bash benchmarks/gpu_check.sh .whl "$OUT"      (timeout_s 600)
 # OUT_DIR (default $OUT, else benchmarks/results/gpu_check): where the JSON, the logs and
 #   gpu_check.md go. The JSON also lands in benchmarks/results/.
-# Steps, each bounded in time so the whole normally ends within 10 minutes (the limits add up to 650 s;
+# Steps, each bounded in time so the whole normally ends within 10 minutes (the limits add up to 800 s;
 # an H200 should need about a third of that):
 #   gpu_tests      the `gpu` tests (CUDA against NumPy)
 #   run_builtin    built-in scenario, 1,000 realizations, 7 days (goal: <= 1.5 s end to end),
