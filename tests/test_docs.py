@@ -9,6 +9,8 @@
   every `docs/<page>.md §n` citation names an existing page and section.
 - The Python session in docs/ (```pycon blocks) runs as written, and the complete scenario
   example of docs/scenario.md loads.
+- docs/performance.md is exactly what `python -m benchmarks.performance_page` writes from the
+  benchmark JSON files, so no measured number on it can go stale.
 
 The files are made by the CLI on tiny scenarios (a few seconds in all), as a user would make them.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
 import pkgutil
 import re
 import xml.etree.ElementTree as ET
@@ -405,6 +408,33 @@ def test_code_named_in_docs_exists():
                                 for c in found):
                 bad.append(f"{path.name}: {m.group(0)}: {name} is not in {target}")
     assert not bad, "\n".join(bad)
+
+
+# --- generated pages ----------------------------------------------------------------------------
+
+def performance_page(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    return importlib.import_module("benchmarks.performance_page")
+
+
+def test_performance_page_is_what_the_benchmark_files_give(monkeypatch):
+    generator = performance_page(monkeypatch)
+    assert page("performance.md") == generator.render(), (
+        "docs/performance.md is stale: run `python -m benchmarks.performance_page`")
+
+
+def test_performance_page_follows_a_changed_file(monkeypatch, tmp_path):
+    # A new measurement must change the page: a rate changed in a copy of the files shows up,
+    # and the row still names its machine.
+    generator = performance_page(monkeypatch)
+    source = REPO / "benchmarks" / "results" / "propagate_cpu.json"
+    data = json.loads(source.read_text(encoding="utf-8"))
+    data["rows"][0]["rate_per_s"] = 1.234e9
+    (tmp_path / source.name).write_text(json.dumps(data), encoding="utf-8")
+    text = generator.render(tmp_path)
+    row = next(line for line in text.splitlines() if "1.23e9" in line)
+    assert data["environment"]["device"]["name"] in row and source.name in row
+    assert text != generator.render(REPO / "benchmarks" / "results")
 
 
 # --- runnable examples --------------------------------------------------------------------------
