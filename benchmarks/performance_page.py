@@ -332,7 +332,9 @@ SECTIONS = [
      "peak memory its own): the wall time split into the host stage (sampling, element fit, SGP4 "
      "table, prefilter) and the estimator (the NumPy path, or the fused CUDA kernel with its "
      "copies), the processor time the run got, and the rates. The cases are described in "
-     "`benchmarks/run.py`.", run_sections),
+     "`benchmarks/run.py`. An effective rate far below the raw one means the host stage, not "
+     "the estimator, bounds the run; on a shared machine, wall time times `--jobs` well above the "
+     "processor time means the run waited for cores others used.", run_sections),
     ("Breakup sampling and the element fit", "python -m benchmarks.sample",
      "Sampling the NASA Standard Breakup Model's fragments ([breakup-model.md](breakup-model.md)) "
      "over its model choices, against the figures ESA's C++ implementation reports for the same "
@@ -351,7 +353,8 @@ SECTIONS = [
     ("The fused kernel", "python -m benchmarks.profile_kernel",
      "The CUDA kernel that propagates, screens and accumulates (`kernels/risk.cu`) on one batch: "
      "registers, occupancy and rate over launch shapes (the results must not change with the "
-     "shape).", kernel_section),
+     "shape). A small share of the float64 peak means the kernel waits on latency (memory, "
+     "branches), not on arithmetic.", kernel_section),
 ]
 
 
