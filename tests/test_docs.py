@@ -9,6 +9,7 @@
   every `docs/<page>.md §n` citation names an existing page and section.
 - The Python session in docs/ (```pycon blocks) runs as written, and the complete scenario
   example of docs/scenario.md loads.
+- The README's worked example prints what the README shows (`slow`).
 - docs/performance.md is exactly what `python -m benchmarks.performance_page` writes from the
   benchmark JSON files, so no measured number on it can go stale.
 
@@ -445,6 +446,25 @@ def test_performance_page_follows_a_changed_file(monkeypatch, tmp_path):
     row = next(line for line in text.splitlines() if "1.23e9" in line)
     assert data["environment"]["device"]["name"] in row and source.name in row
     assert text != generator.render(REPO / "benchmarks" / "results")
+
+
+# --- the README's worked example ---------------------------------------------------------------
+
+@pytest.mark.slow
+def test_readme_worked_example_prints_what_the_readme_shows(tmp_path):
+    # The README runs the windows on the quick start's 7-day file; the first day's encounters,
+    # and so its windows, are the same in a 1-day run of the same seed (a third of the time).
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"```\n(fragrisk encounters results/cosmos1408\.h5 --windows[^\n]*)\n```"
+                  r".*?```\n(.*?)```", text, re.DOTALL)
+    assert m, "README.md: no worked example (the encounters command and its output)"
+    command, shown = m.group(1).split()[1:], m.group(2)
+    results = tmp_path / "cosmos1408.h5"
+    invoke("run", "--device", "cpu", "--jobs", 1, "--set", "analysis.duration_days=1", "-o", results)
+    result = CliRunner().invoke(cli.cli, [str(results) if a == "results/cosmos1408.h5" else a
+                                          for a in command], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == shown
 
 
 # --- runnable examples --------------------------------------------------------------------------
