@@ -97,6 +97,7 @@ from ..physics import fit
 from ..physics import sgp4_numpy as sgp4
 from ..physics.constants import DECAY_ALTITUDE_KM
 from ..scenario import LC_MIN_RANGE_M, Scenario, breakup_params, scenario_to_toml
+from ..scenario import schema as scenario_schema
 from ..timeutil import format_utc, minutes_between
 
 
@@ -148,16 +149,8 @@ COUNT_FACTOR_RANGE = (0.1, 10.0)
 COUNT_EXPONENT = {"collision": 0.75, "explosion": 1.0}
 COUNT_KNOB = {"collision": "fragmenting_mass_kg", "explosion": "explosion_scale"}
 
-KNOB_LABELS = {
-    "fragmenting_mass_kg": ("fragmenting mass", "kg"),
-    "explosion_scale": ("explosion scale S", "1"),
-    "dv_scale": ("Δv factor", "1"),
-    "dv_sigma_log10": ("σ of log10 Δv", "log10(m/s)"),
-    "drag_scale": ("drag scale k", "1"),
-    "cloud_dv_radial_m_s": ("cloud Δv, radial", "m/s"),
-    "cloud_dv_along_track_m_s": ("cloud Δv, along-track", "m/s"),
-    "cloud_dv_cross_track_m_s": ("cloud Δv, cross-track", "m/s"),
-}
+#: {knob: (label, unit)}: the scenario schema's knob rows (engine.scenario.schema).
+KNOB_LABELS = {f.name: (f.label, f.unit) for f in scenario_schema.EVENT if f.knob}
 
 # --- what is compared --------------------------------------------------------------------------
 MARGINALS = ("apogee_km", "perigee_km", "inclination_deg", "node_deg")
