@@ -72,7 +72,7 @@ Uncertainties
     on the full data's curvature (_bootstrap_offsets says why). A knob's uncertainty is the
     standard deviation of these minima (their 16th-84th percentiles are reported too). What they
     cover, measured on catalogs drawn from the model itself (tests/test_calibrate.py), is said in
-    the README's "Calibration" section: where the data leave a direction nearly flat (a narrower
+    docs/calibration.md §5: where the data leave a direction nearly flat (a narrower
     spread of log10 Δv traded against a larger Δv factor and more drag), a few hundred objects
     give estimates that scatter more than their bootstrap says.
 
@@ -138,8 +138,9 @@ KNOB_SPECS = {
 SHAPE_KNOBS = tuple(KNOB_SPECS)
 #: What `fragrisk calibrate` fits by default, besides the count. Each earns its place: on the
 #: tracked COSMOS 1408 debris, holding one at its plain-model value and refitting the others
-#: raises the fitted statistic by 8 (dv_sigma_log10) to 25 (cross-track) and more (README,
-#: "Calibration"); the along-track component lowers it by 0.1 and is left at 0 unless asked for.
+#: raises the fitted statistic by 8 (dv_sigma_log10) to 25 (cross-track) and more
+#: (docs/calibration.md §7); the along-track component lowers it by 0.1 and is left at 0 unless
+#: asked for.
 DEFAULT_KNOBS = ("dv_scale", "dv_sigma_log10", "drag_scale", "cloud_dv_radial_m_s",
                  "cloud_dv_cross_track_m_s")
 #: The count knob's range, as a factor on the scenario's value (the SBM's M by default).
