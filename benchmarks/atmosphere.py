@@ -172,7 +172,7 @@ def main(argv=None) -> None:
 
     # Cost of one year, both atmospheres (the table's construction timed apart).
     year = {label: propagate_lifetimes(elements, a, 365.0)[1] for label, a in (("sgp4", None), ("nrlmsis", air))}
-    payload = {**environment("cpu"), "objects": len(elements), "horizon_days": HORIZON_DAYS,
+    payload = {"benchmark": "atmosphere", "environment": environment("cpu"), "objects": len(elements), "horizon_days": HORIZON_DAYS,
                "start": START, "space_weather": air.table.space_weather.name,
                "space_weather_sha256": air.table.space_weather.sha256,
                "table_build_s": table_s, "table_shape": list(air.table.log_density.shape),

@@ -59,7 +59,8 @@ def main(argv=None) -> None:
     ratio = rows[1]["wall_s"] / rows[0]["wall_s"]
     print_table(rows, list(rows[0]))
     print(f"nrlmsis / sgp4, wall: {ratio:.3f} (goal <= 1.2)")
-    payload = {**environment(args.device), "realizations": args.realizations,
+    payload = {"benchmark": "run_atmosphere", "environment": environment(args.device),
+               "realizations": args.realizations,
                "lc_min_m": args.lc_min_m, "days": args.days, "step_s": 60.0, "rows": rows,
                "ratio_wall": ratio, "ratio_run": rows[1]["run_s"] / rows[0]["run_s"]}
     print(f"wrote {write_json(f'run_atmosphere_{args.device}', payload, args.out)}")
