@@ -407,3 +407,15 @@ def test_cuda_run_with_nrlmsis_matches_numpy(tmp_path):
     gpu = montecarlo.run_batch(dataclasses.replace(setup, device="gpu"), reals)
     np.testing.assert_allclose(gpu.by_time.sum(axis=2), cpu.by_time.sum(axis=2), rtol=1e-9, atol=0)
     np.testing.assert_array_equal(gpu.fragments_in_orbit, cpu.fragments_in_orbit)
+
+
+def test_run_with_a_missing_space_weather_file_is_one_line_and_writes_nothing(tmp_path):
+    from conftest import write_tiny_scenario
+
+    path = write_tiny_scenario(tmp_path, atmosphere="nrlmsis", space_weather="no-such-SW.txt")
+    out = tmp_path / "r.h5"
+    result = CliRunner().invoke(cli.cli, ["run", str(path), "--device", "cpu", "-o", str(out)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "no-such-SW.txt" in lines[0] and "cannot read" in lines[0], result.output
+    assert not out.exists()
