@@ -13,6 +13,8 @@ import pytest
 from conftest import write_tiny_scenario
 from fragrisk.engine.results import read_results
 from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run.setup import make_setup
+from fragrisk.engine.run.sizing import out_of_memory_error
 from fragrisk.engine.scenario import load_scenario
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -145,8 +147,8 @@ def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
     from fragrisk.engine.run import jobs
 
     def no_memory(*args, **kwargs):
-        raise montecarlo.out_of_memory_error(
-            montecarlo.make_setup(load_scenario(scenario), "cpu"), np.array([3]),
+        raise out_of_memory_error(
+            make_setup(load_scenario(scenario), "cpu"), np.array([3]),
             RuntimeError("Out of memory allocating 1,024 bytes\n(allocated so far: 0 bytes)"))
 
     scenario = write_tiny_scenario(tmp_path)

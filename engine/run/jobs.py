@@ -36,9 +36,11 @@ from ..results import write_results
 from ..scenario import MAX_SEED, knob_attributes, scenario_to_toml
 from ..timeutil import format_utc
 from . import montecarlo
+from .batches import BatchResult
 from .distributed import DaskExecutor
 from .limits import check_run
 from .pool import ProcessPool
+from .setup import make_setup
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -155,7 +157,7 @@ def _manifest(scenario, device: str, realizations: np.ndarray) -> dict:
             if realizations.size else [0, 0], "device": device}
 
 
-def save_batch(folder: Path, batch: montecarlo.BatchResult) -> None:
+def save_batch(folder: Path, batch: BatchResult) -> None:
     """One finished batch as folder/batch_<first>.npz, written atomically."""
     arrays = {f: np.asarray(getattr(batch, f)) for f in BATCH_FIELDS}
     if batch.encounters is not None:
@@ -197,7 +199,7 @@ def load_batches(folder: Path, manifest: dict, shape: tuple[int, int, int] | Non
                 if "gabbard_apogee_km" in z:
                     gab = (z["gabbard_apogee_km"], z["gabbard_perigee_km"], z["gabbard_period_min"])
                 table = encounters.from_fields({k: z[k] for k in encounters.VARIABLE_NAMES if k in z.files})
-                b = montecarlo.BatchResult(
+                b = BatchResult(
                     realization=z["realization"], by_time=z["by_time"], by_size=z["by_size"],
                     fragments_in_orbit=z["fragments_in_orbit"], n_fragments=z["n_fragments"],
                     status_counts=z["status_counts"], gabbard=gab, fragment_steps=int(z["fragment_steps"]),
@@ -301,7 +303,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
               parallel=parallel)
     todo = shard_realizations(n_total, shard)
     start = time.perf_counter()
-    setup = montecarlo.make_setup(scenario, device)
+    setup = make_setup(scenario, device)
 
     manifest = _manifest(scenario, device, todo)
     previous = []
