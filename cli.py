@@ -13,16 +13,41 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import math
 import re
+import shlex
 import signal
 import sys
 import threading
+import time
+from pathlib import Path
 
 import click
+import numpy as np
 
 from . import engine
-from .engine.errors import DeviceMemoryError, FragriskError, Terminated, one_line
+from .engine.backend import describe_device, gpu_unusable_reason, resolve_device
+from .engine.calibration import calibrate as calibration
+from .engine.calibration.observations import load_observed
+from .engine.calibration.result import calibrated_toml
+from .engine.calibration.result import summary as calibration_summary
+from .engine.calibration_plots import write_report
+from .engine.cloud import STATUS_MEANINGS, sample_cloud
+from .engine.errors import DeviceMemoryError, FragriskError, InputError, Terminated, one_line
+from .engine.files.ephemeris_file import write_ephemeris
+from .engine.files.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
+from .engine.files.h5io import atomic_write_text, check_output_path
+from .engine.orbits.elements import load_elements
+from .engine.orbits.propagation import propagate_elements, sample_times_s
+from .engine.physics import breakup
+from .engine.plots import plot_all
+from .engine.results import merge_files, read_results, summary
+from .engine.results import windows as enc
+from .engine.run import jobs
+from .engine.run.limits import check_propagate, check_sample
+from .engine.scenario import load_scenario
+from .engine.timeutil import format_utc, parse_utc
 
 DEFAULT_SCENARIO = "cosmos1408"
 EXIT_ABORTED = 1
@@ -222,14 +247,12 @@ def _orbit(elements, i: int = 0) -> str:
 
 
 def _object(elements, i: int = 0) -> str:
-    from .engine.timeutil import format_utc
 
     return (f"{elements.name[i]} (NORAD {int(elements.satnum[i])}, elements of "
             f"{format_utc(elements.epoch_jd[i], elements.epoch_fr[i])})")
 
 
 def _device_lines(requested: str) -> list[str]:
-    from .engine.backend import describe_device, gpu_unusable_reason, resolve_device
 
     device = resolve_device(requested)
     d = describe_device(device)
@@ -247,7 +270,6 @@ def _device_lines(requested: str) -> list[str]:
 
 
 def _event_lines(s) -> list[str]:
-    from .engine.physics import breakup
 
     p, e = s.parent, s.event
     lines = [f"parent:   {_object(p.elements)}, {p.kind}, {_num(p.mass_kg)} kg",
@@ -321,8 +343,6 @@ def _scenario_lines(s) -> list[str]:
 @set_option
 def info(scenario: str, device: str, max_epoch_gap_days: float | None, overrides) -> None:
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
-    from .engine.scenario import load_scenario
-
     device_lines = _device_lines(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s)]
@@ -353,16 +373,6 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     Samples start, start + S, ... and start + M minutes.  Near-earth objects run on --device;
     deep-space ones (period >= 225 min) on the CPU through python-sgp4.
     """
-    import time
-
-    from .engine.backend import resolve_device
-    from .engine.errors import InputError
-    from .engine.files.ephemeris_file import write_ephemeris
-    from .engine.files.h5io import check_output_path
-    from .engine.orbits.elements import load_elements
-    from .engine.orbits.propagation import propagate_elements, sample_times_s
-    from .engine.timeutil import format_utc, parse_utc
-
     if not (math.isfinite(duration_min) and duration_min > 0):
         raise InputError(f"--duration-min: {duration_min!r} is not a number of minutes > 0")
     if not (math.isfinite(step_s) and step_s > 0):
@@ -375,7 +385,6 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     check_output_path(output, overwrite=overwrite, what="an ephemeris file")
     resolved = resolve_device(device)
     elements = load_elements(elements_file)
-    from .engine.run.limits import check_propagate
 
     # Samples start, start + S, ... and the end: at most floor(M/S) + 2 times.
     check_propagate(len(elements), math.floor(duration_s / step_s) + 2, str(elements.source))
@@ -428,20 +437,6 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epoch_gap_days, overrides) -> None:
     """Sample N realizations of SCENARIO's breakup (default: cosmos1408) and write the fragments:
     sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
-    import shlex
-    import time
-    from pathlib import Path
-
-    import numpy as np
-
-    from .engine.backend import resolve_device
-    from .engine.cloud import sample_cloud
-    from .engine.errors import InputError
-    from .engine.files.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
-    from .engine.files.h5io import check_output_path
-    from .engine.run import jobs
-    from .engine.scenario import load_scenario
-
     if fmt is None:
         fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
     resolved = resolve_device(device)
@@ -452,8 +447,6 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
     s = jobs.with_overrides(s, realizations, seed)
     check_output_path(output, overwrite=overwrite,
                       what="an OMM file" if fmt == "omm" else "a fragments file")
-    from .engine.run.limits import check_sample
-
     check_sample(s, realizations)
     echo_warnings(s.warnings)
     t0 = time.perf_counter()
@@ -507,40 +500,20 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
               knobs, bootstrap, ablation, overwrite, as_json, max_epoch_gap_days) -> None:
     """Fit SCENARIO's breakup knobs (default: cosmos1408) to tracked fragments and write the
     calibrated scenario to OUT.toml."""
-    import json
-
-    from .engine.backend import resolve_device
-    from .engine.calibration import calibrate as cal
-    from .engine.errors import InputError
-    from .engine.files.h5io import atomic_write_text, check_output_path
-    from .engine.scenario import load_scenario
-
     resolved = resolve_device(device)
     s = load_scenario(scenario, max_epoch_gap_days=max_epoch_gap_days)
-    if s.population is not None:
-        raise InputError(f"{s.source}: a [population] scenario has no breakup to calibrate; "
-                         f"fragrisk calibrate needs [parent] and [event]")
-    if realizations is not None and realizations < 1:
-        raise InputError(f"--realizations: must be >= 1, got {realizations}")
-    if bootstrap < 0:
-        raise InputError(f"--bootstrap: must be >= 0, got {bootstrap}")
-    if cataloged is not None and cataloged < 1:
-        raise InputError(f"--cataloged: must be >= 1, got {cataloged}")
-    cal.check_min_size(min_size_m)
-    fitted = cal.DEFAULT_KNOBS if knobs is None else tuple(k.strip() for k in knobs.split(",") if k.strip())
-    for k in fitted:
-        if k not in cal.SHAPE_KNOBS:
-            raise InputError(f"--knobs: unknown knob {k!r} (valid: {', '.join(cal.SHAPE_KNOBS)})")
+    fitted = calibration.check_options(s, realizations=realizations, bootstrap=bootstrap,
+                                       cataloged=cataloged, min_size_m=min_size_m, knobs=knobs)
     check_output_path(output, overwrite=overwrite, what="a scenario file")
     echo_warnings(s.warnings)
-    obs, warnings = cal.load_observed(list(observed), s)
+    obs, warnings = load_observed(list(observed), s)
     echo_warnings(warnings)
     bar = _CalibrateProgress(enabled=sys.stderr.isatty() and not as_json)
     try:
-        result = cal.calibrate(s, obs, cataloged=cataloged, min_size_m=min_size_m,
-                               realizations=realizations, device=resolved, knobs=fitted,
-                               bootstrap=bootstrap, ablation=ablation,
-                               on_progress=bar.update)
+        result = calibration.calibrate(s, obs, cataloged=cataloged, min_size_m=min_size_m,
+                                       realizations=realizations, device=resolved, knobs=fitted,
+                                       bootstrap=bootstrap, ablation=ablation,
+                                       on_progress=bar.update)
     finally:
         bar.close()
     command = " ".join(["fragrisk calibrate", scenario, *(f"--observed {p}" for p in observed),
@@ -550,13 +523,11 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
                         *(["--ablation"] if ablation else []), f"-o {output}"])
     written = []
     if report is not None:
-        from .engine.calibration_plots import write_report
-
         written = write_report(result, report)
-    path = atomic_write_text(output, cal.calibrated_toml(result, command), overwrite=overwrite,
+    path = atomic_write_text(output, calibrated_toml(result, command), overwrite=overwrite,
                              what="a scenario file")
     echo_warnings(result.warnings)
-    info = cal.summary(result)
+    info = calibration_summary(result)
     info.update(output=str(path), report=[str(p) for p in written])
     if as_json:
         click.echo(json.dumps(info, default=float))
@@ -645,16 +616,6 @@ class _CalibrateProgress:
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
         resume, batch_size, n_jobs, max_epoch_gap_days, overrides) -> None:
     """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
-    import json
-    from pathlib import Path
-
-    from .engine.backend import gpu_unusable_reason, resolve_device
-    from .engine.cloud import STATUS_MEANINGS
-    from .engine.errors import InputError
-    from .engine.results import summary
-    from .engine.run import jobs
-    from .engine.scenario import load_scenario
-
     resolved = resolve_device(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     shard_kn = jobs.parse_shard(shard)
@@ -738,8 +699,6 @@ class _RunProgress:
     fragments x samples, this session's batches) and the time left, after each batch."""
 
     def __init__(self, enabled: bool, clock=None):
-        import time
-
         self.enabled = enabled
         self.clock = clock or time.perf_counter
         self.start = self.clock()
@@ -786,8 +745,6 @@ def _duration(seconds: float) -> str:
 @click.option("--overwrite", is_flag=True, help="Replace figures that exist in DIR.")
 def plot(results_file, output, fmt, overwrite) -> None:
     """Draw the figures of a results file and print their paths."""
-    from .engine.plots import plot_all
-
     for path in plot_all(results_file, output, fmt, overwrite=overwrite):
         click.echo(str(path))
 
@@ -815,13 +772,6 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
     """The largest encounters of a results file (passages of fragments through a target's kernel
     sphere, with their time of closest approach, miss distance and share of the expected
     collisions), and with --windows the risk windows: when a target is exposed."""
-    import json
-
-    from .engine.errors import InputError
-    from .engine.files.h5io import atomic_write_text, check_output_path
-    from .engine.results import read_results
-    from .engine.results import windows as enc
-
     if top is not None and top < 1:
         raise InputError(f"--top: must be >= 1, got {top}")
     if not (0.0 < share <= 1.0):
@@ -910,8 +860,6 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
 def merge(shards, output, overwrite) -> None:
     """Merge the shard files of one run (fragrisk run --shard K/N) into one results file."""
-    from .engine.results import merge_files
-
     path = merge_files(list(shards), output, overwrite=overwrite)
     click.echo(f"wrote {path} from {len(shards)} shards")
 
