@@ -33,16 +33,16 @@ from .engine.calibration.observations import load_observed
 from .engine.calibration.result import calibrated_toml
 from .engine.calibration.result import summary as calibration_summary
 from .engine.calibration_plots import write_report
-from .engine.cloud import STATUS_MEANINGS, sample_cloud
+from .engine.cloud import sample_cloud
 from .engine.errors import DeviceMemoryError, FragriskError, InputError, Terminated, one_line
-from .engine.files.ephemeris_file import write_ephemeris
+from .engine.files.ephemeris_file import check_window, write_ephemeris
 from .engine.files.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
 from .engine.files.h5io import atomic_write_text, check_output_path
 from .engine.orbits.elements import load_elements
 from .engine.orbits.propagation import propagate_elements, sample_times_s
 from .engine.physics import breakup
 from .engine.plots import plot_all
-from .engine.results import merge_files, read_results, summary
+from .engine.results import merge_files, read_results
 from .engine.results import windows as enc
 from .engine.run import jobs
 from .engine.run.limits import check_propagate, check_sample
@@ -373,21 +373,12 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     Samples start, start + S, ... and start + M minutes.  Near-earth objects run on --device;
     deep-space ones (period >= 225 min) on the CPU through python-sgp4.
     """
-    if not (math.isfinite(duration_min) and duration_min > 0):
-        raise InputError(f"--duration-min: {duration_min!r} is not a number of minutes > 0")
-    if not (math.isfinite(step_s) and step_s > 0):
-        raise InputError(f"--step-s: {step_s!r} is not a number of seconds > 0")
-    duration_s = duration_min * 60.0
-    if step_s > duration_s:
-        raise InputError(f"--step-s: {_num(step_s)} s is longer than --duration-min "
-                         f"{_num(duration_min)} ({_num(duration_s)} s)")
+    duration_s, n_times = check_window(duration_min, step_s)
     start_jd, start_fr = parse_utc(start, where="--start")
     check_output_path(output, overwrite=overwrite, what="an ephemeris file")
     resolved = resolve_device(device)
     elements = load_elements(elements_file)
-
-    # Samples start, start + S, ... and the end: at most floor(M/S) + 2 times.
-    check_propagate(len(elements), math.floor(duration_s / step_s) + 2, str(elements.source))
+    check_propagate(len(elements), n_times, str(elements.source))
 
     time_s = sample_times_s(duration_s, step_s)
     n, m = len(elements), time_s.size
@@ -622,10 +613,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     why_cpu = gpu_unusable_reason() if device == "auto" and resolved == "cpu" else None
     if batch_size is not None and batch_size < 1:
         raise InputError(f"--batch-size: must be >= 1, got {batch_size}")
-    if output is not None and (not output or "\0" in output):
-        raise InputError(f"-o: {output!r} is not a file name; expected a results file path")
-    out = Path(output) if output is not None else Path("results") / (
-        f"{s.name}.h5" if shard_kn is None else f"{s.name}_shard{shard_kn[0]}of{shard_kn[1]}.h5")
+    out = jobs.output_path(output, s.name, shard_kn)
     made_default = False
     if output is None and not out.parent.is_dir():
         # The default folder; a folder the user names must exist.
@@ -659,19 +647,8 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
             executor.close()
     if why_cpu:
         job.notes.insert(0, f"ran on the CPU: the GPU is not usable ({why_cpu})")
-    per_target = summary(job.results)
-    st = job.stats
-    report = {"results": str(job.path), "scenario": s.name, "device": job.device,
-              "realizations": int(job.results.realization.size), "seed": int(job.results.attrs["seed"]),
-              "elapsed_s": round(st["elapsed_s"], 3),
-              "fragment_steps": int(st["fragment_steps"]),
-              "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
-              "effective_fragment_steps_per_s": st["effective_rate"],
-              "raw_fragment_steps_per_s": st["raw_rate"],
-              "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
-              "targets": per_target, "notes": job.notes}
-    table = job.results.encounters
-    report["encounters"] = None if table is None else len(table)
+    report = job.summary(s.name)
+    per_target, st, table = report["targets"], job.stats, job.results.encounters
     if as_json:
         click.echo(json.dumps(report, default=float))
         return
@@ -772,14 +749,7 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
     """The largest encounters of a results file (passages of fragments through a target's kernel
     sphere, with their time of closest approach, miss distance and share of the expected
     collisions), and with --windows the risk windows: when a target is exposed."""
-    if top is not None and top < 1:
-        raise InputError(f"--top: must be >= 1, got {top}")
-    if not (0.0 < share <= 1.0):
-        raise InputError(f"--share: {share!r} is not a share in (0, 1]")
-    if not (math.isfinite(width_s) and width_s > 0):
-        raise InputError(f"--width-s: {width_s!r} is not a width > 0 s")
-    if not (math.isfinite(within_h) and within_h > 0):
-        raise InputError(f"--within-h: {within_h!r} is not a period > 0 h")
+    enc.check_options(top=top, share=share, width_s=width_s, within_h=within_h)
     if csv_path is not None:
         check_output_path(csv_path, overwrite=overwrite, what="a CSV file")
     res = read_results(results_file)
@@ -788,35 +758,20 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
         raise InputError(enc.no_table_message(results_file, res.attrs))
     names = res.target_names.tolist()
     ks = range(len(names)) if target is None else [enc.target_index(names, target, results_file)]
-    start = str(res.attrs["analysis_start"])
     R = res.n_realizations_held
     show_encounters = not windows or top is not None
     schedules = [enc.risk_windows(res, k, share=share, width_s=width_s, within_h=within_h)
                  for k in ks] if windows else []
 
     if csv_path is not None:
-        if windows:
-            rows = [row for sched in schedules for row in enc.window_rows(sched)]
-            text = enc.csv_text(rows, enc.WINDOW_COLUMNS)
-        else:
-            rows = enc.encounter_rows(table, enc.largest(table, ks, top), names, start)
-            text = enc.csv_text(rows, enc.ENCOUNTER_COLUMNS)
+        text, n_rows = enc.encounters_csv(res, ks, top, schedules)
         atomic_write_text(csv_path, text, overwrite=overwrite, what="a CSV file")
         if not as_json:
-            click.echo(f"wrote {csv_path}: {len(rows):,} {'windows' if windows else 'encounters'}")
+            click.echo(f"wrote {csv_path}: {n_rows:,} {'windows' if windows else 'encounters'}")
             return
 
-    shown = 10 if top is None else top
-    report = {"results": str(results_file), "realizations": R, "targets": {}}
-    for k in ks:
-        mine = table.target == k
-        entry = {"n_encounters": int(mine.sum()),
-                 "mean_expected_collisions": float(res.expected_collisions[k].mean())}
-        if show_encounters:
-            entry["encounters"] = enc.encounter_rows(table, enc.largest(table, [k], shown), names, start)
-        if windows:
-            entry["windows"] = next(s for s in schedules if s.target == names[k]).as_dict()
-        report["targets"][names[k]] = entry
+    report = enc.encounters_summary(res, str(results_file), ks, schedules=schedules,
+                                    shown=(10 if top is None else top) if show_encounters else None)
     if as_json:
         if csv_path is not None:
             report["csv"] = str(csv_path)

@@ -27,12 +27,12 @@ import numpy as np
 
 from ... import engine
 from ..backend import usable_cores
-from ..cloud import STATUS_DEEP_SPACE
+from ..cloud import STATUS_DEEP_SPACE, STATUS_MEANINGS
 from ..errors import InputError
 from ..files.h5io import atomic_path, check_output_path
 from ..physics.sgp4_numpy import DEEP_SPACE_PERIOD_MIN
 from ..results import encounter_table as encounters
-from ..results import write_results
+from ..results import summary, write_results
 from ..scenario import MAX_SEED, knob_attributes, scenario_to_toml
 from ..timeutil import format_utc
 from . import montecarlo
@@ -55,6 +55,17 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not (n >= 1 and 1 <= k <= n):
         raise InputError(f"--shard: expected 1 <= K <= N, got {text!r}")
     return k, n
+
+
+def output_path(output: str | None, scenario_name: str, shard: tuple[int, int] | None) -> Path:
+    """The results file of `fragrisk run`: -o PATH, or results/<scenario>[_shardKofN].h5 (InputError,
+    one line, for an empty -o or one with a NUL)."""
+    if output is not None and (not output or "\0" in output):
+        raise InputError(f"-o: {output!r} is not a file name; expected a results file path")
+    if output is not None:
+        return Path(output)
+    name = f"{scenario_name}.h5" if shard is None else f"{scenario_name}_shard{shard[0]}of{shard[1]}.h5"
+    return Path("results") / name
 
 
 def shard_range(n_total: int, shard: tuple[int, int] | None) -> tuple[int, int]:
@@ -268,6 +279,23 @@ class JobResult:
     stats: dict
     notes: list
     device: str
+
+    def summary(self, scenario_name: str) -> dict:
+        """The JSON-ready summary of `fragrisk run` (its --json; the text lines print from it):
+        the file, the run's sizes and rates, fragments by status, per target
+        (engine.results.summary), the notes and the encounter count (None: not recorded)."""
+        st, res = self.stats, self.results
+        table = res.encounters
+        return {"results": str(self.path), "scenario": scenario_name, "device": self.device,
+                "realizations": int(res.realization.size), "seed": int(res.attrs["seed"]),
+                "elapsed_s": round(st["elapsed_s"], 3),
+                "fragment_steps": int(st["fragment_steps"]),
+                "propagated_fragment_steps": int(st["propagated_fragment_steps"]),
+                "effective_fragment_steps_per_s": st["effective_rate"],
+                "raw_fragment_steps_per_s": st["raw_rate"],
+                "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
+                "targets": summary(res), "notes": self.notes,
+                "encounters": None if table is None else len(table)}
 
 
 def run_job(scenario, device: str, out: Path, *, realizations: int | None = None, seed: int | None = None,
