@@ -363,7 +363,7 @@ def test_host_stage_on_worker_processes_gives_the_same_batches(setup):
 
     reference = montecarlo.run(setup, np.arange(4), batch_size=3)
     workers = pool_mod._start(2, setup)
-    stage = HostStage(setup, pool=workers, workers=2)
+    stage = HostStage(setup, pool=workers, workers=2, prepare_in_worker=pool_mod.prepare_in_worker)
     try:
         out = montecarlo.run(setup, np.arange(4), batch_size=3, host_stage=stage)
     finally:
