@@ -249,7 +249,7 @@ def test_prefilter_skips_objects_that_stay_in_orbit():
 
 
 def _numpy_stand_in_for_cupy(monkeypatch, free_bytes: float = 8e9):
-    """The GPU branch of montecarlo with NumPy in CuPy's place: `cupy` a module of the few calls
+    """The GPU branch of the estimator with NumPy in CuPy's place: `cupy` a module of the few calls
     it makes, the fused kernel the NumPy estimator, segment_sum a loop. What it checks is the
     branch's own bookkeeping (rows, segments, reshapes, decays), which CPU-only CI can run."""
     import types

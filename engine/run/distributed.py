@@ -212,8 +212,9 @@ class DaskExecutor:
     # --- the run -------------------------------------------------------------------------------
 
     def batch_size(self, setup: Setup, n_realizations: int) -> int:
-        """Default realizations per batch: on the GPU montecarlo's (device memory), but no more
-        than an even share per worker; on the CPU about four batches per worker thread."""
+        """Default realizations per batch: on the GPU sizing.default_batch_size (device memory),
+        but no more than an even share per worker; on the CPU about four batches per worker
+        thread."""
         threads = self.n_threads()
         share = max(1, math.ceil(n_realizations / threads))
         if self.device == "gpu":

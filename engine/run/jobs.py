@@ -2,7 +2,8 @@
 
 This is the orchestration under the CLI: which realizations (default counts, shards), where
 batches run (this process, or a Dask cluster), checkpoints of finished batches (resume after a
-crash), and the atomic write of the results file. The numerics are engine.run.montecarlo's.
+crash), and the atomic write of the results file. The numerics are the
+other modules of engine/run/ (montecarlo.py reads them in order).
 
 Checkpoints: while a run to OUT.h5 goes on, each finished batch is saved in OUT.h5.checkpoint/
 (one .npz per batch, written atomically, plus manifest.json naming the scenario, seed, version,
