@@ -137,3 +137,9 @@ def minutes_between(jd1: float, fr1: float, jd0: float, fr0: float) -> float:
     days = float(jd1) - float(jd0)
     fraction = float(fr1) - float(fr0)
     return days * _MINUTES_PER_DAY + fraction * _MINUTES_PER_DAY
+
+
+def history_stamp() -> str:
+    """The time now, UTC, to the second, as every file's CF ``history`` line begins:
+    "2026-12-08T03:40:38Z" (the Z form of format_utc)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,6 +1,6 @@
 """docs/ against the code it describes.
 
-- Every scenario field (engine/scenario.py's `_<TABLE>_KEYS` tuples), every variable, dimension
+- Every scenario field (engine/scenario/schema.py's table, row by row), every variable, dimension
   and global attribute of the results, fragments and ephemeris files (as the writers write them,
   and the results module's FILE_VARIABLES), every OMM keyword, and every command-line command
   and option (click's command objects) has its row in docs/, and docs/ lists nothing the code
@@ -28,7 +28,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import COSMOS_TLE, ISS_TLE, write_tiny_scenario
 from fragrisk import cli
-from fragrisk.engine import scenario as scenario_module
+from fragrisk.engine.scenario import schema as scenario_schema
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -201,40 +201,48 @@ def engine_constant(name: str):
 
 # --- scenario fields ----------------------------------------------------------------------------
 
-def scenario_tables() -> dict[str, tuple]:
-    """{table: its keys} from engine/scenario.py: `_TOP_KEYS` is the top level, `_<T>_KEYS` table
-    [t] (or [[ts]]); `_ELEMENT_KEYS` is the shared element-set trio, part of other tables."""
-    tables = {}
-    for name, value in vars(scenario_module).items():
-        m = re.fullmatch(r"_([A-Z]+)_KEYS", name)
-        if m and isinstance(value, tuple) and m.group(1) != "ELEMENT":
-            tables[m.group(1).lower()] = value
-    assert {"top", "event", "analysis"} <= set(tables), tables
-    return tables
-
-
-def scenario_heading(table: str, text: str) -> str:
-    if table == "top":
+def scenario_heading(section: str, text: str) -> str:
+    if not section:
         return "Top level"
-    for title in (f"`[{table}]`", f"`[[{table}s]]`"):
-        if title in text:
-            return title
-    raise AssertionError(f"docs/scenario.md has no section for the table of _{table.upper()}_KEYS")
+    title = f"`{scenario_schema.label(section)}`"
+    assert title in text, f"docs/scenario.md has no section for the table {title}"
+    return title
 
 
-def test_every_scenario_table_has_its_key_tuple():
-    # A new table in _TOP_KEYS needs its own _<TABLE>_KEYS tuple, or this test would not see it.
-    tables = scenario_tables()
-    top_tables = {key for key in tables["top"] if key != "name"}
-    named = {t if t in top_tables else t + "s" for t in tables if t != "top"}
-    assert named == top_tables
+def _plain(cell: str) -> str:
+    """A docs cell without its markdown links: "[breakup-model.md](breakup-model.md) §1" ->
+    "breakup-model.md §1"."""
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", cell)
 
 
-def test_scenario_fields_are_documented():
+def test_every_top_level_table_has_its_section():
+    # A table in the schema's top level needs its own SECTIONS entry, or nothing would check it.
+    tables = {f.name for f in scenario_schema.TOP if f.type in ("table", "tables")}
+    assert tables == set(scenario_schema.SECTIONS) - {""}
+
+
+@pytest.mark.parametrize("table", list(scenario_schema.SECTIONS))
+def test_scenario_fields_are_documented_row_by_row(table):
+    """Each table of docs/scenario.md has one row per schema field (engine/scenario/schema.py),
+    with the row's type, unit, default and allowed values as the schema renders them, and a
+    meaning that begins with the row's doc line (its final period aside: the page may go on)."""
     text = page("scenario.md")
-    for table, keys in scenario_tables().items():
-        title = scenario_heading(table, text)
-        compare(row_names(section(text, title)), set(keys), f"docs/scenario.md, {title}")
+    title = scenario_heading(table, text)
+    body = section(text, title)
+    compare(row_names(body), set(scenario_schema.keys(table)), f"docs/scenario.md, {title}")
+    rows = table_rows(body)
+    for f in scenario_schema.SECTIONS[table]:
+        row = rows[f.name]
+        expected = {"type": f.type_doc(), "unit": f.unit, "default": f.default_text(),
+                    "allowed": f.allowed_text()}
+        for column, value in expected.items():
+            if column in row:
+                assert row[column] == value, (
+                    f"docs/scenario.md, {title} {f.name}: {column} column {row[column]!r}, the "
+                    f"schema says {value!r}")
+        assert _plain(row["meaning"]).startswith(_plain(f.doc).rstrip(".")), (
+            f"docs/scenario.md, {title} {f.name}: the meaning should begin with the schema's "
+            f"doc line {f.doc!r}")
 
 
 def test_scenario_example_loads(tmp_path):

@@ -34,7 +34,7 @@ from fragrisk.engine.run.pool import ProcessPool
 from fragrisk.engine.run.setup import make_setup
 from fragrisk.engine.run.sizing import (
     MAX_GPU_BATCH,
-    MEMORY_SHARE,
+    GPU_BATCH_MEMORY_SHARE,
     batch_size_for_memory,
     default_batch_size,
     device_bytes_per_object,
@@ -296,7 +296,7 @@ def test_batch_size_for_memory():
     for gib in (16, 24, 40, 80, 141):
         free = gib * 2**30 - 2**30  # what a card of that size has free next to the CUDA context
         size = batch_size_for_memory(free, frags, 1, 168)
-        assert size * frags * device_bytes_per_object(1, 168) <= MEMORY_SHARE * free
+        assert size * frags * device_bytes_per_object(1, 168) <= GPU_BATCH_MEMORY_SHARE * free
         assert size >= 40 if gib == 16 else size >= 60
     # A year of hourly bins costs as much as its largest time chunk, not the year.
     year = batch_size_for_memory(15 * 2**30, frags, 1, CHUNK_SEGMENTS // 60)

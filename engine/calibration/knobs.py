@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..scenario import schema as scenario_schema
+
 
 @dataclass(frozen=True)
 class KnobSpec:
@@ -55,13 +57,5 @@ COUNT_EXPONENT = {"collision": 0.75, "explosion": 1.0}
 COUNT_KNOB = {"collision": "fragmenting_mass_kg", "explosion": "explosion_scale"}
 
 
-KNOB_LABELS = {
-    "fragmenting_mass_kg": ("fragmenting mass", "kg"),
-    "explosion_scale": ("explosion scale S", "1"),
-    "dv_scale": ("Δv factor", "1"),
-    "dv_sigma_log10": ("σ of log10 Δv", "log10(m/s)"),
-    "drag_scale": ("drag scale k", "1"),
-    "cloud_dv_radial_m_s": ("cloud Δv, radial", "m/s"),
-    "cloud_dv_along_track_m_s": ("cloud Δv, along-track", "m/s"),
-    "cloud_dv_cross_track_m_s": ("cloud Δv, cross-track", "m/s"),
-}
+#: {knob: (label, unit)}: the scenario schema's knob rows (engine.scenario.schema).
+KNOB_LABELS = {f.name: (f.label, f.unit) for f in scenario_schema.EVENT if f.knob}

@@ -24,6 +24,8 @@ class HostStage:
     The HostBatch is the same whichever way (tests check)."""
 
     def __init__(self, setup: Setup, threads: bool = True, pool=None, workers: int = 1, prepare_in_worker=None):
+        if pool is not None and prepare_in_worker is None:
+            raise TypeError("HostStage: a pool needs the function its workers run (prepare_in_worker)")
         self.setup, self.pool, self.workers = setup, pool, max(1, int(workers))
         self.prepare_in_worker = prepare_in_worker
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragrisk-host") \

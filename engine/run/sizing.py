@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from ..errors import DeviceMemoryError, one_line
-from ..scenario import breakup_params
+from ..scenario import objects_per_realization
 from .setup import Setup
 
 # --- batch sizes: from the device's free memory ----------------------------------------------------
@@ -16,10 +16,11 @@ from .setup import Setup
 #: states, elements, status and the element fit's temporaries (about 60 float64 columns), then
 #: the kept ones' SGP4 table.
 HOST_BYTES_PER_FRAGMENT = 60 * 8 + 34 * 8
-#: Share of the free memory a batch may plan on: CuPy's pool rounds allocations up and keeps
-#: freed blocks, the prefetched batch's host arrays overlap the running one's, and the rest of
-#: the machine needs room.
-MEMORY_SHARE = 0.5
+#: Share of the free device (and host) memory a GPU batch is sized to: CuPy's pool rounds
+#: allocations up and keeps freed blocks, the prefetched batch's host arrays overlap the running
+#: one's, and the rest of the machine needs room.  (What a command may plan on before it starts
+#: is engine.backend.COMMAND_MEMORY_SHARE: a budget for refusing runs, not a batch's size.)
+GPU_BATCH_MEMORY_SHARE = 0.5
 #: Most realizations in one GPU batch: beyond a few hundred thousand objects the GPU is full and
 #: larger batches only delay the first checkpoint.
 MAX_GPU_BATCH = 512
@@ -35,7 +36,8 @@ def device_bytes_per_object(n_targets: int, chunk_bins: int) -> int:
 def batch_size_for_memory(free_device_bytes: float, fragments_per_realization: float, n_targets: int,
                           chunk_bins: int, *, free_host_bytes: float | None = None,
                           max_batch: int = MAX_GPU_BATCH) -> int:
-    """Realizations per GPU batch that fit in MEMORY_SHARE of the free device (and host) memory.
+    """Realizations per GPU batch that fit in GPU_BATCH_MEMORY_SHARE of the free device (and host)
+    memory.
 
     Per realization the device holds device_bytes_per_object for each of its objects (one time
     chunk's bins, whatever the window's length); the host holds HOST_BYTES_PER_FRAGMENT per
@@ -43,10 +45,10 @@ def batch_size_for_memory(free_device_bytes: float, fragments_per_realization: f
     (out-of-memory halving and its one-line error are the safety net), at most max_batch.
     """
     per_object = device_bytes_per_object(n_targets, chunk_bins)
-    device = MEMORY_SHARE * free_device_bytes / max(per_object * fragments_per_realization, 1.0)
+    device = GPU_BATCH_MEMORY_SHARE * free_device_bytes / max(per_object * fragments_per_realization, 1.0)
     fit = device
     if free_host_bytes is not None:
-        host = MEMORY_SHARE * free_host_bytes / max(2.0 * HOST_BYTES_PER_FRAGMENT * fragments_per_realization, 1.0)
+        host = GPU_BATCH_MEMORY_SHARE * free_host_bytes / max(2.0 * HOST_BYTES_PER_FRAGMENT * fragments_per_realization, 1.0)
         fit = min(fit, host)
     return int(max(1, min(max_batch, math.floor(fit))))
 
@@ -59,7 +61,7 @@ def default_batch_size(setup: Setup, n_realizations: int) -> int:
     import cupy
 
     free = cupy.cuda.Device().mem_info[0] + cupy.get_default_memory_pool().free_bytes()  # CuPy's cache is free too
-    size = batch_size_for_memory(free, _expected_fragments(setup), len(setup.targets.names),
+    size = batch_size_for_memory(free, objects_per_realization(setup.scenario), len(setup.targets.names),
                                  setup.window.max_chunk_bins(), free_host_bytes=available_host_bytes())
     return int(min(n_realizations, size)) if n_realizations > 0 else size
 
@@ -74,13 +76,6 @@ def available_host_bytes() -> float | None:
     except OSError:
         pass
     return None
-
-
-def _expected_fragments(setup: Setup) -> int:
-    sc = setup.scenario
-    if sc.population is not None:
-        return len(sc.population.elements)
-    return breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
 # --- device memory: a batch that does not fit is run again in halves -----------------------------

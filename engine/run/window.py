@@ -85,8 +85,7 @@ def analysis_window(analysis, chunk_segments: int = CHUNK_SEGMENTS) -> Window:
     """Samples every step_s from the start up to the last whole step within the duration (uniform
     steps: the fused kernel's jumps and the prefilter's chord bounds rely on them), hourly (or
     time_bin_s) bins, the last one ending at the last sample; time chunks of chunk_segments."""
-    duration_s = analysis.duration_days * 86400.0
-    m = int(math.floor(duration_s / analysis.step_s + 1e-9)) + 1
+    m = analysis.n_samples  # engine.scenario.model.window_samples: info and limits count so too
     times_s = np.arange(m) * float(analysis.step_s)
     end_s = times_s[-1]
     edges = np.arange(0.0, end_s, float(analysis.time_bin_s))
