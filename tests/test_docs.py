@@ -9,6 +9,9 @@
   every `docs/<page>.md §n` citation names an existing page and section.
 - The Python session in docs/ (```pycon blocks) runs as written, and the complete scenario
   example of docs/scenario.md loads.
+- The README's worked example prints what the README shows (`slow`).
+- docs/performance.md is exactly what `python -m benchmarks.performance_page` writes from the
+  benchmark JSON files, so no measured number on it can go stale.
 
 The files are made by the CLI on tiny scenarios (a few seconds in all), as a user would make them.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
 import pkgutil
 import re
 import xml.etree.ElementTree as ET
@@ -352,6 +356,16 @@ def test_no_code_cites_a_document_outside_the_repository():
     assert not hits, "cites a document outside the repository:\n" + "\n".join(hits)
 
 
+def test_code_cites_docs_not_the_readme():
+    # The README is a tour that changes shape; the facts code refers to live in docs/.
+    me = Path(__file__).resolve()
+    hits = [f"{path.relative_to(REPO)}:{lineno}: {line.strip()}"
+            for path in code_files() if path.resolve() != me
+            for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+            if "README" in line and line.strip() != 'readme = "README.md"']
+    assert not hits, "cites the README instead of docs/:\n" + "\n".join(hits)
+
+
 def sections_of(name: str) -> set[str]:
     return set(re.findall(r"^#+ §(\d+)\.", page(name), re.MULTILINE))
 
@@ -413,6 +427,52 @@ def test_code_named_in_docs_exists():
                                 for c in found):
                 bad.append(f"{path.name}: {m.group(0)}: {name} is not in {target}")
     assert not bad, "\n".join(bad)
+
+
+# --- generated pages ----------------------------------------------------------------------------
+
+def performance_page(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    return importlib.import_module("benchmarks.performance_page")
+
+
+def test_performance_page_is_what_the_benchmark_files_give(monkeypatch):
+    generator = performance_page(monkeypatch)
+    assert page("performance.md") == generator.render(), (
+        "docs/performance.md is stale: run `python -m benchmarks.performance_page`")
+
+
+def test_performance_page_follows_a_changed_file(monkeypatch, tmp_path):
+    # A new measurement must change the page: a rate changed in a copy of the files shows up,
+    # and the row still names its machine.
+    generator = performance_page(monkeypatch)
+    source = REPO / "benchmarks" / "results" / "propagate_cpu.json"
+    data = json.loads(source.read_text(encoding="utf-8"))
+    data["rows"][0]["rate_per_s"] = 1.234e9
+    (tmp_path / source.name).write_text(json.dumps(data), encoding="utf-8")
+    text = generator.render(tmp_path)
+    row = next(line for line in text.splitlines() if "1.23e9" in line)
+    assert data["environment"]["device"]["name"] in row and source.name in row
+    assert text != generator.render(REPO / "benchmarks" / "results")
+
+
+# --- the README's worked example ---------------------------------------------------------------
+
+@pytest.mark.slow
+def test_readme_worked_example_prints_what_the_readme_shows(tmp_path):
+    # The README runs the windows on the quick start's 7-day file; the first day's encounters,
+    # and so its windows, are the same in a 1-day run of the same seed (a third of the time).
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"```\n(fragrisk encounters results/cosmos1408\.h5 --windows[^\n]*)\n```"
+                  r".*?```\n(.*?)```", text, re.DOTALL)
+    assert m, "README.md: no worked example (the encounters command and its output)"
+    command, shown = m.group(1).split()[1:], m.group(2)
+    results = tmp_path / "cosmos1408.h5"
+    invoke("run", "--device", "cpu", "--jobs", 1, "--set", "analysis.duration_days=1", "-o", results)
+    result = CliRunner().invoke(cli.cli, [str(results) if a == "results/cosmos1408.h5" else a
+                                          for a in command], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == shown
 
 
 # --- runnable examples --------------------------------------------------------------------------

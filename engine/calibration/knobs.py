@@ -47,7 +47,8 @@ SHAPE_KNOBS = tuple(KNOB_SPECS)
 #: What `fragrisk calibrate` fits by default, besides the count. Each earns its place: on the
 #: tracked COSMOS 1408 debris, holding one at its plain-model value and refitting the others
 #: raises the fitted statistic by 8 (dv_sigma_log10) to 25 (cross-track) and more
-#: (docs/calibration.md §7); the along-track component lowers it by 0.1 and is left at 0 unless asked for.
+#: (docs/calibration.md §7); the along-track component lowers it by 0.1 and is left at 0 unless
+#: asked for.
 DEFAULT_KNOBS = ("dv_scale", "dv_sigma_log10", "drag_scale", "cloud_dv_radial_m_s",
                  "cloud_dv_cross_track_m_s")
 #: The count knob's range, as a factor on the scenario's value (the SBM's M by default).
