@@ -635,6 +635,8 @@ class _CalibrateProgress:
               help="Start a local Dask cluster of N workers (one per GPU where there are GPUs).")
 @click.option("--shard", default=None, metavar="K/N", help="Run only the K-th of N realization ranges.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint a stopped run left beside PATH.")
+@click.option("--fresh", is_flag=True,
+              help="Discard the checkpoint a stopped run left beside PATH and start over.")
 @click.option("--batch-size", type=INT, default=None, metavar="B",
               help="Realizations per batch (default: sized to the device).")
 @click.option("--jobs", "n_jobs", type=INT, default=None, metavar="N",
@@ -643,7 +645,7 @@ class _CalibrateProgress:
 @epoch_gap_option
 @set_option
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
-        resume, batch_size, n_jobs, max_epoch_gap_days, overrides) -> None:
+        resume, fresh, batch_size, n_jobs, max_epoch_gap_days, overrides) -> None:
     """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
     import json
     from pathlib import Path
@@ -651,7 +653,9 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     from .engine.backend import gpu_unusable_reason, resolve_device
     from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
+    from .engine.errors import counted
     from .engine.results import summary
+    from .engine.results.summarize import uncertainty_text
     from .engine.run import jobs
     from .engine.scenario import load_scenario
 
@@ -679,7 +683,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     try:
         executor = jobs.make_executor(resolved, jobs=n_jobs, workers=workers, scheduler=scheduler)
         job = jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
-                           shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
+                           shard=shard_kn, resume=resume, fresh=fresh, batch_size=batch_size, executor=executor,
                            on_progress=bar.update)
     except FragriskError:
         if made_default:  # refused: leave no trace of this run
@@ -709,6 +713,8 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
               "raw_fragment_steps_per_s": st["raw_rate"],
               "fragment_status_counts": dict(zip(STATUS_MEANINGS.split(), st["status_counts"])),
               "targets": per_target, "notes": job.notes}
+    if st.get("resumed_realizations"):
+        report["resumed_realizations"] = st["resumed_realizations"]
     table = job.results.encounters
     report["encounters"] = None if table is None else len(table)
     if as_json:
@@ -716,17 +722,20 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
         return
     for note in job.notes:
         click.echo(f"note: {note}", err=True)
-    lines = [f"wrote {job.path}: {report['realizations']:,} realizations of {s.name}, seed "
+    lines = [f"wrote {job.path}: {counted(report['realizations'], 'realization')} of {s.name}, seed "
              f"{report['seed']}, device {job.device}, {st['elapsed_s']:.1f} s"]
     for name, t in per_target.items():
         peak = t.get("peak_rate_time_h")
         lines.append(f"  {name}: P mean {t['p_mean']:.3g}, median {t['p_median']:.3g}, "
                      f"p05 {t['p_p05']:.3g}, p95 {t['p_p95']:.3g}; mean expected collisions "
-                     f"{t['lambda_mean']:.3g}; highest rate "
-                     + (f"at hour {peak:.1f} after the start" if peak is not None else "n/a"))
+                     f"{uncertainty_text(t)}; highest rate "
+                     + (f"at {t['peak_rate_utc']} (hour {peak:.1f})" if peak is not None else "n/a"))
     if table is not None:
-        lines.append(f"  encounters: {len(table):,} passages through the kernel spheres (fragrisk encounters "
-                     f"{job.path} [--windows])")
+        lines.append(f"  encounters: {counted(len(table), 'passage')} through the kernel spheres (fragrisk "
+                     f"encounters {job.path} [--windows])")
+    if st.get("resumed_realizations"):
+        lines.append(f"  resumed: {counted(st['resumed_realizations'], 'realization')} from the checkpoint; "
+                     f"the rates below count this session's batches only")
     lines.append(f"  throughput: {st['effective_rate']:.3g} fragment-steps/s effective "
                  f"({st['fragment_steps']:,} fragment-steps), {st['raw_rate']:.3g}/s in the estimator "
                  f"({st['propagated_fragment_steps']:,} propagated after the prefilter)")

@@ -935,7 +935,7 @@ def test_a_damaged_checkpoint_batch_is_run_again(base, tmp_path, monkeypatch, ca
         ["run", "tiny.toml", "--device", "cpu", "--realizations", "3", "--batch-size", "1",
          "-o", str(out), "--resume"], capsys)
     assert code == 0, err
-    assert "resumed: 1 realizations" in err
+    assert "resumed: 1 realization from" in err
     a, b = read_results(clean.path), read_results(out)
     np.testing.assert_array_equal(a.expected_collisions_by_time, b.expected_collisions_by_time)
     np.testing.assert_array_equal(a.fragments_in_orbit, b.fragments_in_orbit)
