@@ -419,7 +419,8 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 @click.option("-o", "--output", required=True, metavar="PATH", help="Fragments file to write.")
 @click.option("--format", "fmt", type=click.Choice(["h5", "omm"]), default=None,
               help="h5: every fragment (HDF5); omm: the kept fragments as CCSDS OMM XML "
-                   "[default: omm for a .xml PATH, else h5].")
+                   "[default: from PATH's ending: omm for .xml or .omm, else h5; a contradiction "
+                   "is an error].")
 @click.option("--seed", type=INT, default=None, metavar="S", help="Seed (default: the scenario's).")
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
@@ -430,20 +431,19 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
     sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
     import shlex
     import time
-    from pathlib import Path
 
     import numpy as np
 
     from .engine.backend import resolve_device
     from .engine.cloud import sample_cloud
     from .engine.errors import InputError
-    from .engine.files.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
+    from .engine.files.fragments_file import (output_format, status_counts, write_fragments_h5,
+                                              write_fragments_omm)
     from .engine.files.h5io import check_output_path
     from .engine.run import jobs
     from .engine.scenario import load_scenario
 
-    if fmt is None:
-        fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
+    fmt = output_format(output, fmt)
     resolved = resolve_device(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     if s.population is not None:

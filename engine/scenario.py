@@ -27,6 +27,7 @@ import numpy as np
 from sgp4.api import SGP4_ERRORS
 
 from .errors import InputError
+from .filekind import kind_of_bytes
 from .orbits.elements import (
     DEEP_SPACE_PERIOD_MIN,
     EARTH_RADIUS_KM,
@@ -792,6 +793,9 @@ def scenario_from_text(text: str, source: str, base, overrides=(), *,
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        kind = kind_of_bytes(text[:65536].encode("utf-8", "replace"))
+        if kind is not None:  # a TLE or OMM file given as the scenario
+            raise InputError(f"{source}: this is {kind}, not a scenario (TOML)") from None
         raise _toml_error(exc, text, source) from None
     overrides = tuple(overrides)
     if overrides:
@@ -874,7 +878,7 @@ def load_scenario(path_or_name, overrides=(), *, max_epoch_gap_days: float | Non
             raw = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{text_arg}: cannot read: {exc.strerror or exc}") from None
-        return scenario_from_text(decode_text(raw, text_arg), text_arg,
+        return scenario_from_text(decode_text(raw, text_arg, "a scenario (TOML)"), text_arg,
                                   Path(os.path.abspath(path)).parent, overrides,
                                   max_epoch_gap_days=max_epoch_gap_days)
     if text_arg in builtin_names():

@@ -118,6 +118,11 @@ def base(tmp_path_factory) -> Path:
 
     s = load_scenario(d / "tiny.toml")
     write_fragments_h5(d / "fragments.h5", sample_cloud(s, np.arange(1)), s, command="test")
+    from click.testing import CliRunner
+
+    done = CliRunner().invoke(cli.cli, ["propagate", str(d / "iss.tle"), "--start", START, "--duration-min", "2",
+                                        "--step-s", "60", "--device", "cpu", "-o", str(d / "ephemeris.h5")])
+    assert done.exit_code == 0, done.output
     (d / "out").mkdir()
     (d / "figs").mkdir()
     (d / "a_folder").mkdir()
@@ -611,6 +616,27 @@ case("sample-realizations-1e12", lambda w: ["sample", "tiny.toml", "--realizatio
 case("sample-format", lambda w: ["sample", "tiny.toml", "--realizations", "1", "-o", "out/f.h5",
                                  "--format", "csv"], "--format")
 case("sample-no-output", lambda w: ["sample", "tiny.toml", "--realizations", "1"], "-o")
+case("sample-format-omm-into-h5", lambda w: ["sample", "tiny.toml", "--realizations", "1", "-o", "out/f.h5",
+                                             "--format", "omm"], "out/f.h5", "'.h5' (an HDF5 file)", "--format is omm")
+case("sample-format-h5-into-xml", lambda w: ["sample", "tiny.toml", "--realizations", "1", "-o", "out/f.omm",
+                                             "--format", "h5"], "out/f.omm", "(an OMM file)", "--format is h5")
+
+# a file of another kind than the command reads: named by its kind
+for argv, needle in [
+        (["plot", "ephemeris.h5", "-o", "figs"], "ephemeris.h5: this is an ephemeris file (fragrisk propagate), not a results file"),
+        (["plot", "fragments.h5", "-o", "figs"], "fragments.h5: this is a fragments file (fragrisk sample), not a results file"),
+        (["encounters", "ephemeris.h5"], "this is an ephemeris file (fragrisk propagate), not a results file"),
+        (["merge", "a.h5", "fragments.h5", "-o", "out/m.h5"], "fragments.h5: this is a fragments file"),
+        (["plot", "iss.tle", "-o", "figs"], "iss.tle: this is a TLE file, not a results file"),
+        (["plot", "tiny.toml", "-o", "figs"], "tiny.toml: this is a scenario (TOML), not a results file"),
+        (["plot", "iss.xml", "-o", "figs"], "iss.xml: this is an OMM file (XML), not a results file"),
+        (["info", "run.h5"], "run.h5: this is a results file (fragrisk run), not a scenario (TOML)"),
+        (["info", "iss.tle"], "iss.tle: this is a TLE file, not a scenario (TOML)"),
+        (["propagate", "run.h5", "--start", START, "--duration-min", "2", "--step-s", "60", "-o", "out/e.h5"],
+         "run.h5: this is a results file (fragrisk run), not a TLE or OMM file"),
+        (["propagate", "ephemeris.h5", "--start", START, "--duration-min", "2", "--step-s", "60", "-o", "out/e.h5"],
+         "ephemeris.h5: this is an ephemeris file (fragrisk propagate), not a TLE or OMM file")]:
+    case(f"wrong-kind-{argv[0]}-{argv[1]}", lambda w, argv=argv: argv, needle)
 for option, value, needle in [
         ("--duration-min", "nan", "--duration-min"), ("--duration-min", "inf", "--duration-min"),
         ("--duration-min", "-5", "--duration-min"), ("--duration-min", "0", "--duration-min"),
