@@ -913,6 +913,25 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
     click.echo("\n".join(lines))
 
 
+@cli.group("scenario")
+def scenario_group() -> None:
+    """Built-in scenarios."""
+
+
+@scenario_group.command("export")
+@click.argument("name", metavar="NAME")
+@click.argument("folder", metavar="DIR")
+@click.option("--overwrite", is_flag=True, help="Replace files that exist in DIR.")
+def scenario_export(name, folder, overwrite) -> None:
+    """Write built-in scenario NAME into DIR as NAME.toml, with the element-set files it names,
+    ready to edit and run (fragrisk run DIR/NAME.toml)."""
+    from .engine.files.scenario_export import export_builtin
+
+    paths = export_builtin(name, folder, overwrite=overwrite)
+    click.echo(f"wrote {paths[0]} and {len(paths) - 1} element-set file{'' if len(paths) == 2 else 's'} "
+               f"beside it: {', '.join(p.name for p in paths[1:])}")
+
+
 @cli.command()
 @click.argument("shards", nargs=-1, required=True, metavar="SHARD.h5...")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Merged results file.")

@@ -856,6 +856,11 @@ def builtin_names() -> tuple[str, ...]:
                         if p.name.endswith(".toml") and p.is_file()))
 
 
+def builtin_data_text(filename: str) -> str:
+    """The text of a file shipped in engine/data (a built-in scenario, an element set)."""
+    return _data_dir().joinpath(filename).read_text(encoding="utf-8")
+
+
 def load_scenario(path_or_name, overrides=(), *, max_epoch_gap_days: float | None = None) -> Scenario:
     """Load a scenario from a TOML file, or a built-in by name (e.g. ``"cosmos1408"``), with the
     command line's ``--set SECTION.FIELD=VALUE`` texts ``overrides`` applied (parse_override).
