@@ -22,7 +22,7 @@ import threading
 import click
 
 from . import engine
-from .engine.errors import DeviceMemoryError, FragriskError, Terminated, one_line
+from .engine.errors import DeviceMemoryError, FragriskError, Terminated, counted, one_line
 
 DEFAULT_SCENARIO = "cosmos1408"
 EXIT_ABORTED = 1
@@ -285,13 +285,13 @@ def _event_lines(s) -> list[str]:
     return lines
 
 
-def _scenario_lines(s) -> list[str]:
+def _scenario_lines(s, cpu_note: str | None = None) -> list[str]:
     lines = [f"scenario: {s.name} ({s.source})"]
     if s.overrides:
         lines.append(f"          with {' '.join('--set ' + o for o in s.overrides)}")
     if s.population is not None:
         el = s.population.elements
-        lines.append(f"population: {len(el):,} objects from {el.source} "
+        lines.append(f"population: {counted(len(el), 'object')} from {el.source} "
                      f"(perigees {el.perigee_km.min():,.1f} to {el.perigee_km.max():,.1f} km), "
                      f"counted as points")
     else:
@@ -306,7 +306,7 @@ def _scenario_lines(s) -> list[str]:
     lines += [f"window:   start {a.start}, {_num(a.duration_days)} days, {steps:,} steps of "
               f"{_num(a.step_s)} s, time bins of {_num(a.time_bin_s)} s",
               f"sampling: {a.realizations:,} realization{'' if a.realizations == 1 else 's'}, "
-              f"seed {a.seed}",
+              f"seed {a.seed}" + (f"; {cpu_note}" if cpu_note else ""),
               f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km",
               f"output:   encounter table {a.encounters}; collision-probability histogram "
               f"{a.pc_bins_per_decade} bin{'' if a.pc_bins_per_decade == 1 else 's'} per decade"]
@@ -321,11 +321,14 @@ def _scenario_lines(s) -> list[str]:
 @set_option
 def info(scenario: str, device: str, max_epoch_gap_days: float | None, overrides) -> None:
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
+    from .engine.backend import resolve_device
+    from .engine.run.jobs import default_realizations
     from .engine.scenario import load_scenario
 
     device_lines = _device_lines(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
-    lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s)]
+    cpu_note = default_realizations(s, resolve_device(device), None)[1]
+    lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s, cpu_note)]
     click.echo("\n".join(lines))
     echo_warnings(s.warnings)
 
@@ -473,7 +476,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
     written = f"the {c['kept']:,} kept as OMM" if fmt == "omm" else "all, HDF5"
     click.echo(f"wrote {path} ({written}): {realizations:,} realization"
                f"{'' if realizations == 1 else 's'} of {s.name}, seed {s.analysis.seed}, device "
-               f"{resolved}, {elapsed:.2f} s: {n:,} fragments sampled, {c['kept']:,} kept, "
+               f"{resolved}, {elapsed:.2f} s: {counted(n, 'fragment')} sampled, {c['kept']:,} kept, "
                f"{c['sub_orbital']:,} sub-orbital ({pct:.1f}%), {c['hyperbolic']:,} hyperbolic, "
                f"{c['element_fit_failed']:,} fit failed, {c['deep_space']:,} deep space")
 
@@ -653,7 +656,6 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     from .engine.backend import gpu_unusable_reason, resolve_device
     from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
-    from .engine.errors import counted
     from .engine.results import summary
     from .engine.results.summarize import uncertainty_text
     from .engine.run import jobs
@@ -886,8 +888,7 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
         n = entry["n_encounters"]
         if show_encounters:
             rows = entry["encounters"]
-            lines.append(f"{name}: {n:,} encounter{'' if n == 1 else 's'} in {R:,} realization"
-                         f"{'' if R == 1 else 's'} (mean expected collisions {entry['mean_expected_collisions']:.3g})"
+            lines.append(f"{name}: {counted(n, 'encounter')} in {counted(R, 'realization')} (mean expected collisions {entry['mean_expected_collisions']:.3g})"
                          + (f"; the {len(rows):,} largest:" if rows else ""))
             if rows:
                 lines.append(f"  {'realization':>11}  {'fragment':>8}  {'closest approach (UTC)':<24}  "
@@ -900,10 +901,13 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
         if windows:
             w = entry["windows"]
             count = len(w["windows"])
-            lines.append(f"{name}: {count:,} window{'' if count == 1 else 's'} of {_num(width_s)} s "
-                         f"carr{'ies' if count == 1 else 'y'} {100 * w['share']:.1f} % of the mean expected collisions of the first "
-                         f"{_num(within_h)} h ({w['covered']:.3g} of {w['total']:.3g}; goal "
-                         f"{100 * share:g} %, {R:,} realizations){':' if count else ''}")
+            period_h = (w["period_s"][1] - w["period_s"][0]) / 3600.0
+            period = (f"the first {_num(within_h)} h" if period_h >= within_h - 1e-9
+                      else f"the whole {_num(round(period_h, 6))} h of the file's window")
+            lines.append(f"{name}: {counted(count, 'window')} of {_num(width_s)} s "
+                         f"carr{'ies' if count == 1 else 'y'} {100 * w['share']:.1f} % of the mean expected collisions of "
+                         f"{period} ({w['covered']:.3g} of {w['total']:.3g}; goal "
+                         f"{100 * share:g} %, {counted(R, 'realization')}){':' if count else ''}")
             if count:
                 lines.append(f"  {'start (UTC)':<24}  {'end (UTC)':<24}  {'t [h]':>7}  {'share':>7}  "
                              f"{'realizations':>12}")
@@ -941,7 +945,7 @@ def merge(shards, output, overwrite) -> None:
     from .engine.results import merge_files
 
     path = merge_files(list(shards), output, overwrite=overwrite)
-    click.echo(f"wrote {path} from {len(shards)} shards")
+    click.echo(f"wrote {path} from {len(shards)} shard{'' if len(shards) == 1 else 's'}")
 
 
 if __name__ == "__main__":

@@ -95,8 +95,8 @@ def default_realizations(scenario, device: str, requested: int | None) -> tuple[
     n = scenario.analysis.realizations
     if scenario.population is None and device == "cpu" and n > montecarlo.CPU_DEFAULT_REALIZATIONS:
         return montecarlo.CPU_DEFAULT_REALIZATIONS, (
-            f"CPU backend: running {montecarlo.CPU_DEFAULT_REALIZATIONS} of the scenario's {n} realizations "
-            f"(pass --realizations N to choose; the GPU backend runs all {n})")
+            f"CPU backend: running {montecarlo.CPU_DEFAULT_REALIZATIONS} of the scenario's {n:,} realizations "
+            f"(pass --realizations N to choose; the GPU backend runs all {n:,})")
     return n, None
 
 
