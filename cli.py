@@ -796,11 +796,14 @@ def _duration(seconds: float) -> str:
 @click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace figures that exist in DIR.")
 def plot(results_file, output, fmt, overwrite) -> None:
-    """Draw the figures of a results file and print their paths."""
-    from .engine.plots import plot_all
+    """Draw the figures of a results file and print their paths (and, on stderr, those that do
+    not apply to it, with why)."""
+    from .engine.plots import not_drawn, plot_all
 
     for path in plot_all(results_file, output, fmt, overwrite=overwrite):
         click.echo(str(path))
+    for name, why in not_drawn(results_file):
+        click.echo(f"note: {name} not drawn: {why}", err=True)
 
 
 @cli.command()

@@ -687,7 +687,8 @@ for command in ("plot", "merge", "encounters"):
             ("garbage", lambda w: garbage(w, "g.h5"), ("g.h5",)),
             ("truncated", lambda w: write(w, "t.h5", (w / "run.h5").read_bytes()[:3000]), ("t.h5",)),
             ("a-tle-file", lambda w: "iss.tle", ("iss.tle",)),
-            ("a-fragments-file", lambda w: "fragments.h5", ("fragments.h5", "missing")),
+            ("a-fragments-file", lambda w: "fragments.h5", ("fragments.h5: this is a fragments file", "not a results file")),
+            ("a-tle-file-named", lambda w: "iss.tle", ("iss.tle: this is a TLE file, not a results file",)),
             ("no-attributes", lambda w: h5_edit(w, lambda f: [f.attrs.__delitem__(k) for k in list(f.attrs)]),
              ("bad.h5", "not a fragrisk results file")),
             ("nan-expected-collisions", lambda w: h5_edit(w, set_value("expected_collisions", (0, 1), np.nan)),
@@ -924,7 +925,10 @@ def test_plot_overwrite_replaces_every_figure(base, tmp_path, monkeypatch, capsy
     for name in names:
         (w / "figs" / f"{name}.png").write_bytes(b"old")
     code, out, err, _, _ = fragrisk_in_process(["plot", "run.h5", "-o", "figs", "--overwrite"], capsys)
-    assert (code, err) == (0, "")
+    assert code == 0
+    assert err.splitlines() == [f"note: {name} not drawn: no encounter table (the file was written before "
+                                f"fragrisk recorded encounters); run the scenario again with [analysis] "
+                                f'encounters = "all"' for name in plots._ENCOUNTER_FIGURES]
     assert out.splitlines() == [str(Path("figs") / f"{name}.png") for name in names]
     assert sorted(p.name for p in (w / "figs").iterdir()) == sorted(f"{n}.png" for n in names)
     for name in names:

@@ -446,8 +446,10 @@ def risk_windows_absent(src: Source) -> str | None:
     if np.any(inside):
         return None
     hours = f"{period / 3600.0:g} h"
+    whole = period >= float(np.asarray(d["time_edges_s"])[-1])
     if len(table) == 0:
-        return f"no encounter in the first {hours}, nor later: no risk windows to shelter in"
+        return (f"no encounter in the whole {hours} window" if whole
+                else f"no encounter in the first {hours}, nor later") + ": no risk windows to shelter in"
     first = float(table.tca_s.min())
     when = src.utc(round(first)).astype("datetime64[s]").item()
     return (f"no encounter in the first {hours}: no risk windows to shelter in then. The first encounter "

@@ -181,10 +181,13 @@ def _results_rows(src: Source) -> list[list[str]]:
             continue
         p05, p50, p95 = np.percentile(P[k], [5.0, 50.0, 95.0])
         mean, err = mean_and_error(lam[k])
-        if src.is_population:
-            lam_text, need = f"{mean:.3g} (fixed objects)", "– (no sampling)"
-        elif err is None:
-            lam_text, need = f"{mean:.3g} (no error: R = 1)", "–"
+        if R == 1:  # one P: no median or spread
+            what = "(fixed objects)" if src.is_population else "(no error: R = 1)"
+            rows.append([target, f"{P[k, 0]:.3g}", "", "", f"{mean:.3g} {what}",
+                         "– (no sampling)" if src.is_population else "–"])
+            continue
+        if err is None:
+            lam_text, need = f"{mean:.3g}", "–"
         else:
             rel = f", {100 * err / mean:.2g} %" if mean > 0 else ""
             lam_text = f"{mean:.3g} ± {err:.2g}{rel}"
@@ -246,7 +249,8 @@ def _header_rows(src: Source) -> list[tuple[str, str]]:
 _RESULT_COLUMNS = ("target", "P\nmean", "P\nmedian", "P\n5–95 %",
                    "expected collisions\nmean ± standard error",
                    f"realizations needed\nfor ±{100 * PRECISION_GOAL:g} %")
-#: x of each column (axes fraction) and of the header rows' values.
+_ONE_REALIZATION_COLUMNS = ("target", "P", "", "", "expected collisions", _RESULT_COLUMNS[-1])
+#: x of each column (a fraction of the page's width) and of the header rows' values.
 _COLUMN_X = (0.0, 0.11, 0.21, 0.31, 0.50, 0.79)
 _VALUE_X = 0.15
 
@@ -265,7 +269,8 @@ def _draw_header(fig: Any, src: Source) -> None:
 
     put(0.0, 0.1, str(src.attrs.get("title", "fragrisk results")), fontsize=11, fontweight="bold")
     at = 0.38
-    for x, head in zip(_COLUMN_X, _RESULT_COLUMNS):
+    one = src.n_realizations == 1
+    for x, head in zip(_COLUMN_X, _ONE_REALIZATION_COLUMNS if one else _RESULT_COLUMNS):
         put(x, at, head, fontsize=7.5, fontweight="bold", linespacing=1.1)
     at += 0.3
     fig.add_artist(_rule(fig, PAGE_SIZE_IN[1] - at + 0.03))
