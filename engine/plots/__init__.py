@@ -30,9 +30,10 @@ from typing import Any, Callable
 
 from ..errors import InputError
 from ..files.h5io import check_writable_folder
-from .draw import RISK_WINDOW_SHARES, RISK_WINDOW_WIDTH_S
+# _title, _legend and _figure serve engine/calibration_plots.py too (the same look).
+from .draw import RISK_WINDOW_SHARES, RISK_WINDOW_WIDTH_S, _legend, _title
 from .figures import (DPI, ENCOUNTER_FIGURES, FIGURE_SIZE_IN, FIGURE_SIZE_PX, PAGE_SIZE_IN, PAGE_SIZE_PX,
-                      _check_every_figure, by_size, encounter_timeline, fragments_in_orbit, gabbard,
+                      _check_every_figure, _figure, by_size, encounter_timeline, fragments_in_orbit, gabbard,
                       not_drawn, pc_histogram, rate_vs_time, risk_windows, summary_page)
 from .source import as_source
 

@@ -452,9 +452,10 @@ def risk_windows_absent(src: Source) -> str | None:
                 else f"no encounter in the first {hours}, nor later") + ": no risk windows to shelter in"
     first = float(table.tca_s.min())
     when = src.utc(round(first)).astype("datetime64[s]").item()
+    file = src.label if src.label.endswith(".h5") else "RESULTS.h5"
     return (f"no encounter in the first {hours}: no risk windows to shelter in then. The first encounter "
-            f"is at {utc_text(when)}, {first / 3600.0:.1f} h after the start (fragrisk encounters --windows "
-            f"--within-h {int(np.ceil(first / 3600.0)) + 1} lists its windows)")
+            f"is at {utc_text(when)}, {first / 3600.0:.1f} h after the start (fragrisk encounters {file} "
+            f"--windows --within-h {int(np.ceil(first / 3600.0)) + 1} lists its windows)")
 
 
 def draw_risk_windows(ax: Any, src: Source, compact: bool = False) -> None:
@@ -488,7 +489,8 @@ def draw_risk_windows(ax: Any, src: Source, compact: bool = False) -> None:
             continue
         rate = windows_mod.rate_per_bin(table, k, R, edges)  # mean expected collisions per 1-min bin
         peak = max(peak, float(rate.max(initial=0.0)))
-        ax.stairs(rate, x_edges, color=color, lw=1.0, label=f"{name}: mean expected collisions per minute")
+        ax.stairs(rate, x_edges, color=color, lw=1.0,
+                  label=f"{name}: {'' if R == 1 else 'mean '}expected collisions per minute")
         counts = []
         for row, share in enumerate(shares):
             sched = windows_mod.table_risk_windows(table, k, R, share=share, width_s=RISK_WINDOW_WIDTH_S, end_s=period)
@@ -505,7 +507,8 @@ def draw_risk_windows(ax: Any, src: Source, compact: bool = False) -> None:
                                  f"{RISK_WINDOW_WIDTH_S / 60:g} min carrying {100 * share:g} %")
             ax.text(0.004, y0 + 0.35 * row_h, f"{who}{100 * share:g} %", transform=ax.transAxes, ha="left",
                     va="center", fontsize=6 if compact else 7.5, color="0.2")
-            counts.append(f"{counted(len(sched.windows), 'window')} carry {100 * share:g} %")
+            n = len(sched.windows)
+            counts.append(f"{counted(n, 'window')} carr{'ies' if n == 1 else 'y'} {100 * share:g} %")
         notes.append(f"{who}of the windows of {RISK_WINDOW_WIDTH_S / 60:g} min, " + ", ".join(counts))
     _time_axis(ax, src, 0.0, period, compact)
     # The curves keep to the lower part; the strips and the legend sit above them.

@@ -297,7 +297,7 @@ def _header_height_in(src: Source) -> float:
     n_targets = len(_results_rows(src))
     rows = _header_rows(src)
     lines = sum((0.115 if k == "model choices" else 0.15) * (v.count("\n") + 1) + 0.03 for k, v in rows)
-    return 0.38 + 0.3 + 0.16 * n_targets + 0.08 + lines + 0.1
+    return 0.38 + 0.3 + 0.16 * n_targets + 0.08 + lines
 
 
 def _check_every_figure(src: Source) -> bool:
