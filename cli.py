@@ -248,6 +248,7 @@ def _device_lines(requested: str) -> list[str]:
 
 def _event_lines(s) -> list[str]:
     from .engine.physics import breakup
+    from .engine.scenario import breakup_params
 
     p, e = s.parent, s.event
     lines = [f"parent:   {_object(p.elements)}, {p.kind}, {_num(p.mass_kg)} kg",
@@ -264,11 +265,8 @@ def _event_lines(s) -> list[str]:
                   f"(threshold {_num(breakup.CATASTROPHIC_EMR_J_G)} J/g)"]
     else:
         lines += [f"event:    explosion at {e.epoch}, scale S = {_num(e.explosion_scale)}"]
-    mass = breakup.sbm_mass_kg(e.type, p.mass_kg, e.projectile_mass_kg or 0.0,
-                               e.impact_velocity_km_s or 0.0)
-    count_mass = mass if e.fragmenting_mass_kg is None or e.type != "collision" \
-        else e.fragmenting_mass_kg
-    count = breakup.cumulative_count(e.type, count_mass, e.lc_min_m, e.explosion_scale)
+    params = breakup_params(e, p)  # the engine's M, count law mass and count, as the run uses
+    mass, count_mass, count = params.mass_kg, params.count_mass_kg, params.expected_count
     fragmenting = ("" if count_mass == mass or e.type != "collision"
                    else f", fragmenting mass {_num(count_mass)} kg")
     lines += [f"          SBM mass M = {_num(mass)} kg{fragmenting}; expected fragments "
@@ -301,8 +299,7 @@ def _scenario_lines(s, cpu_note: str | None = None) -> list[str]:
                   f"{_num(t.hard_body_radius_m)} m",
                   f"          {_orbit(t.elements)}"]
     a = s.analysis
-    duration_s = a.duration_days * 86400.0
-    steps = max(1, math.ceil(duration_s / a.step_s - 1e-9))
+    steps = a.n_samples - 1  # the run's window (engine.scenario.model.window_samples)
     lines += [f"window:   start {a.start}, {_num(a.duration_days)} days, {steps:,} steps of "
               f"{_num(a.step_s)} s, time bins of {_num(a.time_bin_s)} s",
               f"sampling: {a.realizations:,} realization{'' if a.realizations == 1 else 's'}, "

@@ -152,3 +152,9 @@ def to_utc(start_iso: str, seconds: Any) -> np.ndarray:
     """Seconds since `start_iso` (any shape, float) -> numpy.datetime64[ns] UTC, to the ns."""
     ns = np.rint(np.asarray(seconds, dtype=np.float64) * 1e9).astype(np.int64)
     return utc_datetime64(start_iso) + ns.astype("timedelta64[ns]")
+
+
+def history_stamp() -> str:
+    """The time now, UTC, to the second, as every file's CF ``history`` line begins:
+    "2026-12-08T03:40:38Z" (the Z form of format_utc)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

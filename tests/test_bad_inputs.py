@@ -395,6 +395,29 @@ for table, key, value, needle in [
     case(f"range-{key}={value[:12]}", lambda w, t=table, k=key, v=value: run(scenario(w, (t, k, v))),
          "bad.toml", key, needle)
 
+# Fields something later replaces (the CPU's default count of realizations, --realizations,
+# --seed, --max-epoch-gap-days) are validated all the same: the file is wrong whatever runs.
+HUGE = str(10**30)
+case("replaced-realizations-cpu-default", lambda w: run(scenario(w, ("analysis", "realizations", HUGE))),
+     "bad.toml", "[analysis] realizations = ", "at most 2**63 - 1", fast=True)
+case("replaced-realizations-by-option", lambda w: run(scenario(w, ("analysis", "realizations", HUGE)),
+                                                      "--realizations", "1"),
+     "bad.toml", "[analysis] realizations", "at most 2**63 - 1", fast=True)
+case("replaced-realizations-by-sample", lambda w: ["sample", scenario(w, ("analysis", "realizations", HUGE)),
+                                                   "--realizations", "1", "-o", "out/f.h5"],
+     "bad.toml", "[analysis] realizations", fast=True)
+case("replaced-seed-by-option", lambda w: run(scenario(w, ("analysis", "seed", "-1")), "--seed", "1"),
+     "bad.toml", "[analysis] seed = -1", fast=True)
+case("replaced-max-epoch-gap-by-option", lambda w: run(scenario(w, ("analysis", "max_epoch_gap_days", "-1")),
+                                                       "--max-epoch-gap-days", "40"),
+     "bad.toml", "[analysis] max_epoch_gap_days = -1", fast=True)
+case("replaced-max-epoch-gap-type-by-option",
+     lambda w: run(scenario(w, ("analysis", "max_epoch_gap_days", '"x"')), "--max-epoch-gap-days", "40"),
+     "bad.toml", "[analysis] max_epoch_gap_days", fast=True)
+case("replaced-realizations-calibrate", lambda w: calibrate_argv("--realizations", "2")[:1]
+     + [scenario(w, ("analysis", "realizations", HUGE))] + calibrate_argv("--realizations", "2")[2:],
+     "bad.toml", "[analysis] realizations", fast=True)
+
 # Times: non-ASCII digits, offsets, impossible dates, far from the element sets
 case("epoch-fullwidth-digit", lambda w: run(scenario(
     w, ("event", "epoch", '"\uff12021-11-15T02:47:00Z"'))), "bad.toml", "[event] epoch", "not a valid UTC")
@@ -427,7 +450,7 @@ case("size-time-bin-1e-9-s", lambda w: run(scenario(w, ("analysis", "time_bin_s"
 case("size-option-realizations-1e12", lambda w: run("tiny.toml", "--realizations", str(10**12)),
      "--realizations", "fit", fast=True)
 case("size-option-realizations-1e30", lambda w: run("tiny.toml", "--realizations", str(10**30)),
-     "--realizations", "fit", fast=True)
+     "--realizations", "at most 2**63 - 1", fast=True)  # the [analysis] realizations row's bound
 case("size-batch-1e12", lambda w: run("tiny.toml", "--batch-size", str(10**12)),
      "--batch-size", "fit", fast=True)
 case("size-fragments-1mm-heaviest", lambda w: run(scenario(

@@ -311,8 +311,8 @@ def test_fit_of_two_knobs_finds_them_quickly(sbm):
 def test_self_consistency_all_knobs_recovered_within_their_uncertainties(sbm):
     """Synthetic catalog: 600 of one realization's fragments >= 10 cm, 30 days after the event,
     drawn at TRUTH with another seed than the fit's model. Every fitted knob lies within 3 of its
-    reported standard deviations of the truth. (Catalog seed 0 of the four measured for the
-    README: over those 24 knob values the largest miss was 2.4 sigma, three beyond 2 sigma.)"""
+    reported standard deviations of the truth. (Catalog seed 0 of the four measured in
+    docs/calibration.md §5: over those 24 knob values the largest miss was 2.4 sigma, three beyond 2 sigma.)"""
     obs, count, _ = _synthetic(sbm, 600)
     r = cal.calibrate(sbm, obs, cataloged=count, realizations=8, bootstrap=200)
     for k in r.knobs:

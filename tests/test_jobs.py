@@ -276,7 +276,7 @@ def test_batch_size_for_memory():
     for gib in (16, 24, 40, 80, 141):
         free = gib * 2**30 - 2**30  # what a card of that size has free next to the CUDA context
         size = montecarlo.batch_size_for_memory(free, frags, 1, 168)
-        assert size * frags * montecarlo.device_bytes_per_object(1, 168) <= montecarlo.MEMORY_SHARE * free
+        assert size * frags * montecarlo.device_bytes_per_object(1, 168) <= montecarlo.GPU_BATCH_MEMORY_SHARE * free
         assert size >= 40 if gib == 16 else size >= 60
     # A year of hourly bins costs as much as its largest time chunk, not the year.
     year = montecarlo.batch_size_for_memory(15 * 2**30, frags, 1, montecarlo.CHUNK_SEGMENTS // 60)
@@ -343,7 +343,7 @@ def test_host_stage_on_worker_processes_gives_the_same_batches(setup):
 
     reference = montecarlo.run(setup, np.arange(4), batch_size=3)
     workers = pool_mod._start(2, setup)
-    stage = montecarlo.HostStage(setup, pool=workers, workers=2)
+    stage = montecarlo.HostStage(setup, pool=workers, workers=2, prepare_in_worker=pool_mod.prepare_in_worker)
     try:
         out = montecarlo.run(setup, np.arange(4), batch_size=3, host_stage=stage)
     finally:

@@ -72,7 +72,7 @@ Uncertainties
     on the full data's curvature (_bootstrap_offsets says why). A knob's uncertainty is the
     standard deviation of these minima (their 16th-84th percentiles are reported too). What they
     cover, measured on catalogs drawn from the model itself (tests/test_calibrate.py), is said in
-    the README's "Calibration" section: where the data leave a direction nearly flat (a narrower
+    docs/calibration.md §5: where the data leave a direction nearly flat (a narrower
     spread of log10 Δv traded against a larger Δv factor and more drag), a few hundred objects
     give estimates that scatter more than their bootstrap says.
 
@@ -97,6 +97,7 @@ from ..physics import fit
 from ..physics import sgp4_numpy as sgp4
 from ..physics.constants import DECAY_ALTITUDE_KM
 from ..scenario import LC_MIN_RANGE_M, Scenario, breakup_params, scenario_to_toml
+from ..scenario import schema as scenario_schema
 from ..timeutil import format_utc, minutes_between
 
 
@@ -137,8 +138,9 @@ KNOB_SPECS = {
 SHAPE_KNOBS = tuple(KNOB_SPECS)
 #: What `fragrisk calibrate` fits by default, besides the count. Each earns its place: on the
 #: tracked COSMOS 1408 debris, holding one at its plain-model value and refitting the others
-#: raises the fitted statistic by 8 (dv_sigma_log10) to 25 (cross-track) and more (README,
-#: "Calibration"); the along-track component lowers it by 0.1 and is left at 0 unless asked for.
+#: raises the fitted statistic by 8 (dv_sigma_log10) to 25 (cross-track) and more
+#: (docs/calibration.md §7); the along-track component lowers it by 0.1 and is left at 0 unless
+#: asked for.
 DEFAULT_KNOBS = ("dv_scale", "dv_sigma_log10", "drag_scale", "cloud_dv_radial_m_s",
                  "cloud_dv_cross_track_m_s")
 #: The count knob's range, as a factor on the scenario's value (the SBM's M by default).
@@ -147,16 +149,8 @@ COUNT_FACTOR_RANGE = (0.1, 10.0)
 COUNT_EXPONENT = {"collision": 0.75, "explosion": 1.0}
 COUNT_KNOB = {"collision": "fragmenting_mass_kg", "explosion": "explosion_scale"}
 
-KNOB_LABELS = {
-    "fragmenting_mass_kg": ("fragmenting mass", "kg"),
-    "explosion_scale": ("explosion scale S", "1"),
-    "dv_scale": ("Δv factor", "1"),
-    "dv_sigma_log10": ("σ of log10 Δv", "log10(m/s)"),
-    "drag_scale": ("drag scale k", "1"),
-    "cloud_dv_radial_m_s": ("cloud Δv, radial", "m/s"),
-    "cloud_dv_along_track_m_s": ("cloud Δv, along-track", "m/s"),
-    "cloud_dv_cross_track_m_s": ("cloud Δv, cross-track", "m/s"),
-}
+#: {knob: (label, unit)}: the scenario schema's knob rows (engine.scenario.schema).
+KNOB_LABELS = {f.name: (f.label, f.unit) for f in scenario_schema.EVENT if f.knob}
 
 # --- what is compared --------------------------------------------------------------------------
 MARGINALS = ("apogee_km", "perigee_km", "inclination_deg", "node_deg")

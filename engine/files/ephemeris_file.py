@@ -22,7 +22,6 @@ deep_space (object)                int8     1 where python-sgp4 propagated the o
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -33,7 +32,7 @@ from .. import __version__
 from ..filekind import EPHEMERIS_TITLE_PREFIX
 from ..orbits.elements import ElementSet
 from ..orbits.propagation import SGP4_ERROR_MEANINGS, Ephemeris
-from ..timeutil import format_utc
+from ..timeutil import format_utc, history_stamp
 from .h5io import NetCDFDimensions, atomic_h5
 
 TITLE = f"{EPHEMERIS_TITLE_PREFIX}: SGP4 states in TEME"
@@ -57,7 +56,7 @@ def write_ephemeris(path: str | os.PathLike, ephemeris: Ephemeris, elements: Ele
         raise ValueError(f"ephemeris of {n} objects x {m} times does not match "
                          f"{len(elements)} element sets and time_s of shape {time_s.shape}")
     start_iso = format_utc(start_jd, start_fr)
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = history_stamp()
     source = f"fragrisk {__version__}"
     global_attrs: dict[str, Any] = {
         "title": TITLE,

@@ -83,8 +83,8 @@ from .. import cloud as _cloud
 from ..errors import InputError
 from ..filekind import FRAGMENTS_TITLE_PREFIX
 from ..physics.constants import DECAY_ALTITUDE_KM
-from ..scenario import knob_attributes, scenario_to_toml
-from ..timeutil import format_utc
+from ..scenario import event_attributes, scenario_to_toml
+from ..timeutil import format_utc, history_stamp
 from .h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
 
 TITLE = f"{FRAGMENTS_TITLE_PREFIX}: NASA Standard Breakup Model samples at the event epoch"
@@ -168,14 +168,7 @@ def fragments_attrs(cloud, scenario) -> dict:
         "seed": int(a.seed),
         "n_realizations": int(realizations.size),
         "event_epoch": format_utc(cloud.epoch_jd, cloud.epoch_fr),
-        "event_type": e.type,
-        "lc_min_m": float(e.lc_min_m),
-        "am_sampling": e.am_sampling,
-        "mass_policy": e.mass_policy,
-        "drag_coefficient": float(e.drag_coefficient),
-        "drag_scale": float(e.drag_scale),
-        "explosion_scale": float(e.explosion_scale),
-        **knob_attributes(e, p),
+        **event_attributes(e, p),
         "breakup_model": "NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)",
         "parent_name": str(p.elements.name[0]),
         "parent_norad_cat_id": int(p.elements.satnum[0]),
@@ -212,7 +205,7 @@ def _check_cloud(cloud) -> int:
 
 
 def _history(command: str | None) -> str:
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = history_stamp()
     source = f"fragrisk {engine.__version__}"
     return f"{now} {command} ({source})" if command else f"{now} created by {source}"
 

@@ -107,6 +107,26 @@ def cumulative_count(
     return 6.0 * s * lc**-1.6
 
 
+def lc_for_count(
+    event_type: str, count: float, mass_kg: float, explosion_scale: float = 1.0
+) -> float:
+    """The characteristic length (m) at which cumulative_count gives ``count``: the count law
+    of ``event_type`` inverted, with its own slope (§2: N ∝ Lc^-1.71 for collisions, Lc^-1.6
+    for explosions). What a message suggests as the smallest lc_min_m that keeps a count."""
+    n = _check_positive("count", count)
+    return (n / cumulative_count(event_type, mass_kg, 1.0, explosion_scale)) ** (
+        1.0 / _LC_EXPONENT[event_type])
+
+
+def count_mass_kg(event_type: str, mass_kg: float, fragmenting_mass_kg: float | None) -> float:
+    """M of the count law (§2): a collision's fragmenting_mass_kg where given (the calibration
+    knob), else the SBM's M ``mass_kg``; an explosion's law has no mass (its knob is S), so
+    ``mass_kg``."""
+    if event_type == "collision" and fragmenting_mass_kg is not None:
+        return fragmenting_mass_kg
+    return mass_kg
+
+
 # ---------------------------------------------------------------------------------------------
 # The sampler
 # ---------------------------------------------------------------------------------------------
@@ -489,20 +509,20 @@ class BreakupParams:
 
     @property
     def count_mass_kg(self) -> float:
-        """M of the collision count law (§2): fragmenting_mass_kg where given, else mass_kg."""
-        if self.fragmenting_mass_kg is None:
-            return self.mass_kg
-        return self.fragmenting_mass_kg
+        """M of the count law (§2, count_mass_kg): fragmenting_mass_kg where a collision gives
+        it, else mass_kg."""
+        return count_mass_kg(self.event_type, self.mass_kg, self.fragmenting_mass_kg)
+
+    @property
+    def expected_count(self) -> float:
+        """N(>= lc_min_m) of the count law (§2), not floored."""
+        return cumulative_count(self.event_type, self.count_mass_kg, self.lc_min_m,
+                                self.explosion_scale)
 
     @property
     def n_fragments(self) -> int:
         """Fragments sampled per realization before the mass policy: floor(N(>= lc_min_m)) (§2)."""
-        return int(
-            math.floor(
-                cumulative_count(self.event_type, self.count_mass_kg, self.lc_min_m,
-                                 self.explosion_scale)
-            )
-        )
+        return int(math.floor(self.expected_count))
 
     @property
     def largest_object_mass_kg(self) -> float:

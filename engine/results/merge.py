@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import os
 from pathlib import Path
@@ -13,6 +12,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..files.h5io import check_output_path
+from ..timeutil import history_stamp
 from .encounter_table import EncounterTable
 from .read import read_results
 from .runresults import PER_FILE_ATTRS, RunResults, _short
@@ -162,7 +162,7 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
     attrs = {k: v for k, v in g.attrs.items() if k != "shard"}
     attrs["elapsed_s"] = float(sum(float(s.attrs["elapsed_s"]) for s in shards))
     attrs["device"] = ",".join(dict.fromkeys(str(s.attrs["device"]) for s in shards))
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = history_stamp()
     attrs["history"] = (
         f"{g.attrs.get('history', '')}\n{now} fragrisk {__version__} merged "
         f"{len(shards)} shard(s): {', '.join(names)}"

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..backend import MEMORY_SHARE, available_memory_bytes
+from ..backend import COMMAND_MEMORY_SHARE, available_memory_bytes
 from ..errors import InputError, one_line
 from ..filekind import HDF5, RESULTS, kind_of_file
 from ..timeutil import parse_utc_datetime
@@ -174,7 +174,7 @@ def _check_variable_size(label: str, name: str, obj: Any) -> None:
     """InputError if reading dataset `obj` would take more memory than is available (a damaged
     or hostile file can declare any shape without storing it)."""
     nbytes = float(obj.size) * max(int(obj.dtype.itemsize), 1)
-    budget = MEMORY_SHARE * available_memory_bytes()
+    budget = COMMAND_MEMORY_SHARE * available_memory_bytes()
     if nbytes > budget:
         raise InputError(f"{label}: variable {name!r} declares shape {obj.shape} "
                          f"({nbytes:.3g} bytes), more than the {budget:.3g} bytes of memory "

@@ -14,14 +14,13 @@ last index held).
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 from typing import Any, Mapping
 
 import numpy as np
 
 from .. import __version__
 from ..errors import InputError, one_line
-from ..timeutil import parse_utc_datetime, to_utc, utc_datetime64
+from ..timeutil import history_stamp, parse_utc_datetime, to_utc, utc_datetime64
 from . import encounter_table as _encounters
 
 __all__ = [
@@ -371,8 +370,7 @@ def _normalize(f: dict) -> dict:
     attrs.setdefault("Conventions", "CF-1.8")
     attrs.setdefault(
         "history",
-        f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} "
-        f"created by {attrs['source']}",
+        f"{history_stamp()} created by {attrs['source']}",
     )
     n_run = attrs["n_realizations"]
     if real.max() >= n_run:

@@ -16,7 +16,6 @@ once OUT.h5 is written.
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -36,8 +35,9 @@ from ..files.h5io import atomic_path, check_output_path
 from ..physics.sgp4_numpy import DEEP_SPACE_PERIOD_MIN
 from ..results import encounter_table as encounters
 from ..results import write_results
-from ..scenario import MAX_SEED, knob_attributes, scenario_to_toml
-from ..timeutil import format_utc
+from ..scenario import analysis_attributes, event_attributes, scenario_to_toml
+from ..scenario.schema import field as scenario_field
+from ..timeutil import format_utc, history_stamp
 from . import montecarlo
 from .distributed import DaskExecutor
 from .limits import check_run
@@ -73,18 +73,17 @@ def shard_realizations(n_total: int, shard: tuple[int, int] | None) -> np.ndarra
 
 
 def with_overrides(scenario, realizations: int | None, seed: int | None):
-    """The scenario with --realizations / --seed applied (the results file records this one)."""
-    analysis = scenario.analysis
-    if realizations is not None:
-        if realizations < 1:
-            raise InputError(f"--realizations: must be >= 1, got {realizations}")
-        analysis = dataclasses.replace(analysis, realizations=int(realizations))
-    if seed is not None:
-        if not 0 <= seed <= MAX_SEED:
-            raise InputError(f"--seed: must be >= 0 and < 2**64 (the results file stores it as an "
-                             f"unsigned 64-bit number), got {seed}")
-        analysis = dataclasses.replace(analysis, seed=int(seed))
-    return dataclasses.replace(scenario, analysis=analysis)
+    """The scenario with --realizations / --seed applied (the results file records this one),
+    each checked against its [analysis] row of the scenario schema like the file's value."""
+    changes = {}
+    for option, key, value in (("--realizations", "realizations", realizations),
+                               ("--seed", "seed", seed)):
+        if value is not None:
+            f = scenario_field("analysis", key)
+            if not f.ok(value):
+                raise InputError(f"{option}: expected {f.expect()}, got {value}")
+            changes[key] = int(value)
+    return dataclasses.replace(scenario, analysis=dataclasses.replace(scenario.analysis, **changes))
 
 
 def default_realizations(scenario, device: str, requested: int | None) -> tuple[int, str | None]:
@@ -106,21 +105,14 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
     attrs = {
         "title": f"fragrisk collision risk: {scenario.name}",
         "source": f"fragrisk {engine.__version__}",
-        "history": f"{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec='seconds')} fragrisk run",
+        "history": f"{history_stamp()} fragrisk run",
         "scenario": scenario_to_toml(scenario),
         "scenario_name": scenario.name,
-        "seed": int(a.seed),
         "n_realizations": int(a.realizations),
         "device": device,
         "elapsed_s": float(elapsed_s),
         "analysis_start": format_utc(a.start_jd, a.start_fr),
-        "duration_days": float(a.duration_days),
-        "step_s": float(a.step_s),
-        "time_bin_s": float(a.time_bin_s),
-        "encounters": a.encounters,
-        "pc_bins_per_decade": int(a.pc_bins_per_decade),
-        "kernel": a.kernel,
-        "kernel_radius_km": float(a.kernel_radius_km),
+        **analysis_attributes(a),
         "estimator": "secant chord: exact length inside the kernel sphere of the straight segment "
                      "between consecutive relative positions",
         "decay_rule": "decayed from the first sample with an SGP4 error or altitude < 100 km",
@@ -128,11 +120,8 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
     }
     if scenario.event is not None:
         e = scenario.event
-        attrs.update(event_epoch=e.epoch, event_type=e.type, lc_min_m=float(e.lc_min_m),
-                     am_sampling=e.am_sampling, mass_policy=e.mass_policy,
-                     drag_coefficient=float(e.drag_coefficient), drag_scale=float(e.drag_scale),
+        attrs.update(event_epoch=e.epoch, **event_attributes(e, scenario.parent),
                      breakup_model="NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)")
-        attrs.update(knob_attributes(e, scenario.parent))
     else:
         attrs.update(cloud="population")
     if shard is not None:

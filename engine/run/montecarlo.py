@@ -40,7 +40,7 @@ from ..physics import risk
 from ..physics.risk import Passages
 from ..results import RunResults
 from ..results.encounter_table import EncounterTable
-from ..scenario import breakup_params
+from ..scenario import objects_per_realization
 from ..timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
@@ -121,8 +121,7 @@ def analysis_window(analysis, chunk_segments: int = CHUNK_SEGMENTS) -> Window:
     """Samples every step_s from the start up to the last whole step within the duration (uniform
     steps: the fused kernel's jumps and the prefilter's chord bounds rely on them), hourly (or
     time_bin_s) bins, the last one ending at the last sample; time chunks of chunk_segments."""
-    duration_s = analysis.duration_days * 86400.0
-    m = int(math.floor(duration_s / analysis.step_s + 1e-9)) + 1
+    m = analysis.n_samples  # engine.scenario.model.window_samples: info and limits count so too
     times_s = np.arange(m) * float(analysis.step_s)
     end_s = times_s[-1]
     edges = np.arange(0.0, end_s, float(analysis.time_bin_s))
@@ -690,10 +689,11 @@ def encounter_table(setup: Setup, objs: ObjectBatch, found) -> EncounterTable:
 #: states, elements, status and the element fit's temporaries (about 60 float64 columns), then
 #: the kept ones' SGP4 table.
 HOST_BYTES_PER_FRAGMENT = 60 * 8 + 34 * 8
-#: Share of the free memory a batch may plan on: CuPy's pool rounds allocations up and keeps
-#: freed blocks, the prefetched batch's host arrays overlap the running one's, and the rest of
-#: the machine needs room.
-MEMORY_SHARE = 0.5
+#: Share of the free device (and host) memory a GPU batch is sized to: CuPy's pool rounds
+#: allocations up and keeps freed blocks, the prefetched batch's host arrays overlap the running
+#: one's, and the rest of the machine needs room.  (What a command may plan on before it starts
+#: is engine.backend.COMMAND_MEMORY_SHARE: a budget for refusing runs, not a batch's size.)
+GPU_BATCH_MEMORY_SHARE = 0.5
 #: Most realizations in one GPU batch: beyond a few hundred thousand objects the GPU is full and
 #: larger batches only delay the first checkpoint.
 MAX_GPU_BATCH = 512
@@ -709,7 +709,8 @@ def device_bytes_per_object(n_targets: int, chunk_bins: int) -> int:
 def batch_size_for_memory(free_device_bytes: float, fragments_per_realization: float, n_targets: int,
                           chunk_bins: int, *, free_host_bytes: float | None = None,
                           max_batch: int = MAX_GPU_BATCH) -> int:
-    """Realizations per GPU batch that fit in MEMORY_SHARE of the free device (and host) memory.
+    """Realizations per GPU batch that fit in GPU_BATCH_MEMORY_SHARE of the free device (and host)
+    memory.
 
     Per realization the device holds device_bytes_per_object for each of its objects (one time
     chunk's bins, whatever the window's length); the host holds HOST_BYTES_PER_FRAGMENT per
@@ -717,10 +718,10 @@ def batch_size_for_memory(free_device_bytes: float, fragments_per_realization: f
     (out-of-memory halving and its one-line error are the safety net), at most max_batch.
     """
     per_object = device_bytes_per_object(n_targets, chunk_bins)
-    device = MEMORY_SHARE * free_device_bytes / max(per_object * fragments_per_realization, 1.0)
+    device = GPU_BATCH_MEMORY_SHARE * free_device_bytes / max(per_object * fragments_per_realization, 1.0)
     fit = device
     if free_host_bytes is not None:
-        host = MEMORY_SHARE * free_host_bytes / max(2.0 * HOST_BYTES_PER_FRAGMENT * fragments_per_realization, 1.0)
+        host = GPU_BATCH_MEMORY_SHARE * free_host_bytes / max(2.0 * HOST_BYTES_PER_FRAGMENT * fragments_per_realization, 1.0)
         fit = min(fit, host)
     return int(max(1, min(max_batch, math.floor(fit))))
 
@@ -733,7 +734,7 @@ def default_batch_size(setup: Setup, n_realizations: int) -> int:
     import cupy
 
     free = cupy.cuda.Device().mem_info[0] + cupy.get_default_memory_pool().free_bytes()  # CuPy's cache is free too
-    size = batch_size_for_memory(free, _expected_fragments(setup), len(setup.targets.names),
+    size = batch_size_for_memory(free, objects_per_realization(setup.scenario), len(setup.targets.names),
                                  setup.window.max_chunk_bins(), free_host_bytes=available_host_bytes())
     return int(min(n_realizations, size)) if n_realizations > 0 else size
 
@@ -748,13 +749,6 @@ def available_host_bytes() -> float | None:
     except OSError:
         pass
     return None
-
-
-def _expected_fragments(setup: Setup) -> int:
-    sc = setup.scenario
-    if sc.population is not None:
-        return len(sc.population.elements)
-    return breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
 # --- the run: batches, with the next one's host stage done while this one is estimated ------------
@@ -772,6 +766,8 @@ class HostStage:
     The HostBatch is the same whichever way (tests check)."""
 
     def __init__(self, setup: Setup, threads: bool = True, pool=None, workers: int = 1, prepare_in_worker=None):
+        if pool is not None and prepare_in_worker is None:
+            raise TypeError("HostStage: a pool needs the function its workers run (prepare_in_worker)")
         self.setup, self.pool, self.workers = setup, pool, max(1, int(workers))
         self.prepare_in_worker = prepare_in_worker
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragrisk-host") \
