@@ -15,7 +15,8 @@ import os
 import re
 import tomllib
 
-__all__ = ["EPHEMERIS_TITLE_PREFIX", "FRAGMENTS_TITLE_PREFIX", "RESULTS", "kind_of_bytes", "kind_of_file"]
+__all__ = ["EPHEMERIS", "EPHEMERIS_TITLE_PREFIX", "FRAGMENTS", "FRAGMENTS_TITLE_PREFIX", "HDF5", "RESULTS",
+           "kind_of_bytes", "kind_of_file"]
 
 #: How each fragrisk HDF5 file begins its `title` attribute (the fragments and ephemeris files).
 FRAGMENTS_TITLE_PREFIX = "fragrisk fragments"

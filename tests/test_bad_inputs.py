@@ -1040,3 +1040,18 @@ def test_sigterm_keeps_the_checkpoint_and_exits_143(base, tmp_path, dask):
                                 f"continue with the same command and --resume"], err
     assert not out.exists() and not list(out.parent.glob(".r.h5.*"))
     assert (folder / "manifest.json").exists() and len(list(folder.glob("batch_*.npz"))) >= 2
+
+
+def test_an_ephemeris_dataset_given_to_a_figure_is_named(base):
+    """The notebook path: an xarray Dataset of an ephemeris or fragments file is named as such."""
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("matplotlib")
+    from fragrisk.engine import plots
+    from fragrisk.engine.errors import InputError
+
+    for name, kind in (("ephemeris.h5", "an ephemeris file (fragrisk propagate)"),
+                       ("fragments.h5", "a fragments file (fragrisk sample)")):
+        with xr.open_dataset(base / name, engine="h5netcdf") as ds:
+            with pytest.raises(InputError) as e:
+                plots.gabbard(ds)
+        assert str(e.value).endswith(f"{name}: this is {kind}, not a results file (fragrisk run)")
