@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FragriskError, counted
+from ..errors import counted
 from ..physics.constants import DECAY_ALTITUDE_KM
 from ..physics.sgp4_numpy import MU_KM3_S2, RADIUS_EARTH_KM
 from ..results import windows as windows_mod
@@ -523,11 +523,3 @@ def draw_risk_windows(ax: Any, src: Source, compact: bool = False) -> None:
     _legend(ax, compact, loc="upper right", bbox_to_anchor=(1.0, 1.0 - strips))
     ax.grid(True, alpha=0.3)
 
-
-def check_matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise FragriskError(
-            "plots: matplotlib is not installed; install it with: pip install 'fragrisk[plot]'"
-        ) from None
