@@ -381,3 +381,16 @@ def test_plot_all_with_and_without_the_table(tmp_path, run_with_table):
         plots.encounter_timeline(old)
     msg = str(e.value)
     assert "no encounter table" in msg and "encounter_timeline figure" in msg and "\n" not in msg
+
+
+def test_a_dataset_without_the_analysis_start_is_one_line(run):
+    import xarray as xr
+
+    _, path = run
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        bare = ds.copy()
+        del bare.attrs["analysis_start"]
+        for figure in (plots.rate_vs_time, plots.summary_page):
+            with pytest.raises(InputError) as e:
+                figure(bare)
+            assert "global attribute 'analysis_start' is missing" in str(e.value)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..errors import FragriskError, InputError, counted
+from ..errors import FragriskError, counted
 from ..results import windows as windows_mod
 from ..results.summarize import PRECISION_GOAL, mean_and_error, realizations_for
 from . import draw as dr
@@ -305,8 +305,7 @@ def _check_every_figure(src: Source) -> bool:
     whether it holds the encounter table too (then its figures are drawn, and it must be whole)."""
     for figure in NEEDS:
         src.need(figure)
-    if "analysis_start" not in src.attrs:
-        raise InputError(f"{src.label}: global attribute 'analysis_start' is missing; the figures need it")
+    src.start()  # InputError (one line) where the analysis start is missing or not a time
     with_encounters = src.has_encounters()
     if with_encounters:
         src.encounters("summary")

@@ -113,12 +113,19 @@ class Source:
         except InputError:
             return None
 
+    def _start_text(self) -> str:
+        if "analysis_start" not in self.attrs:
+            raise InputError(f"{self.label}: global attribute 'analysis_start' is missing; the figures' "
+                             f"time axes need it")
+        return str(self.attrs["analysis_start"])
+
     def start(self) -> _dt.datetime:
-        return parse_utc_datetime(str(self.attrs["analysis_start"]))
+        return parse_utc_datetime(self._start_text(), where=f"{self.label}: global attribute 'analysis_start'")
 
     def utc(self, seconds: Any) -> np.ndarray:
         """Seconds since the analysis start -> numpy.datetime64[ns] UTC."""
-        return to_utc(str(self.attrs["analysis_start"]), seconds)
+        self.start()  # InputError (one line) where it is missing or not a time
+        return to_utc(self._start_text(), seconds)
 
 
 def as_source(source: Any) -> Source:
