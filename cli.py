@@ -21,7 +21,6 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 import click
 import numpy as np
@@ -34,16 +33,18 @@ from .engine.calibration.result import calibrated_toml
 from .engine.calibration.result import summary as calibration_summary
 from .engine.calibration_plots import write_report
 from .engine.cloud import sample_cloud
-from .engine.errors import DeviceMemoryError, FragriskError, InputError, Terminated, one_line
+from .engine.errors import DeviceMemoryError, FragriskError, InputError, Terminated, counted, one_line
 from .engine.files.ephemeris_file import check_window, write_ephemeris
-from .engine.files.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
+from .engine.files.fragments_file import output_format, status_counts, write_fragments_h5, write_fragments_omm
 from .engine.files.h5io import atomic_write_text, check_output_path
+from .engine.files.scenario_export import export_builtin
 from .engine.orbits.elements import load_elements
 from .engine.orbits.propagation import propagate_elements, sample_times_s
 from .engine.physics import breakup
-from .engine.plots import plot_all
+from .engine.plots import not_drawn, plot_all
 from .engine.results import merge_files, read_results
 from .engine.results import windows as enc
+from .engine.results.summarize import uncertainty_text
 from .engine.run import jobs
 from .engine.run.limits import check_propagate, check_sample
 from .engine.scenario import breakup_params, load_scenario
@@ -303,13 +304,13 @@ def _event_lines(s) -> list[str]:
     return lines
 
 
-def _scenario_lines(s) -> list[str]:
+def _scenario_lines(s, cpu_note: str | None = None) -> list[str]:
     lines = [f"scenario: {s.name} ({s.source})"]
     if s.overrides:
         lines.append(f"          with {' '.join('--set ' + o for o in s.overrides)}")
     if s.population is not None:
         el = s.population.elements
-        lines.append(f"population: {len(el):,} objects from {el.source} "
+        lines.append(f"population: {counted(len(el), 'object')} from {el.source} "
                      f"(perigees {el.perigee_km.min():,.1f} to {el.perigee_km.max():,.1f} km), "
                      f"counted as points")
     else:
@@ -323,7 +324,7 @@ def _scenario_lines(s) -> list[str]:
     lines += [f"window:   start {a.start}, {_num(a.duration_days)} days, {steps:,} steps of "
               f"{_num(a.step_s)} s, time bins of {_num(a.time_bin_s)} s",
               f"sampling: {a.realizations:,} realization{'' if a.realizations == 1 else 's'}, "
-              f"seed {a.seed}",
+              f"seed {a.seed}" + (f"; {cpu_note}" if cpu_note else ""),
               f"kernel:   {a.kernel}, radius {_num(a.kernel_radius_km)} km",
               f"output:   encounter table {a.encounters}; collision-probability histogram "
               f"{a.pc_bins_per_decade} bin{'' if a.pc_bins_per_decade == 1 else 's'} per decade"]
@@ -340,7 +341,8 @@ def info(scenario: str, device: str, max_epoch_gap_days: float | None, overrides
     """Show the backend and device, and a resolved summary of SCENARIO (default: cosmos1408)."""
     device_lines = _device_lines(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
-    lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s)]
+    cpu_note = jobs.default_realizations(s, resolve_device(device), None)[1]
+    lines = [f"fragrisk {engine.__version__}", *device_lines, "", *_scenario_lines(s, cpu_note)]
     click.echo("\n".join(lines))
     echo_warnings(s.warnings)
 
@@ -414,7 +416,8 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 @click.option("-o", "--output", required=True, metavar="PATH", help="Fragments file to write.")
 @click.option("--format", "fmt", type=click.Choice(["h5", "omm"]), default=None,
               help="h5: every fragment (HDF5); omm: the kept fragments as CCSDS OMM XML "
-                   "[default: omm for a .xml PATH, else h5].")
+                   "[default: from PATH's ending: omm for .xml or .omm, else h5; a contradiction "
+                   "is an error].")
 @click.option("--seed", type=INT, default=None, metavar="S", help="Seed (default: the scenario's).")
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace PATH if it exists.")
@@ -423,8 +426,7 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
 def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epoch_gap_days, overrides) -> None:
     """Sample N realizations of SCENARIO's breakup (default: cosmos1408) and write the fragments:
     sizes, A/m, masses, TEME states and SGP4 mean elements at the event epoch."""
-    if fmt is None:
-        fmt = "omm" if Path(output).suffix.lower() == ".xml" else "h5"
+    fmt = output_format(output, fmt)
     resolved = resolve_device(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
     if s.population is not None:
@@ -452,7 +454,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
     written = f"the {c['kept']:,} kept as OMM" if fmt == "omm" else "all, HDF5"
     click.echo(f"wrote {path} ({written}): {realizations:,} realization"
                f"{'' if realizations == 1 else 's'} of {s.name}, seed {s.analysis.seed}, device "
-               f"{resolved}, {elapsed:.2f} s: {n:,} fragments sampled, {c['kept']:,} kept, "
+               f"{resolved}, {elapsed:.2f} s: {counted(n, 'fragment')} sampled, {c['kept']:,} kept, "
                f"{c['sub_orbital']:,} sub-orbital ({pct:.1f}%), {c['hyperbolic']:,} hyperbolic, "
                f"{c['element_fit_failed']:,} fit failed, {c['deep_space']:,} deep space")
 
@@ -592,6 +594,8 @@ class _CalibrateProgress:
               help="Start a local Dask cluster of N workers (one per GPU where there are GPUs).")
 @click.option("--shard", default=None, metavar="K/N", help="Run only the K-th of N realization ranges.")
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint a stopped run left beside PATH.")
+@click.option("--fresh", is_flag=True,
+              help="Discard the checkpoint a stopped run left beside PATH and start over.")
 @click.option("--batch-size", type=INT, default=None, metavar="B",
               help="Realizations per batch (default: sized to the device).")
 @click.option("--jobs", "n_jobs", type=INT, default=None, metavar="N",
@@ -600,7 +604,7 @@ class _CalibrateProgress:
 @epoch_gap_option
 @set_option
 def run(scenario, realizations, seed, device, output, overwrite, as_json, scheduler, workers, shard,
-        resume, batch_size, n_jobs, max_epoch_gap_days, overrides) -> None:
+        resume, fresh, batch_size, n_jobs, max_epoch_gap_days, overrides) -> None:
     """Run the Monte Carlo risk analysis of SCENARIO (default: cosmos1408) and write its results."""
     resolved = resolve_device(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
@@ -623,7 +627,7 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     try:
         executor = jobs.make_executor(resolved, jobs=n_jobs, workers=workers, scheduler=scheduler)
         job = jobs.run_job(s, resolved, out, realizations=realizations, seed=seed, overwrite=overwrite,
-                           shard=shard_kn, resume=resume, batch_size=batch_size, executor=executor,
+                           shard=shard_kn, resume=resume, fresh=fresh, batch_size=batch_size, executor=executor,
                            on_progress=bar.update)
     except FragriskError:
         if made_default:  # refused: leave no trace of this run
@@ -649,17 +653,20 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
         return
     for note in job.notes:
         click.echo(f"note: {note}", err=True)
-    lines = [f"wrote {job.path}: {report['realizations']:,} realizations of {s.name}, seed "
+    lines = [f"wrote {job.path}: {counted(report['realizations'], 'realization')} of {s.name}, seed "
              f"{report['seed']}, device {job.device}, {st['elapsed_s']:.1f} s"]
     for name, t in per_target.items():
         peak = t.get("peak_rate_time_h")
         lines.append(f"  {name}: P mean {t['p_mean']:.3g}, median {t['p_median']:.3g}, "
                      f"p05 {t['p_p05']:.3g}, p95 {t['p_p95']:.3g}; mean expected collisions "
-                     f"{t['lambda_mean']:.3g}; highest rate "
-                     + (f"at hour {peak:.1f} after the start" if peak is not None else "n/a"))
+                     f"{uncertainty_text(t)}; highest rate "
+                     + (f"at {t['peak_rate_utc']} (hour {peak:.1f})" if peak is not None else "n/a"))
     if table is not None:
-        lines.append(f"  encounters: {len(table):,} passages through the kernel spheres (fragrisk encounters "
-                     f"{job.path} [--windows])")
+        lines.append(f"  encounters: {counted(len(table), 'passage')} through the kernel spheres (fragrisk "
+                     f"encounters {job.path} [--windows])")
+    if st.get("resumed_realizations"):
+        lines.append(f"  resumed: {counted(st['resumed_realizations'], 'realization')} from the checkpoint; "
+                     f"the rates below count this session's batches only")
     lines.append(f"  throughput: {st['effective_rate']:.3g} fragment-steps/s effective "
                  f"({st['fragment_steps']:,} fragment-steps), {st['raw_rate']:.3g}/s in the estimator "
                  f"({st['propagated_fragment_steps']:,} propagated after the prefilter)")
@@ -716,9 +723,12 @@ def _duration(seconds: float) -> str:
 @click.option("--format", "fmt", type=click.Choice(["png", "pdf", "svg"]), default="png", show_default=True)
 @click.option("--overwrite", is_flag=True, help="Replace figures that exist in DIR.")
 def plot(results_file, output, fmt, overwrite) -> None:
-    """Draw the figures of a results file and print their paths."""
+    """Draw the figures of a results file and print their paths (and, on stderr, those that do
+    not apply to it, with why)."""
     for path in plot_all(results_file, output, fmt, overwrite=overwrite):
         click.echo(str(path))
+    for name, why in not_drawn(results_file):
+        click.echo(f"note: {name} not drawn: {why}", err=True)
 
 
 @cli.command()
@@ -777,8 +787,7 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
         n = entry["n_encounters"]
         if show_encounters:
             rows = entry["encounters"]
-            lines.append(f"{name}: {n:,} encounter{'' if n == 1 else 's'} in {R:,} realization"
-                         f"{'' if R == 1 else 's'} (mean expected collisions {entry['mean_expected_collisions']:.3g})"
+            lines.append(f"{name}: {counted(n, 'encounter')} in {counted(R, 'realization')} (mean expected collisions {entry['mean_expected_collisions']:.3g})"
                          + (f"; the {len(rows):,} largest:" if rows else ""))
             if rows:
                 lines.append(f"  {'realization':>11}  {'fragment':>8}  {'closest approach (UTC)':<24}  "
@@ -791,10 +800,13 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
         if windows:
             w = entry["windows"]
             count = len(w["windows"])
-            lines.append(f"{name}: {count:,} window{'' if count == 1 else 's'} of {_num(width_s)} s "
-                         f"carr{'ies' if count == 1 else 'y'} {100 * w['share']:.1f} % of the mean expected collisions of the first "
-                         f"{_num(within_h)} h ({w['covered']:.3g} of {w['total']:.3g}; goal "
-                         f"{100 * share:g} %, {R:,} realizations){':' if count else ''}")
+            period_h = (w["period_s"][1] - w["period_s"][0]) / 3600.0
+            period = (f"the first {_num(within_h)} h" if period_h >= within_h - 1e-9
+                      else f"the whole {_num(round(period_h, 6))} h of the file's window")
+            lines.append(f"{name}: {counted(count, 'window')} of {_num(width_s)} s "
+                         f"carr{'ies' if count == 1 else 'y'} {100 * w['share']:.1f} % of the mean expected collisions of "
+                         f"{period} ({w['covered']:.3g} of {w['total']:.3g}; goal "
+                         f"{100 * share:g} %, {counted(R, 'realization')}){':' if count else ''}")
             if count:
                 lines.append(f"  {'start (UTC)':<24}  {'end (UTC)':<24}  {'t [h]':>7}  {'share':>7}  "
                              f"{'realizations':>12}")
@@ -804,6 +816,23 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
     click.echo("\n".join(lines))
 
 
+@cli.group("scenario")
+def scenario_group() -> None:
+    """Built-in scenarios."""
+
+
+@scenario_group.command("export")
+@click.argument("name", metavar="NAME")
+@click.argument("folder", metavar="DIR")
+@click.option("--overwrite", is_flag=True, help="Replace files that exist in DIR.")
+def scenario_export(name, folder, overwrite) -> None:
+    """Write built-in scenario NAME into DIR as NAME.toml, with the element-set files it names,
+    ready to edit and run (fragrisk run DIR/NAME.toml)."""
+    paths = export_builtin(name, folder, overwrite=overwrite)
+    click.echo(f"wrote {paths[0]} and {len(paths) - 1} element-set file{'' if len(paths) == 2 else 's'} "
+               f"beside it: {', '.join(p.name for p in paths[1:])}")
+
+
 @cli.command()
 @click.argument("shards", nargs=-1, required=True, metavar="SHARD.h5...")
 @click.option("-o", "--output", required=True, metavar="PATH", help="Merged results file.")
@@ -811,7 +840,7 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
 def merge(shards, output, overwrite) -> None:
     """Merge the shard files of one run (fragrisk run --shard K/N) into one results file."""
     path = merge_files(list(shards), output, overwrite=overwrite)
-    click.echo(f"wrote {path} from {len(shards)} shards")
+    click.echo(f"wrote {path} from {len(shards)} shard{'' if len(shards) == 1 else 's'}")
 
 
 if __name__ == "__main__":

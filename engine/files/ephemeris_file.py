@@ -32,12 +32,13 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
+from ..filekind import EPHEMERIS_TITLE_PREFIX
 from ..orbits.elements import ElementSet
 from ..orbits.propagation import SGP4_ERROR_MEANINGS, Ephemeris
 from ..timeutil import format_utc, history_stamp
 from .h5io import NetCDFDimensions, atomic_h5
 
-TITLE = "fragrisk ephemeris: SGP4 states in TEME"
+TITLE = f"{EPHEMERIS_TITLE_PREFIX}: SGP4 states in TEME"
 
 
 def write_ephemeris(path: str | os.PathLike, ephemeris: Ephemeris, elements: ElementSet,

@@ -134,7 +134,8 @@ def risk_windows(results, target=None, *, share: float = 0.9, width_s: float = 1
                  within_h: float = 24.0, start_h: float = 0.0) -> RiskWindows:
     """The shelter schedule of a run: the fewest windows of `width_s` seconds that together carry
     `share` of the mean expected collisions of `target` between start_h and start_h + within_h
-    hours after the analysis start (see `table_risk_windows`, exact).
+    hours after the analysis start (see `table_risk_windows`, exact). A period that runs past the
+    analysis window ends with it: the schedule's `period_s` is the period it covers.
 
     results: an engine.results.RunResults or a results file path. target: a target name or
     index; None for a run with one target. InputError (one line) if the results hold no
@@ -153,8 +154,9 @@ def risk_windows(results, target=None, *, share: float = 0.9, width_s: float = 1
     k = target_index(names, target, label)
     if not (within_h > 0 and math.isfinite(within_h)):
         raise InputError(f"risk windows: period of {within_h!r} h is not > 0")
+    end_s = min(3600.0 * (start_h + within_h), float(results.time_edges_s[-1]))
     return table_risk_windows(table, k, results.n_realizations_held, share=share, width_s=width_s,
-                              start_s=3600.0 * start_h, end_s=3600.0 * (start_h + within_h),
+                              start_s=3600.0 * start_h, end_s=end_s,
                               analysis_start=str(results.attrs.get("analysis_start")), target_name=names[k])
 
 

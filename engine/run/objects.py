@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 
 from .. import cloud as cloud_mod
-from ..orbits.propagation import offset_minutes
+from ..orbits.propagation import offset_minutes, propagate_elements
 from ..timeutil import minutes_between
 from .setup import Setup
 
@@ -79,7 +79,9 @@ def fragment_objects(setup: Setup, realizations):
 
 def catalog_objects(setup: Setup):
     """A [population] scenario's near-earth objects as one realization (points: Lc = 0), with the
-    same companions as fragment_objects (deep-space objects counted as status 4)."""
+    same companions as fragment_objects (deep-space objects counted as status 4). Its Gabbard
+    data are the near-earth objects' osculating orbits at the analysis start (SGP4 states there;
+    objects SGP4 has decayed by then are left out)."""
 
     el = setup.scenario.population.elements
     near = ~np.asarray(el.is_deep_space)
@@ -90,4 +92,7 @@ def catalog_objects(setup: Setup):
                        np.flatnonzero(near).astype(np.int64))
     counts = np.zeros(cloud_mod.N_STATUSES, dtype=np.int64)
     counts[cloud_mod.STATUS_KEPT], counts[cloud_mod.STATUS_DEEP_SPACE] = n, int((~near).sum())
-    return objs, counts, np.array([len(el)], dtype=np.int64), None
+    at_start = propagate_elements(objects, setup.window.start_jd, setup.window.start_fr, np.zeros(1))
+    ok = at_start.error[:, 0] == 0
+    gabbard = cloud_mod.osculating_orbit(at_start.r_km[ok, 0], at_start.v_km_s[ok, 0])
+    return objs, counts, np.array([len(el)], dtype=np.int64), gabbard
