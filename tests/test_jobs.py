@@ -495,16 +495,17 @@ def _alive(pid: int) -> bool:
 def test_progress_line_shows_realizations_rate_and_time_left(monkeypatch):
     from types import SimpleNamespace
 
-    from fragrisk import cli
+    from fragrisk.commands import common
+    from fragrisk.commands import run as run_command
 
     lines = []
-    monkeypatch.setattr(cli.click, "echo", lambda text="", nl=True, err=False: lines.append(text))
+    monkeypatch.setattr(run_command.click, "echo", lambda text="", nl=True, err=False: lines.append(text))
     clock = iter([90.0, 100.0, 110.0, 120.0])
-    bar = cli._RunProgress(enabled=True, clock=lambda: next(clock))
+    bar = run_command._RunProgress(enabled=True, clock=lambda: next(clock))
     bar.update(2, 10, None)   # the run starts, 2 realizations resumed from a checkpoint
     bar.update(4, 10, SimpleNamespace(fragment_steps=2_000_000, realization=np.arange(2)))  # 10 s later
     bar.update(6, 10, SimpleNamespace(fragment_steps=2_000_000, realization=np.arange(2)))  # 20 s later
     assert "2/10 realizations" in lines[0]
     assert "4/10 realizations, 2e+05 fragment-steps/s, 30 s left" in lines[1]
     assert "6/10 realizations, 2e+05 fragment-steps/s, 20 s left" in lines[2]
-    assert cli._duration(30) == "30 s" and cli._duration(600) == "10 min" and cli._duration(9000) == "2.5 h"
+    assert common.duration_text(30) == "30 s" and common.duration_text(600) == "10 min" and common.duration_text(9000) == "2.5 h"

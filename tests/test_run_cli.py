@@ -144,6 +144,7 @@ def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
     """A single realization that does not fit in GPU memory is a limit of the machine, not bad
     input: one line, exit code 3 (EXIT_DEVICE_MEMORY, documented in --help), nothing written."""
     from fragrisk import cli
+    from fragrisk.commands import common
     from fragrisk.engine.run import jobs
 
     def no_memory(*args, **kwargs):
@@ -156,8 +157,8 @@ def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "x.h5")])
     err = capsys.readouterr().err
-    assert exit_.value.code == cli.EXIT_DEVICE_MEMORY == 3
+    assert exit_.value.code == common.EXIT_DEVICE_MEMORY == 3
     assert err.startswith("error: GPU out of memory with a single realization (realization 3, ")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "x.h5").exists()
-    assert "3 GPU out of memory" in cli.EXIT_CODES_HELP
+    assert "3 GPU out of memory" in common.EXIT_CODES_HELP
