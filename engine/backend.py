@@ -124,7 +124,7 @@ def describe_device(device: str) -> dict:
 #: Share of the memory available now that a command may plan to use (the rest: the interpreter,
 #: libraries, the operating system's file cache, other programs): the budget of the limits that
 #: refuse a run before it starts (engine.run.limits) and of the results readers.  Not the share
-#: a GPU batch is sized to (engine.run.montecarlo.GPU_BATCH_MEMORY_SHARE), which leaves room
+#: a GPU batch is sized to (engine.run.sizing.GPU_BATCH_MEMORY_SHARE), which leaves room
 #: for CuPy's memory pool and the batch prepared meanwhile.
 COMMAND_MEMORY_SHARE = 0.8
 

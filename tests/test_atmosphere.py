@@ -395,15 +395,16 @@ def test_cuda_run_with_nrlmsis_matches_numpy(tmp_path):
     # Both devices read the same host-made drag-step tables (engine.run.drag_steps), so the
     # CUDA estimator must give what the NumPy one gives, to its usual 1e-9.
     from conftest import write_tiny_scenario
-    from fragrisk.engine.run import montecarlo
+    from fragrisk.engine.run.batches import run_batch
+    from fragrisk.engine.run.setup import make_setup
     from fragrisk.engine.scenario import load_scenario
 
     scenario = load_scenario(write_tiny_scenario(tmp_path, atmosphere="nrlmsis", duration_days=1.5,
                                                  density_sigma=0.2))
-    setup = montecarlo.make_setup(scenario, "cpu")
+    setup = make_setup(scenario, "cpu")
     reals = np.arange(3)
-    cpu = montecarlo.run_batch(setup, reals)
-    gpu = montecarlo.run_batch(dataclasses.replace(setup, device="gpu"), reals)
+    cpu = run_batch(setup, reals)
+    gpu = run_batch(dataclasses.replace(setup, device="gpu"), reals)
     np.testing.assert_allclose(gpu.by_time.sum(axis=2), cpu.by_time.sum(axis=2), rtol=1e-9, atol=0)
     np.testing.assert_array_equal(gpu.fragments_in_orbit, cpu.fragments_in_orbit)
 

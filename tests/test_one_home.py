@@ -27,7 +27,8 @@ from fragrisk import cli, engine
 from fragrisk.engine import backend
 from fragrisk.engine.errors import InputError
 from fragrisk.engine.physics import breakup
-from fragrisk.engine.run import limits, montecarlo
+from fragrisk.engine.run import limits, sizing
+from fragrisk.engine.run.window import analysis_window
 from fragrisk.engine.scenario import (
     breakup_params,
     load_scenario,
@@ -50,7 +51,7 @@ def info(*args) -> str:
 def test_info_step_count_equals_the_runs(duration_days, step_s):
     s = load_scenario("cosmos1408", [f"analysis.duration_days={duration_days}",
                                      f"analysis.step_s={step_s!r}"])
-    window = montecarlo.analysis_window(s.analysis)
+    window = analysis_window(s.analysis)
     steps = window.times_s.size - 1
     shown = re.search(r"([\d,]+) steps of", info("--set", f"analysis.duration_days={duration_days}",
                                                  "--set", f"analysis.step_s={step_s!r}"))
@@ -131,7 +132,7 @@ def test_objects_per_realization_bounds_every_sampled_realization(overrides):
     assert per.max() <= objects_per_realization(s)
     # The limits and the GPU batch sizes read this one count.
     assert limits.fragments_per_realization(s) == float(objects_per_realization(s))
-    assert not hasattr(montecarlo, "_expected_fragments")
+    assert not hasattr(sizing, "_expected_fragments")
 
 
 def test_objects_of_a_population_are_its_element_sets(tmp_path):
@@ -200,9 +201,9 @@ def test_results_written_without_history_get_the_stamp(tmp_path):
 
 # --- the memory shares ------------------------------------------------------------------------------
 def test_the_two_memory_shares_have_two_names():
-    """A command's planning budget (backend) and a GPU batch's size (montecarlo) are different
+    """A command's planning budget (backend) and a GPU batch's size (engine.run.sizing) are different
     shares; no module keeps an unqualified MEMORY_SHARE that could be taken for the other."""
-    assert 0 < montecarlo.GPU_BATCH_MEMORY_SHARE < backend.COMMAND_MEMORY_SHARE < 1
+    assert 0 < sizing.GPU_BATCH_MEMORY_SHARE < backend.COMMAND_MEMORY_SHARE < 1
     for info_ in pkgutil.walk_packages(engine.__path__, "fragrisk.engine."):
         module = importlib.import_module(info_.name)
         assert not hasattr(module, "MEMORY_SHARE"), info_.name

@@ -9,7 +9,7 @@ import dataclasses
 import math
 
 import pytest
-from fragrisk.engine.calibration import calibrate
+from fragrisk.engine.calibration import knobs as calibration_knobs
 from fragrisk.engine.errors import InputError
 from fragrisk.engine.scenario import (
     Analysis,
@@ -107,9 +107,9 @@ def test_set_types_string_fields_by_the_schema():
 
 def test_calibrates_knobs_are_the_schemas_knob_rows():
     knobs = {f.name for f in schema.EVENT if f.knob}
-    assert knobs == set(calibrate.SHAPE_KNOBS) | set(calibrate.COUNT_KNOB.values())
-    assert knobs == set(calibrate.KNOB_LABELS) and set(schema.CALIBRATION_FIELDS) == knobs
-    for name, spec in calibrate.KNOB_SPECS.items():
+    assert knobs == set(calibration_knobs.SHAPE_KNOBS) | set(calibration_knobs.COUNT_KNOB.values())
+    assert knobs == set(calibration_knobs.KNOB_LABELS) and set(schema.CALIBRATION_FIELDS) == knobs
+    for name, spec in calibration_knobs.KNOB_SPECS.items():
         f = schema.field("event", name)
         # A search range the scenario would refuse could fit a value the loader then rejects.
         assert f.ok(spec.lo) and f.ok(spec.hi), name

@@ -15,7 +15,8 @@ from fragrisk.engine.errors import InputError
 from fragrisk.engine.orbits.elements import load_elements
 from fragrisk.engine.orbits.propagation import history_set_index, propagate_target
 from fragrisk.engine.physics import sgp4_numpy as sgp4
-from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run.setup import track_targets
+from fragrisk.engine.run.window import analysis_window
 from fragrisk.engine.scenario import load_scenario
 from fragrisk.engine.timeutil import parse_utc
 from sgp4.api import Satrec
@@ -66,8 +67,8 @@ def test_station_kept_target_holds_its_mean_altitude(tmp_path):
     assert np.ptp(a) == 0.0  # B* = 0: SGP4 has no secular change of a at all
     # The run tracks it at the set's altitude (within SGP4's short-period terms, +-10 km).
     s = load_scenario(tmp_path / "kept.toml")
-    window = montecarlo.analysis_window(s.analysis)
-    track = montecarlo.track_targets(s.targets, window, "cpu")
+    window = analysis_window(s.analysis)
+    track = track_targets(s.targets, window, "cpu")
     altitude = np.linalg.norm(track.r_km[0], axis=1) - sgp4.RADIUS_EARTH_KM
     first, last = altitude[:24].mean(), altitude[-24:].mean()
     assert abs(last - first) < 1.0
@@ -79,8 +80,8 @@ def test_a_run_takes_the_iss_from_its_history(tmp_path):
     (tmp_path / "h.toml").write_text(text)
     s = load_scenario(tmp_path / "h.toml")
     assert len(s.targets[0].elements) == 46
-    window = montecarlo.analysis_window(s.analysis)
-    track = montecarlo.track_targets(s.targets, window, "cpu")
+    window = analysis_window(s.analysis)
+    track = track_targets(s.targets, window, "cpu")
     start_jd, start_fr = parse_utc(START)
     want = propagate_target(s.targets[0].elements, start_jd, start_fr, window.times_min)
     assert np.array_equal(track.r_km[0], want.r_km[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tomllib
 from pathlib import Path
 from typing import Sequence
 
@@ -45,8 +46,6 @@ def _scenario_difference(ref_text: str, text: str) -> str | None:
     """' at [event] lc_min_m (0.2 vs 0.1)': the first field where two resolved scenario texts
     differ; '' where that cannot be said (texts that are not TOML); None where they hold the
     same fields (they differ in comments only)."""
-    import tomllib
-
     try:
         a, b = tomllib.loads(ref_text), tomllib.loads(text)
     except tomllib.TOMLDecodeError:

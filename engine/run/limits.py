@@ -6,7 +6,7 @@ second: only sizes are computed, nothing is sampled or propagated), with one lin
 field responsible and says what would fit.  Without this, ``duration_days = 1e12``,
 ``step_s = 1e-9`` or ``--realizations 10**12`` failed minutes later while allocating petabytes.
 
-The footprints below are models of what engine.run.montecarlo holds at once, not measurements of one
+The footprints below are models of what engine.run's batches hold at once, not measurements of one
 run; they err on the large side by small factors, which matters only for runs near the limit.
 """
 
@@ -18,7 +18,7 @@ from ..backend import COMMAND_MEMORY_SHARE, available_memory_bytes
 from ..errors import InputError
 from ..physics import breakup
 from ..scenario import breakup_params, objects_per_realization
-from .montecarlo import CHUNK_SEGMENTS
+from .window import CHUNK_SEGMENTS
 
 #: A run estimated to take longer than this is refused: it would not finish on this machine.
 MAX_RUN_DAYS = 365.0
@@ -59,14 +59,14 @@ def _duration(seconds: float) -> str:
 
 
 def window_sizes(analysis) -> tuple[int, int]:
-    """(samples m, time bins T) of an [analysis] window, as engine.run.montecarlo.analysis_window
+    """(samples m, time bins T) of an [analysis] window, as engine.run.window.analysis_window
     makes them (engine.scenario.model.Analysis says both), computed without building them
     (Python integers: no overflow)."""
     return analysis.n_samples, analysis.n_time_bins
 
 
 def chunk_bins(analysis, m: int, bins: int) -> int:
-    """The most time bins one time chunk of the window spans (engine.run.montecarlo.time_chunks): the
+    """The most time bins one time chunk of the window spans (engine.run.window.time_chunks): the
     estimator's per-fragment rate buffer covers one chunk, not the window."""
 
     segments = min(CHUNK_SEGMENTS, max(m - 1, 1))
@@ -115,7 +115,7 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
             f"{_bytes(budget)} are available: at most about {fit:,} samples fit, e.g. step_s >= "
             f"{a.duration_days * 86400.0 / (fit - 1):.3g} or duration_days <= "
             f"{(fit - 1) * a.step_s / 86400.0:.3g}")
-    sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.run.montecarlo.size_edges_m)
+    sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.run.window.size_edges_m)
     batch = batch_size or 1
     # Batches held at once: one per CPU worker process (engine.run.pool); on the GPU, the one
     # estimated and the one prepared meanwhile.

@@ -28,7 +28,7 @@ from .derived import (
     knob_attributes,
     objects_per_realization,
 )
-from .load import builtin_names, load_scenario, scenario_from_text
+from .load import builtin_data_text, builtin_names, load_scenario, scenario_from_text
 from .model import Analysis, Event, Parent, Population, Scenario, Target, window_samples
 from .overrides import apply_overrides, parse_override
 from .schema import (
@@ -46,7 +46,7 @@ __all__ = [
     "CALIBRATION_FIELDS", "CLOUD_DV_FIELDS", "LC_MIN_RANGE_M", "MAX_EPOCH_GAP_DAYS",
     "MAX_REALIZATIONS", "MAX_SEED", "SECTIONS", "Analysis", "Event", "Parent", "Population",
     "Scenario", "Target", "analysis_attributes", "apply_overrides", "breakup_params",
-    "builtin_names", "event_attributes", "knob_attributes", "load_scenario",
+    "builtin_data_text", "builtin_names", "event_attributes", "knob_attributes", "load_scenario",
     "objects_per_realization", "parse_override", "scenario_from_text", "scenario_to_toml",
     "window_samples",
 ]

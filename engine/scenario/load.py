@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..filekind import kind_of_bytes
 from ..orbits.elements import (
     ElementSet,
     decode_text,
@@ -244,6 +245,9 @@ def scenario_from_text(text: str, source: str, base, overrides=(), *,
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        kind = kind_of_bytes(text[:65536].encode("utf-8", "replace"))
+        if kind is not None:  # a TLE or OMM file given as the scenario
+            raise InputError(f"{source}: this is {kind}, not a scenario (TOML)") from None
         raise _toml_error(exc, text, source) from None
     overrides = tuple(overrides)
     if overrides:
@@ -304,6 +308,11 @@ def builtin_names() -> tuple[str, ...]:
                         if p.name.endswith(".toml") and p.is_file()))
 
 
+def builtin_data_text(filename: str) -> str:
+    """The text of a file shipped in engine/data (a built-in scenario, an element set)."""
+    return _data_dir().joinpath(filename).read_text(encoding="utf-8")
+
+
 def load_scenario(path_or_name, overrides=(), *, max_epoch_gap_days: float | None = None) -> Scenario:
     """Load a scenario from a TOML file, or a built-in by name (e.g. ``"cosmos1408"``), with the
     command line's ``--set SECTION.FIELD=VALUE`` texts ``overrides`` applied (parse_override).
@@ -326,7 +335,7 @@ def load_scenario(path_or_name, overrides=(), *, max_epoch_gap_days: float | Non
             raw = path.read_bytes()
         except OSError as exc:
             raise InputError(f"{text_arg}: cannot read: {exc.strerror or exc}") from None
-        return scenario_from_text(decode_text(raw, text_arg), text_arg,
+        return scenario_from_text(decode_text(raw, text_arg, "a scenario (TOML)"), text_arg,
                                   Path(os.path.abspath(path)).parent, overrides,
                                   max_epoch_gap_days=max_epoch_gap_days)
     if text_arg in builtin_names():
