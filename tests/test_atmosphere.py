@@ -419,3 +419,42 @@ def test_run_with_a_missing_space_weather_file_is_one_line_and_writes_nothing(tm
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "no-such-SW.txt" in lines[0] and "cannot read" in lines[0], result.output
     assert not out.exists()
+
+
+def test_the_runs_drag_steps_are_propagate_with_drags(table):
+    # engine.run.drag_steps (the run's tables, step by step) and engine.atmosphere.drag's
+    # propagate_with_drag (what `fragrisk propagate --atmosphere nrlmsis` and the validation
+    # use) must be one propagation: the same states at the same times, element sets of
+    # different ages brought to the start through drag steps by both.
+    from fragrisk.engine.run.drag_steps import DragSteps, RunAtmosphere
+    from fragrisk.engine.run.objects import ObjectBatch
+
+    everything = debris()
+    age = offset_minutes(everything, START_JD, 0.0)
+    el = everything.take(np.unique(np.r_[np.arange(30), np.argsort(age)[-10:]]))
+    elements = {k: getattr(el, k) for k in drag.ELEMENT_NAMES}
+    epochs = el.epoch_jd + el.epoch_fr
+    offset = offset_minutes(el, START_JD, 0.0)
+    assert offset.max() > 10 * 1440 and offset.min() < 0  # up to 18 days old; some after the start
+    times = np.arange(0.0, 2 * 1440.0 + 1.0, 240.0)
+    want = drag.propagate_element_sets(elements, el.bstar, epochs, offset, START_JD, times,
+                                       drag.Atmosphere(table))
+    objs = ObjectBatch(el.sgp4_table(), np.zeros(len(el), dtype=np.int64), np.zeros(len(el)),
+                       offset.copy(), np.arange(len(el)))
+    steps = DragSteps(RunAtmosphere(drag.Atmosphere(table)), objs, START_JD, 1440.0, 0, epochs)
+    live = np.flatnonzero(~steps.down_at_start)
+    got = np.full_like(want.r_km, np.nan)
+    for k in range(2):
+        t0, t1 = 1440.0 * k, 1440.0 * (k + 1)
+        steps.begin_step(t0, t1, live)
+        js = np.flatnonzero((times >= t0) & ((times < t1) if k == 0 else (times <= t1)))
+        r, _, _ = sgp4.propagate(objs.table[:, live], objs.offset_min[live, None] + times[None, js])
+        got[live[:, None], js[None, :]] = r
+        if k == 0:
+            gone = steps.end_step(t0, t1, live)
+            live = np.setdiff1d(live, gone)
+    both = np.isfinite(want.r_km[..., 0])
+    assert np.array_equal(both, np.isfinite(got[..., 0]))  # the same objects come down, then
+    assert both.sum() > 0.7 * both.size
+    # 1e-6 km: the two add the step's start to the times in a different order
+    assert np.max(np.abs(got[both] - want.r_km[both])) < 1e-6

@@ -184,10 +184,59 @@ def step_end(coef, t_end_min) -> StepEnd:
                    n_unfitted=int(np.count_nonzero(~ok)), max_jump_km=jump)
 
 
+@dataclass(frozen=True, eq=False)
+class AtStart:
+    """Objects brought from their epochs to the start through drag steps (`advance_to_start`):
+    ``elements`` (dict of ELEMENT_NAMES (n,)) and ``tsince_min`` (n,), minutes from those
+    elements' epoch to the start (0 where the last re-fit converged; the offset itself for
+    epochs after the start, which one SGP4 segment takes back), and ``down`` (n,) bool: found
+    below the decay altitude before the start; ``max_jump_km``, ``n_unfitted`` as StepEnd's."""
+
+    elements: dict
+    tsince_min: np.ndarray
+    down: np.ndarray
+    max_jump_km: float
+    n_unfitted: int
+
+
+def advance_to_start(elements: dict, bstar_true, offset_min, start_jd: float, step_min: float,
+                     table: DensityTable) -> AtStart:
+    """Drag steps of ``step_min`` from each object's epoch up to the start (the last one shorter,
+    ending at the start), so that an element set days or weeks older than the start decays
+    through the real density of those days, not through one long SGP4 segment."""
+    el = {k: np.array(elements[k], dtype=np.float64) for k in ELEMENT_NAMES}
+    tsince = np.zeros(len(bstar_true))
+    remaining = np.array(offset_min, dtype=np.float64)  # minutes still to go to the start
+    later = remaining < 0  # epochs after the start: one segment back
+    tsince[later], remaining[later] = remaining[later], 0.0
+    bstar_true = np.asarray(bstar_true, dtype=np.float64)
+    down = np.zeros(len(bstar_true), dtype=bool)
+    jump, unfitted = 0.0, 0
+    while True:
+        idx = np.flatnonzero((remaining > 1e-9) & ~down)
+        if idx.size == 0:
+            break
+        h = np.minimum(step_min, remaining[idx])
+        jd_mid = start_jd - (remaining[idx] - 0.5 * h) / 1440.0
+        coef, _ = step_table({k: a[idx] for k, a in el.items()}, bstar_true[idx], tsince[idx], jd_mid, table)
+        end = step_end(coef, tsince[idx] + h)
+        tsince[idx] += h
+        remaining[idx] -= h
+        dest = idx[end.refitted]
+        for name in ELEMENT_NAMES:
+            el[name][dest] = end.elements[name]
+        tsince[dest] = 0.0
+        down[idx[end.down]] = True
+        jump, unfitted = max(jump, end.max_jump_km), unfitted + end.n_unfitted
+    tsince[~later] -= remaining[~later]  # 0 but for rounding; decayed objects keep their own
+    return AtStart(elements=el, tsince_min=tsince, down=down, max_jump_km=jump, n_unfitted=unfitted)
+
+
 def propagate_with_drag(elements: dict, bstar_true, offset_min, start_jd: float, times_min,
                         step_min: float, table: DensityTable, end_min: float | None = None,
                         ) -> DragPropagation:
-    """SGP4 through drag steps of ``step_min`` from the start (NumPy).
+    """SGP4 through drag steps of ``step_min``: from each object's epoch to the start
+    (`advance_to_start`), then from the start on, on one grid for all (NumPy).
 
     elements:   dict of ELEMENT_NAMES, (n,) SGP4 mean elements at each object's epoch
     bstar_true: (n,) true ballistic coefficients in B* units (1/earth radii)
@@ -200,17 +249,17 @@ def propagate_with_drag(elements: dict, bstar_true, offset_min, start_jd: float,
     n, m = len(bstar_true), t.shape[0]
     end = float(t.max() if end_min is None else end_min)
     n_steps = max(1, int(math.ceil(end / step_min - 1e-9)))
-    el = {k: np.array(elements[k], dtype=np.float64) for k in ELEMENT_NAMES}
-    tsince0 = np.array(offset_min, dtype=np.float64)
     bstar_true = np.asarray(bstar_true, dtype=np.float64)
+    at_start = advance_to_start(elements, bstar_true, offset_min, start_jd, step_min, table)
+    el, tsince0 = at_start.elements, at_start.tsince_min
     r = np.full((n, m, 3), np.nan)
     v = np.full((n, m, 3), np.nan)
     error = np.full((n, m), sgp4.ERR_DECAYED, dtype=np.int8)
-    reentry = np.full(n, np.inf)
+    reentry = np.where(at_start.down, 0.0, np.inf)
     bstar_eff = np.full((n, n_steps), np.nan)
-    alive = np.ones(n, dtype=bool)
-    max_jump = 0.0
-    unfitted = 0
+    alive = ~at_start.down
+    max_jump = at_start.max_jump_km
+    unfitted = at_start.n_unfitted
     for k in range(n_steps):
         lo, hi = k * step_min, min((k + 1) * step_min, end)
         idx = np.flatnonzero(alive)

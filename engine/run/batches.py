@@ -135,6 +135,8 @@ def estimate_chunks(setup: Setup, host: HostBatch):
     decay = np.full(n, m, dtype=np.int64)
     kernel_s, propagated, found = 0.0, 0, []
     steps = _drag_steps(setup, objs)
+    if steps is not None:
+        decay[steps.down_at_start] = 0
     for chunk, (idx, reach, _, order) in zip(w.chunks, host.screens):
         s0, s1 = chunk
         if steps is not None:  # this step's tables, then the prefilter on them

@@ -86,7 +86,13 @@ class DragSteps:
         realizations, rows = np.unique(objs.realization, return_inverse=True)
         factor = density_factors(seed, realizations, atmosphere.density_sigma)[rows]
         self.bstar_true = bstar * factor
-        self.tsince0 = np.array(objs.offset_min, dtype=np.float64)  # at the current step's start
+        # From the epochs (the event's, or the element sets') to the start, through drag steps.
+        at_start = drag.advance_to_start(self.elements, self.bstar_true, objs.offset_min,
+                                         self.start_jd, self.step_min, table)
+        self.elements = at_start.elements
+        self.tsince0 = at_start.tsince_min  # at the current step's start
+        #: (n,) bool: objects found below the decay altitude before the start
+        self.down_at_start = at_start.down
 
     def begin_step(self, t0_min: float, t1_min: float, live) -> None:
         """Tables of the objects ``live`` for the step [t0, t1] (minutes after the start)."""
