@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from sgp4.api import SatrecArray
 
 from ...kernels import sgp4_gpu
 from ..atmosphere.drag import ELEMENT_NAMES, Atmosphere, propagate_element_sets
@@ -299,8 +300,6 @@ def _near_earth_gpu(el, offset, t, out_idx, r, v, error, progress) -> None:
 
 
 def _deep_space_python_sgp4(el, start_jd, start_fr, t, out_idx, r, v, error, progress) -> None:
-    from sgp4.api import SatrecArray
-
     m = t.shape[0]
     # The sample times as split Julian dates: whole part the start's, fraction start_fr + t/1440,
     # so python-sgp4 forms tsince = (jd - jdsatepoch)*1440 + (fr - jdsatepochF)*1440 part by part.
