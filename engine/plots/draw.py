@@ -26,9 +26,11 @@ __all__ = [
     "draw_encounter_timeline",
     "draw_fragments_in_orbit",
     "draw_gabbard",
+    "draw_in_orbit_and_space_weather",
     "draw_pc_histogram",
     "draw_rate_vs_time",
     "draw_risk_windows",
+    "draw_space_weather",
     "not_applicable",
 ]
 
@@ -394,6 +396,50 @@ def draw_fragments_in_orbit(ax: Any, src: Source, compact: bool = False) -> None
     _title(ax, f"{what.capitalize()} in orbit {across} (mean over each {_bin_width(edges_s)} bin)", note, compact)
     _legend(ax, compact, loc="upper right")
     ax.grid(True, alpha=0.3)
+
+
+def draw_space_weather(ax: Any, src: Source, compact: bool = False) -> None:
+    """The drag's space weather over the window (a run with [analysis] atmosphere = "nrlmsis";
+    engine/results/variables.py SPACE_WEATHER_VARIABLES): F10.7 of each day and its 81-day mean
+    [sfu] on the left axis, the NRLMSIS 2.1 density at the recorded altitude [kg/m^3] (log) on
+    the right; the same time axis as the in-orbit panel above it."""
+    from matplotlib.ticker import LogFormatterSciNotation, NullFormatter
+
+    d = src.need("space_weather")
+    edges_s = d["time_edges_s"]
+    x = _dates(src, d["space_weather_time_s"])
+    ax.plot(x, d["f107_sfu"], color="0.55", lw=0.7, label="F10.7, daily")
+    ax.plot(x, d["f107a_sfu"], color="C1", lw=1.6, label="F10.7, 81-day mean")
+    ax.set_ylabel("F10.7 [sfu]")
+    right = ax.twinx()
+    right.plot(x, d["density_kg_m3"], color="C2", lw=1.2, label="density")
+    right.set_yscale("log")
+    right.set_ylabel("density [kg/m³]", color="C2", fontsize="small" if compact else None)
+    # Only the decades are labelled on a summary panel: over a few months the density spans
+    # less than one, and matplotlib's minor labels of a log axis then crowd it.
+    right.yaxis.set_minor_formatter(NullFormatter() if compact else LogFormatterSciNotation(labelOnlyBase=False,
+                                                                                         minor_thresholds=(2, 1)))
+    right.tick_params(axis="y", which="both", colors="C2", labelsize="x-small" if compact else None)
+    altitude = src.attrs.get("density_altitude_km")
+    at = f" at {float(altitude):g} km" if isinstance(altitude, (int, float)) else ""
+    lines = ax.get_lines() + right.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=5.5 if compact else "small",
+              framealpha=0.9, loc="upper left", ncol=3 if compact else 1)
+    _time_axis(ax, src, float(edges_s[0]), float(edges_s[-1]), compact)
+    _title(ax, f"Drag: solar flux and NRLMSIS 2.1 density{at}",
+           "" if compact else "density averaged over local time and latitude; each fragment's drag uses "
+                              "its own orbit's latitudes and altitudes", compact)
+    ax.grid(True, alpha=0.3)
+
+
+def draw_in_orbit_and_space_weather(top: Any, bottom: Any, src: Source, compact: bool = False) -> None:
+    """The in-orbit panel over the space-weather panel, one time axis (labelled below only)."""
+    draw_fragments_in_orbit(top, src, compact)
+    draw_space_weather(bottom, src, compact)
+    top.set_xlabel("")
+    top.tick_params(axis="x", labelbottom=False)
+    if compact:  # the full label is taller than the shortened panel
+        top.set_ylabel("in orbit [count]")
 
 
 def draw_encounter_timeline(ax: Any, src: Source, compact: bool = False) -> None:

@@ -110,8 +110,18 @@ def by_size(source: Any) -> Any:
 
 def fragments_in_orbit(source: Any) -> Any:
     """Fragments (a population: objects) in orbit [count] against time [UTC]: median and
-    5–95 % band across realizations. source: path, Dataset or RunResults; returns a Figure."""
-    return _single(dr.draw_fragments_in_orbit, "fragments_in_orbit", source)
+    5–95 % band across realizations; below it, for a run with the real atmosphere ([analysis]
+    atmosphere = "nrlmsis"), the F10.7 (daily, 81-day mean) and density history over the window
+    (draw_space_weather). source: path, Dataset or RunResults; returns a Figure."""
+    src = as_source(source)
+    if not src.has_space_weather():
+        return _single(dr.draw_fragments_in_orbit, "fragments_in_orbit", src)
+    src.need("fragments_in_orbit")
+    src.need("space_weather")
+    fig = _figure(FIGURE_SIZE_IN)
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    dr.draw_in_orbit_and_space_weather(top, bottom, src)
+    return fig
 
 
 def encounter_timeline(source: Any) -> Any:
@@ -303,7 +313,8 @@ def _check_every_figure(src: Source) -> bool:
     """InputError (one line) unless `src` holds what every figure of the summary page needs;
     whether it holds the encounter table too (then its figures are drawn, and it must be whole)."""
     for figure in NEEDS:
-        src.need(figure)
+        if figure != "space_weather" or src.has_space_weather():
+            src.need(figure)
     src.start()  # InputError (one line) where the analysis start is missing or not a time
     with_encounters = src.has_encounters()
     if with_encounters:
@@ -335,9 +346,16 @@ def summary_page(source: Any) -> Any:
         draws += (dr.draw_encounter_timeline, dr.draw_risk_windows)
         cells = (grid[0, 0], grid[0, 1], grid[1, 0], grid[1, 1], grid[2, 0], grid[2, 1], grid[3, :])
     for draw, cell in zip(draws, cells):
-        ax = body.add_subplot(cell)
-        draw(ax, src, compact=True)
-        ax.xaxis.label.set_fontsize("small")
-        ax.yaxis.label.set_fontsize("small")
-        ax.tick_params(which="both", labelsize="x-small")
+        if draw is dr.draw_fragments_in_orbit and src.has_space_weather():
+            inner = cell.subgridspec(2, 1, height_ratios=[3, 2], hspace=0.0)
+            axes = (body.add_subplot(inner[0]), body.add_subplot(inner[1]))
+            axes[0].sharex(axes[1])
+            dr.draw_in_orbit_and_space_weather(*axes, src, compact=True)
+        else:
+            axes = (body.add_subplot(cell),)
+            draw(axes[0], src, compact=True)
+        for ax in axes:
+            ax.xaxis.label.set_fontsize("small")
+            ax.yaxis.label.set_fontsize("small")
+            ax.tick_params(which="both", labelsize="x-small")
     return fig

@@ -14,6 +14,7 @@ from ..errors import InputError
 from ..results import VARIABLES, encounter_table, load_fields
 from ..results import windows as windows_mod
 from ..results.encounter_table import VARIABLE_NAMES as ENCOUNTER_VARIABLE_NAMES
+from ..results.variables import SPACE_WEATHER_VARIABLES
 from ..timeutil import parse_utc_datetime, to_utc
 
 __all__ = ["NEEDS", "Source", "as_source"]
@@ -26,11 +27,13 @@ NEEDS = {
     "rate_vs_time": ("target_names", "expected_collisions_by_time", "time_edges_s"),
     "by_size": ("target_names", "expected_collisions_by_size", "size_edges_m"),
     "fragments_in_orbit": ("fragments_in_orbit", "time_edges_s"),
+    # only where the source holds the space-weather history (Source.has_space_weather)
+    "space_weather": ("space_weather_time_s", "f107_sfu", "f107a_sfu", "density_kg_m3", "time_edges_s"),
     "text": ("target_names", "collision_probability", "expected_collisions", "realization",
              "time_edges_s", "expected_collisions_by_time"),
 }
 #: RunResults field -> the file variable that holds it (for messages).
-FILE_NAME = {v.field: v.name for v in VARIABLES if not v.is_derived}
+FILE_NAME = {v.field: v.name for v in VARIABLES + SPACE_WEATHER_VARIABLES if not v.is_derived}
 
 
 class Source:
@@ -73,6 +76,10 @@ class Source:
     def has_encounters(self) -> bool:
         """Whether the source holds the encounter table (empty or not)."""
         return any(v in self.fields for v in ENCOUNTER_VARIABLE_NAMES)
+
+    def has_space_weather(self) -> bool:
+        """Whether the source holds the space-weather history (a run with atmosphere "nrlmsis")."""
+        return "space_weather_time_s" in self.fields
 
     def n_encounters(self) -> int:
         return int(np.asarray(self.fields.get("encounter_realization", ())).size)

@@ -16,7 +16,7 @@ from ..files.h5io import check_output_path
 from ..timeutil import history_stamp
 from .encounter_table import EncounterTable
 from .read import read_results
-from .runresults import PER_FILE_ATTRS, RunResults, _short
+from .runresults import PER_FILE_ATTRS, SPACE_WEATHER_FIELDS, RunResults, _short
 from .write import write_results
 
 __all__ = ["merge_files", "merge_results"]
@@ -184,11 +184,24 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
         attrs=attrs,
         pc_edges_log10=ref.pc_edges_log10,
         encounters=_merged_encounters(shards, names),
+        **_space_weather_history(shards, names),
     )
     added = np.sum([s.pc_histogram for s in shards], axis=0, dtype=np.uint64)
     if not np.array_equal(added, merged.pc_histogram):  # histograms add; recomputing agrees
         raise InputError("merge: the shards' pc_histogram sums disagree with the merged data")
     return merged
+
+
+def _space_weather_history(shards: Sequence[RunResults], names: Sequence[str]) -> dict:
+    """The space-weather history of the run (every shard of one run holds the same)."""
+    ref = shards[0]
+    for s, name in zip(shards[1:], names[1:]):
+        for field in SPACE_WEATHER_FIELDS:
+            a, b = getattr(ref, field), getattr(s, field)
+            if (a is None) != (b is None) or (a is not None and not np.array_equal(a, b)):
+                raise InputError(f"{name}: its space-weather history ({field}) differs from {names[0]}'s; "
+                                 f"shards of different runs cannot be merged")
+    return {field: getattr(ref, field) for field in SPACE_WEATHER_FIELDS}
 
 
 def _merged_encounters(shards: Sequence[RunResults], names: Sequence[str]):

@@ -25,8 +25,8 @@ from ..filekind import (EPHEMERIS, EPHEMERIS_TITLE_PREFIX, FRAGMENTS, FRAGMENTS_
                         kind_of_file)
 from ..timeutil import parse_utc_datetime
 from . import encounter_table as _encounters
-from .runresults import RunResults, _attr_value, _normalize, _Problem, _short, count_pc_histogram
-from .variables import COORDINATES, ENCOUNTER_VARIABLES, VARIABLES, variable
+from .runresults import RunResults, _attr_value, _normalize, _Problem, _short, _space_weather, count_pc_histogram
+from .variables import COORDINATES, ENCOUNTER_VARIABLES, SPACE_WEATHER_VARIABLES, VARIABLES, variable
 
 __all__ = ["load_fields", "read_results"]
 
@@ -36,6 +36,8 @@ _FIELD_OF = {v.name: v.field for v in _READ}
 #: The optional encounter table's variables: kept under their file names in `fields` (their
 #: columns, e.g. expected_collisions, would collide with RunResults fields).
 _OPTIONAL = {v.name: v.name for v in ENCOUNTER_VARIABLES}
+#: The optional space-weather history's variables: read into their RunResults fields.
+_SPACE_WEATHER = {v.name: v.field for v in SPACE_WEATHER_VARIABLES}
 
 
 def _dimension_sources() -> dict[str, tuple[str, int]]:
@@ -105,6 +107,9 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
         fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(source)}
         attrs = fields.pop("attrs")
         table = fields.pop("encounters")
+        for name in _SPACE_WEATHER.values():
+            if fields[name] is None:
+                del fields[name]
         if table is not None:
             fields.update(table.to_fields())
         fields["collision_probability"] = source.collision_probability
@@ -125,7 +130,21 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
         loaded = _load_dataset(source)
     _check_shapes(loaded[2], loaded[0])
     _check_values(loaded[2], loaded[0], loaded[1])
+    _check_space_weather(loaded[2], loaded[0])
     return loaded
+
+
+def _check_space_weather(label: str, fields: dict) -> None:
+    """The space-weather history, where present, is whole and holds what it should (RunResults'
+    rule); InputError (one line) otherwise."""
+    if not any(name in fields for name in _SPACE_WEATHER.values()):
+        return
+    try:
+        fields.update(_space_weather(fields))
+    except _Problem as p:
+        file_name = {v: k for k, v in _SPACE_WEATHER.items()}
+        field = str(p).split(":", 1)[0]
+        raise InputError(f"{label}: variable {file_name.get(field, field)!r}: {str(p).split(': ', 1)[-1]}") from None
 
 
 def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
@@ -150,7 +169,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
             raise InputError(f"{label}: global attributes are damaged ({one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
-        for name in {**_FIELD_OF, **_OPTIONAL}:
+        for name in {**_FIELD_OF, **_OPTIONAL, **_SPACE_WEATHER}:
             try:  # a damaged file can fail anywhere here, even in looking a variable up
                 obj = f.get(name)
                 if obj is None or not isinstance(obj, h5py.Dataset):
@@ -167,7 +186,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 )
             elif name.endswith("_bnds"):
                 data = _edges_from_bounds(label, name, data)
-            fields[_FIELD_OF.get(name, name)] = np.asarray(data)
+            fields[_FIELD_OF.get(name, _SPACE_WEATHER.get(name, name))] = np.asarray(data)
     return fields, attrs, label
 
 
@@ -268,11 +287,13 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
         if title.startswith(prefix):
             raise InputError(f"{label}: this is {kind}, not a results file (fragrisk run)")
     fields: dict[str, np.ndarray] = {}
-    for name in {**_FIELD_OF, **_OPTIONAL}:
+    for name in {**_FIELD_OF, **_OPTIONAL, **_SPACE_WEATHER}:
         if name not in ds.variables:
             continue
         data = np.asarray(ds[name].values)
-        if name == "target":
+        if name == "space_weather_time" and data.dtype.kind in "mM":
+            data = _seconds_since_start(label, attrs, data)
+        elif name == "target":
             data = np.array([str(x) for x in data])
         elif name.endswith("_bnds"):
             if data.dtype.kind == "M":  # decoded as datetimes: back to s since analysis start
@@ -285,8 +306,19 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
             elif data.dtype.kind == "m":
                 data = data / np.timedelta64(1, "s")
             data = _edges_from_bounds(label, name, data)
-        fields[_FIELD_OF.get(name, name)] = data
+        fields[_FIELD_OF.get(name, _SPACE_WEATHER.get(name, name))] = data
     return fields, attrs, label
+
+
+def _seconds_since_start(label: str, attrs: Mapping[str, Any], data: np.ndarray) -> np.ndarray:
+    """Times xarray decoded (datetime64 or timedelta64) back to s since analysis_start."""
+    if data.dtype.kind == "m":
+        return data / np.timedelta64(1, "s")
+    if "analysis_start" not in attrs:
+        raise InputError(f"{label}: global attribute 'analysis_start' is missing")
+    start = np.datetime64(parse_utc_datetime(str(attrs["analysis_start"]), where=f"{label}: global attribute "
+                                             f"'analysis_start'").replace(tzinfo=None), "ns")
+    return (data - start) / np.timedelta64(1, "s")
 
 
 def read_results(path: str | os.PathLike) -> RunResults:

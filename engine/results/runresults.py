@@ -141,6 +141,10 @@ class RunResults:
     encounters                   engine.results.encounter_table.EncounterTable (dim `encounter`), or None
                                  (a run without the table, or a file written before it); its
                                  shares add up to expected_collisions per target and realization
+    space_weather_time_s         (D,) s since analysis_start of each day's 12:00 UTC, or None (a run
+                                 with SGP4's own atmosphere); with it, all three below (D,):
+    f107_sfu, f107a_sfu          the day's F10.7 and its 81-day mean (solar flux units, > 0)
+    density_kg_m3                the drag's density at attrs["density_altitude_km"] (> 0)
     """
 
     target_names: Any
@@ -160,6 +164,10 @@ class RunResults:
     attrs: dict = dataclasses.field(default_factory=dict)
     pc_edges_log10: Any = dataclasses.field(default_factory=lambda: DEFAULT_PC_EDGES_LOG10.copy())
     encounters: Any = None
+    space_weather_time_s: Any = None
+    f107_sfu: Any = None
+    f107a_sfu: Any = None
+    density_kg_m3: Any = None
 
     def __post_init__(self) -> None:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -278,6 +286,34 @@ def _attr_value(key: str, value: Any) -> str | int | float:
     raise _Problem(f"attrs[{key!r}]: {_short(value)} is not a str, int or float")
 
 
+#: The optional space-weather history's fields (engine/results/variables.py SPACE_WEATHER_VARIABLES).
+SPACE_WEATHER_FIELDS = ("space_weather_time_s", "f107_sfu", "f107a_sfu", "density_kg_m3")
+
+
+def _space_weather(f: dict) -> dict:
+    """The space-weather history's fields: all None, or all (D,) finite, D >= 1, the times
+    increasing and the fluxes and densities > 0; _Problem otherwise."""
+    given = [name for name in SPACE_WEATHER_FIELDS if f.get(name) is not None]
+    if not given:
+        return {name: None for name in SPACE_WEATHER_FIELDS}
+    if len(given) < len(SPACE_WEATHER_FIELDS):
+        missing = [n for n in SPACE_WEATHER_FIELDS if n not in given]
+        raise _Problem(f"{missing[0]}: missing, while {given[0]} is given (the space-weather history "
+                       f"needs all of {', '.join(SPACE_WEATHER_FIELDS)})")
+    t = np.asarray(f["space_weather_time_s"])
+    if t.ndim != 1 or t.size == 0:
+        raise _Problem(f"space_weather_time_s: shape {t.shape}; expected (day,) with at least one day")
+    out = {"space_weather_time_s": _as_float("space_weather_time_s", t, t.shape, "(day,)", nonneg=False)}
+    if (np.diff(out["space_weather_time_s"]) <= 0).any():
+        raise _Problem("space_weather_time_s: not increasing")
+    for name in SPACE_WEATHER_FIELDS[1:]:
+        a = _as_float(name, f[name], t.shape, "(day,)", nonneg=True)
+        if (a <= 0).any():
+            raise _Problem(f"{name}: holds {a[a <= 0][0]!r}; expected values > 0")
+        out[name] = a
+    return out
+
+
 def _normalize(f: dict) -> dict:
     """Convert and check every field of RunResults; raise _Problem (one line) on bad input."""
     out = dict(f)
@@ -327,6 +363,8 @@ def _normalize(f: dict) -> dict:
         out["encounters"] = _encounters.checked(f.get("encounters"), K, real, out["expected_collisions"])
     except _encounters.TableError as exc:
         raise _Problem(str(exc)) from None
+
+    out.update(_space_weather(f))
 
     apo = np.asarray(f["gabbard_apogee_km"])
     if apo.ndim != 1:

@@ -27,11 +27,18 @@ gabbard_apogee_km / gabbard_perigee_km (fragment)  float64  km (altitude)
 gabbard_period_min (fragment)              float64     min
 target_perigee_km / target_apogee_km (target)  float64  km (altitude)
 encounter_* (encounter)                    int64/float64  the encounter table (ENCOUNTER_VARIABLES)
+space_weather_time (day)                   float64     seconds since <analysis start>, 12:00 UTC
+f107 / f107a (day)                         float64     10^-22 W m-2 Hz-1 (solar flux units)
+density (day)                              float64     kg m-3 (at global attribute density_altitude_km)
 =========================================  ==========  ======================================
 
 `nv` (2), `fragment` (F) and `encounter` are dimensions without coordinate variables. The
 encounter table is optional: files written before it existed, or with [analysis] encounters =
-"none", have neither the variables nor the dimension.
+"none", have neither the variables nor the dimension. So is the space-weather history
+(SPACE_WEATHER_VARIABLES, dimension `day`): a run with [analysis] atmosphere = "nrlmsis" records
+each day's F10.7, its 81-day mean and the density the drag used at one altitude (the first
+target's mean altitude, global attribute density_altitude_km) for `fragrisk plot`; a run with
+SGP4's own atmosphere has none of them.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ __all__ = [
     "DATA_VARIABLES",
     "DIMENSIONS",
     "ENCOUNTER_VARIABLES",
+    "SPACE_WEATHER_DIMENSION",
+    "SPACE_WEATHER_VARIABLES",
     "FILE_VARIABLES",
     "TIME_UNITS",
     "VARIABLES",
@@ -150,8 +159,24 @@ VARIABLES = COORDINATES + DATA_VARIABLES
 ENCOUNTER_VARIABLES = tuple(Variable(name, (ENCOUNTER_DIMENSION,), units, long_name, field)
                             for name, field, _, units, long_name in _ENCOUNTER_COLUMNS)
 
+#: The space-weather history of a run with [analysis] atmosphere = "nrlmsis" (module docstring),
+#: on the dimension `day`, made after the encounter table's; optional like it. `field` is the
+#: RunResults field (None in a run without it).
+SPACE_WEATHER_DIMENSION = "day"
+SPACE_WEATHER_VARIABLES = (
+    Variable("space_weather_time", (SPACE_WEATHER_DIMENSION,), TIME_UNITS,
+             "12:00 UTC of each day of the window", "space_weather_time_s"),
+    Variable("f107", (SPACE_WEATHER_DIMENSION,), "10^-22 W m-2 Hz-1",
+             "observed daily 10.7 cm solar radio flux F10.7 of the day", "f107_sfu"),
+    Variable("f107a", (SPACE_WEATHER_DIMENSION,), "10^-22 W m-2 Hz-1",
+             "centred 81-day mean of F10.7", "f107a_sfu"),
+    Variable("density", (SPACE_WEATHER_DIMENSION,), "kg m-3",
+             "NRLMSIS 2.1 mass density at 12:00 UTC at the altitude density_altitude_km (global "
+             "attribute), averaged over local time and over latitude (cos-weighted)", "density_kg_m3"),
+)
+
 #: Every variable name of the file (docs and tests check their coverage against it).
-FILE_VARIABLES = tuple(v.name for v in VARIABLES + ENCOUNTER_VARIABLES)
+FILE_VARIABLES = tuple(v.name for v in VARIABLES + ENCOUNTER_VARIABLES + SPACE_WEATHER_VARIABLES)
 
 _BY_NAME = {v.name: v for v in VARIABLES}
 

@@ -19,7 +19,8 @@ from ..files.h5io import NetCDFDimensions, atomic_h5
 from ..timeutil import parse_utc_datetime
 from .encounter_table import write_h5 as write_table
 from .runresults import RunResults
-from .variables import COORDINATES, DATA_VARIABLES, DIMENSIONS, TIME_UNITS, Variable
+from .variables import (COORDINATES, DATA_VARIABLES, DIMENSIONS, SPACE_WEATHER_DIMENSION, SPACE_WEATHER_VARIABLES,
+                        TIME_UNITS, Variable)
 
 __all__ = ["write_results"]
 
@@ -84,3 +85,7 @@ def _write_h5(f: Any, r: RunResults) -> None:
         d.variable(v.name, data, v.dims, units(v), v.long_name, attrs=dict(v.attrs), **kw)
     if r.encounters is not None:
         write_table(d, r.encounters, _COMPRESS_MIN_ELEMENTS)
+    if r.space_weather_time_s is not None:
+        d.dimension(SPACE_WEATHER_DIMENSION, int(r.space_weather_time_s.size))
+        for v in SPACE_WEATHER_VARIABLES:
+            d.variable(v.name, np.asarray(getattr(r, v.field)), v.dims, units(v), v.long_name, attrs=dict(v.attrs))

@@ -21,6 +21,7 @@ import dataclasses
 import numpy as np
 
 from ..atmosphere import drag
+from ..atmosphere.density import daily_history
 from ..physics import sgp4_numpy as sgp4
 
 #: Spawn-key tag of the density factors' stream: realization r of seed s draws its factor from
@@ -117,3 +118,17 @@ class DragSteps:
             self.elements[name][dest] = end.elements[name]
         self.tsince0[dest] = 0.0
         return live[end.down]
+
+
+def space_weather_history(atmosphere: RunAtmosphere, start_jd: float, start_fr: float, end_s: float,
+                          altitude_km: float):
+    """What the results file records of the run's space weather (engine/results/variables.py
+    SPACE_WEATHER_VARIABLES): the fields (each day of the window, 12:00 UTC in s since the
+    start, the start given as a split Julian date) and the global attribute density_altitude_km."""
+    start = start_jd + start_fr
+    h = daily_history(atmosphere.air.table, start, start + end_s / 86400.0, altitude_km)
+    # Differences of the split date, to the millisecond: 12:00 UTC exactly, not to 1e-5 s.
+    noon_s = np.round(((h.noon_jd - start_jd) - start_fr) * 86400.0, 3)
+    fields = {"space_weather_time_s": noon_s, "f107_sfu": h.f107_sfu,
+              "f107a_sfu": h.f107a_sfu, "density_kg_m3": h.density_kg_m3}
+    return fields, {"density_altitude_km": round(h.altitude_km, 1)}

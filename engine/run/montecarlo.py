@@ -33,6 +33,7 @@ import numpy as np
 
 from ..results import RunResults
 from ..results.encounter_table import EncounterTable
+from . import drag_steps
 from .batches import estimate_chunks, finish_batch
 from .host_stage import HostStage
 from .setup import Setup, records_encounters
@@ -171,6 +172,13 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
     table = None
     if records_encounters(setup):
         table = EncounterTable.concat([b.encounters for b in batches])
+    weather = {}
+    if setup.atmosphere is not None:  # the first target's mean altitude stands for the window's density
+        w = setup.window
+        weather, more = drag_steps.space_weather_history(setup.atmosphere, w.start_jd, w.start_fr,
+                                                         float(w.time_edges_s[-1]),
+                                                         0.5 * float(tg.perigee_km[0] + tg.apogee_km[0]))
+        attrs = {**attrs, **more}
     return RunResults(
         target_names=np.array(tg.names), realization=cat(lambda b: b.realization, 0),
         time_edges_s=setup.window.time_edges_s, size_edges_m=setup.size_edges_m,
@@ -179,4 +187,5 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
         fragments_in_orbit=cat(lambda b: b.fragments_in_orbit, 0), n_fragments=cat(lambda b: b.n_fragments, 0),
         gabbard_apogee_km=gab[0], gabbard_perigee_km=gab[1], gabbard_period_min=gab[2],
         target_perigee_km=tg.perigee_km, target_apogee_km=tg.apogee_km, attrs=attrs,
-        pc_edges_log10=pc_edges_log10(setup.scenario.analysis.pc_bins_per_decade), encounters=table)
+        pc_edges_log10=pc_edges_log10(setup.scenario.analysis.pc_bins_per_decade), encounters=table,
+        **weather)
