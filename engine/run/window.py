@@ -42,10 +42,13 @@ class Window:
     start_fr: float
     step_s: float
     chunks: tuple = ()
+    #: times_s in minutes (set from times_s)
+    times_min: np.ndarray = dataclasses.field(init=False, repr=False, compare=False)
 
-    @property
-    def times_min(self) -> np.ndarray:
-        return self.times_s / 60.0
+    def __post_init__(self) -> None:
+        # Made once: a year of 60 s samples is half a million, and the estimator and the drag
+        # steps ask for it at every time chunk.
+        object.__setattr__(self, "times_min", self.times_s / 60.0)
 
     @property
     def n_bins(self) -> int:
