@@ -27,15 +27,19 @@ import numpy as np
 from sgp4.api import SGP4_ERRORS
 
 from .errors import InputError
+from .orbits import catalog
 from .orbits.elements import (
     DEEP_SPACE_PERIOD_MIN,
     EARTH_RADIUS_KM,
+    MAX_CATALOG_NUMBER,
     ElementSet,
     decode_text,
     parse_tle,
+    read_catalog,
     read_omm_file,
     read_tle_file,
 )
+from .orbits.propagation import propagate_elements
 from .physics import breakup
 from .physics.breakup import AM_SAMPLINGS, EVENT_TYPES, KINDS, MASS_POLICIES
 from .physics.constants import DECAY_ALTITUDE_KM
@@ -83,7 +87,15 @@ _EVENT_KEYS = ("epoch", "type", "projectile_mass_kg", "impact_velocity_km_s", "l
                "am_sampling", "mass_policy", "drag_coefficient", "drag_scale", "explosion_scale",
                "fragmenting_mass_kg", "dv_scale", "dv_sigma_log10", "cloud_dv_radial_m_s",
                "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
-_TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m",)
+#: A [[targets]] entry is one object (_ONE_TARGET_KEYS) or a catalog of them: a tle_file or
+#: omm_file of many objects, or any entry with a filter or the radius rule (_CATALOG_TARGET_KEYS:
+#: engine.orbits.catalog.select's filters, hard_body_radius_by_group).
+_ONE_TARGET_KEYS = ("name",) + _ELEMENT_KEYS + ("hard_body_radius_m", "group")
+_CATALOG_FILTER_KEYS = ("name_pattern", "norad_min", "norad_max", "altitude_min_km",
+                        "altitude_max_km")
+_CATALOG_TARGET_KEYS = _ELEMENT_KEYS + ("hard_body_radius_m", "hard_body_radius_by_group",
+                                        *_CATALOG_FILTER_KEYS)
+_TARGET_KEYS = _ONE_TARGET_KEYS + ("hard_body_radius_by_group",) + _CATALOG_FILTER_KEYS
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
                   "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade",
                   "max_epoch_gap_days")
@@ -142,11 +154,19 @@ CLOUD_DV_MAX_M_S = 1000.0
 
 @dataclass(frozen=True)
 class Target:
-    """An object whose collision risk is estimated: elements (1 object), hard-body radius in m."""
+    """An object whose collision risk is estimated: elements (1 object), hard-body radius in m,
+    and its group (the name's family, engine.orbits.catalog.group_of, unless the scenario sets
+    one)."""
 
     name: str
     elements: ElementSet
     hard_body_radius_m: float
+    group: str = ""
+
+    @property
+    def norad(self) -> int:
+        """The NORAD catalog number of its element set."""
+        return int(self.elements.satnum[0])
 
 
 @dataclass(frozen=True)
@@ -551,27 +571,152 @@ def _read_targets(value, src: str, base, start: tuple | None, warnings: list, *,
         raise InputError(f"{src}: targets = {_show(value)}: expected [[targets]] tables, "
                          f"at least one")
     targets = []
+    used: dict[str, int] = {}
     for k, item in enumerate(value, start=1):
         label = f"[[targets]] #{k}"
         if not isinstance(item, dict):
             raise InputError(f"{src}: {label} = {_show(item)}: expected a table")
-        t = _Table(item, label, src, _TARGET_KEYS)
-        elements, key = _elements(t, base)
-        _one_object(elements, t, key)
-        name = t.string("name", elements.name[0])
-        if not name.strip():
-            raise t.bad("name", "a non-empty string")
-        for j, other in enumerate(targets, start=1):
-            if other.name == name:
-                raise t.bad("name", f"a name not used by [[targets]] #{j}")
-        radius = t.number("hard_body_radius_m", ok=_positive, expect="a radius > 0 m")
-        if start is not None:
-            _check_epoch_gap(elements, start[1], start[2], max_gap_days, f"{src}: {label} {key}",
-                             f'[analysis] start = "{start[0]}"', warnings)
-            _check_in_orbit(elements, start[1], start[2], f"{src}: {label} {key}",
-                            f'at [analysis] start = "{start[0]}"')
-        targets.append(Target(name=name, elements=elements, hard_body_radius_m=radius))
+        if any(key in item for key in _CATALOG_FILTER_KEYS + ("hard_body_radius_by_group",)):
+            entry = _read_catalog_targets(item, label, src, base, start, warnings, max_gap_days)
+        elif _names_a_catalog(item, label, src, base):
+            entry = _read_catalog_targets(item, label, src, base, start, warnings, max_gap_days)
+        else:
+            t = _Table(item, label, src, _ONE_TARGET_KEYS)
+            elements, key = _elements(t, base)
+            entry = [_read_one_target(t, elements, key, src, label, start, warnings, max_gap_days)]
+        for target in entry:
+            j = used.get(target.name)
+            if j is not None and len(entry) == 1 and "name" in item:
+                raise _Table(item, label, src, _ONE_TARGET_KEYS).bad(
+                    "name", f"a name not used by [[targets]] #{j}")
+            if j is not None:
+                raise InputError(f"{src}: {label}: the target name {_show(target.name)} is used by "
+                                 f"[[targets]] #{j}: expected a name not used by [[targets]] #{j}")
+            used[target.name] = k
+            targets.append(target)
     return tuple(targets)
+
+
+def _names_a_catalog(item: dict, label: str, src: str, base) -> bool:
+    """Whether a [[targets]] entry without filters names a file of more than one object."""
+    t = _Table(item, label, src, _TARGET_KEYS)
+    keys = [k for k in ("tle_file", "omm_file") if t.has(k)]
+    if len(keys) != 1 or t.has("tle") or not isinstance(item[keys[0]], str):
+        return False   # _elements says what is wrong
+    path = _resolve(base, item[keys[0]])
+    if not path.is_file():
+        return False
+    try:
+        elements, dropped = read_catalog(path)
+    except InputError:
+        return False   # the one-object reader gives the message
+    return len(elements) + len(dropped) > 1
+
+
+def _read_one_target(t: _Table, elements: ElementSet, key: str, src: str, label: str,
+                     start: tuple | None, warnings: list, max_gap_days: float) -> Target:
+    _one_object(elements, t, key)
+    name = t.string("name", elements.name[0])
+    if not name.strip():
+        raise t.bad("name", "a non-empty string")
+    radius = t.number("hard_body_radius_m", ok=_positive, expect="a radius > 0 m")
+    group = t.string("group", catalog.group_of(name))
+    if not group.strip():
+        raise t.bad("group", "a non-empty string")
+    if start is not None:
+        _check_epoch_gap(elements, start[1], start[2], max_gap_days, f"{src}: {label} {key}",
+                         f'[analysis] start = "{start[0]}"', warnings)
+        _check_in_orbit(elements, start[1], start[2], f"{src}: {label} {key}",
+                        f'at [analysis] start = "{start[0]}"')
+    return Target(name=name, elements=elements, hard_body_radius_m=radius, group=group)
+
+
+def _read_catalog_targets(item: dict, label: str, src: str, base, start: tuple | None,
+                          warnings: list, max_gap_days: float) -> list:
+    """The targets of a [[targets]] entry that names a catalog: its objects that pass the filters
+    (engine.orbits.catalog.select), each with the entry's hard-body radius or, where the
+    hard_body_radius_by_group table names its group, that radius.  Objects SGP4 cannot start,
+    element sets farther than max_gap_days from the start and objects not in orbit at the start
+    are left out with one warning line each (a catalog always holds a few)."""
+    t = _Table(item, label, src, _CATALOG_TARGET_KEYS)
+    if t.has("tle"):
+        raise InputError(f"{src}: {label}: a catalog of targets comes from tle_file or omm_file, "
+                         f"not tle")
+    key = next((k for k in ("tle_file", "omm_file") if t.has(k)), None)
+    if key is None:
+        raise InputError(f"{src}: missing required field {t.field('tle_file')} (or omm_file): "
+                         f"the catalog the filters choose from")
+    path, where = _element_file(t, base, key)
+    try:
+        elements, dropped = read_catalog(path)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if dropped:
+        warnings.append(f"{where}: {len(dropped)} object(s) SGP4 cannot start left out, e.g. "
+                        f"{dropped[0][2]} (NORAD {dropped[0][1]}): {dropped[0][3]}")
+    filters = {}
+    for name in ("norad_min", "norad_max"):
+        filters[name] = t.integer(name, None, ok=lambda x: 0 <= x <= MAX_CATALOG_NUMBER,
+                                  expect=f"a catalog number from 0 to {MAX_CATALOG_NUMBER:,}")
+    for name in ("altitude_min_km", "altitude_max_km"):
+        filters[name] = t.number(name, None, ok=lambda x: -EARTH_RADIUS_KM < x < 1e6,
+                                 expect="an altitude in km")
+    filters["name_pattern"] = t.string("name_pattern", None)
+    keep = catalog.select(elements, **filters)
+    radius = t.number("hard_body_radius_m", ok=_positive, expect="a radius > 0 m")
+    by_group = item.get("hard_body_radius_by_group", {})
+    if not isinstance(by_group, dict):
+        raise t.bad("hard_body_radius_by_group", 'a table of radii in m by group, e.g. '
+                                                 '{ STARLINK = 5.0, FLOCK = 1.0 }')
+    for group, r in by_group.items():
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not (math.isfinite(r) and r > 0):
+            raise InputError(f"{src}: {label} hard_body_radius_by_group.{group} = {_show(r)}: "
+                             f"expected a radius > 0 m")
+    selected = elements.take(keep)
+    if start is not None and len(selected):
+        selected = _in_orbit_at_start(selected, start, where, max_gap_days, warnings)
+    if not len(selected):
+        raise InputError(f"{where}: no object of the {len(elements) + len(dropped):,} in the file passes the "
+                         f"filters (and is in orbit at the start)")
+    names = catalog.unique_names(selected.name, selected.satnum)
+    groups = [catalog.group_of(n) for n in selected.name]
+    return [Target(name=names[i], elements=selected.take([i]),
+                   hard_body_radius_m=float(by_group.get(groups[i], radius)), group=groups[i])
+            for i in range(len(selected))]
+
+
+def _element_file(t: _Table, base, key: str):
+    """(path, field text for messages) of an element set file named in table ``t``."""
+    value = t.string(key)
+    where = f"{t.src}: {t.field(key)}{_from_set(t.src, t.label, key)}"
+    path = _resolve(base, value)
+    if not path.is_file():
+        why = ("is a folder" if path.is_dir() else
+               "not a regular file" if path.exists() else "file not found")
+        raise InputError(f"{where} = {_show(value)}: {why} ({path})")
+    return path, where
+
+
+def _in_orbit_at_start(elements: ElementSet, start: tuple, where: str, max_gap_days: float,
+                       warnings: list) -> ElementSet:
+    """The objects of a catalog whose element sets are within max_gap_days of the start and that
+    SGP4 puts above DECAY_ALTITUDE_KM there; a warning line for each kind left out."""
+    _, jd, fr = start
+    gap = np.abs((elements.epoch_jd - jd) + (elements.epoch_fr - fr))
+    near = gap <= max_gap_days
+    if not near.all():
+        warnings.append(f"{where}: {int((~near).sum())} object(s) with element sets more than "
+                        f"[analysis] max_epoch_gap_days = {max_gap_days:g} from the start left out")
+    elements = elements.take(near)
+    if not len(elements):
+        return elements
+    eph = propagate_elements(elements, jd, fr, np.zeros(1), device="cpu")
+    altitude = np.linalg.norm(eph.r_km[:, 0], axis=1) - EARTH_RADIUS_KM
+    with np.errstate(invalid="ignore"):
+        alive = (eph.error[:, 0] == 0) & (altitude >= DECAY_ALTITUDE_KM)
+    if not alive.all():
+        warnings.append(f"{where}: {int((~alive).sum())} object(s) not in orbit at the start left out")
+    return elements.take(alive)
 
 
 def _max_epoch_gap(data, src: str, override) -> float:
@@ -981,7 +1126,7 @@ def scenario_to_toml(s: Scenario) -> str:
     if s.population is not None:
         table("[population]", [], tuple(_element_lines(s.population.elements, "[population]")))
     for k, t in enumerate(s.targets, start=1):
-        table("[[targets]]", [("hard_body_radius_m", t.hard_body_radius_m)],
+        table("[[targets]]", [("hard_body_radius_m", t.hard_body_radius_m), ("group", t.group)],
               (f"name = {_toml_str(t.name)}",
                *_element_lines(t.elements, f"[[targets]] #{k}")))
     a = s.analysis
