@@ -50,6 +50,13 @@ from .timeutil import format_utc, minutes_between, parse_utc
 KERNELS = ("sphere",)
 ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
 PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
+#: [analysis] screen: how fragments meet targets. "grid": the screen (engine/orbits/screening.py,
+#: cost of the close pairs, conjunctions counted); "all-pairs": every fragment against every
+#: target (the fused CUDA kernel on a GPU); "auto": the grid where conjunctions are counted or
+#: there are more than SCREEN_AUTO_TARGETS targets.
+SCREEN_CHOICES = ("auto", "grid", "all-pairs")
+SCREEN_AUTO_TARGETS = 16
+MAX_CONJUNCTION_THRESHOLDS = 16
 
 LC_MIN_RANGE_M = (0.001, 1.0)         # the SBM's size range of validity for the cumulative law
 #: Default of [analysis] max_epoch_gap_days: the longest time allowed between an element set's
@@ -98,7 +105,7 @@ _CATALOG_TARGET_KEYS = _ELEMENT_KEYS + ("hard_body_radius_m", "hard_body_radius_
 _TARGET_KEYS = _ONE_TARGET_KEYS + ("hard_body_radius_by_group",) + _CATALOG_FILTER_KEYS
 _ANALYSIS_KEYS = ("start", "duration_days", "step_s", "realizations", "seed", "kernel",
                   "kernel_radius_km", "time_bin_s", "encounters", "pc_bins_per_decade",
-                  "max_epoch_gap_days")
+                  "max_epoch_gap_days", "conjunction_thresholds_km", "screen")
 _POPULATION_KEYS = _ELEMENT_KEYS
 
 # --- the data model ----------------------------------------------------------------------------
@@ -186,6 +193,8 @@ class Analysis:
     encounters: str = "all"
     pc_bins_per_decade: int = 10
     max_epoch_gap_days: float = MAX_EPOCH_GAP_DAYS
+    conjunction_thresholds_km: tuple = ()
+    screen: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -779,7 +788,35 @@ def _read_analysis(data: dict | None, src: str, event: Event | None,
             ok=lambda x: PC_BINS_PER_DECADE_RANGE[0] <= x <= PC_BINS_PER_DECADE_RANGE[1],
             expect="an integer from {} to {}".format(*PC_BINS_PER_DECADE_RANGE)),
         max_epoch_gap_days=max_gap_days,
+        conjunction_thresholds_km=_thresholds(t),
+        screen=t.string("screen", "auto", choices=SCREEN_CHOICES),
     )
+
+
+def _thresholds(t: _Table) -> tuple:
+    """[analysis] conjunction_thresholds_km: increasing distances > 0 km (at most
+    MAX_CONJUNCTION_THRESHOLDS); () where not given."""
+    if not t.has("conjunction_thresholds_km"):
+        return ()
+    value = t.data["conjunction_thresholds_km"]
+    expect = (f"a list of increasing distances > 0 km, at most {MAX_CONJUNCTION_THRESHOLDS} "
+              f"and at most 1,000 km, e.g. [1, 5, 10]")
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_CONJUNCTION_THRESHOLDS:
+        raise t.bad("conjunction_thresholds_km", expect)
+    if any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in value):
+        raise t.bad("conjunction_thresholds_km", expect)
+    out = tuple(float(x) for x in value)
+    if not all(math.isfinite(x) and 0 < x <= 1000.0 for x in out) or list(out) != sorted(set(out)):
+        raise t.bad("conjunction_thresholds_km", expect)
+    return out
+
+
+def uses_screen(scenario) -> bool:
+    """Whether a run of the scenario takes the screened estimator ([analysis] screen)."""
+    a = scenario.analysis
+    if a.screen != "auto":
+        return a.screen == "grid"
+    return bool(a.conjunction_thresholds_km) or len(scenario.targets) > SCREEN_AUTO_TARGETS
 
 
 def _read_population(data: dict, src: str, base) -> Population:
@@ -1073,6 +1110,8 @@ def _toml_value(v) -> str:
         return repr(v)
     if isinstance(v, str):
         return _toml_str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} to a scenario")
 
 
@@ -1135,7 +1174,9 @@ def scenario_to_toml(s: Scenario) -> str:
         ("realizations", a.realizations), ("seed", a.seed), ("kernel", a.kernel),
         ("kernel_radius_km", a.kernel_radius_km), ("time_bin_s", a.time_bin_s),
         ("encounters", a.encounters), ("pc_bins_per_decade", a.pc_bins_per_decade),
-        ("max_epoch_gap_days", a.max_epoch_gap_days)])
+        ("max_epoch_gap_days", a.max_epoch_gap_days),
+        ("conjunction_thresholds_km", list(a.conjunction_thresholds_km) or None),
+        ("screen", a.screen)])
     return "\n".join(out)
 
 

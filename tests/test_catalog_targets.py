@@ -103,3 +103,41 @@ hard_body_radius_m = 2.0''')
     assert r.target_norad.tolist() == [t.norad for t in s.targets]
     assert r.target_group.tolist() == [t.group for t in s.targets]
     assert "STARLINK" in r.target_group.tolist()
+
+
+def test_screened_run_gives_the_all_pairs_results_and_counts_conjunctions(tmp_path):
+    """The same scenario through the grid screen and through the all-pairs estimator: the same
+    expected collisions (per target, time and size bin) and encounter table; the grid's run also
+    counts conjunctions, one per encounter below the kernel radius at most."""
+    targets = f'''tle_file = "{SAMPLE}"
+altitude_min_km = 350
+altitude_max_km = 700
+hard_body_radius_m = 20.0'''
+    out = {}
+    for screen in ("grid", "all-pairs"):
+        path = write_scenario(tmp_path, targets, duration_days=0.25)
+        text = path.read_text().replace("max_epoch_gap_days = 30",
+                                        f'max_epoch_gap_days = 30\nscreen = "{screen}"\n'
+                                        f"conjunction_thresholds_km = [1, 5, 10]" if screen == "grid"
+                                        else f'max_epoch_gap_days = 30\nscreen = "{screen}"')
+        path.write_text(text)
+        out[screen] = tmp_path / f"{screen}.h5"
+        result = CliRunner().invoke(cli.cli, ["run", str(path), "--device", "cpu", "-o", str(out[screen])],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    grid, pairs = read_results(out["grid"]), read_results(out["all-pairs"])
+    assert pairs.conjunctions is None and grid.conjunctions is not None
+    assert grid.expected_collisions.sum() > 0
+    # Sums of the same chords in another order: 1e-12 relative.
+    np.testing.assert_allclose(grid.expected_collisions_by_time, pairs.expected_collisions_by_time,
+                               rtol=1e-12, atol=1e-30)
+    np.testing.assert_allclose(grid.expected_collisions_by_size, pairs.expected_collisions_by_size,
+                               rtol=1e-12, atol=1e-30)
+    np.testing.assert_array_equal(grid.fragments_in_orbit, pairs.fragments_in_orbit)
+    assert len(grid.encounters) == len(pairs.encounters)
+    np.testing.assert_allclose(grid.encounters.miss_km, pairs.encounters.miss_km, rtol=0, atol=1e-9)
+    counts = grid.conjunctions.sum(axis=(1, 2))                # (K, C)
+    assert (np.diff(counts, axis=1) >= 0).all() and counts[:, -1].sum() > 0
+    # Each conjunction below 10 km is a minimum inside a 10 km kernel sphere: a passage's.
+    per_target = np.bincount(grid.encounters.target, minlength=grid.n_targets)
+    assert (counts[:, -1] <= per_target + 1).all()

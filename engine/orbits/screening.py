@@ -75,6 +75,8 @@ class ScreenResult:
     decay: np.ndarray
     conjunctions: Conjunctions
     close_pairs: int
+    #: the positive chords one by one: (row, target, segment, length_km), each (S,)
+    segments: tuple = ()
 
 
 class TargetStates:
@@ -126,7 +128,8 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
     step_s = float(times_min[1] - times_min[0]) * 60.0 if m > 1 else 0.0
     decay = np.full(n, m, dtype=np.int64)
     if n == 0 or m < 2:
-        return ScreenResult(Passages.empty(), decay, Conjunctions.empty(), 0)
+        z = np.zeros(0, dtype=np.int64)
+        return ScreenResult(Passages.empty(), decay, Conjunctions.empty(), 0, (z, z, z, np.zeros(0)))
     states_t = TargetStates(targets, start_jd, start_fr)
     v_frag = screen_mod.speed_bounds_km_s(table, offset_min + times_min[0], offset_min + times_min[-1])
     v_targ = np.full(K, screen_mod.UNIVERSAL_SPEED_KM_S)
@@ -184,14 +187,15 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
                 take = (g0 < 0.0) & (g1 >= 0.0) & (lower <= thr)
             brackets.append((fi[take], ki[take], seg[take] + s0))
         s0 = s1
-    passages = Passages.from_segments(*(np.concatenate(x) for x in zip(*chords))) if chords else Passages.empty()
+    segments = tuple(np.concatenate(x) for x in zip(*chords))
+    passages = Passages.from_segments(*segments)
     conj = Conjunctions.empty()
     if brackets:
         fi, ki, s = (np.concatenate(x) for x in zip(*brackets))
         if fi.size:
             conj = refine_conjunctions(table, offset_min, times_min, states_t, fi, ki, s)
             conj = conj.take(np.flatnonzero(conj.miss_km < thr))
-    return ScreenResult(passages, decay, conj, int(found))
+    return ScreenResult(passages, decay, conj, int(found), segments)
 
 
 def refine_conjunctions(table, offset_min, times_min, target_states: TargetStates, row, target, segment) -> Conjunctions:

@@ -35,7 +35,7 @@ from ..results import encounter_table as encounters
 from ..results import write_results
 from ..scenario import MAX_SEED, knob_attributes, scenario_to_toml
 from ..timeutil import format_utc
-from . import montecarlo
+from . import montecarlo, screened
 from .distributed import DaskExecutor
 from .limits import check_run
 from .pool import ProcessPool
@@ -301,7 +301,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
               parallel=parallel)
     todo = shard_realizations(n_total, shard)
     start = time.perf_counter()
-    setup = montecarlo.make_setup(scenario, device)
+    setup = screened.attach(montecarlo.make_setup(scenario, device))
 
     manifest = _manifest(scenario, device, todo)
     previous = []

@@ -185,6 +185,9 @@ class Setup:
     size_edges_m: np.ndarray
     kernel_radius_km: float
     use_prefilter: bool = True
+    #: Another estimator stage (estimate_chunks and finish_batch of its own, e.g.
+    #: engine.run.screened's), or None: this module's.
+    estimator: object = None
 
 
 def make_setup(scenario, device: str, use_prefilter: bool = True, chunk_segments: int = CHUNK_SEGMENTS) -> Setup:
@@ -210,6 +213,7 @@ class BatchResult:
     kernel_s: float                    # time in the estimator proper
     encounters: object = None          # engine.results.encounter_table.EncounterTable, None when not recorded
     host_s: float = 0.0                # time in the host stage (sampling, fit, table, prefilter)
+    conjunctions: object = None        # (K, R, D, C) int64 counts (engine.run.screened), None when not counted
 
 
 @dataclasses.dataclass
@@ -604,6 +608,8 @@ def estimate_chunks(setup: Setup, host: HostBatch):
     (or add up across chunks where a bin is longer than a chunk). Returns by_time (R, K, T),
     totals (n, K) per object of host.objs, decay (n,), fragment-samples propagated, seconds, and
     the passages (rows index host.objs; None where encounters are not recorded)."""
+    if setup.estimator is not None:
+        return setup.estimator.estimate_chunks(setup, host)
     w = setup.window
     realizations, objs = host.realization, host.objs
     n, K, T, m = objs.lc_m.size, len(setup.targets.names), w.n_bins, w.times_s.size
@@ -644,6 +650,8 @@ def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
 
 def finish_batch(setup: Setup, host: HostBatch, estimated) -> BatchResult:
     """A batch's aggregates and encounter table (host only) from estimate_chunks' output."""
+    if setup.estimator is not None:
+        return setup.estimator.finish_batch(setup, host, estimated)
     by_time, totals, decay, propagated, kernel_s, found = estimated
     by_time, by_size, in_orbit = aggregate(host.realization, host.objs, by_time, totals, decay, setup.window,
                                            setup.size_edges_m, host.never_decay)
@@ -944,6 +952,15 @@ class RunOutput:
                     status_counts=np.sum([x.status_counts for x in b], axis=0).tolist())
 
 
+def _conjunction_fields(setup: Setup, batches) -> dict:
+    """RunResults' conjunction fields of the batches (none where they are not counted)."""
+    if not batches or batches[0].conjunctions is None:
+        return {}
+    counts = np.concatenate([b.conjunctions for b in batches], axis=1)
+    return dict(conjunction_thresholds_km=np.array(setup.scenario.analysis.conjunction_thresholds_km),
+                conjunction_days=np.arange(counts.shape[2], dtype=np.float64), conjunctions=counts)
+
+
 def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
     """Concatenate batches in realization order into engine.results.RunResults."""
     batches = sorted(output.batches, key=lambda b: int(b.realization[0]))
@@ -966,4 +983,5 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
         target_perigee_km=tg.perigee_km, target_apogee_km=tg.apogee_km, attrs=attrs,
         target_norad=np.array([t.norad for t in setup.scenario.targets], dtype=np.int64),
         target_group=np.array([t.group for t in setup.scenario.targets]),
+        **_conjunction_fields(setup, batches),
         pc_edges_log10=pc_edges_log10(setup.scenario.analysis.pc_bins_per_decade), encounters=table)
