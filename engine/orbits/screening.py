@@ -36,6 +36,10 @@ from .propagation import offset_minutes, propagate_elements
 #: Objects x samples of states held per block (fragments' and targets' positions and
 #: velocities, float64): about 200 MB.
 BLOCK_POINTS = 4_000_000
+#: Close (fragment, target, sample) triples a block aims at (their int64 keys, sorted), and
+#: segments evaluated at once (their relative states: about 200 bytes each).
+PAIRS_PER_BLOCK = 20_000_000
+SEGMENTS_PER_SLICE = 1 << 20
 
 
 @dataclasses.dataclass
@@ -137,7 +141,8 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
     if near.any():
         v_targ[near] = screen_mod.speed_bounds_km_s(states_t.table[:, near], states_t.offset_min[near] + times_min[0],
                                                     states_t.offset_min[near] + times_min[-1])
-    block = int(max(2, min(m, block_points // max(n + K, 1))))
+    block_max = int(max(2, min(m, block_points // max(n + K, 1))))
+    block = block_max
     chords, brackets, found = [], [], 0
     s0 = 0
     while s0 < m - 1:
@@ -163,29 +168,24 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
             ia, ik, j = (x.ravel() for x in np.meshgrid(np.arange(n), np.arange(K), np.arange(t.size),
                                                          indexing="ij"))
         found += ia.size
-        # Segments on either side of each close sample (local segment index), each once.
-        seg = np.concatenate([j - 1, j])
-        fi, ki = np.concatenate([ia, ia]), np.concatenate([ik, ik])
-        ok = (seg >= 0) & (seg < t.size - 1)
-        key = np.unique((fi[ok] * K + ki[ok]) * (t.size - 1) + seg[ok])
-        seg = key % (t.size - 1)
-        pair = key // (t.size - 1)
-        fi, ki = pair // K, pair % K
-        d0 = rf[fi, seg] - rt[ki, seg]
-        d1 = rf[fi, seg + 1] - rt[ki, seg + 1]
-        length = risk.chord_length_km(d0, d1, kernel_radius_km)
-        pos = length > 0.0
-        chords.append((fi[pos], ki[pos], seg[pos] + s0, length[pos]))
-        if thr > 0.0:
-            w0 = vf[fi, seg] - vt[ki, seg]
-            w1 = vf[fi, seg + 1] - vt[ki, seg + 1]
-            with np.errstate(invalid="ignore"):
-                g0 = np.einsum("ij,ij->i", d0, w0)
-                g1 = np.einsum("ij,ij->i", d1, w1)
-                lower = 0.5 * (np.linalg.norm(d0, axis=1) + np.linalg.norm(d1, axis=1)
-                               - (v_frag[fi] + v_targ[ki]) * step_s)
-                take = (g0 < 0.0) & (g1 >= 0.0) & (lower <= thr)
-            brackets.append((fi[take], ki[take], seg[take] + s0))
+        for fi, ki, seg in _segments_of_close_pairs(ia, ik, j, K, t.size):
+            d0 = rf[fi, seg] - rt[ki, seg]
+            d1 = rf[fi, seg + 1] - rt[ki, seg + 1]
+            length = risk.chord_length_km(d0, d1, kernel_radius_km)
+            pos = length > 0.0
+            chords.append((fi[pos], ki[pos], seg[pos] + s0, length[pos]))
+            if thr > 0.0:
+                w0 = vf[fi, seg] - vt[ki, seg]
+                w1 = vf[fi, seg + 1] - vt[ki, seg + 1]
+                with np.errstate(invalid="ignore"):
+                    g0 = np.einsum("ij,ij->i", d0, w0)
+                    g1 = np.einsum("ij,ij->i", d1, w1)
+                    lower = 0.5 * (np.linalg.norm(d0, axis=1) + np.linalg.norm(d1, axis=1)
+                                   - (v_frag[fi] + v_targ[ki]) * step_s)
+                    take = (g0 < 0.0) & (g1 >= 0.0) & (lower <= thr)
+                brackets.append((fi[take], ki[take], seg[take] + s0))
+        # The next block's length: about PAIRS_PER_BLOCK close pairs (their keys are held at once).
+        block = int(min(block_max, max(2, block * PAIRS_PER_BLOCK / max(ia.size, 1))))
         s0 = s1
     segments = tuple(np.concatenate(x) for x in zip(*chords))
     passages = Passages.from_segments(*segments)
@@ -196,6 +196,24 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
             conj = refine_conjunctions(table, offset_min, times_min, states_t, fi, ki, s)
             conj = conj.take(np.flatnonzero(conj.miss_km < thr))
     return ScreenResult(passages, decay, conj, int(found), segments)
+
+
+def _segments_of_close_pairs(ia, ik, j, n_targets: int, samples: int):
+    """The segments (local index s: samples s, s+1) on either side of each close (fragment,
+    target, sample), each once, in slices of SEGMENTS_PER_SLICE: yields (fragment, target, s)."""
+    key = (ia * n_targets + ik) * samples + j
+    key.sort()
+    local = key % samples
+    right = key[local < samples - 1]                       # segment j of a close sample j
+    before = key - 1                                       # segment j - 1, unless sample j - 1 is close too
+    at = np.searchsorted(key, before)
+    listed = (at < key.size) & (key[np.minimum(at, key.size - 1)] == before)
+    left = before[(local >= 1) & ~listed]
+    for part in (right, left):
+        for lo in range(0, part.size, SEGMENTS_PER_SLICE):
+            k = part[lo:lo + SEGMENTS_PER_SLICE]
+            pair, seg = k // samples, k % samples
+            yield pair // n_targets, pair % n_targets, seg
 
 
 def refine_conjunctions(table, offset_min, times_min, target_states: TargetStates, row, target, segment) -> Conjunctions:

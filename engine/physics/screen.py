@@ -39,6 +39,9 @@ UNIVERSAL_SPEED_KM_S = risk.SPEED_MARGIN * math.sqrt(2.0 * sgp4.MU_KM3_S2 / DECA
 #: Points (objects x samples) of the fragments looked up at once: bounds the temporaries
 #: (27 lookups each) to some hundreds of MB whatever the run.
 POINTS_PER_LOOKUP = 1 << 18
+#: Candidate pairs (a point and the b points of one of its cells) checked at once: about 100
+#: bytes each in temporaries.
+PAIRS_PER_SLICE = 1 << 21
 _OFFSETS = np.array([(dx, dy, dz) for dx in (-1, 0, 1) for dy in (-1, 0, 1) for dz in (-1, 0, 1)],
                     dtype=np.int64)
 
@@ -118,22 +121,33 @@ def close_pairs(a_km, b_km, radius_km: float):
         at = np.searchsorted(cells, q)
         at_c = np.minimum(at, cells.size - 1)
         hit = cells[at_c] == q
-        point = np.repeat(np.arange(a_obj.size), offsets.size)[hit]
-        start, n = first[at_c[hit]], count[at_c[hit]]
-        if n.size == 0:
-            continue
-        total = int(n.sum())
-        owner = np.repeat(np.arange(n.size), n)
-        pos = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + start[owner]
-        b_row = order[pos]
-        pa = point[owner]
-        ia, t = a_obj[pa], a_t[pa]
-        ib = b_obj[b_row]
-        d = a_km[ia, t] - b_km[ib, t]
-        near = np.einsum("ij,ij->i", d, d) <= cell * cell
-        out[0].append(ia[near])
-        out[1].append(ib[near])
-        out[2].append(t[near])
+        point_all = np.repeat(np.arange(a_obj.size), offsets.size)[hit]
+        start_all, n_all = first[at_c[hit]], count[at_c[hit]]
+        # The candidates (a point against every b point of a cell) in slices of PAIRS_PER_SLICE,
+        # so their temporaries stay bounded however crowded the cells.
+        edges = np.searchsorted(np.cumsum(n_all), np.arange(PAIRS_PER_SLICE, int(n_all.sum()) + PAIRS_PER_SLICE,
+                                                          PAIRS_PER_SLICE), side="right")
+        lo_cell = 0
+        for hi_cell in np.append(np.unique(np.maximum(edges, 1)), n_all.size):
+            hi_cell = int(min(max(hi_cell, lo_cell + 1), n_all.size))
+            if hi_cell <= lo_cell:
+                continue
+            point, start, n = point_all[lo_cell:hi_cell], start_all[lo_cell:hi_cell], n_all[lo_cell:hi_cell]
+            lo_cell = hi_cell
+            total = int(n.sum())
+            if total == 0:
+                continue
+            owner = np.repeat(np.arange(n.size), n)
+            pos = np.arange(total) - np.repeat(np.cumsum(n) - n, n) + start[owner]
+            b_row = order[pos]
+            pa = point[owner]
+            ia, t = a_obj[pa], a_t[pa]
+            ib = b_obj[b_row]
+            d = a_km[ia, t] - b_km[ib, t]
+            near = np.einsum("ij,ij->i", d, d) <= cell * cell
+            out[0].append(ia[near])
+            out[1].append(ib[near])
+            out[2].append(t[near])
     if not out[0]:
         return empty
     return tuple(np.concatenate(x).astype(np.int64) for x in out)

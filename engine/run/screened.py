@@ -18,7 +18,7 @@ import numpy as np
 
 from ..orbits.closest_approach import closest_approach
 from ..orbits.elements import concat
-from ..orbits.screening import count_conjunctions, screen_window
+from ..orbits.screening import TargetStates, count_conjunctions, screen_window
 from ..physics import risk
 from ..results.encounter_table import EncounterTable
 from ..scenario import uses_screen
@@ -81,7 +81,8 @@ class ScreenedEstimator:
         """As montecarlo.encounter_table, with sigma/V of the passages' pairs only."""
         w, tg = setup.window, setup.targets
         tca = closest_approach(found, objs.table, objs.offset_min, w.times_min, tg.r_km,
-                               [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr)
+                               [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr,
+                               target_states=TargetStates(self.targets, w.start_jd, w.start_fr))
         return EncounterTable(
             realization=np.asarray(objs.realization, dtype=np.int64)[found.row],
             target=found.target.astype(np.int64),
