@@ -35,7 +35,11 @@ THRESHOLDS_KM = (1.0, 5.0, 10.0)
 
 def one_second_minima(frag, targets, start, hours: float, limit_km: float = 10.0):
     """Every local minimum below limit_km of every fragment-target distance sampled every second
-    by SGP4: [(fragment, target, t_min, distance_km)]."""
+    by SGP4: [(fragment, target, t_min, distance_km)].  At 15 km/s a sample can lie 7.5 km from
+    the closest approach, so each sampled minimum below limit_km + 8 km is refined by the
+    parabola of d^2 through its three samples (exact for straight relative motion, d^2 = miss^2
+    + v^2 (t - tca)^2; over 2 s the relative path is straight to centimetres) and kept where the
+    parabola's minimum is below limit_km."""
     jd, fr = start
     table, off = frag.sgp4_table(), offset_minutes(frag, jd, fr)
     seconds = int(round(hours * 3600))
@@ -53,11 +57,17 @@ def one_second_minima(frag, targets, start, hours: float, limit_km: float = 10.0
         for k0 in range(0, len(targets), 50):
             d = np.linalg.norm(rf[:, None] - rt[None, k0:k0 + 50], axis=-1)     # (n, 50, s)
             with np.errstate(invalid="ignore"):
-                is_min = (d[..., 1:-1] < d[..., :-2]) & (d[..., 1:-1] <= d[..., 2:]) & (d[..., 1:-1] < limit_km)
+                is_min = (d[..., 1:-1] < d[..., :-2]) & (d[..., 1:-1] <= d[..., 2:]) & (d[..., 1:-1] < limit_km + 8.0)
             for i, k, j in zip(*np.nonzero(is_min)):
                 tm = t[j + 1]
-                if s0 / 60.0 <= tm < s1 / 60.0 or (s1 == seconds and tm <= s1 / 60.0):
-                    found.append((int(i), int(k0 + k), float(tm), float(d[i, k, j + 1])))
+                if not (s0 / 60.0 <= tm < s1 / 60.0 or (s1 == seconds and tm <= s1 / 60.0)):
+                    continue
+                y0, y1, y2 = d[i, k, j] ** 2, d[i, k, j + 1] ** 2, d[i, k, j + 2] ** 2
+                curv = y0 - 2.0 * y1 + y2               # d^2 = y1 + b x + a x^2, x in samples
+                x = 0.5 * (y0 - y2) / curv if curv > 0 else 0.0
+                miss = float(np.sqrt(max(y1 - (y0 - y2) ** 2 / (8.0 * curv), 0.0))) if curv > 0 else float(d[i, k, j + 1])
+                if miss < limit_km:
+                    found.append((int(i), int(k0 + k), float(tm + x / 60.0), miss))
     return sorted(set(found))
 
 
@@ -125,7 +135,7 @@ def main(argv=None) -> None:
     for i, k, t, d in fine:
         best = None
         for idx, (i2, k2, t2, d2) in enumerate(mine):
-            if (i2, k2) == (i, k) and idx not in used and abs(t2 - t) * 60 <= 5.0:
+            if (i2, k2) == (i, k) and idx not in used and abs(t2 - t) * 60 <= 2.0:
                 best = idx
                 break
         if best is None:

@@ -157,16 +157,11 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
         eph = propagate_elements(targets, start_jd, start_fr, t, device="cpu")
         rt, vt = eph.r_km.copy(), eph.v_km_s
         rt[eph.error != 0] = np.nan
-        with np.errstate(invalid="ignore"):
-            c_f = np.nanmax(np.linalg.norm(np.diff(rf, axis=1), axis=2), initial=0.0)
-            c_t = np.nanmax(np.linalg.norm(np.diff(rt, axis=1), axis=2), initial=0.0)
-        D = radius_km if radius_km is not None else screen_mod.screen_radius_km(
-            kernel_radius_km, thr, float(c_f), float(c_t), float(v_frag.max()), float(v_targ.max()), step_s)
-        if np.isfinite(D):
-            ia, ik, j = screen_mod.close_pairs(rf, rt, D)
-        else:  # brute force: every pair at every sample
+        if radius_km is not None and not np.isfinite(radius_km):   # brute force: every pair, every sample
             ia, ik, j = (x.ravel() for x in np.meshgrid(np.arange(n), np.arange(K), np.arange(t.size),
                                                          indexing="ij"))
+        else:
+            ia, ik, j = _close_pairs_by_reach(rf, rt, v_frag, v_targ, step_s, kernel_radius_km, thr, radius_km)
         found += ia.size
         for fi, ki, seg in _segments_of_close_pairs(ia, ik, j, K, t.size):
             d0 = rf[fi, seg] - rt[ki, seg]
@@ -196,6 +191,38 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
             conj = refine_conjunctions(table, offset_min, times_min, states_t, fi, ki, s)
             conj = conj.take(np.flatnonzero(conj.miss_km < thr))
     return ScreenResult(passages, decay, conj, int(found), segments)
+
+
+#: Edges of the groups of objects by their reach per step (km): the larger of their largest secant
+#: step in the block and their speed bound x the step. Each pair of groups is screened with its
+#: own radius, so a few fast objects (a deep-space perigee, SGP4 far out of its range) do not
+#: widen the grid of all the others (LEO objects move 450-500 km a minute).
+REACH_EDGES_KM_PER_MIN = (0.0, 400.0, 520.0, 700.0, np.inf)
+
+
+def _close_pairs_by_reach(rf, rt, v_frag, v_targ, step_s, kernel_radius_km, thr, radius_km=None):
+    """close_pairs of fragments rf (n, s, 3) and targets rt (K, s, 3), objects grouped by reach
+    (REACH_EDGES_KM_PER_MIN, scaled to the step), each pair of groups with the radius that
+    misses nothing for its objects (engine.physics.screen.screen_radius_km), or radius_km."""
+    with np.errstate(invalid="ignore"):
+        c_f = np.nan_to_num(np.nanmax(np.linalg.norm(np.diff(rf, axis=1), axis=2), axis=1, initial=0.0))
+        c_t = np.nan_to_num(np.nanmax(np.linalg.norm(np.diff(rt, axis=1), axis=2), axis=1, initial=0.0))
+    edges = np.array(REACH_EDGES_KM_PER_MIN) * (step_s / 60.0)
+    g_f = np.searchsorted(edges, np.maximum(c_f, v_frag * step_s), side="right") - 1
+    g_t = np.searchsorted(edges, np.maximum(c_t, v_targ * step_s), side="right") - 1
+    out = [[], [], []]
+    for a in np.unique(g_f):
+        fa = np.flatnonzero(g_f == a)
+        for b in np.unique(g_t):
+            tb = np.flatnonzero(g_t == b)
+            D = radius_km if radius_km is not None else screen_mod.screen_radius_km(
+                kernel_radius_km, thr, float(c_f[fa].max()), float(c_t[tb].max()),
+                float(v_frag[fa].max()), float(v_targ[tb].max()), step_s)
+            ia, ik, j = screen_mod.close_pairs(rf[fa], rt[tb], D)
+            out[0].append(fa[ia])
+            out[1].append(tb[ik])
+            out[2].append(j)
+    return tuple(np.concatenate(x) for x in out)
 
 
 def _segments_of_close_pairs(ia, ik, j, n_targets: int, samples: int):
