@@ -819,9 +819,22 @@ def uses_screen(scenario) -> bool:
     return bool(a.conjunction_thresholds_km) or len(scenario.targets) > SCREEN_AUTO_TARGETS
 
 
-def _read_population(data: dict, src: str, base) -> Population:
+def _read_population(data: dict, src: str, base, warnings: list) -> Population:
+    """A [population]: a catalog, so from a file the objects SGP4 cannot start from (a whole
+    catalog holds a few) are left out with one warning line; inline TLE text is read strictly."""
     t = _Table(data, "[population]", src, _POPULATION_KEYS)
-    elements, _ = _elements(t, base)
+    key = next((k for k in ("tle_file", "omm_file") if t.has(k)), None)
+    if key is None or sum(t.has(k) for k in _ELEMENT_KEYS) != 1:
+        elements, _ = _elements(t, base)
+        return Population(elements=elements)
+    path, where = _element_file(t, base, key)
+    try:
+        elements, dropped = read_catalog(path)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if dropped:
+        warnings.append(f"{where}: {len(dropped)} object(s) SGP4 cannot start left out, e.g. "
+                        f"{dropped[0][2]} (NORAD {dropped[0][1]}): {dropped[0][3]}")
     return Population(elements=elements)
 
 
@@ -994,7 +1007,7 @@ def scenario_from_text(text: str, source: str, base, overrides=(), *,
             if value is not None:
                 raise InputError(f"{source}: [{key}]: not allowed with [population] "
                                  f"(a population stands instead of [parent] and [event])")
-        population = _read_population(population_data, source, base)
+        population = _read_population(population_data, source, base, warnings)
     else:
         if parent_data is None:
             raise InputError(f"{source}: missing required table [parent] "

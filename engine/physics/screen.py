@@ -89,6 +89,9 @@ def close_pairs(a_km, b_km, radius_km: float):
     s = a_km.shape[1]
     b_obj, b_t = np.nonzero(np.isfinite(b_km).all(axis=2))
     a_valid = np.isfinite(a_km).all(axis=2)
+    if a_valid.sum() > 2 * b_obj.size:   # hash the larger set, look the smaller one up: same pairs
+        ib, ia, t = close_pairs(b_km, a_km, radius_km)
+        return ia, ib, t
     if b_obj.size == 0 or not a_valid.any():
         return empty
     b_cell = np.floor(b_km[b_obj, b_t] / cell).astype(np.int64)
