@@ -182,7 +182,8 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
         # The next block's length: about PAIRS_PER_BLOCK close pairs (their keys are held at once).
         block = int(min(block_max, max(2, block * PAIRS_PER_BLOCK / max(ia.size, 1))))
         s0 = s1
-    segments = tuple(np.concatenate(x) for x in zip(*chords))
+    z = np.zeros(0, dtype=np.int64)
+    segments = tuple(np.concatenate(x) for x in zip(*chords)) if chords else (z, z, z, np.zeros(0))
     passages = Passages.from_segments(*segments)
     conj = Conjunctions.empty()
     if brackets:

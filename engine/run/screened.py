@@ -1,11 +1,11 @@
 """The screened estimator stage of a run: many targets at the cost of the close pairs, and the
 conjunction counts ([analysis] screen, conjunction_thresholds_km; engine.scenario.uses_screen).
 
-It takes the place of montecarlo's estimate_chunks/finish_batch (Setup.estimator) and gives the
+It takes the place of engine.run.batches' estimate_chunks/finish_batch (Setup.estimator) and gives the
 same BatchResult: by_time and by_size from the positive chords one by one (lambda of a segment =
 chord x sigma_ik / V_s, the all-pairs estimator's sum, docs/estimator.md §1), fragments in orbit
 from the decay samples, the encounter table from the passages (closest approach refined with
-SGP4 as montecarlo does) and the conjunctions per target, realization, day and threshold.  Every
+SGP4 as engine.run.estimate does) and the conjunctions per target, realization, day and threshold.  Every
 array is per target or per pair found; none is fragments x targets.  The screen runs on the host
 (NumPy) whatever the device.
 """
@@ -22,7 +22,9 @@ from ..orbits.screening import TargetStates, count_conjunctions, screen_window
 from ..physics import risk
 from ..results.encounter_table import EncounterTable
 from ..scenario import uses_screen
-from . import montecarlo
+from .batches import BatchResult, HostBatch
+from .estimate import in_orbit_by_realization
+from .setup import Setup, records_encounters
 
 MINUTES_PER_DAY = 1440.0
 
@@ -30,11 +32,11 @@ MINUTES_PER_DAY = 1440.0
 class ScreenedEstimator:
     """Setup.estimator for the screened path; holds the targets' element sets (K objects)."""
 
-    def __init__(self, setup: montecarlo.Setup):
+    def __init__(self, setup: Setup):
         self.targets = concat([t.elements for t in setup.scenario.targets])
         self.thresholds_km = tuple(setup.scenario.analysis.conjunction_thresholds_km)
 
-    def estimate_chunks(self, setup: montecarlo.Setup, host: montecarlo.HostBatch):
+    def estimate_chunks(self, setup: Setup, host: HostBatch):
         """The screen over the whole window for the batch's objects (host.objs, what the
         prefilter kept): engine.orbits.screening.ScreenResult and the seconds it took."""
         w, objs = setup.window, host.objs
@@ -43,7 +45,7 @@ class ScreenedEstimator:
                                setup.kernel_radius_km, self.thresholds_km)
         return result, time.perf_counter() - start
 
-    def finish_batch(self, setup: montecarlo.Setup, host: montecarlo.HostBatch, estimated) -> montecarlo.BatchResult:
+    def finish_batch(self, setup: Setup, host: HostBatch, estimated) -> BatchResult:
         result, seconds = estimated
         w, objs, tg = setup.window, host.objs, setup.targets
         realizations = host.realization
@@ -57,28 +59,28 @@ class ScreenedEstimator:
         np.add.at(by_time, (k, rows[row], w.seg_bin[seg]), lam)
         by_size = np.zeros((K, R, S))
         np.add.at(by_size, (k, rows[row], size_bin[row]), lam)
-        in_orbit = montecarlo.in_orbit_by_realization(result.decay, objs.realization, realizations, w,
+        in_orbit = in_orbit_by_realization(result.decay, objs.realization, realizations, w,
                                                       host.never_decay)
         table = None
-        if montecarlo.records_encounters(setup):
+        if records_encounters(setup):
             table = self.encounter_table(setup, objs, result.passages)
         counts = None
         if self.thresholds_km:
             day_edges = np.append(np.arange(0.0, w.times_min[-1], MINUTES_PER_DAY), w.times_min[-1])
             counts = count_conjunctions(result.conjunctions, rows, R, K, self.thresholds_km, day_edges)
-        return montecarlo.BatchResult(
+        return BatchResult(
             realizations, by_time, by_size, in_orbit, host.n_fragments, host.status_counts, host.gabbard,
             int(host.kept.sum()) * w.times_s.size, int(objs.lc_m.size) * w.times_s.size, seconds, table,
             host.host_s, counts)
 
     @staticmethod
-    def sigma_over_volume(setup: montecarlo.Setup, objs, row, k) -> np.ndarray:
-        """sigma_ik / V_s (1/km) of the pairs (row, k) only (montecarlo.sigma_over_volume's values)."""
+    def sigma_over_volume(setup: Setup, objs, row, k) -> np.ndarray:
+        """sigma_ik / V_s (1/km) of the pairs (row, k) only (engine.run.estimate.sigma_over_volume's values)."""
         radius_km = (setup.targets.hard_body_radius_m[k] + 0.5 * objs.lc_m[row]) * 1e-3
         return np.pi * radius_km * radius_km / risk.sphere_volume_km3(setup.kernel_radius_km)
 
-    def encounter_table(self, setup: montecarlo.Setup, objs, found) -> EncounterTable:
-        """As montecarlo.encounter_table, with sigma/V of the passages' pairs only."""
+    def encounter_table(self, setup: Setup, objs, found) -> EncounterTable:
+        """As engine.run.estimate.encounter_table, with sigma/V of the passages' pairs only."""
         w, tg = setup.window, setup.targets
         tca = closest_approach(found, objs.table, objs.offset_min, w.times_min, tg.r_km,
                                [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr,
@@ -95,7 +97,7 @@ class ScreenedEstimator:
         ).canonical()
 
 
-def attach(setup: montecarlo.Setup) -> montecarlo.Setup:
+def attach(setup: Setup) -> Setup:
     """The setup with the screened estimator where the scenario takes it (uses_screen)."""
     if uses_screen(setup.scenario):
         setup.estimator = ScreenedEstimator(setup)
