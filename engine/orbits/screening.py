@@ -9,10 +9,11 @@ engine.physics.screen); each such pair's segments on either side of the sample a
 - the secant chord inside the kernel sphere (engine.physics.risk.chord_length_km, the same as
   the all-pairs estimator: the positive chords are its Passages, identical in value);
 - a conjunction bracket where d . v_rel goes from < 0 to >= 0 over the segment (a local minimum
-  of the distance; SGP4's own velocities) and the separation may dip below the largest
-  threshold there; each bracket is then refined to its time of closest approach with SGP4
-  (engine.orbits.closest_approach's safeguarded Newton) and kept where the miss distance is
-  below the largest threshold.
+  of the distance; SGP4's own velocities) and the secant's closest point is within the largest
+  threshold plus the sag of the true paths from their secants (each |r''| dt^2 / 8, |r''| at
+  most SAG_MARGIN x surface gravity); each bracket is refined to its time of closest approach
+  with SGP4 (engine.orbits.closest_approach's safeguarded Newton), block by block, and kept
+  where the miss distance is below the largest threshold.
 
 A fragment is decayed from its first sample with an SGP4 error or below the decay altitude
 (engine.physics.risk.decay_step), as in the all-pairs estimator; a target is skipped where SGP4
@@ -39,6 +40,9 @@ BLOCK_POINTS = 4_000_000
 #: Close (fragment, target, sample) triples a block aims at (their int64 keys, sorted), and
 #: segments evaluated at once (their relative states: about 200 bytes each).
 PAIRS_PER_BLOCK = 20_000_000
+#: Margin on surface gravity as the bound on an SGP4 path's second derivative (the J2 and drag
+#: terms add 0.2 %; the margin leaves 25 times that), for the secant's sag over a step.
+SAG_MARGIN = 1.05
 SEGMENTS_PER_SLICE = 1 << 20
 
 
@@ -63,6 +67,13 @@ class Conjunctions:
     @property
     def size(self) -> int:
         return int(self.row.size)
+
+    @classmethod
+    def concat(cls, parts) -> "Conjunctions":
+        parts = [p for p in parts if p.size]
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
 
     def take(self, index) -> "Conjunctions":
         return Conjunctions(self.row[index], self.target[index], self.tca_min[index],
@@ -141,6 +152,9 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
     if near.any():
         v_targ[near] = screen_mod.speed_bounds_km_s(states_t.table[:, near], states_t.offset_min[near] + times_min[0],
                                                     states_t.offset_min[near] + times_min[-1])
+    # The true relative path lies within sag_km of the secant (linear interpolation of each
+    # object's path: |r - secant| <= |r''| dt^2 / 8, |r''| <= SAG_MARGIN mu / R_E^2).
+    sag_km = 2.0 * SAG_MARGIN * sgp4.MU_KM3_S2 / sgp4.RADIUS_EARTH_KM**2 * step_s**2 / 8.0
     block_max = int(max(2, min(m, block_points // max(n + K, 1))))
     block = block_max
     chords, brackets, found = [], [], 0
@@ -172,25 +186,26 @@ def screen_window(table, offset_min, times_min, targets: ElementSet, start_jd: f
             if thr > 0.0:
                 w0 = vf[fi, seg] - vt[ki, seg]
                 w1 = vf[fi, seg + 1] - vt[ki, seg + 1]
-                with np.errstate(invalid="ignore"):
+                with np.errstate(invalid="ignore", divide="ignore"):
                     g0 = np.einsum("ij,ij->i", d0, w0)
                     g1 = np.einsum("ij,ij->i", d1, w1)
-                    lower = 0.5 * (np.linalg.norm(d0, axis=1) + np.linalg.norm(d1, axis=1)
-                                   - (v_frag[fi] + v_targ[ki]) * step_s)
-                    take = (g0 < 0.0) & (g1 >= 0.0) & (lower <= thr)
-                brackets.append((fi[take], ki[take], seg[take] + s0))
+                    take = (g0 < 0.0) & (g1 >= 0.0)
+                    delta = d1 - d0
+                    a = np.einsum("ij,ij->i", delta, delta)
+                    frac = np.clip(-np.einsum("ij,ij->i", d0, delta) / np.where(a > 0, a, 1.0), 0.0, 1.0)
+                    secant_min = np.linalg.norm(d0 + frac[:, None] * delta, axis=1)
+                    take &= secant_min <= thr + sag_km
+                if take.any():
+                    c = refine_conjunctions(table, offset_min, times_min, states_t, fi[take], ki[take],
+                                            seg[take] + s0)
+                    brackets.append(c.take(np.flatnonzero(c.miss_km < thr)))
         # The next block's length: about PAIRS_PER_BLOCK close pairs (their keys are held at once).
         block = int(min(block_max, max(2, block * PAIRS_PER_BLOCK / max(ia.size, 1))))
         s0 = s1
     z = np.zeros(0, dtype=np.int64)
     segments = tuple(np.concatenate(x) for x in zip(*chords)) if chords else (z, z, z, np.zeros(0))
     passages = Passages.from_segments(*segments)
-    conj = Conjunctions.empty()
-    if brackets:
-        fi, ki, s = (np.concatenate(x) for x in zip(*brackets))
-        if fi.size:
-            conj = refine_conjunctions(table, offset_min, times_min, states_t, fi, ki, s)
-            conj = conj.take(np.flatnonzero(conj.miss_km < thr))
+    conj = Conjunctions.concat(brackets)
     return ScreenResult(passages, decay, conj, int(found), segments)
 
 
