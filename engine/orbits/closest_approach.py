@@ -17,7 +17,7 @@ import numpy as np
 
 from ..physics import sgp4_numpy
 from ..physics.risk import Passages
-from .propagation import propagate_elements
+from .propagation import propagate_target
 
 # --------------------------------------------------------------------------------------------
 # 2. closest approach, refined with SGP4
@@ -71,8 +71,8 @@ class _States:
         v_t = np.empty_like(v_f)
         for k in np.unique(tgt):
             at = np.flatnonzero(tgt == k)
-            eph = propagate_elements(self.target_elements[k], self.start_jd, self.start_fr, t_min[at],
-                                     device="cpu")
+            eph = propagate_target(self.target_elements[k], self.start_jd, self.start_fr, t_min[at],
+                                   device="cpu")
             r_t[at], v_t[at] = eph.r_km[0], eph.v_km_s[0]
             ok[at] &= eph.error[0] == 0
         accel = _gravity(r_f) - _gravity(r_t)
@@ -97,7 +97,8 @@ def closest_approach(passages: Passages, table, offset_min, times_min, target_r_
     passages: P runs (row indexes table / offset_min). table (N_COEFFICIENTS, n), offset_min (n,):
     the fragments' SGP4 coefficients and minutes from their epoch to the analysis start.
     times_min (m,): the sample times; target_r_km (K, m, 3): the targets' positions there (those
-    the estimator used); target_elements: K one-object ElementSets (for states between samples);
+    the estimator used); target_elements: K ElementSets, one object each (one set, or a history: for states
+    between samples);
     start_jd, start_fr: the analysis start. target_states: optionally, a callable (targets (P,),
     t_min (P,)) -> (r_km (P, 3), v_km_s (P, 3), ok (P,)) giving the same states for many targets
     at once (engine.orbits.screening.TargetStates), instead of one propagation per target.

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from ..errors import InputError
 from ..orbits.closest_approach import closest_approach
 from ..orbits.elements import concat
 from ..orbits.screening import TargetStates, count_conjunctions, screen_window
@@ -98,7 +99,21 @@ class ScreenedEstimator:
 
 
 def attach(setup: Setup) -> Setup:
-    """The setup with the screened estimator where the scenario takes it (uses_screen)."""
-    if uses_screen(setup.scenario):
-        setup.estimator = ScreenedEstimator(setup)
+    """The setup with the screened estimator where the scenario takes it (uses_screen).  It
+    propagates each target from one element set: a target given as a history of sets, or an
+    [analysis] atmosphere other than SGP4's own, is refused with one line (screen = "all-pairs"
+    takes them)."""
+    if not uses_screen(setup.scenario):
+        return setup
+    src = setup.scenario.source
+    for k, t in enumerate(setup.scenario.targets, start=1):
+        if len(t.elements) != 1:
+            raise InputError(f"{src}: [[targets]] #{k}: a history of {len(t.elements)} element sets; the "
+                             f"screened estimator takes one set per target (set [analysis] screen = "
+                             f'"all-pairs")')
+    if setup.atmosphere is not None:
+        raise InputError(f'{src}: [analysis] atmosphere = "{setup.scenario.analysis.atmosphere}": the '
+                         f'screened estimator propagates with SGP4\'s own atmosphere (set [analysis] '
+                         f'screen = "all-pairs")')
+    setup.estimator = ScreenedEstimator(setup)
     return setup

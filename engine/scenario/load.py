@@ -8,6 +8,7 @@ used.  Then the rules that tie fields together (engine.scenario.checks).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -29,7 +30,7 @@ from ..orbits.elements import (
     read_omm_file,
     read_tle_file,
 )
-from ..orbits.propagation import propagate_elements
+from ..orbits.propagation import history_set_index, propagate_elements
 from ..physics.constants import DECAY_ALTITUDE_KM
 from ..timeutil import minutes_between
 from . import checks
@@ -57,7 +58,7 @@ def _simple(t: Table, section: str, **defaults) -> dict:
     """{name: value} of the table's number, integer and string fields (those the schema alone
     checks), each read with its row's default unless ``defaults`` gives another."""
     return {f.name: t.read(f.name, defaults.get(f.name, f.default)) for f in SECTIONS[section]
-            if f.type in ("number", "integer", "string")}
+            if f.type in ("number", "integer", "string", "boolean")}
 
 
 # --- element sources ---------------------------------------------------------------------------
@@ -158,20 +159,29 @@ def _read_targets(value, src: str, base, start: tuple, max_gap_days: float,
 
 def _read_one_target(t: Table, src: str, base, start: tuple, max_gap_days: float,
                      warnings: list) -> Target:
-    elements, key = _elements(t, base, one=True)
+    elements, key = _elements(t, base, one=False)
+    if len(set(int(n) for n in elements.satnum)) != 1:
+        raise InputError(f"{src}: {t.field(key)}: element sets of "
+                         f"{len(set(int(n) for n in elements.satnum))} objects; expected one "
+                         f"object (one set, or a history of its sets)")
     name = t.read("name", elements.name[0])
     if not name.strip():
         raise t.bad("name", "a non-empty string")
     group = t.read("group", catalog.group_of(name))
     if not group.strip():
         raise t.bad("group", "a non-empty string")
+    radius, station_kept = t.read("hard_body_radius_m"), t.read("station_kept")
     field = f"{src}: {t.label} {key}"
+    # A history: the set in use at the start is checked (each set serves until the next).
+    at_start = int(history_set_index(elements, start[1], start[2], [0.0])[0])
     checks.check_epoch_gap(elements, start[1], start[2], max_gap_days, field,
-                           f'[analysis] start = "{start[0]}"', warnings)
-    checks.check_in_orbit(elements, start[1], start[2], field,
+                           f'[analysis] start = "{start[0]}"', warnings, i=at_start)
+    checks.check_in_orbit(elements.take([at_start]), start[1], start[2], field,
                           f'at [analysis] start = "{start[0]}"')
-    return Target(name=name, elements=elements, hard_body_radius_m=t.read("hard_body_radius_m"),
-                  group=group, **{key: None for key in CATALOG_TARGET_KEYS})
+    if station_kept:  # SGP4 with B* = 0 keeps the mean semi-major axis
+        elements = dataclasses.replace(elements, bstar=np.zeros(len(elements)))
+    return Target(name=name, elements=elements, hard_body_radius_m=radius, station_kept=station_kept,
+                  group=group, **{k: None for k in CATALOG_TARGET_KEYS})
 
 
 def _catalog_file(t: Table, base):
@@ -196,7 +206,8 @@ def _names_a_catalog(t: Table, base) -> bool:
         elements, dropped = read_catalog(found[0])
     except InputError:
         return False   # the one-object reader gives the message
-    return len(elements) + len(dropped) > 1
+    # Several sets of one object are its history, not a catalog.
+    return len(set(int(n) for n in elements.satnum) | set(int(d[1]) for d in dropped)) > 1
 
 
 def _read_catalog(t: Table, base, warnings: list) -> tuple[ElementSet, int, str]:
@@ -252,7 +263,8 @@ def _read_catalog_targets(t: Table, src: str, base, start: tuple, max_gap_days: 
     groups = [catalog.group_of(n) for n in selected.name]
     entry = dict(filters, hard_body_radius_by_group=dict(by_group) or None)
     return [Target(name=names[i], elements=selected.take([i]),
-                   hard_body_radius_m=float(by_group.get(groups[i], radius)), group=groups[i], **entry)
+                   hard_body_radius_m=float(by_group.get(groups[i], radius)), station_kept=False,
+                   group=groups[i], **entry)
             for i in range(len(selected))]
 
 
@@ -294,7 +306,7 @@ def _max_epoch_gap(data, src: str, override) -> float:
 
 
 def _read_analysis(data: dict | None, src: str, event: Event | None,
-                   max_gap_days: float) -> Analysis:
+                   max_gap_days: float, base=None) -> Analysis:
     if data is None:
         raise InputError(f"{src}: missing required table [analysis]")
     t = _table(data, "analysis", src)
@@ -317,6 +329,12 @@ def _read_analysis(data: dict | None, src: str, event: Event | None,
     if event is None and values["realizations"] != 1:
         raise t.bad("realizations", "1 (a [population] is a single realization)")
     values["max_epoch_gap_days"] = max_gap_days
+    if values["atmosphere"] != "nrlmsis":
+        for name, unset in (("space_weather", None), ("density_sigma", 0.0)):
+            if values[name] != unset:
+                raise t.bad(name, 'unset: it needs [analysis] atmosphere = "nrlmsis"')
+    if values["space_weather"] is not None and base is not None:
+        values["space_weather"] = str(_resolve(base, values["space_weather"]))
     values["conjunction_thresholds_km"] = _thresholds(t)
     return Analysis(start=start[0], start_jd=start[1], start_fr=start[2], **values)
 
@@ -425,7 +443,7 @@ def scenario_from_text(text: str, source: str, base, overrides=(), *,
         checks.check_breakup(parent, event, source)
         checks.check_parent_at_event(parent, parent_key, event, source, max_gap, warnings)
 
-    analysis = _read_analysis(analysis_data, source, event, max_gap)
+    analysis = _read_analysis(analysis_data, source, event, max_gap, base)
     if population is not None:
         checks.check_population_epochs(population, source, analysis, warnings)
     targets = _read_targets(top.data.get("targets"), source, base,

@@ -59,13 +59,15 @@ class Event:
 
 @dataclass(frozen=True)
 class Target:
-    """An object whose collision risk is estimated: elements (1 object), hard-body radius in m,
-    and its group (the name's family, engine.orbits.catalog.group_of, unless the scenario sets
-    one)."""
+    """An object whose collision risk is estimated: elements (one object: one set, or a history
+    of its sets, each used from its epoch until the next), hard-body radius in m, station_kept
+    (its elements then carry B* = 0), and its group (the name's family,
+    engine.orbits.catalog.group_of, unless the scenario sets one)."""
 
     name: str
     elements: ElementSet
     hard_body_radius_m: float
+    station_kept: bool
     group: str
     # The catalog entry it came from (engine.scenario.schema.CATALOG_TARGET_KEYS; None for a
     # one-object entry): its radius rule and filters.
@@ -108,6 +110,10 @@ class Analysis:
     encounters: str
     pc_bins_per_decade: int
     max_epoch_gap_days: float
+    atmosphere: str
+    space_weather: str | None
+    drag_step_days: float
+    density_sigma: float
     conjunction_thresholds_km: tuple     # () where no conjunctions are counted
     screen: str
 
