@@ -83,8 +83,8 @@ def test_catalog_entry_messages(tmp_path):
     with pytest.raises(InputError, match=r"hard_body_radius_by_group\.FLOCK = -1: expected a radius > 0 m"):
         load_scenario(write_scenario(tmp_path, f'tle_file = "{SAMPLE}"\nhard_body_radius_m = 1\n'
                                                 'hard_body_radius_by_group = { FLOCK = -1 }'))
-    with pytest.raises(InputError, match=r"\[\[targets\]\] #1.*name"):
-        load_scenario(write_scenario(tmp_path, f'tle_file = "{SAMPLE}"\nname = "X"\n'
+    with pytest.raises(InputError, match=r"\[\[targets\]\] #1 name = \"X\": expected no name in a catalog entry"):
+        load_scenario(write_scenario(tmp_path, f'tle_file = "{SAMPLE}"\nname = "X"\nname_pattern = "STARLINK*"\n'
                                                 'hard_body_radius_m = 1'))
 
 

@@ -198,7 +198,11 @@ def _catalog_file(t: Table, base):
 
 
 def _names_a_catalog(t: Table, base) -> bool:
-    """Whether a [[targets]] entry without filters names a file of more than one object."""
+    """Whether a [[targets]] entry without filters names a file of more than one object (an
+    entry that names its target, or sets a one-object field, means one object: its file must
+    then hold one)."""
+    if any(t.has(key) for key in ONE_TARGET_KEYS):
+        return False
     found = _catalog_file(t, base)
     if found is None:
         return False
