@@ -97,12 +97,12 @@ class ElementSet:
                 raise ValueError(f"ElementSet.{field_name} has shape {arr.shape}, expected ({n},)")
             arr.flags.writeable = False
             object.__setattr__(self, field_name, arr)
-        names = tuple(str(x) for x in self.name)
+        names = tuple(map(str, self.name))
         if len(names) != n:
             raise ValueError(f"ElementSet.name has {len(names)} entries, expected {n}")
         object.__setattr__(self, "name", names)
         if self.tle_lines is not None:
-            lines = tuple((str(a), str(b)) for a, b in self.tle_lines)
+            lines = tuple(map(_str_pair, self.tle_lines))
             if len(lines) != n:
                 raise ValueError(f"ElementSet.tle_lines has {len(lines)} entries, expected {n}")
             object.__setattr__(self, "tle_lines", lines)
@@ -194,6 +194,11 @@ class ElementSet:
             sat.jdsatepochF = float(self.epoch_fr[i])
             sats.append(sat)
         return sats
+
+
+def _str_pair(pair) -> tuple[str, str]:
+    a, b = pair
+    return str(a), str(b)
 
 
 def sgp4_rejection(code: int, ecco: float, no_kozai: float, inclo: float,
@@ -322,6 +327,19 @@ def _not_ascii(text: str) -> tuple[int, str] | None:
     return None
 
 
+def _field_at(number: str, col: int) -> str:
+    """The field of line ``number`` ("1"/"2") that holds 1-based column ``col``, with its
+    columns, e.g. "B* (columns 54-61)"."""
+    columns = ((1, 1, "line number"), (2, 2, "separator"),
+               *((first, last, label) for first, last, label, _ in
+                 (_LINE1_COLUMNS if number == "1" else _LINE2_COLUMNS)),
+               (69, 69, "checksum"))
+    for first, last, label in columns:
+        if first <= col <= last:
+            return f"{label} (column {first})" if first == last else f"{label} (columns {first}-{last})"
+    return f"column {col}"
+
+
 def _check_tle_line(line: str, number: str, lineno: int, source: str) -> None:
     if len(line) != _TLE_LINE_LENGTH:
         raise InputError(f"{source}: line {lineno} has {len(line)} characters, "
@@ -329,8 +347,9 @@ def _check_tle_line(line: str, number: str, lineno: int, source: str) -> None:
     bad = _not_ascii(line)
     if bad is not None:
         col, ch = bad
-        raise InputError(f"{source}: line {lineno}: column {col} holds {ch!r} (U+{ord(ch):04X}), "
-                         f"not a printable ASCII character; element sets are ASCII text")
+        raise InputError(f"{source}: line {lineno}: {_field_at(number, col)}: column {col} holds "
+                         f"{ch!r} (U+{ord(ch):04X}), not a printable ASCII character; element "
+                         f"sets are ASCII text")
     if line[0] != number or line[1] != " ":
         raise InputError(f"{source}: line {lineno}: starts with {line[:2]!r}, "
                          f"expected line {number} of an element set ('{number} ...')")
@@ -371,7 +390,7 @@ def _element_set(records: list, satnums: list, names: list, source: str, tle_lin
                       **{f: np.array([r[f] for r in records], dtype=np.float64) for f in _ARRAY_FIELDS})
 
 
-def parse_tle(text: str, source: str) -> ElementSet:
+def parse_tle(text: str, source: str, *, skip_unstartable: bool = False) -> ElementSet:
     """Parse two-line (or three-line, with a name line) element sets: one or many objects.
 
     ``source`` names the text in messages, e.g. ``"iss.tle"`` or ``"x.toml: [parent] tle"``.
@@ -379,12 +398,44 @@ def parse_tle(text: str, source: str) -> ElementSet:
     begin with '1 ' / '2 ', carry a valid modulo-10 checksum and the same catalog number on
     both lines.  Name lines may carry the 3LE prefix "0 ".  Line numbers in messages count the
     lines of ``text`` from 1.  Returns an ``ElementSet`` with ``tle_lines`` set.
+
+    ``skip_unstartable`` drops the objects SGP4 cannot start from (a catalog holds a few, e.g.
+    JWST's highly eccentric transfer orbit); every other fault still stops the reading.  Use
+    ``read_catalog`` to learn which were dropped.
+
+    The whole text is checked at once (NumPy over the fixed columns, see ``_tle_fast``); where
+    anything is wrong the object-by-object reader (``_parse_tle_objects``) runs instead, so the
+    message is the one it gives for the first faulty object.
     """
-    rows = [(k, raw.strip()) for k, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    return _read_tle_rows(_tle_rows(text), source, skip_unstartable)[0]
+
+
+def _read_tle_rows(rows: list, source: str, skip_unstartable: bool):
+    """(ElementSet, dropped) of ``rows`` [(line number, stripped line)]: the whole-text reader
+    where it can, else the object-by-object one (which then gives the message)."""
+    fast = _tle_fast(rows, skip_unstartable)
+    if fast is None:
+        return _parse_tle_objects(rows, source, skip_unstartable)
+    satnum, names, values, keep, lines, dropped = fast
+    if not keep.all():
+        idx = np.flatnonzero(keep)
+        satnum, names, lines = satnum[idx], [names[i] for i in idx], [lines[i] for i in idx]
+        values = {f: v[idx] for f, v in values.items()}
+    if len(satnum) == 0:
+        raise InputError(f"{source}: no two-line element sets found")
+    return ElementSet(satnum=satnum, name=tuple(names), source=source, tle_lines=tuple(lines),
+                      **values), dropped
+
+
+def _parse_tle_objects(rows: list, source: str, skip_unstartable: bool):
+    """The object-by-object TLE reader over ``rows`` [(line number, stripped line)]: raises the
+    InputError of the first faulty object.  Returns (ElementSet, the unstartable objects dropped
+    as [(line number of line 2, catalog number, name, why)])."""
     records: list[dict] = []
     names: list[str] = []
     lines: list[tuple[str, str]] = []
     satnums: list[int] = []
+    dropped: list[tuple] = []
     i = 0
     while i < len(rows):
         lineno, line = rows[i]
@@ -416,16 +467,262 @@ def parse_tle(text: str, source: str) -> ElementSet:
                              f"from {l1[2:7].strip()!r} on line {l1no}")
         i += 1
         sat = Satrec.twoline2rv(l1, l2, WGS72)
+        name = name if name else l1[2:7].strip()
         if sat.error != 0 or not sat.no_kozai > 0.0:
+            why = sgp4_rejection(sat.error, sat.ecco, sat.no_kozai, sat.inclo)
+            if skip_unstartable and sat.no_kozai > 0.0:
+                dropped.append((l2no, int(sat.satnum), name, why))
+                continue
             raise InputError(f"{source}: line {l2no}: SGP4 cannot start from this element set: "
-                             f"{sgp4_rejection(sat.error, sat.ecco, sat.no_kozai, sat.inclo)}")
+                             f"{why}")
         records.append(_satrec_arrays(sat))
         satnums.append(int(sat.satnum))
-        names.append(name if name else l1[2:7].strip())
+        names.append(name)
         lines.append((l1, l2))
     if not records:
         raise InputError(f"{source}: no two-line element sets found")
-    return _element_set(records, satnums, names, source, tuple(lines))
+    return _element_set(records, satnums, names, source, tuple(lines)), dropped
+
+
+def read_catalog(path) -> tuple[ElementSet, list[tuple]]:
+    """A whole catalog file (TLE/3LE or OMM): the objects SGP4 can start from, and the ones it
+    cannot, [(line number or OMM record, catalog number, name, why)], which are left out.  Any
+    other fault in the file stops the reading as in ``load_elements``."""
+    data, source = _read_bytes(path)
+    suffix = _suffix(path)
+    fmt = "tle" if suffix in _TLE_SUFFIXES else _OMM_SUFFIXES.get(suffix) or _sniff(data)
+    if fmt != "tle":
+        return _omm_element_set(_omm_records(data, source, fmt), source, skip_unstartable=True)
+    return _read_tle_rows(_tle_rows(decode_text(data, source)), source, skip_unstartable=True)
+
+
+def _tle_rows(text: str) -> list:
+    """[(1-based line number, line stripped)] of the non-blank lines of ``text``."""
+    return [(k, line) for k, raw in enumerate(text.splitlines(), start=1) if (line := raw.strip())]
+
+
+# --- the whole-text TLE reader ---------------------------------------------------------------------
+# The same checks as _check_tle_line, on a (n, 69) array of bytes per line number: each field's
+# pattern runs once over the column (one regular expression over n fields joined by newlines),
+# the separators, checksums and ranges are array operations.  Values are read from the columns
+# and converted exactly as python-sgp4's twoline2rv does (SGP4.cpp: the same divisions and
+# products in float64, strtod-rounded fields), which the tests check bit for bit on whole
+# catalogs; rows whose layout is not the usual fixed one (e.g. a mean motion with fewer than 8
+# decimals) and deep-space rows are read by twoline2rv itself.
+
+def _column_pattern(pattern: re.Pattern) -> re.Pattern:
+    """A bytes pattern for n fields joined by newlines, each matching ``pattern`` once its
+    blanks are stripped (the fields hold printable ASCII only when this runs).  Each line is an
+    atomic group: it can only end at its own newline, so no match is lost, and the regular
+    expression engine keeps no backtracking state across lines."""
+    body = pattern.pattern.removeprefix("^").removesuffix("$")
+    body = re.sub(r"\((?!\?)", "(?:", body)
+    return re.compile((r"(?> *(?:" + body + r") *\n)*").encode("ascii"))
+
+
+_LINE_COLUMN_PATTERNS = {number: tuple((first, last, None if p is _BLANK else _column_pattern(p))
+                                       for first, last, _, p in columns)
+                         for number, columns in (("1", _LINE1_COLUMNS), ("2", _LINE2_COLUMNS))}
+
+
+def _layout_classes(layout: str) -> np.ndarray:
+    """(69, 256) bool: the bytes each column of the usual fixed layout may hold.  ``layout``
+    has one code per column: 'd' digit, 's' digit or blank, 'n' digit, blank or an Alpha-5 letter,
+    '+' sign or blank, '-' sign, '.' and ' ' themselves, '*' anything (checked elsewhere)."""
+    table = np.zeros((len(layout), 256), dtype=bool)
+    digits = [ord(c) for c in "0123456789"]
+    for col, code in enumerate(layout):
+        allowed = {"d": digits, "s": digits + [32], "n": digits + [32] + [ord(c) for c in
+                                                                       "ABCDEFGHJKLMNPQRSTUVWXYZ"],
+                   "+": [32, ord("+"), ord("-")], "-": [ord("+"), ord("-")], ".": [46],
+                   " ": [32], "*": list(range(256))}[code]
+        table[col, allowed] = True
+    return table
+
+
+# The usual layout, field by field (CelesTrak's FAQ; widths as in _LINE1_COLUMNS/_LINE2_COLUMNS).
+_LAYOUT_1 = _layout_classes("**" + "nssss" + "*" + " " + "*" * 8 + " " + "dd" + "ddd.dddddddd" + " "
+                            + "*" * 10 + " " + "+ddddd-d" + " " + "+ddddd-d" + " " + "*" * 6 + "d")
+_LAYOUT_2 = _layout_classes("**" + "nssss" + " " + "ssd.dddd" + " " + "ssd.dddd" + " " + "ddddddd"
+                            + " " + "ssd.dddd" + " " + "ssd.dddd" + " " + "sd.dddddddd" + "*" * 5 + "d")
+_ALPHA5 = np.zeros(256, dtype=np.int64)     # Alpha-5 first character -> value / 10,000
+for _k, _c in enumerate("ABCDEFGHJKLMNPQRSTUVWXYZ"):
+    _ALPHA5[ord(_c)] = 10 + _k
+# C's pow(10.0, e) (correctly rounded for these), as twoline2rv scales B*: NumPy's own power
+# may differ in the last bit.
+_POW10 = np.array([math.pow(10.0, e) for e in range(-9, 10)])
+_XPDOTP = 1440.0 / (2.0 * math.pi)          # SGP4.cpp twoline2rv: rev/day -> rad/min
+_DEG2RAD = math.pi / 180.0                  # SGP4.cpp twoline2rv
+
+
+def _column_floats(block: np.ndarray, first: int, last: int) -> np.ndarray:
+    """float64 (n,) of 1-based columns first..last of a (n, 69) uint8 block (strtod rounding)."""
+    width = last - first + 1
+    return np.ascontiguousarray(block[:, first - 1:last]).view(f"S{width}")[:, 0].astype(np.float64)
+
+
+def _column_digits(block: np.ndarray, first: int, last: int) -> np.ndarray:
+    """int64 (n,): 1-based columns first..last read as a decimal integer (blanks count 0)."""
+    value = np.zeros(block.shape[0], dtype=np.int64)
+    for col in range(first - 1, last):
+        value = value * 10 + np.maximum(block[:, col].astype(np.int64) - 48, 0)
+    return value
+
+
+def _tle_layout(texts: list):
+    """(name lines ("" where none), lines 1, lines 2, index of each line 2 in ``texts``) where
+    ``texts`` is a sequence of [name] line 1, line 2 (line 1 starting "1 "), else None."""
+    n_rows = len(texts)
+    if n_rows == 0:
+        return None
+    if n_rows % 3 == 0 and all(t.startswith("1 ") for t in texts[1::3]) \
+            and not any(t.startswith("1 ") for t in texts[0::3]):
+        return texts[0::3], texts[1::3], texts[2::3], range(2, n_rows, 3)   # 3LE
+    if n_rows % 2 == 0 and all(t.startswith("1 ") for t in texts[0::2]):
+        return [""] * (n_rows // 2), texts[0::2], texts[1::2], range(1, n_rows, 2)
+    names, line1_at = [], []
+    i = 0
+    while i < n_rows:                       # a mixture
+        if texts[i].startswith("1 "):
+            names.append("")
+            line1_at.append(i)
+            i += 2
+        elif i + 1 < n_rows and texts[i + 1].startswith("1 "):
+            names.append(texts[i])
+            line1_at.append(i + 1)
+            i += 3
+        else:
+            return None
+    if not line1_at or i != n_rows:
+        return None                          # empty, or line 1 without line 2
+    return (names, [texts[k] for k in line1_at], [texts[k + 1] for k in line1_at],
+            [k + 1 for k in line1_at])
+
+
+def _tle_fast(rows: list, skip_unstartable: bool):
+    """Read ``rows`` at once where every line is a well-formed element set line: returns
+    (satnum int64 (n,), names list, {field: float64 (n,)}, keep bool (n,), [(l1, l2)], dropped)
+    with keep False for the objects SGP4 cannot start from (only when ``skip_unstartable``;
+    ``dropped`` lists them as read_catalog does), or None where any check fails (or an object
+    cannot be started and not ``skip_unstartable``)."""
+    texts = [line for _, line in rows]
+    layout = _tle_layout(texts)
+    if layout is None:
+        return None
+    names, l1, l2, line2_at = layout
+    joined1, joined2 = "".join(l1), "".join(l2)
+    n = len(l1)
+    if (len(joined1) != n * _TLE_LINE_LENGTH or len(joined2) != n * _TLE_LINE_LENGTH
+            or not joined1.isascii() or not joined2.isascii()
+            or any(len(t) != _TLE_LINE_LENGTH for t in l1)
+            or any(len(t) != _TLE_LINE_LENGTH for t in l2)):
+        return None
+    b1 = np.frombuffer(joined1.encode("ascii"), dtype=np.uint8).reshape(n, _TLE_LINE_LENGTH)
+    b2 = np.frombuffer(joined2.encode("ascii"), dtype=np.uint8).reshape(n, _TLE_LINE_LENGTH)
+    if _CONTROL_RE.search("".join(names)):
+        return None
+    for block, number in ((b1, "1"), (b2, "2")):
+        if not _lines_pass(block, number):
+            return None
+    if not np.array_equal(b1[:, 2:7], b2[:, 2:7]):
+        return None
+    day = _column_floats(b1, 21, 32)
+    incl, node = _column_floats(b2, 9, 16), _column_floats(b2, 18, 25)
+    argp, anomaly = _column_floats(b2, 35, 42), _column_floats(b2, 44, 51)
+    if not ((day >= 1.0) & (day < 367.0)).all() or not ((incl >= 0.0) & (incl <= 180.0)).all():
+        return None
+    for angle in (node, argp, anomaly):
+        if not ((angle >= 0.0) & (angle <= 360.0)).all():
+            return None
+
+    # Values, as twoline2rv computes them (SGP4.cpp; wrapper.cpp for the catalog number and the
+    # epoch fraction rounded to the TLE's 8 decimals).
+    year2 = _column_digits(b1, 19, 20)
+    year = np.where(year2 < 57, 2000 + year2, 1900 + year2).astype(np.float64)
+    jan1 = (367.0 * year - np.floor(7.0 * year * 0.25) + np.floor(275.0 / 9.0) + 1.0
+            + 1721013.5)                    # jday_SGP4(year, 1, 1, 0, 0, 0)
+    mantissa = np.ascontiguousarray(np.concatenate(
+        [b1[:, 53:54], np.full((n, 1), ord("."), np.uint8), b1[:, 54:59]], axis=1))
+    mantissa[mantissa == 32] = ord("+")
+    usual = _LAYOUT_1[np.arange(_TLE_LINE_LENGTH), b1].all(axis=1) & \
+        _LAYOUT_2[np.arange(_TLE_LINE_LENGTH), b2].all(axis=1)
+    mantissa[~usual] = np.frombuffer(b"+.00000", dtype=np.uint8)   # twoline2rv reads these
+    exponent = _column_digits(b1, 61, 61) * np.where(b1[:, 59] == ord("-"), -1, 1)
+    ecc = np.ascontiguousarray(np.concatenate(
+        [np.full((n, 1), ord("."), np.uint8), b2[:, 26:33]], axis=1))
+    values = {
+        "epoch_jd": jan1 + np.floor(day) - 1.0,
+        "epoch_fr": _column_digits(b1, 25, 32).astype(np.float64) / 1e8,
+        "no_kozai": _column_floats(b2, 53, 63) / _XPDOTP,
+        "ecco": ecc.view("S8")[:, 0].astype(np.float64),
+        "inclo": incl * _DEG2RAD,
+        "nodeo": node * _DEG2RAD,
+        "argpo": argp * _DEG2RAD,
+        "mo": anomaly * _DEG2RAD,
+        "bstar": mantissa.view("S7")[:, 0].astype(np.float64) * _POW10[exponent + 9],
+    }
+    first = b1[:, 2]
+    satnum = np.where(first <= ord("9"), _column_digits(b1, 3, 7),
+                      _ALPHA5[first] * 10000 + _column_digits(b1, 4, 7))
+
+    # SGP4's start, near-earth objects in NumPy (the error codes python-sgp4's sgp4init would
+    # set, at the epoch); the rest, and every object off the usual layout, through twoline2rv.
+    usual &= values["no_kozai"] > 0.0
+    with np.errstate(all="ignore"):         # a mean motion of 0 is not `usual`
+        near = usual & ~fr_sgp4.is_deep_space(values["no_kozai"], values["ecco"], values["inclo"])
+    keep = np.ones(n, dtype=bool)
+    dropped = []
+    idx = np.flatnonzero(near)
+    if idx.size:
+        coef = fr_sgp4.sgp4_init(*(values[f][idx] for f in
+                                   ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo", "bstar")))
+        error = fr_sgp4.propagate(coef, np.zeros(1))[2][:, 0]
+        near[idx[error != 0]] = False       # python-sgp4 has the last word on these
+    for k in np.flatnonzero(~near):
+        sat = Satrec.twoline2rv(l1[k], l2[k], WGS72)
+        if sat.error != 0 or not sat.no_kozai > 0.0:
+            if not skip_unstartable or not sat.no_kozai > 0.0:
+                return None
+            keep[k] = False
+            dropped.append((k, sgp4_rejection(sat.error, sat.ecco, sat.no_kozai, sat.inclo)))
+            continue
+        for f, v in _satrec_arrays(sat).items():
+            values[f][k] = v
+        satnum[k] = sat.satnum
+    names = [nm if not nm else (nm[2:].strip() if nm.startswith("0 ") else nm) for nm in names]
+    names = [nm if nm else l1[k][2:7].strip() for k, nm in enumerate(names)]
+    dropped = [(rows[line2_at[k]][0], int(satnum[k]), names[k], why) for k, why in dropped]
+    return satnum, names, values, keep, list(zip(l1, l2)), dropped
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_DIGIT_BYTES = np.zeros(256, dtype=np.int64)
+_DIGIT_BYTES[48:58] = np.arange(10)
+_DIGIT_BYTES[ord("-")] = 1                   # the checksum counts '-' as 1
+
+
+def _lines_pass(block: np.ndarray, number: str) -> bool:
+    """Whether every row of ``block`` (n, 69) uint8 passes _check_tle_line's format checks
+    (printable ASCII, '1 '/'2 ' start, checksum, each field's pattern and blank separators)."""
+    if block.min() < 32 or block.max() > 126:
+        return False
+    if not ((block[:, 0] == ord(number)) & (block[:, 1] == 32)).all():
+        return False
+    stated = block[:, 68].astype(np.int64) - 48
+    if not ((stated >= 0) & (stated <= 9)).all():
+        return False
+    if not (_DIGIT_BYTES[block[:, :68]].sum(axis=1) % 10 == stated).all():
+        return False
+    newline = np.full((block.shape[0], 1), 10, dtype=np.uint8)
+    for first, last, pattern in _LINE_COLUMN_PATTERNS[number]:
+        if pattern is None:
+            if not (block[:, first - 1] == 32).all():
+                return False
+        else:
+            column = np.concatenate([block[:, first - 1:last], newline], axis=1)
+            if pattern.fullmatch(column.tobytes()) is None:
+                return False
+    return True
 
 
 def _read_bytes(path) -> tuple[bytes, str]:
@@ -517,6 +814,14 @@ def _omm_catalog_number(value, where: str) -> int:
     return int(value)
 
 
+class _Unstartable(InputError):
+    """An OMM record SGP4 cannot start from (its message, and ``why`` alone)."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
 def _omm_record(fields_: dict, k: int, source: str) -> tuple[dict, int, str]:
     where = f"{source}: OMM record {k}"
     present = {key: v for key, v in fields_.items()
@@ -556,7 +861,7 @@ def _omm_record(fields_: dict, k: int, source: str) -> tuple[dict, int, str]:
     if sat.error != 0:
         why = sgp4_rejection(sat.error, ecc, record["no_kozai"], record["inclo"],
                              ("ECCENTRICITY", "MEAN_MOTION"))
-        raise InputError(f"{where}: SGP4 cannot start from this element set: {why}")
+        raise _Unstartable(f"{where}: SGP4 cannot start from this element set: {why}", why)
     name = str(present.get("OBJECT_NAME", "")).strip() or str(satnum)
     return record, satnum, name
 
@@ -585,12 +890,30 @@ def _omm_xml_records(data: bytes, source: str) -> list[dict]:
 
 
 def _omm_csv_records(text: str, source: str) -> list[dict]:
+    # strict: a quote never closed is an error ("unexpected end of data"), not a last field
+    # that swallows the rest of the file.
+    reader = csv.DictReader(io.StringIO(text), strict=True)
     try:
-        rows = list(csv.DictReader(io.StringIO(text)))
+        rows = list(reader)
     except csv.Error as exc:
-        raise InputError(f"{source}: not valid CSV: {exc}") from None
+        if "unexpected end of data" in str(exc):
+            raise InputError(f"{source}: not valid CSV: a quoted field is not closed (the quote "
+                             f"opened on line {_open_quote_line(text)} has no closing quote)") from None
+        raise InputError(f"{source}: not valid CSV: line {reader.line_num}: {exc}") from None
     return [{(k or "").strip(): (v.strip() if isinstance(v, str) else v) for k, v in row.items()}
             for row in rows]
+
+
+def _open_quote_line(text: str) -> int:
+    """1-based line of the quote that opens the last, unterminated quoted CSV field."""
+    inside, opened = False, 1
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        for ch in line:
+            if ch == '"':
+                inside = not inside
+                if inside:
+                    opened = lineno
+    return opened
 
 
 def _omm_json_records(text: str, source: str) -> list[dict]:
@@ -607,31 +930,45 @@ def _omm_json_records(text: str, source: str) -> list[dict]:
     return doc
 
 
-def _omm_element_set(records: Iterable[dict], source: str) -> ElementSet:
-    arrays, satnums, names = [], [], []
+def _omm_element_set(records: Iterable[dict], source: str, skip_unstartable: bool = False):
+    """An ElementSet of OMM records; with ``skip_unstartable``, (ElementSet, the records SGP4
+    cannot start from as [(record number, catalog number, name, why)])."""
+    arrays, satnums, names, dropped = [], [], [], []
     for k, fields_ in enumerate(records, start=1):
-        record, satnum, name = _omm_record(fields_, k, source)
+        try:
+            record, satnum, name = _omm_record(fields_, k, source)
+        except _Unstartable as exc:
+            if not skip_unstartable:
+                raise
+            present = {key: str(v).strip() for key, v in fields_.items() if v is not None}
+            dropped.append((k, _omm_catalog_number(present["NORAD_CAT_ID"], source),
+                            present.get("OBJECT_NAME", ""), exc.why))
+            continue
         arrays.append(record)
         satnums.append(satnum)
         names.append(name)
     if not arrays:
         raise InputError(f"{source}: no OMM records found")
-    return _element_set(arrays, satnums, names, source, None)
+    elements = _element_set(arrays, satnums, names, source, None)
+    return (elements, dropped) if skip_unstartable else elements
+
+
+def _omm_records(data: bytes, source: str, fmt: str) -> list[dict]:
+    """The records of an OMM document in ``fmt`` "xml", "csv" or "json", as dicts of text."""
+    if fmt == "xml":
+        return _omm_xml_records(data, source)
+    if fmt == "csv":
+        return _omm_csv_records(decode_text(data, source), source)
+    if fmt == "json":
+        return _omm_json_records(decode_text(data, source), source)
+    raise ValueError(f"unknown OMM format {fmt!r}")
 
 
 def parse_omm(data: bytes, source: str, fmt: str) -> ElementSet:
     """Parse CCSDS OMM records in ``fmt`` "xml", "csv" or "json" (keywords as in the standard:
     NORAD_CAT_ID, EPOCH, MEAN_MOTION rev/day, ECCENTRICITY, INCLINATION, RA_OF_ASC_NODE,
     ARG_OF_PERICENTER, MEAN_ANOMALY deg, BSTAR 1/ER; OBJECT_NAME optional)."""
-    if fmt == "xml":
-        records = _omm_xml_records(data, source)
-    elif fmt == "csv":
-        records = _omm_csv_records(decode_text(data, source), source)
-    elif fmt == "json":
-        records = _omm_json_records(decode_text(data, source), source)
-    else:
-        raise ValueError(f"unknown OMM format {fmt!r}")
-    return _omm_element_set(records, source)
+    return _omm_element_set(_omm_records(data, source, fmt), source)
 
 
 _TLE_SUFFIXES = (".tle", ".txt", ".3le", ".2le")

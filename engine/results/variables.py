@@ -27,15 +27,20 @@ gabbard_apogee_km / gabbard_perigee_km (fragment)  float64  km (altitude)
 gabbard_period_min (fragment)              float64     min
 target_perigee_km / target_apogee_km (target)  float64  km (altitude)
 encounter_* (encounter)                    int64/float64  the encounter table (ENCOUNTER_VARIABLES)
-space_weather_time (day)                   float64     seconds since <analysis start>, 12:00 UTC
-f107 / f107a (day)                         float64     10^-22 W m-2 Hz-1 (solar flux units)
-density (day)                              float64     kg m-3 (at global attribute density_altitude_km)
+target_norad (target)                      int64       1 (optional, OPTIONAL_VARIABLES)
+target_group (target)                      str         1 (optional)
+conjunction_threshold_km (conjunction_threshold)  float64  km (optional)
+conjunction_day (day)                      float64     d since the analysis start (optional)
+conjunctions (target, realization, day, conjunction_threshold)  int64  1 (optional)
+space_weather_time (space_weather_day)     float64     seconds since <analysis start>, 12:00 UTC (optional)
+f107 / f107a (space_weather_day)           float64     10^-22 W m-2 Hz-1, solar flux units (optional)
+density (space_weather_day)                float64     kg m-3 at density_altitude_km (optional)
 =========================================  ==========  ======================================
 
 `nv` (2), `fragment` (F) and `encounter` are dimensions without coordinate variables. The
 encounter table is optional: files written before it existed, or with [analysis] encounters =
 "none", have neither the variables nor the dimension. So is the space-weather history
-(SPACE_WEATHER_VARIABLES, dimension `day`): a run with [analysis] atmosphere = "nrlmsis" records
+(SPACE_WEATHER_VARIABLES, dimension `space_weather_day`): a run with [analysis] atmosphere = "nrlmsis" records
 each day's F10.7, its 81-day mean and the density the drag used at one altitude (the first
 target's mean altitude, global attribute density_altitude_km) for `fragrisk plot`; a run with
 SGP4's own atmosphere has none of them.
@@ -56,6 +61,8 @@ __all__ = [
     "SPACE_WEATHER_DIMENSION",
     "SPACE_WEATHER_VARIABLES",
     "FILE_VARIABLES",
+    "OPTIONAL_DIMENSIONS",
+    "OPTIONAL_VARIABLES",
     "TIME_UNITS",
     "VARIABLES",
     "Variable",
@@ -160,9 +167,9 @@ ENCOUNTER_VARIABLES = tuple(Variable(name, (ENCOUNTER_DIMENSION,), units, long_n
                             for name, field, _, units, long_name in _ENCOUNTER_COLUMNS)
 
 #: The space-weather history of a run with [analysis] atmosphere = "nrlmsis" (module docstring),
-#: on the dimension `day`, made after the encounter table's; optional like it. `field` is the
-#: RunResults field (None in a run without it).
-SPACE_WEATHER_DIMENSION = "day"
+#: on the dimension `space_weather_day`, made after the encounter table's; optional like it.
+#: `field` is the RunResults field (None in a run without it).
+SPACE_WEATHER_DIMENSION = "space_weather_day"
 SPACE_WEATHER_VARIABLES = (
     Variable("space_weather_time", (SPACE_WEATHER_DIMENSION,), TIME_UNITS,
              "12:00 UTC of each day of the window", "space_weather_time_s"),
@@ -175,8 +182,27 @@ SPACE_WEATHER_VARIABLES = (
              "attribute), averaged over local time and over latitude (cos-weighted)", "density_kg_m3"),
 )
 
+#: Optional variables on dimensions made after DIMENSIONS (conjunction_threshold, day): who each
+#: target is (NORAD number, group) and the conjunction counts. Files written before them, or by
+#: runs that do not count conjunctions, lack them; `field` is the RunResults field (None there).
+OPTIONAL_DIMENSIONS = ("conjunction_threshold", "day")
+OPTIONAL_VARIABLES = (
+    Variable("target_norad", ("target",), "1", "NORAD catalog number of the target", "target_norad"),
+    Variable("target_group", ("target",), "1",
+             "target group: the name's family (STARLINK, FLOCK, ...) unless the scenario sets one",
+             "target_group"),
+    Variable("conjunction_threshold_km", ("conjunction_threshold",), "km",
+             "conjunction distance threshold", "conjunction_thresholds_km"),
+    Variable("conjunction_day", ("day",), "d",
+             "start of the day bin, days since the analysis start (24 h bins)", "conjunction_days"),
+    Variable("conjunctions", ("target", "realization", "day", "conjunction_threshold"), "1",
+             "number of conjunctions: local minima of a fragment-target distance below the "
+             "threshold, by the day of their time of closest approach", "conjunctions"),
+)
+
 #: Every variable name of the file (docs and tests check their coverage against it).
-FILE_VARIABLES = tuple(v.name for v in VARIABLES + ENCOUNTER_VARIABLES + SPACE_WEATHER_VARIABLES)
+FILE_VARIABLES = tuple(v.name for v in VARIABLES + ENCOUNTER_VARIABLES + OPTIONAL_VARIABLES
+                       + SPACE_WEATHER_VARIABLES)
 
 _BY_NAME = {v.name: v for v in VARIABLES}
 
