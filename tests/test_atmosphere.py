@@ -539,3 +539,23 @@ def test_run_records_its_space_weather_and_density_and_plot_draws_them(tmp_path)
     plain = _run_file(tmp_path, "sgp4", duration_days=0.1)
     assert read_results(plain).space_weather_time_s is None
     assert len(fragments_in_orbit(plain).axes) == 1
+
+
+def test_density_table_built_in_the_background_is_the_same_table(sw):
+    import pickle
+
+    first, last = START_JD - 3.0, START_JD + 60.0
+    plain = density.build_density_table(sw, first, last)
+    background = density.build_density_table(sw, first, last, background=True)
+    assert background.filling is not None  # the rows past the first FIRST_ROWS come from a worker
+    # A reader waits for the rows it needs: the first step's, then all of them; bit for bit.
+    background.ensure_through(START_JD + 1.0)
+    assert np.array_equal(background.log_density[:density.FIRST_ROWS], plain.log_density[:density.FIRST_ROWS])
+    copy = pickle.loads(pickle.dumps(background))  # crosses to other processes whole
+    assert copy.filling is None
+    assert np.array_equal(background.log_density, plain.log_density)
+    assert np.array_equal(copy.log_density, plain.log_density)
+    el = {k: getattr(debris(20), k) for k in drag.ELEMENT_NAMES}
+    jd = np.full(20, START_JD + 30.0)
+    assert np.array_equal(drag.drag_ratio(el, np.zeros(20), jd, background),
+                          drag.drag_ratio(el, np.zeros(20), jd, plain))

@@ -19,7 +19,12 @@ Spacetrack Report #3, 1980, eq. for the drag coefficients), for tests and docume
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import multiprocessing
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -56,10 +61,29 @@ class DensityTable:
     log_density: np.ndarray
     space_weather: SpaceWeather
     notes: tuple[str, ...] = ()
+    #: a table still being filled by another process (build_density_table(background=True)):
+    #: read its rows only after ensure_through / ensure_all
+    filling: object = field(default=None, repr=False, compare=False)
 
     @property
     def n_days(self) -> int:
         return int(self.log_density.shape[0])
+
+    def ensure_through(self, jd) -> None:
+        """Wait until the rows that Julian dates up to max(jd) interpolate between are filled
+        (at once for a table built in one piece)."""
+        if self.filling is not None:
+            last = float(np.max(np.asarray(jd, dtype=np.float64)))
+            self.filling.wait_rows(int(np.floor(last - self.first_day_jd - EVALUATION_HOUR_UTC / 24.0)) + 2)
+
+    def ensure_all(self) -> None:
+        if self.filling is not None:
+            self.filling.wait_rows(self.n_days)
+
+    def __reduce__(self):
+        # A table crosses to other processes whole, as a plain array.
+        self.ensure_all()
+        return (DensityTable, (self.first_day_jd, np.array(self.log_density), self.space_weather, self.notes))
 
     @property
     def last_day_jd(self) -> float:
@@ -84,31 +108,97 @@ def latitudes_deg() -> np.ndarray:
     return -90.0 + LATITUDE_STEP_DEG * np.arange(N_LATITUDES)
 
 
-def build_density_table(space_weather: SpaceWeather, first_jd: float, last_jd: float,
-                        what: str = "the window") -> DensityTable:
-    """The local-time averaged NRLMSIS 2.1 table for every day from the one holding first_jd to
-    the one after last_jd (so that times up to last_jd interpolate between two rows).
+#: Days a background build computes in the calling process before handing the rest to its
+#: worker, and the worker's block of days (build_density_table(background=True)).
+FIRST_ROWS = 8
+BLOCK_DAYS = 16
 
-    InputError (one line) where pymsis is missing or the space weather does not cover the days.
-    """
-    pymsis = msis_module()
-    day0 = float(np.floor(first_jd - 0.5) + 0.5)
-    n_days = int(np.floor(last_jd - day0)) + 2
-    notes = space_weather.check_covers(day0, day0 + n_days - 1, what)
+
+def _msis_inputs(space_weather: SpaceWeather, day0: float, n_days: int):
     rows = space_weather.day_index(day0 + np.arange(n_days))
     unix_s = (day0 - 2440587.5 + np.arange(n_days)) * 86400.0 + EVALUATION_HOUR_UTC * 3600.0
     dates = (unix_s * 1e6).astype("int64").astype("datetime64[us]")
-    lons = np.arange(LOCAL_TIMES) * (360.0 / LOCAL_TIMES)
     aps = np.zeros((n_days, 7))
     aps[:, 0] = space_weather.ap[rows]  # daily Ap; MSIS reads only this one by default
-    out = pymsis.calculate(dates, lons, latitudes_deg(), altitudes_km(),
-                           f107s=space_weather.f107_sfu[rows - 1],
-                           f107as=space_weather.f107a_sfu[rows], aps=aps, version=2.1)
+    return dates, space_weather.f107_sfu[rows - 1], space_weather.f107a_sfu[rows], aps
+
+
+def _log_density_rows(dates, f107s, f107as, aps) -> np.ndarray:
+    """NRLMSIS 2.1 at 12:00 UTC of these days on the table's grid, averaged over local time:
+    (days, N_LATITUDES, N_ALTITUDES) log density. Each day's rows are the same whatever days
+    are computed with it (MSIS is evaluated point by point)."""
+    pymsis = msis_module()
+    lons = np.arange(LOCAL_TIMES) * (360.0 / LOCAL_TIMES)
+    out = pymsis.calculate(dates, lons, latitudes_deg(), altitudes_km(), f107s=f107s, f107as=f107as,
+                           aps=aps, version=2.1)
     rho = np.asarray(out[..., pymsis.Variable.MASS_DENSITY], dtype=np.float64)
     # (days, lons, lats, alts): the mean over local time of the density itself, then its log.
-    log_density = np.ascontiguousarray(np.log(rho.mean(axis=1)))
-    return DensityTable(first_day_jd=day0, log_density=log_density,
-                        space_weather=space_weather, notes=tuple(notes))
+    return np.log(rho.mean(axis=1))
+
+
+def _fill_rows(buffer, done, inputs, start: int, n_days: int) -> None:
+    """The worker of a background build: rows start.. of the table, BLOCK_DAYS at a time, into
+    the shared buffer; ``done`` counts the rows filled."""
+    table = np.frombuffer(buffer, dtype=np.float64).reshape(n_days, N_LATITUDES, N_ALTITUDES)
+    dates, f107s, f107as, aps = inputs
+    for lo in range(start, n_days, BLOCK_DAYS):
+        hi = min(lo + BLOCK_DAYS, n_days)
+        table[lo:hi] = _log_density_rows(dates[lo:hi], f107s[lo:hi], f107as[lo:hi], aps[lo:hi])
+        with done.get_lock():
+            done.value = hi
+
+
+class _Filling:
+    """The worker process filling a background table, and the count of rows it has filled."""
+
+    def __init__(self, process, done):
+        self.process, self.done, self.owner_pid = process, done, os.getpid()
+
+    def filled(self) -> int:
+        with self.done.get_lock():
+            return int(self.done.value)
+
+    def wait_rows(self, rows: int) -> None:
+        # Only the process that started the worker can ask whether it is alive (a forked
+        # worker of engine/run/pool.py that inherited the table just waits for the rows).
+        while self.filled() < rows:
+            if os.getpid() == self.owner_pid and not self.process.is_alive() and self.filled() < rows:
+                raise RuntimeError(f"the density table's worker process ended (exit code "
+                                   f"{self.process.exitcode}) with {self.filled()} of {rows} rows filled")
+            time.sleep(0.002)
+
+
+def build_density_table(space_weather: SpaceWeather, first_jd: float, last_jd: float,
+                        what: str = "the window", background: bool = False) -> DensityTable:
+    """The local-time averaged NRLMSIS 2.1 table for every day from the one holding first_jd to
+    the one after last_jd (so that times up to last_jd interpolate between two rows).
+
+    background: compute the first FIRST_ROWS days here and the rest in a worker process, so
+    that a run's estimator overlaps the table's 7 s a year (pymsis holds the GIL: a thread
+    would not); the table's readers wait for the rows they need (DensityTable.ensure_through).
+    The same numbers either way (tested).
+    InputError (one line) where pymsis is missing or the space weather does not cover the days.
+    """
+    msis_module()
+    day0 = float(np.floor(first_jd - 0.5) + 0.5)
+    n_days = int(np.floor(last_jd - day0)) + 2
+    notes = tuple(space_weather.check_covers(day0, day0 + n_days - 1, what))
+    inputs = _msis_inputs(space_weather, day0, n_days)
+    if not background or n_days <= FIRST_ROWS + BLOCK_DAYS:
+        log_density = np.ascontiguousarray(_log_density_rows(*inputs))
+        return DensityTable(first_day_jd=day0, log_density=log_density, space_weather=space_weather, notes=notes)
+    # fork where this process runs no other thread (engine/run/pool.py's rule), else spawn
+    ctx = multiprocessing.get_context("fork" if sys.platform == "linux" and threading.active_count() == 1
+                                      else "spawn")
+    buffer = ctx.RawArray("d", n_days * N_LATITUDES * N_ALTITUDES)
+    log_density = np.frombuffer(buffer, dtype=np.float64).reshape(n_days, N_LATITUDES, N_ALTITUDES)
+    log_density[:FIRST_ROWS] = _log_density_rows(*(a[:FIRST_ROWS] for a in inputs))
+    done = ctx.Value("l", FIRST_ROWS)
+    process = ctx.Process(target=_fill_rows, args=(buffer, done, inputs, FIRST_ROWS, n_days), daemon=True,
+                          name="fragrisk-density-table")
+    process.start()
+    return DensityTable(first_day_jd=day0, log_density=log_density, space_weather=space_weather, notes=notes,
+                        filling=_Filling(process, done))
 
 
 def density_kg_m3(table_log_density, first_day_jd: float, jd, latitude_deg, altitude_km, xp=np):
@@ -179,6 +269,7 @@ def daily_history(table: DensityTable, first_jd: float, last_jd: float, altitude
     lo = int(np.floor(first_jd - table.first_day_jd))
     hi = int(np.floor(last_jd - table.first_day_jd))
     lo, hi = max(lo, 0), min(hi, table.n_days - 1)
+    table.ensure_all()
     z = min(max((float(altitude_km) - ALTITUDE_MIN_KM) / ALTITUDE_STEP_KM, 0.0), N_ALTITUDES - 1.0)
     h0 = min(int(np.floor(z)), N_ALTITUDES - 2)
     logd = table.log_density[lo:hi + 1]

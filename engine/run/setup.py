@@ -95,7 +95,7 @@ def run_atmosphere(scenario):
     else:
         first = min(start, scenario.event.epoch_jd + scenario.event.epoch_fr)
     air = make_atmosphere(a.space_weather, first, start + a.duration_days, a.drag_step_days,
-                          what=f"{scenario.source}: the window (from the event epoch)")
+                          what=f"{scenario.source}: the window (from the event epoch)", background=True)
     return drag_steps.RunAtmosphere(air, float(a.density_sigma))
 
 
