@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from fragrisk.engine.orbits import elements as E
+from fragrisk.engine.orbits import tle
 from sgp4.api import WGS72, Satrec
 
 from benchmarks.common import best_of, environment, print_table, write_json
@@ -70,7 +71,7 @@ def measure(path: Path, label: str) -> list:
     for name, fn in [("python-sgp4 twoline2rv loop (no checks)", lambda: python_sgp4_parse(path)),
                      ("fragrisk read_catalog (all checks, NumPy)", lambda: E.read_catalog(path)),
                      ("fragrisk object-by-object reader (the message path)",
-                      lambda: E._parse_tle_objects(E._tle_rows(path.read_text()), str(path), True))]:
+                      lambda: tle._parse_tle_objects(tle._tle_rows(path.read_text()), str(path), True))]:
         seconds = best_of(fn, repeat=5, min_time_s=0.0)
         rows.append(dict(input=label[:30], input_description=label, path=name, objects=n_objects,
                          seconds=seconds, us_per_object=seconds / n_objects * 1e6))

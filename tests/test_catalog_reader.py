@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fragrisk.engine.errors import InputError
+from fragrisk.engine.orbits import element_set, tle
 from fragrisk.engine.orbits import elements as E
 from sgp4.api import WGS72, Satrec
 
@@ -37,14 +38,14 @@ def twoline2rv_values(es: E.ElementSet) -> dict:
     """Each field of ``es`` as python-sgp4's own twoline2rv reads its TLE lines."""
     sats = [Satrec.twoline2rv(a, b, WGS72) for a, b in es.tle_lines]
     names = {"epoch_jd": "jdsatepoch", "epoch_fr": "jdsatepochF"}
-    out = {f: np.array([getattr(s, names.get(f, f)) for s in sats]) for f in E._ARRAY_FIELDS}
+    out = {f: np.array([getattr(s, names.get(f, f)) for s in sats]) for f in element_set._ARRAY_FIELDS}
     out["satnum"] = np.array([s.satnum for s in sats])
     return out
 
 
 def assert_same_as_twoline2rv(es: E.ElementSet) -> None:
     ref = twoline2rv_values(es)
-    for f in E._ARRAY_FIELDS:   # bit for bit: the same float64 operations on the same fields
+    for f in element_set._ARRAY_FIELDS:   # bit for bit: the same float64 operations on the same fields
         np.testing.assert_array_equal(getattr(es, f), ref[f], err_msg=f)
     np.testing.assert_array_equal(es.satnum, ref["satnum"])
 
@@ -52,9 +53,9 @@ def assert_same_as_twoline2rv(es: E.ElementSet) -> None:
 def test_sample_reads_bit_for_bit_like_python_sgp4():
     es = E.parse_tle(sample_text(), "sample.tle")
     assert len(es) == 81 and es.is_deep_space.sum() == 27
-    assert E._tle_fast(E._tle_rows(sample_text()), False) is not None   # the fast path ran
+    assert tle._tle_fast(tle._tle_rows(sample_text()), False) is not None   # the fast path ran
     assert_same_as_twoline2rv(es)
-    assert es == E._parse_tle_objects(E._tle_rows(sample_text()), "sample.tle", False)[0]
+    assert es == tle._parse_tle_objects(tle._tle_rows(sample_text()), "sample.tle", False)[0]
 
 
 def test_alpha5_numbers_and_space_track_name_lines_read_as_they_are():
@@ -99,7 +100,7 @@ def verdict(text: str):
     object-by-object reader."""
     out = []
     for read in (lambda: E.parse_tle(text, "f.tle"),
-                 lambda: E._parse_tle_objects(E._tle_rows(text), "f.tle", False)[0]):
+                 lambda: tle._parse_tle_objects(tle._tle_rows(text), "f.tle", False)[0]):
         try:
             out.append((None, read()))
         except InputError as exc:
