@@ -9,6 +9,9 @@ targets.  Thresholds are keyed by their text in km ("1", "5", "10"), as in the J
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 
 from ..errors import InputError
@@ -116,9 +119,6 @@ CSV_COLUMNS = ("rank", "name", "norad", "group", "expected_collisions", "expecte
 
 def csv_text(rows: list[dict], thresholds_km) -> str:
     """The ranking as CSV: CSV_COLUMNS, then conjunctions_<threshold>km per threshold."""
-    import csv
-    import io
-
     names = [threshold_text(t) for t in thresholds_km]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
