@@ -72,9 +72,9 @@ def _sphere():
 
 
 def peak_overlap(t, e1, q1, e2, q2, hbr_km):
-    """Hall's peak-overlap linearization at times t (m,): returns (ru, vu, P, converged), the
-    linearized mean relative position (m, 3), velocity (m, 3) and 6x6 relative covariance
-    (m, 6, 6) of object 2 minus object 1."""
+    """Hall's peak-overlap linearization at times t (m,): returns (ru, vu, P, converged, failed),
+    the linearized mean relative position (m, 3), velocity (m, 3) and 6x6 relative covariance
+    (m, 6, 6) of object 2 minus object 1; failed where an expansion point left the bound orbits."""
     t = np.asarray(t, dtype=float)
     floor = (FCLIP * hbr_km) ** 2
     es = [np.broadcast_to(e1, t.shape + (6,)).copy(), np.broadcast_to(e2, t.shape + (6,)).copy()]
@@ -82,6 +82,7 @@ def peak_overlap(t, e1, q1, e2, q2, hbr_km):
     covs = (q1, q2)
     mup_old = None
     converged = np.zeros(t.shape, dtype=bool)
+    failed = np.zeros(t.shape, dtype=bool)
     for iteration in range(POP_MAX_ITER):
         xu, ps, ainv = [], [], []
         for i in range(2):
@@ -111,12 +112,16 @@ def peak_overlap(t, e1, q1, e2, q2, hbr_km):
             beta = ps[i][..., 3:, :3] @ ainv[i]
             vel = xu[i][..., 3:] + np.einsum("...ij,...j->...i", beta, mup - xu[i][..., :3])
             state = np.concatenate([mup, vel], axis=-1)
-            e_new = twobody.state_to_elements(state)
+            e_new = twobody.state_to_elements(state, strict=False)
             e_new[..., 5] -= e_new[..., 0] * t  # back to the elements at TCA
-            es[i] = e_new
+            # An unbound or degenerate expansion point: keep the last one, mark the time failed
+            # (CARA's PeakOverlapPos fails the same way; such times get no rate).
+            bad = np.isnan(e_new).any(axis=-1)
+            failed |= bad
+            es[i] = np.where(bad[..., None], es[i], e_new)
     ru = xu[1][..., :3] - xu[0][..., :3]
     vu = xu[1][..., 3:] - xu[0][..., 3:]
-    return ru, vu, ps[0] + ps[1], converged
+    return ru, vu, ps[0] + ps[1], converged & ~failed, failed
 
 
 def collision_rate(t, e1, q1, e2, q2, hbr_km, sphere=None, chunk: int = 32):
@@ -130,7 +135,7 @@ def collision_rate(t, e1, q1, e2, q2, hbr_km, sphere=None, chunk: int = 32):
 
 def _rate(t, e1, q1, e2, q2, hbr_km, sphere):
     u, w = sphere
-    ru, vu, p, conv = peak_overlap(t, e1, q1, e2, q2, hbr_km)
+    ru, vu, p, conv, failed = peak_overlap(t, e1, q1, e2, q2, hbr_km)
     a = p[..., :3, :3]
     b = p[..., 3:, :3]
     c = p[..., 3:, 3:]
@@ -149,7 +154,8 @@ def _rate(t, e1, q1, e2, q2, hbr_km, sphere):
         z = np.where(s > 0, mean / s, np.sign(mean) * np.inf)
         flux = np.where(s > 0, mean * special.ndtr(z) + s * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi),
                         np.maximum(mean, 0.0))
-    return hbr_km ** 2 * np.sum(dens * flux * w[None, :], axis=1), conv
+    rate = hbr_km ** 2 * np.sum(dens * flux * w[None, :], axis=1)
+    return np.where(failed, 0.0, rate), conv
 
 
 def encounter_segment(e1, e2) -> tuple[float, float]:

@@ -28,22 +28,30 @@ KEPLER_STEPS = 8
 COMPLEX_STEP = 1e-30
 
 
-def state_to_elements(state_km: np.ndarray, mu: float = MU_KM3_S2) -> np.ndarray:
+def state_to_elements(state_km: np.ndarray, mu: float = MU_KM3_S2, strict: bool = True) -> np.ndarray:
     """(..., 6) Cartesian state [km, km/s] -> (..., 6) equinoctial (n, k, h, chi, psi, lam).
 
-    Raises InputError for unbound states (energy >= 0) and orbits within 1e-6 of retrograde
-    equatorial (chi, psi infinite)."""
+    Raises InputError for unbound states (energy >= 0) and orbits within 1e-12 of retrograde
+    equatorial (chi, psi infinite); with ``strict=False`` their rows are NaN instead."""
     r = state_km[..., :3]
     v = state_km[..., 3:]
     hvec = np.cross(r, v)
     w = hvec / np.linalg.norm(hvec, axis=-1, keepdims=True)
-    if np.any(1.0 + w[..., 2] < 1e-12):
+    if strict and np.any(1.0 + w[..., 2] < 1e-12):
         raise InputError("orbit is retrograde equatorial (i = 180 deg): equinoctial elements are singular")
+    rmag = np.linalg.norm(r, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        return _elements(r, v, w, rmag, mu, strict)
+
+
+def _elements(r, v, w, rmag, mu, strict):
+    singular = 1.0 + w[..., 2] < 1e-12
+    hvec = np.cross(r, v)
     chi = w[..., 0] / (1.0 + w[..., 2])
     psi = -w[..., 1] / (1.0 + w[..., 2])
-    rmag = np.linalg.norm(r, axis=-1)
     inv_a = 2.0 / rmag - np.sum(v * v, axis=-1) / mu
-    if np.any(inv_a <= 0):
+    unbound = inv_a <= 0
+    if strict and np.any(unbound):
         raise InputError("a state is unbound (two-body energy >= 0): no orbit to sample")
     a = 1.0 / inv_a
     n = np.sqrt(mu * inv_a ** 3)
@@ -59,7 +67,10 @@ def state_to_elements(state_km: np.ndarray, mu: float = MU_KM3_S2) -> np.ndarray
     sin_f = h + ((1.0 - h * h * beta) * y1 - h * k * beta * x1) / (a * root)
     big_f = np.arctan2(sin_f, cos_f)
     lam = big_f + h * np.cos(big_f) - k * np.sin(big_f)
-    return np.stack([n, k, h, chi, psi, lam], axis=-1)
+    out = np.stack([n, k, h, chi, psi, lam], axis=-1)
+    if not strict:
+        out[singular | unbound | (h * h + k * k >= 1.0)] = np.nan
+    return out
 
 
 def _basis(chi, psi):
