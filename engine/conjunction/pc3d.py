@@ -49,6 +49,8 @@ POP_TOL_MD2 = 1e-12
 NC_RTOL = 1e-4
 #: dNc/dt below this fraction of its peak is treated as the end of the encounter.
 RATE_CUTOFF = 1e-14
+#: Separation changes below (1 mm)^2 are rounding, not relative motion (km^2).
+SEPARATION_NOISE_KM2 = 1e-12
 #: Panels of the first survey of the window (16 Gauss-Legendre times each).
 N_SURVEY_PANELS = 32
 
@@ -168,6 +170,8 @@ def encounter_segment(e1, e2) -> tuple[float, float]:
     d2 = np.sum((twobody.elements_to_state(e2, t)[..., :3]
                  - twobody.elements_to_state(e1, t)[..., :3]) ** 2, axis=-1)
     interior = np.flatnonzero((d2[1:-1] >= d2[:-2]) & (d2[1:-1] >= d2[2:])) + 1
+    # Maxima of rounding noise (identical orbits: a separation of ~0 throughout) do not count.
+    interior = interior[d2[interior] - d2.min() > SEPARATION_NOISE_KM2]
     before, after = t[interior][t[interior] < 0], t[interior][t[interior] > 0]
     if len(before) == 0 or len(after) == 0:
         return -half, half
@@ -198,6 +202,8 @@ def encounter_window(x1_km, cov1, x2_km, cov2, hbr_km: float, widen: float = 10.
     ta, tb = encounter_segment(e1, e2)
     r, v = x2_km[:3] - x1_km[:3], x2_km[3:] - x1_km[3:]
     la, lb = linear_window(r, v, cov1[:3, :3] + cov2[:3, :3], hbr_km)
+    if not (np.isfinite(la) and np.isfinite(lb)):  # no relative velocity: the whole segment
+        return ta, tb
     mid, half = 0.5 * (la + lb), 0.5 * (lb - la) * widen
     lo, hi = max(ta, mid - half), min(tb, mid + half)
     return (lo, hi) if lo < hi else (ta, tb)
