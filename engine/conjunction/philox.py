@@ -24,6 +24,8 @@ PHILOX_W1 = 0xBB67AE85
 PHILOX_ROUNDS = 10
 #: Normals per trial: a 6-vector of equinoctial-element deviates for each object.
 NORMALS_PER_TRIAL = 12
+#: 2 pi of Box-Muller's angle, one double for both paths.
+TWO_PI = 2.0 * np.pi
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
@@ -63,6 +65,6 @@ def trial_normals(seed: int, first: int, count: int) -> np.ndarray:
                                     seed & 0xFFFFFFFF, seed >> 32)
         u1, u2 = _uniform(w0, w1), _uniform(w2, w3)
         r = np.sqrt(-2.0 * np.log(u1))
-        out[:, 2 * block] = r * np.cos(2.0 * np.pi * u2)
-        out[:, 2 * block + 1] = r * np.sin(2.0 * np.pi * u2)
+        out[:, 2 * block] = r * np.cos(TWO_PI * u2)
+        out[:, 2 * block + 1] = r * np.sin(TWO_PI * u2)
     return out
