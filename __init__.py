@@ -24,12 +24,12 @@ from fragrisk.engine import __version__
 _EXPORTS = {
     "load_scenario": ("scenario", "load_scenario"),
     "resolve_device": ("backend", "resolve_device"),
-    "run_job": ("jobs", "run_job"),
+    "run_job": ("run.jobs", "run_job"),
     "sample_cloud": ("cloud", "sample_cloud"),
     "read_results": ("results", "read_results"),
     "merge_files": ("results", "merge_files"),
     "summary": ("results", "summary"),
-    "risk_windows": ("encounters", "risk_windows"),
+    "risk_windows": ("results.windows", "risk_windows"),
     "plot_all": ("plots", "plot_all"),
 }
 

@@ -247,7 +247,7 @@ def _device_lines(requested: str) -> list[str]:
 
 
 def _event_lines(s) -> list[str]:
-    from .engine import breakup
+    from .engine.physics import breakup
 
     p, e = s.parent, s.event
     lines = [f"parent:   {_object(p.elements)}, {p.kind}, {_num(p.mass_kg)} kg",
@@ -356,11 +356,11 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     import time
 
     from .engine.backend import resolve_device
-    from .engine.elements import load_elements
-    from .engine.ephemeris_file import write_ephemeris
     from .engine.errors import InputError
-    from .engine.h5io import check_output_path
-    from .engine.propagation import propagate_elements, sample_times_s
+    from .engine.files.ephemeris_file import write_ephemeris
+    from .engine.files.h5io import check_output_path
+    from .engine.orbits.elements import load_elements
+    from .engine.orbits.propagation import propagate_elements, sample_times_s
     from .engine.timeutil import format_utc, parse_utc
 
     if not (math.isfinite(duration_min) and duration_min > 0):
@@ -375,7 +375,7 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
     check_output_path(output, overwrite=overwrite, what="an ephemeris file")
     resolved = resolve_device(device)
     elements = load_elements(elements_file)
-    from .engine.limits import check_propagate
+    from .engine.run.limits import check_propagate
 
     # Samples start, start + S, ... and the end: at most floor(M/S) + 2 times.
     check_propagate(len(elements), math.floor(duration_s / step_s) + 2, str(elements.source))
@@ -434,12 +434,12 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
 
     import numpy as np
 
-    from .engine import jobs
     from .engine.backend import resolve_device
     from .engine.cloud import sample_cloud
     from .engine.errors import InputError
-    from .engine.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
-    from .engine.h5io import check_output_path
+    from .engine.files.fragments_file import status_counts, write_fragments_h5, write_fragments_omm
+    from .engine.files.h5io import check_output_path
+    from .engine.run import jobs
     from .engine.scenario import load_scenario
 
     if fmt is None:
@@ -452,7 +452,7 @@ def sample(scenario, realizations, output, fmt, seed, device, overwrite, max_epo
     s = jobs.with_overrides(s, realizations, seed)
     check_output_path(output, overwrite=overwrite,
                       what="an OMM file" if fmt == "omm" else "a fragments file")
-    from .engine.limits import check_sample
+    from .engine.run.limits import check_sample
 
     check_sample(s, realizations)
     echo_warnings(s.warnings)
@@ -509,10 +509,10 @@ def calibrate(scenario, observed, cataloged, min_size_m, realizations, device, o
     calibrated scenario to OUT.toml."""
     import json
 
-    from .engine import calibrate as cal
     from .engine.backend import resolve_device
+    from .engine.calibration import calibrate as cal
     from .engine.errors import InputError
-    from .engine.h5io import atomic_write_text, check_output_path
+    from .engine.files.h5io import atomic_write_text, check_output_path
     from .engine.scenario import load_scenario
 
     resolved = resolve_device(device)
@@ -648,14 +648,12 @@ def run(scenario, realizations, seed, device, output, overwrite, as_json, schedu
     import json
     from pathlib import Path
 
-    from .engine import jobs
-    from .engine.backend import resolve_device
+    from .engine.backend import gpu_unusable_reason, resolve_device
     from .engine.cloud import STATUS_MEANINGS
     from .engine.errors import InputError
     from .engine.results import summary
+    from .engine.run import jobs
     from .engine.scenario import load_scenario
-
-    from .engine.backend import gpu_unusable_reason
 
     resolved = resolve_device(device)
     s = load_scenario(scenario, overrides, max_epoch_gap_days=max_epoch_gap_days)
@@ -750,7 +748,7 @@ class _RunProgress:
         self.shown = False
 
     def update(self, done: int, total: int, batch) -> None:
-        """engine.jobs.run_job's on_progress: batch None when the run starts, then each batch."""
+        """engine.run.jobs.run_job's on_progress: batch None when the run starts, then each batch."""
         if batch is None:
             self.start, self.first_done = self.clock(), done
             text = f"{done:,}/{total:,} realizations, started"
@@ -819,10 +817,10 @@ def encounters(results_file, target, top, csv_path, overwrite, windows, share, w
     collisions), and with --windows the risk windows: when a target is exposed."""
     import json
 
-    from .engine import encounters as enc
     from .engine.errors import InputError
-    from .engine.h5io import atomic_write_text, check_output_path
+    from .engine.files.h5io import atomic_write_text, check_output_path
     from .engine.results import read_results
+    from .engine.results import windows as enc
 
     if top is not None and top < 1:
         raise InputError(f"--top: must be >= 1, got {top}")

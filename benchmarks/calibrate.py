@@ -18,11 +18,11 @@ import time
 from importlib import resources
 
 import numpy as np
+from fragrisk.engine.backend import resolve_device
+from fragrisk.engine.calibration import calibrate as cal
+from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import environment, print_table, write_json
-from fragrisk.engine import calibrate as cal
-from fragrisk.engine.backend import resolve_device
-from fragrisk.engine.scenario import load_scenario
 
 OBSERVED = "cosmos1408_debris_2022-01-11_half.tle"
 CATALOGED = 1641

@@ -17,7 +17,6 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 def environment(device: str) -> dict:
     """Versions and hardware, so a number in results/ can be traced to where it was measured."""
     import sgp4
-
     from fragrisk import engine
     from fragrisk.engine.backend import describe_device
 

@@ -7,7 +7,7 @@ This measures what they would add to the expected collisions with the first targ
 the built-in scenario), with the brute-force reference of the tests (tests/reference.py:
 python-sgp4 at 1 s steps, which takes SDP4 for these orbits, and the exact chord of each
 second) over the scenario's whole window. Their mean elements are the element fit's inversion
-(engine.fit.invert_sgp4_at_epoch) of their states at the event epoch. For scale, the same
+(engine.physics.fit.invert_sgp4_at_epoch) of their states at the event epoch. For scale, the same
 realizations' kept fragments through fragrisk's NumPy estimator: the first --kept-realizations
 of them (about 3 s each at lc_min 0.1 m on one core).
 
@@ -23,10 +23,12 @@ import sys
 import time
 
 import numpy as np
+from fragrisk.engine import cloud
+from fragrisk.engine.physics import fit, risk
+from fragrisk.engine.run import montecarlo
+from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import environment, print_table, write_json
-from fragrisk.engine import cloud, fit, montecarlo, risk
-from fragrisk.engine.scenario import load_scenario
 from tests.reference import brute_force_lambda, satrec_from
 
 #: Satrecs propagated together by the brute force: bounds its (objects, seconds, 3) arrays.

@@ -7,7 +7,7 @@ Each configuration runs K times, alternating (all, none, all, none, ...) so that
 slows both alike; the best wall time of each is kept. Rows: the device, the setting, the wall
 time, the encounters found, and the overhead (all / none - 1). On the GPU the table costs the
 kernel's passage records (atomic slots) and the closest-approach refinement on the host
-(engine.encounters.closest_approach), timed on its own in the row `refinement_s`. The project's
+(engine.orbits.closest_approach), timed on its own in the row `refinement_s`. The project's
 goal: at most 20 % on a GPU. Writes benchmarks/results/encounters_<device>.json.
 """
 
@@ -18,11 +18,11 @@ import dataclasses
 import time
 
 import numpy as np
+from fragrisk.engine.backend import resolve_device
+from fragrisk.engine.run import montecarlo
+from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import environment, print_table, write_json
-from fragrisk.engine import montecarlo
-from fragrisk.engine.backend import resolve_device
-from fragrisk.engine.scenario import load_scenario
 
 
 def _setup(scenario, device: str, encounters: str):

@@ -18,11 +18,10 @@ import json
 import os
 
 import numpy as np
-
-from benchmarks.common import environment, print_table, write_json
-from fragrisk.engine import montecarlo
+from fragrisk.engine.run import montecarlo
 from fragrisk.engine.scenario import load_scenario
 
+from benchmarks.common import environment, print_table, write_json
 
 #: Launch shapes compared: (threads per block, minimum resident blocks per SM); the second caps
 #: registers per thread at 65536 / (threads x blocks) (255 at most).
@@ -42,7 +41,6 @@ def _occupancy(kernel, threads: int, props: dict, regs: int) -> float:
 
 def main(argv=None) -> None:
     import cupy
-
     from fragrisk.kernels import risk_gpu
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

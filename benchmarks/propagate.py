@@ -14,11 +14,11 @@ import argparse
 import time
 
 import numpy as np
+from fragrisk.engine.backend import resolve_device
+from fragrisk.engine.physics import sgp4_numpy as sgp4
 from sgp4.api import WGS72, Satrec, SatrecArray
 
 from benchmarks.common import best_of, environment, print_table, write_json
-from fragrisk.engine import sgp4
-from fragrisk.engine.backend import resolve_device
 
 EPOCH_DAYS_1950 = 25000.0
 
@@ -90,7 +90,6 @@ def main(argv=None) -> None:
 
 def _gpu_rows(el, times, base, r_np):
     import cupy
-
     from fragrisk.kernels import sgp4_gpu
 
     table = table_of(el, xp=cupy)

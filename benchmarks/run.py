@@ -79,7 +79,7 @@ def month_sums(setup, by_time_mean) -> dict:
 
 def _warm_up(device: str) -> None:
     """Compile and load the kernels (and the GPU's clocks) outside the timed run."""
-    from fragrisk.engine import montecarlo
+    from fragrisk.engine.run import montecarlo
     from fragrisk.engine.scenario import load_scenario
 
     if device == "gpu":
@@ -93,8 +93,8 @@ def _cpu_reference(overrides: list, realizations: int) -> list:
     1 cm one realization takes minutes on one core)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from fragrisk.engine import montecarlo
     from fragrisk.engine.backend import usable_cores
+    from fragrisk.engine.run import montecarlo
     from fragrisk.engine.scenario import load_scenario
 
     setup = montecarlo.make_setup(load_scenario("cosmos1408", overrides), "cpu")
@@ -109,7 +109,7 @@ def _restrict(host, rows):
     """The HostBatch of the objects `rows` (sorted) of host.objs."""
     import dataclasses
 
-    from fragrisk.engine import montecarlo
+    from fragrisk.engine.run import montecarlo
 
     screens = []
     for idx, reach, r_min, _ in host.screens:
@@ -120,14 +120,14 @@ def _restrict(host, rows):
 
 
 def _estimate_piece(setup, host) -> np.ndarray:
-    from fragrisk.engine import montecarlo
+    from fragrisk.engine.run import montecarlo
 
     return montecarlo.estimate_batch(setup, host).by_time[0].sum(axis=1)
 
 
 def run_case(spec: dict) -> dict:
     """One case in this process: spec = {case, device, realizations, jobs, overrides, cpu_reference}."""
-    from fragrisk.engine import jobs, montecarlo
+    from fragrisk.engine.run import jobs, montecarlo
     from fragrisk.engine.scenario import load_scenario
 
     device, case = spec["device"], spec["case"]
@@ -181,10 +181,10 @@ def run_case(spec: dict) -> dict:
 
 
 def satrec_baseline() -> dict:
-    from sgp4.api import SatrecArray
-
-    from fragrisk.engine import cloud, montecarlo
+    from fragrisk.engine import cloud
+    from fragrisk.engine.run import montecarlo
     from fragrisk.engine.scenario import load_scenario
+    from sgp4.api import SatrecArray
 
     setup = montecarlo.make_setup(load_scenario("cosmos1408"), "cpu")
     cl = cloud.sample_cloud(setup.scenario, np.array([0]))
@@ -215,7 +215,7 @@ def in_child(spec: dict) -> dict:
 def scaling_rows(pairs: list) -> list:
     """The CPU default run with each --jobs of `pairs` [(jobs, realizations)], compared with the
     first one, realization by realization, bit for bit."""
-    from fragrisk.engine import montecarlo
+    from fragrisk.engine.run import montecarlo
 
     rows, kept = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -254,8 +254,8 @@ def main(argv=None) -> None:
         Path(args.row_json).write_text(json.dumps(run_case(json.loads(args.one))))
         return
 
-    from fragrisk.engine import montecarlo
     from fragrisk.engine.backend import resolve_device
+    from fragrisk.engine.run import montecarlo
 
     device = resolve_device(args.device)
     cases = args.cases.split(",") if args.cases else [c for c in CASES if c != "prefilter_off" or device == "gpu"]

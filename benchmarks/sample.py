@@ -2,14 +2,14 @@
 
     python -m benchmarks.sample [--quick] [--repeats 3] [--out DIR]
 
-(a) Sampling, engine.breakup.sample (always NumPy on the host, one process): the built-in
+(a) Sampling, engine.physics.breakup.sample (always NumPy on the host, one process): the built-in
     scenario's event (COSMOS 1408: 2,200 kg + 20 kg at 7.5 km/s, M = 2,220 kg) and the event of
     ESA's reference numbers (1,980 kg + 20 kg at 10 km/s, M = 2,000 kg), lc_min 0.1 m and 0.01 m,
     both A/M readings and all three mass policies.  ESA's C++ NASA-breakup-model-cpp (its own
     choices: weighted-sum A/M, "drop" policy) takes 0.59 ms per 1,533-fragment realization
     (lc_min 0.1 m) and 32 ms per 78,663-fragment one (0.01 m) on one core (reference figures for
     ESA's code, not measured here); they are printed beside the M = 2,000 kg rows.
-(b) The element fit, engine.fit.fit_mean_elements on the kept fragments' TEME states of the
+(b) The element fit, engine.physics.fit.fit_mean_elements on the kept fragments' TEME states of the
     built-in scenario (its own model choices), lc_min 0.1 m and 0.01 m: NumPy path, and the CUDA
     path where engine.backend.resolve_device("auto") is "gpu"; beside it the whole
     engine.cloud.sample_cloud (sampling + parent state + classification + fit).  The project's
@@ -36,11 +36,14 @@ import sys
 import time
 
 import numpy as np
+from fragrisk.engine import cloud
+from fragrisk.engine import scenario as scenario_mod
+from fragrisk.engine.backend import resolve_device
+from fragrisk.engine.physics import breakup, fit
+from fragrisk.engine.physics import sgp4_numpy as sgp4
+from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import best_of, environment, print_table, write_json
-from fragrisk.engine import breakup, cloud, fit, sgp4
-from fragrisk.engine.backend import resolve_device
-from fragrisk.engine.scenario import load_scenario
 
 LC_MIN_M = (0.1, 0.01)
 #: Realizations per timed sampling call: ~0.1-0.3 s each.
@@ -75,7 +78,7 @@ def load_average() -> list | None:
 
 
 def sampling_rows(scenario, repeats: int, quick: bool) -> list[dict]:
-    base = cloud.breakup_params(scenario.event, scenario.parent)
+    base = scenario_mod.breakup_params(scenario.event, scenario.parent)
     events = [(f"{scenario.name} M={base.mass_kg:g}", base.parent_mass_kg, base.projectile_mass_kg,
                base.impact_velocity_km_s), ESA_EVENT]
     rows = []
@@ -112,7 +115,7 @@ def sampling_rows(scenario, repeats: int, quick: bool) -> list[dict]:
 def kept_states(scenario, realizations):
     """TEME states of the kept-to-be-fitted fragments, as engine.cloud.sample_cloud forms them."""
     event, parent = scenario.event, scenario.parent
-    frags = breakup.sample(cloud.breakup_params(event, parent), scenario.analysis.seed, realizations)
+    frags = breakup.sample(scenario_mod.breakup_params(event, parent), scenario.analysis.seed, realizations)
     r0, v0 = cloud.parent_state(parent, event)
     r = np.broadcast_to(r0, (len(frags), 3)).copy()
     v = v0[None, :] + frags.dv_m_s * 1e-3
@@ -198,7 +201,7 @@ def main(argv=None) -> None:
     print(f"load average at the start (1, 5, 15 min): {load_start} on {os.cpu_count()} cores")
 
     sampling = sampling_rows(scenario, args.repeats, args.quick)
-    print("(a) sampling, engine.breakup.sample (NumPy, host); ESA C++: one core, M = 2,000 kg")
+    print("(a) sampling, engine.physics.breakup.sample (NumPy, host); ESA C++: one core, M = 2,000 kg")
     print_table(sampling, ["event", "lc_min_m", "am_sampling", "mass_policy", "realizations",
                            "fragments_per_realization", "ms_per_realization", "cpu_ms_per_realization",
                            "realizations_per_s",

@@ -117,3 +117,38 @@ def describe_device(device: str) -> dict:
         "cuda_runtime_version": _cuda_version(cupy.cuda.runtime.runtimeGetVersion()),
         "cuda_driver_version": _cuda_version(cupy.cuda.runtime.driverGetVersion()),
     }
+
+
+# --- memory: what this process may plan to use ----------------------------------------------------
+
+#: Share of the memory available now that a command may plan to use (the rest: the interpreter,
+#: libraries, the operating system's file cache, other programs).
+MEMORY_SHARE = 0.8
+
+def available_memory_bytes() -> int:
+    """Memory this process can take now, bytes: MemAvailable of /proc/meminfo, capped by a
+    cgroup (container) limit where one is set; else the physical memory."""
+    avail = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, AttributeError):
+            avail = 8 * 2**30  # a guess where the system says nothing
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            used = int(fh.read().strip())
+        if limit != "max":
+            avail = min(avail, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return int(avail)

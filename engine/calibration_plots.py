@@ -2,7 +2,7 @@
 and after.
 
 - ``gabbard``: apogee and perigee altitude against period at the observation epoch, the observed
-  objects over the model's fragments, before and after (SGP4 mean elements, engine.calibrate);
+  objects over the model's fragments, before and after (SGP4 mean elements, engine.calibration.calibrate);
 - ``marginals``: the four compared distributions (apogee, perigee, inclination, node), observed
   and model before and after, with each one's energy distance;
 - ``profiles``: the statistic against each fitted knob near the optimum (the design points of the
@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from . import calibrate as cal
+from .calibration import calibrate as cal
 from .errors import InputError
+from .physics.sgp4_numpy import MU_KM3_S2, RADIUS_EARTH_KM
 from .plots import DPI, FORMATS, _figure, _legend, _title
-from .sgp4 import MU_KM3_S2, RADIUS_EARTH_KM
 
 FIGURE_SIZE_IN = (10.0, 5.0)
 #: Model points drawn in a Gabbard panel at most (realization order): enough to show the cloud's
@@ -136,7 +136,7 @@ FIGURES = (("gabbard", gabbard), ("marginals", marginals), ("profiles", profiles
 
 def write_report(result: cal.CalibrationResult, outdir, fmt: str = "png") -> list[Path]:
     """Write the figures (FIGURES, as ``<name>.<fmt>``) and ``summary.json``
-    (engine.calibrate.summary) into outdir, created if missing; return the paths written."""
+    (engine.calibration.calibrate.summary) into outdir, created if missing; return the paths written."""
     fmt = str(fmt).lower().lstrip(".")
     if fmt not in FORMATS:
         raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")

@@ -1,10 +1,10 @@
 """The fragment cloud at the event epoch: breakup samples -> TEME states -> SGP4 mean elements.
 
-Per realization (engine.breakup.sample), each fragment's state is the parent's TEME state at the
+Per realization (engine.physics.breakup.sample), each fragment's state is the parent's TEME state at the
 event epoch (SGP4 of the parent's element set) plus its ejection velocity. States are classified
 (docs/estimator.md §4):
 
-    status 0  kept: bound, perigee >= 100 km, mean elements fitted (engine.fit)
+    status 0  kept: bound, perigee >= 100 km, mean elements fitted (engine.physics.fit)
     status 1  sub-orbital: osculating perigee below 100 km altitude (reenters within a revolution)
     status 2  hyperbolic: specific energy >= 0
     status 3  element fit failed (did not converge)
@@ -24,8 +24,12 @@ import dataclasses
 
 import numpy as np
 
-from . import breakup, fit, sgp4
-from .risk import DECAY_ALTITUDE_KM
+from ..kernels import sgp4_gpu
+from .orbits.elements import ElementSet
+from .physics import breakup, fit
+from .physics import sgp4_numpy as sgp4
+from .physics.constants import DECAY_ALTITUDE_KM
+from .scenario import CLOUD_DV_FIELDS, breakup_params
 from .timeutil import minutes_between
 
 STATUS_KEPT = 0
@@ -43,7 +47,7 @@ MEAN_ELEMENTS = ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo")
 class Cloud:
     """n fragments of one or many realizations at the event epoch (struct of arrays).
 
-    fragments: engine.breakup.Fragments (n). position_km, velocity_km_s: (n, 3) TEME at the
+    fragments: engine.physics.breakup.Fragments (n). position_km, velocity_km_s: (n, 3) TEME at the
     event epoch. status: (n,) int8 (module docstring). elements: dict of (n,) float64 SGP4 mean
     elements (MEAN_ELEMENTS; rad/min and rad), NaN where status != 0. bstar: (n,) 1/earth radii.
     epoch_jd, epoch_fr: the event epoch (split Julian date), the elements' epoch.
@@ -63,9 +67,8 @@ class Cloud:
         return self.status == STATUS_KEPT
 
     def kept_elements(self, name_prefix: str = "FRAGMENT", first_satnum: int = 1):
-        """The kept fragments as an engine.elements.ElementSet (synthetic catalog numbers from
+        """The kept fragments as an engine.orbits.elements.ElementSet (synthetic catalog numbers from
         first_satnum, names "<prefix> R<realization> F<index>"), epoch = the event epoch."""
-        from .elements import ElementSet
 
         k = np.flatnonzero(self.kept)
         n = k.size
@@ -81,32 +84,6 @@ class Cloud:
         k = self.kept
         return sgp4.sgp4_init(*(xp.asarray(self.elements[name][k]) for name in MEAN_ELEMENTS),
                               xp.asarray(self.bstar[k]), xp=xp)
-
-
-def breakup_params(event, parent) -> breakup.BreakupParams:
-    """BreakupParams of a scenario's [event] and [parent] tables."""
-    return breakup.BreakupParams(
-        event_type=event.type, parent_mass_kg=parent.mass_kg, parent_kind=parent.kind,
-        projectile_mass_kg=event.projectile_mass_kg, impact_velocity_km_s=event.impact_velocity_km_s,
-        lc_min_m=event.lc_min_m, am_sampling=event.am_sampling, mass_policy=event.mass_policy,
-        explosion_scale=event.explosion_scale, fragmenting_mass_kg=event.fragmenting_mass_kg,
-        dv_scale=event.dv_scale, dv_sigma_log10=event.dv_sigma_log10)
-
-
-CLOUD_DV_FIELDS = ("cloud_dv_radial_m_s", "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
-
-
-def knob_attributes(event, parent) -> dict:
-    """The calibration knobs of a scenario's breakup as file attributes (floats): dv_scale,
-    dv_sigma_log10, drag_scale, the cloud's velocity change (CLOUD_DV_FIELDS), explosion_scale,
-    and for collisions fragmenting_mass_kg, the count law's M in use (the SBM's M where the
-    scenario leaves it unset)."""
-    attrs = {"dv_scale": float(event.dv_scale), "dv_sigma_log10": float(event.dv_sigma_log10),
-             "drag_scale": float(event.drag_scale), "explosion_scale": float(event.explosion_scale),
-             **{name: float(getattr(event, name)) for name in CLOUD_DV_FIELDS}}
-    if event.type == "collision":
-        attrs["fragmenting_mass_kg"] = float(breakup_params(event, parent).count_mass_kg)
-    return attrs
 
 
 def parent_state(parent, event):
@@ -164,7 +141,6 @@ def propagate_at_epoch_numpy(table):
 def propagate_at_epoch_cuda(table):
     import cupy
 
-    from ..kernels import sgp4_gpu
 
     n = table.shape[1]
     r, v, err = sgp4_gpu.propagate(table, cupy.zeros(n), cupy.zeros(1))

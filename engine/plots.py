@@ -4,7 +4,7 @@ Read top-down: the loader (`_Source`: what a figure needs, or a one-line InputEr
 figure functions (`gabbard`, `pc_histogram`, `rate_vs_time`, `by_size`, `fragments_in_orbit`,
 `encounter_timeline`, `risk_windows`, `summary_page`), each built from an axes-level `_draw_*`
 helper, then `plot_all`, which the CLI's `fragrisk plot` calls. The two encounter figures need
-the encounter table (engine/encounters.py); a file without it (written before it existed, or
+the encounter table (engine/results/encounter_table.py); a file without it (written before it existed, or
 with [analysis] encounters = "none") gets the other figures, as before.
 
 Figures are `matplotlib.figure.Figure` objects on an Agg canvas: no pyplot, no global
@@ -23,8 +23,10 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import FragriskError, InputError
-from .results import VARIABLES, load_fields
-from .risk import DECAY_ALTITUDE_KM
+from .files.h5io import check_writable_folder
+from .physics.constants import DECAY_ALTITUDE_KM
+from .results import VARIABLES, encounter_table, load_fields
+from .results import windows as windows_mod
 from .timeutil import parse_utc_datetime
 
 __all__ = [
@@ -97,14 +99,13 @@ class _Source:
 
     def encounters(self, figure: str):
         """The encounter table and what goes with it, or InputError (one line) without it."""
-        from . import encounters as enc
 
         try:
-            table = enc.from_fields(self.fields)
-        except enc.TableError as exc:
+            table = encounter_table.from_fields(self.fields)
+        except encounter_table.TableError as exc:
             raise InputError(f"{self.label}: {exc}") from None
         if table is None:
-            raise InputError(enc.no_table_message(self.label, self.attrs)
+            raise InputError(windows_mod.no_table_message(self.label, self.attrs)
                              + f"; the {figure} figure needs it")
         d = {name: self.fields[name] for name in ("target_names", "realization", "time_edges_s")
              if name in self.fields}
@@ -115,7 +116,7 @@ class _Source:
         return table, d
 
     def has_encounters(self) -> bool:
-        from .encounters import VARIABLE_NAMES
+        from .results.encounter_table import VARIABLE_NAMES
 
         return any(v in self.fields for v in VARIABLE_NAMES)
 
@@ -472,7 +473,6 @@ def _risk_period_s(edges_s: np.ndarray) -> float:
 
 
 def _draw_risk_windows(ax: Any, src: _Source, compact: bool = False) -> None:
-    from . import encounters as enc
 
     table, d = src.encounters("risk_windows")
     names = d["target_names"].tolist()
@@ -485,14 +485,14 @@ def _draw_risk_windows(ax: Any, src: _Source, compact: bool = False) -> None:
     peak = 0.0
     for k, name in enumerate(names):
         color = f"C{k % 10}"
-        rate = enc.rate_per_bin(table, k, R, edges)  # expected collisions per minute bin
+        rate = windows_mod.rate_per_bin(table, k, R, edges)  # expected collisions per minute bin
         peak = max(peak, float(rate.max(initial=0.0)))
         ax.stairs(rate, edges_h, color=color, lw=1.0, label=f"{name}: mean expected collisions per minute")
         who = f"{name}: " if len(names) > 1 else ""
         counts = []
         shares = sorted(RISK_WINDOW_SHARES, reverse=True)
         for row, (share, alpha) in enumerate(zip(shares, (0.25, 0.6))):
-            sched = enc.table_risk_windows(table, k, R, share=share, width_s=RISK_WINDOW_WIDTH_S, end_s=period)
+            sched = windows_mod.table_risk_windows(table, k, R, share=share, width_s=RISK_WINDOW_WIDTH_S, end_s=period)
             if sched.windows:
                 a, _ = src.hours(np.array([w.start_s for w in sched.windows]))
                 b, _ = src.hours(np.array([w.end_s for w in sched.windows]))
@@ -665,7 +665,7 @@ def risk_windows(source: Any) -> Any:
     """The risk windows of the first day (or of the whole window where shorter): the mean
     expected collisions per minute across realizations (from the encounter table at each TCA),
     with the fewest windows of RISK_WINDOW_WIDTH_S that carry 50 % and 90 % of them shaded
-    (engine.encounters.table_risk_windows, exact). source: path, Dataset or RunResults;
+    (engine.results.windows.table_risk_windows, exact). source: path, Dataset or RunResults;
     returns a matplotlib Figure. InputError (one line) where there is no encounter table."""
     return _single(_draw_risk_windows, "risk_windows", source)
 
@@ -747,7 +747,6 @@ def plot_all(
     temporary files in `outdir` and moved onto their names only when all of them are drawn, so
     a failure leaves no figure half-written and none replaced (and no folder it created).
     """
-    from .h5io import check_writable_folder
 
     fmt_clean = str(fmt).lower().lstrip(".")
     if fmt_clean not in FORMATS:

@@ -26,15 +26,23 @@ from pathlib import Path
 import numpy as np
 from sgp4.api import SGP4_ERRORS
 
-from .breakup import AM_SAMPLINGS, EVENT_TYPES, KINDS, MASS_POLICIES
-from .elements import EARTH_RADIUS_KM, DEEP_SPACE_PERIOD_MIN, ElementSet, parse_tle
-from .elements import decode_text, read_omm_file, read_tle_file
 from .errors import InputError
-from .risk import DECAY_ALTITUDE_KM
+from .orbits.elements import (
+    DEEP_SPACE_PERIOD_MIN,
+    EARTH_RADIUS_KM,
+    ElementSet,
+    decode_text,
+    parse_tle,
+    read_omm_file,
+    read_tle_file,
+)
+from .physics import breakup
+from .physics.breakup import AM_SAMPLINGS, EVENT_TYPES, KINDS, MASS_POLICIES
+from .physics.constants import DECAY_ALTITUDE_KM
 from .timeutil import format_utc, minutes_between, parse_utc
 
 # --- the schema --------------------------------------------------------------------------------
-# KINDS, EVENT_TYPES, AM_SAMPLINGS and MASS_POLICIES: the breakup model's (engine.breakup).
+# KINDS, EVENT_TYPES, AM_SAMPLINGS and MASS_POLICIES: the breakup model's (engine.physics.breakup).
 KERNELS = ("sphere",)
 ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
 PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
@@ -100,7 +108,7 @@ class Event:
     The calibration knobs (``fragrisk calibrate`` fits them; the defaults are the plain NASA
     model): ``fragmenting_mass_kg`` is M in the collision count law N = 0.1·M^0.75·Lc^-1.71
     (None: the SBM's M), ``dv_scale`` a factor on every fragment's Δv and ``dv_sigma_log10`` the
-    standard deviation of log10(Δv) about its mean (engine.breakup.BreakupParams);
+    standard deviation of log10(Δv) about its mean (engine.physics.breakup.BreakupParams);
     ``cloud_dv_*_m_s`` the velocity change of the whole cloud along the parent's radial,
     along-track and cross-track directions at the event (the projectile's momentum; engine.cloud).
     """
@@ -125,7 +133,7 @@ class Event:
     cloud_dv_cross_track_m_s: float = 0.0
 
 
-#: The [event] fields that `fragrisk calibrate` can fit (engine.calibrate describes them).
+#: The [event] fields that `fragrisk calibrate` can fit (engine.calibration.calibrate describes them).
 CALIBRATION_FIELDS = ("fragmenting_mass_kg", "dv_scale", "dv_sigma_log10", "drag_scale",
                       "cloud_dv_radial_m_s", "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
 #: A cloud velocity change beyond this is no momentum transfer but an input error.
@@ -487,8 +495,6 @@ def _check_breakup(parent: Parent, event: Event, src: str) -> None:
     """The breakup model must take [parent] and [event] as they are, and give at least one and
     at most breakup.MAX_FRAGMENTS_PER_REALIZATION fragments a realization (checked when the file
     is read, not in the middle of a run)."""
-    from . import breakup
-    from .cloud import breakup_params
 
     lc = event.lc_min_m
     try:
@@ -986,3 +992,31 @@ def scenario_to_toml(s: Scenario) -> str:
         ("encounters", a.encounters), ("pc_bins_per_decade", a.pc_bins_per_decade),
         ("max_epoch_gap_days", a.max_epoch_gap_days)])
     return "\n".join(out)
+
+
+# --- the breakup model's parameters and knobs of a scenario ----------------------------------------
+
+def breakup_params(event, parent) -> breakup.BreakupParams:
+    """BreakupParams of a scenario's [event] and [parent] tables."""
+    return breakup.BreakupParams(
+        event_type=event.type, parent_mass_kg=parent.mass_kg, parent_kind=parent.kind,
+        projectile_mass_kg=event.projectile_mass_kg, impact_velocity_km_s=event.impact_velocity_km_s,
+        lc_min_m=event.lc_min_m, am_sampling=event.am_sampling, mass_policy=event.mass_policy,
+        explosion_scale=event.explosion_scale, fragmenting_mass_kg=event.fragmenting_mass_kg,
+        dv_scale=event.dv_scale, dv_sigma_log10=event.dv_sigma_log10)
+
+
+CLOUD_DV_FIELDS = ("cloud_dv_radial_m_s", "cloud_dv_along_track_m_s", "cloud_dv_cross_track_m_s")
+
+
+def knob_attributes(event, parent) -> dict:
+    """The calibration knobs of a scenario's breakup as file attributes (floats): dv_scale,
+    dv_sigma_log10, drag_scale, the cloud's velocity change (CLOUD_DV_FIELDS), explosion_scale,
+    and for collisions fragmenting_mass_kg, the count law's M in use (the SBM's M where the
+    scenario leaves it unset)."""
+    attrs = {"dv_scale": float(event.dv_scale), "dv_sigma_log10": float(event.dv_sigma_log10),
+             "drag_scale": float(event.drag_scale), "explosion_scale": float(event.explosion_scale),
+             **{name: float(getattr(event, name)) for name in CLOUD_DV_FIELDS}}
+    if event.type == "collision":
+        attrs["fragmenting_mass_kg"] = float(breakup_params(event, parent).count_mass_kg)
+    return attrs

@@ -16,6 +16,9 @@ import functools
 import re
 from importlib import resources
 
+from ..engine.physics import constants
+from ..engine.physics import sgp4_numpy as sgp4
+
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$', re.MULTILINE)
 
 #: NVRTC options for every module: IEEE float64 (no fast-math, no FMA contraction), so the GPU
@@ -53,12 +56,10 @@ def _c_literal(value) -> str:
 def constant_defines() -> tuple[tuple[str, str], ...]:
     """((NAME, C literal), ...): the Python values the CUDA sources use, each from its one home.
 
-    SGP4_* from engine/sgp4.py (WGS-72, Kepler iteration, small-angle threshold, error codes,
-    the rows of the coefficient table), RISK_DECAY_RADIUS_KM from engine/risk.py.
+    SGP4_* from engine/physics/sgp4_numpy.py (WGS-72, Kepler iteration, small-angle threshold, error codes,
+    the rows of the coefficient table), RISK_DECAY_RADIUS_KM from engine/physics/constants.py.
     FRAGRISK_CONSTANTS marks that they are there (kernels/common.cuh checks it).
     """
-    from ..engine import risk, sgp4
-
     values: list[tuple[str, int | float]] = [("FRAGRISK_CONSTANTS", 1)]
     values += [(f"SGP4_C_{name.upper()}", k) for k, name in enumerate(sgp4.COEFFICIENTS)]
     values += [
@@ -76,7 +77,7 @@ def constant_defines() -> tuple[tuple[str, str], ...]:
         ("SGP4_ERR_MEAN_MOTION", sgp4.ERR_MEAN_MOTION),
         ("SGP4_ERR_SEMILATUS", sgp4.ERR_SEMILATUS),
         ("SGP4_ERR_DECAYED", sgp4.ERR_DECAYED),
-        ("RISK_DECAY_RADIUS_KM", risk.DECAY_RADIUS_KM),
+        ("RISK_DECAY_RADIUS_KM", constants.DECAY_RADIUS_KM),
     ]
     return tuple((name, _c_literal(value)) for name, value in values)
 

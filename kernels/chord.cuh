@@ -1,5 +1,5 @@
 /* Length of a straight segment inside a sphere: the "secant chord" of the estimator
- * (docs/estimator.md §2). Twin of engine/risk.py:chord_length_km; C subset (gcc compiles it
+ * (docs/estimator.md §2). Twin of engine/physics/risk.py:chord_length_km; C subset (gcc compiles it
  * too). */
 #ifndef FRAGRISK_CHORD_CUH
 #define FRAGRISK_CHORD_CUH

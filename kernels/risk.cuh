@@ -1,5 +1,5 @@
 /* The fused estimator for one fragment: propagate, screen against every target, accumulate.
- * Twin of engine/risk.py:fragment_rates (same decay rule, same segments, same bins); C subset,
+ * Twin of engine/physics/risk.py:fragment_rates (same decay rule, same segments, same bins); C subset,
  * so tests/c/risk_harness.c runs it on the CPU.
  *
  * RISK_N_TARGETS (the number of targets K) is a compile-time constant, so the per-target state
@@ -16,10 +16,10 @@
 #error "define RISK_N_TARGETS (the number of targets) before including risk.cuh"
 #endif
 
-/* RISK_DECAY_RADIUS_KM (engine/risk.py DECAY_RADIUS_KM: the earth radius plus the decay altitude)
+/* RISK_DECAY_RADIUS_KM (engine/physics/risk.py DECAY_RADIUS_KM: the earth radius plus the decay altitude)
  * is a generated #define of kernels/build.py. */
 
-/* RISK_ENCOUNTERS 1: record every passage through a sphere (engine/encounters.py Passages): a
+/* RISK_ENCOUNTERS 1: record every passage through a sphere (engine/physics/risk.py Passages): a
  * run of consecutive segments with a positive chord. 0: the lean kernel, without them. */
 #ifndef RISK_ENCOUNTERS
 #error "define RISK_ENCOUNTERS 0 or 1 (kernels/risk_gpu.py defines)"
@@ -56,7 +56,7 @@ FR_DEVICE void risk_record(const risk_passages *out, long row, int k, long first
  *   target_r (K, m, 3) km, target_valid (K, m): the targets' samples.
  *   sigma_over_volume (K): this fragment's sigma_ik / V_s (1/km).
  *   reach_km: bound on how far the fragment moves relative to any target per step, > 0 only
- *     where it cannot decay (engine/risk.py prefilter); 0: every sample is evaluated.
+ *     where it cannot decay (engine/physics/risk.py prefilter); 0: every sample is evaluated.
  *   seg_bin (m-1): time bin of each segment; lam_out (K, n_bins): this fragment's row, zeroed
  *     by the caller; bins are written once each, in time order.
  *   passages, row (RISK_ENCOUNTERS only): where this fragment's passages are recorded, and its
@@ -64,7 +64,7 @@ FR_DEVICE void risk_record(const risk_passages *out, long row, int k, long first
  *     segments have none), at the decay sample or at the last sample.
  * Jumps: at a distance D beyond every target's sphere, the next ceil(D / reach) - 1 segments lie
  * within a ball that misses the spheres, so their chords are exactly 0 and their samples are not
- * evaluated. engine/risk.py uses the same bound another way (it screens such fragments every
+ * evaluated. engine/physics/risk.py uses the same bound another way (it screens such fragments every
  * COARSE_STRIDE samples and evaluates sample by sample only the intervals that may reach a
  * sphere); the sums agree (tests/test_risk_backends.py).
  * Returns the decay sample (first sample with an SGP4 error or altitude < 100 km), m if none. */

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.physics.risk import Passages
+from ..engine.physics.sgp4_numpy import N_COEFFICIENTS
 from .build import check_array, module
 
 THREADS_PER_BLOCK = 128
@@ -53,23 +55,22 @@ def run_until_it_fits(launch, capacity: int, max_launches: int = 3):
 def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigma_over_volume,
                    kernel_radius_km, seg_bin, n_bins, *, reach_km=None, order=None,
                    launch: tuple = DEFAULT_LAUNCH, passages: bool = False, capacity: int | None = None):
-    """GPU twin of engine.risk.fragment_rates, with its argument order (all arrays cupy arrays,
+    """GPU twin of engine.physics.risk.fragment_rates, with its argument order (all arrays cupy arrays,
     float64 unless noted).
 
     table (N_COEFFICIENTS, n); offset_min (n,); times_min (m,); target_r_km (K, m, 3);
     target_valid (K, m) uint8; sigma_over_volume (n, K) = sigma_ik / V_s (1/km); kernel_radius_km
     R_s; seg_bin (m-1,) int32; n_bins T. reach_km (n,) per-step relative motion bound for jumps
-    (0: none; engine.risk.prefilter; default: no jumps). order: int64 (n,) permutation, thread t takes row order[t] (default:
+    (0: none; engine.physics.risk.prefilter; default: no jumps). order: int64 (n,) permutation, thread t takes row order[t] (default:
     identity). launch: (threads per block, min blocks per SM), see DEFAULT_LAUNCH.
     passages: also record the passages through the spheres (kernel built with RISK_ENCOUNTERS)
     in a buffer of `capacity` slots (default passage_capacity(n, K)); an overflow runs the
     kernel again with a buffer that fits (run_until_it_fits).
     Returns lam (n, K, n_bins) and decay (n,) int64 (cupy), and with passages an
-    engine.encounters.Passages (NumPy, sorted by row, target, first segment).
+    engine.physics.risk.Passages (NumPy, sorted by row, target, first segment).
     """
     import cupy
 
-    from ..engine.sgp4 import N_COEFFICIENTS
 
     n = table.shape[1]
     m = times_min.shape[0]
@@ -87,7 +88,6 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
         order = cupy.arange(n, dtype=np.int64)
     check_array(order, "order", np.int64, (n,))
     check_array(seg_bin, "seg_bin", np.int32, (max(m - 1, 0),))
-    from ..engine.encounters import Passages
 
     decay = cupy.empty(n, dtype=np.int64)
     if n == 0:

@@ -1,9 +1,9 @@
 /* Near-earth SGP4 propagation for one object at one time: the CUDA twin of
- * engine/sgp4.py:propagate_block (same names, same order of operations).
+ * engine/physics/sgp4_numpy.py:propagate_block (same names, same order of operations).
  *
  * Source: Vallado, Crawford, Hujsak & Kelso, "Revisiting Spacetrack Report #3" (AIAA 2006-6753),
  * as python-sgp4's C++ core evaluates it (WGS-72, 'i' mode). The per-object coefficients come
- * from engine/sgp4.py:sgp4_init, one row per SGP4_C_* index (generated, see below), n objects
+ * from engine/physics/sgp4_numpy.py:sgp4_init, one row per SGP4_C_* index (generated, see below), n objects
  * per row.
  *
  * This file is kept in a C subset that gcc also compiles (tests/test_sgp4.py runs it on the CPU,
@@ -17,15 +17,15 @@
 
 /* Constants shared with the Python engine are not written here: kernels/build.py prepends them as
  * generated #defines (build.constant_defines; gcc gets them through build.constants_header):
- *   SGP4_C_<ROW> (0 .. SGP4_N_COEFFICIENTS-1)  rows of the coefficient table, engine/sgp4.py COEFFICIENTS
- *   SGP4_RADIUS_EARTH_KM, SGP4_J2, SGP4_XKE,   WGS-72 as engine/sgp4.py (XKE: sqrt(mu) in earth
+ *   SGP4_C_<ROW> (0 .. SGP4_N_COEFFICIENTS-1)  rows of the coefficient table, engine/physics/sgp4_numpy.py COEFFICIENTS
+ *   SGP4_RADIUS_EARTH_KM, SGP4_J2, SGP4_XKE,   WGS-72 as engine/physics/sgp4_numpy.py (XKE: sqrt(mu) in earth
  *   SGP4_VKMPERSEC, SGP4_TWOPI                   radii^1.5 / min; VKMPERSEC: earth radii/min -> km/s)
  *   SGP4_KEPLER_TOLERANCE_RAD,                 python-sgp4's stopping rule for Kepler's equation
  *   SGP4_KEPLER_MAX_ITERATIONS
  *   SGP4_SMALL_ANGLE_RAD                       below it, sin/cos of a + d from those of a and a
- *                                              series in d (engine/sgp4.py SMALL_ANGLE_RAD)
+ *                                              series in d (engine/physics/sgp4_numpy.py SMALL_ANGLE_RAD)
  *   SGP4_OK, SGP4_ERR_ECCENTRICITY, SGP4_ERR_MEAN_MOTION, SGP4_ERR_SEMILATUS, SGP4_ERR_DECAYED
- *                                              python-sgp4's error codes (engine/sgp4.py ERR_*) */
+ *                                              python-sgp4's error codes (engine/physics/sgp4_numpy.py ERR_*) */
 
 /* One object's coefficients, gathered from the table (row-major, `stride` objects a row). */
 typedef struct {
@@ -88,7 +88,7 @@ FR_DEVICE double sgp4_fmod_twopi(double x)
 }
 
 /* sin and cos of a + d from those of a, for |d| < SGP4_SMALL_ANGLE_RAD: Taylor series to d^7 and
- * d^8, the next terms below 1e-24 (twin: engine/sgp4.py sincos_small and rotate). */
+ * d^8, the next terms below 1e-24 (twin: engine/physics/sgp4_numpy.py sincos_small and rotate). */
 FR_DEVICE void sgp4_rotate(double *sin_a, double *cos_a, double d)
 {
     double d2 = d * d;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine.physics.sgp4_numpy import N_COEFFICIENTS
 from .build import check_array, module
 
 LAYOUTS = {"pairs": "sgp4_grid_pairs", "objects": "sgp4_grid_objects"}
@@ -13,14 +14,13 @@ THREADS_PER_BLOCK = 128
 def propagate(table, offset_min, times_min, *, layout: str = "pairs"):
     """SGP4 on the GPU for n objects at m shared times.
 
-    table: cupy float64 (N_COEFFICIENTS, n) from engine.sgp4.sgp4_init(..., xp=cupy);
+    table: cupy float64 (N_COEFFICIENTS, n) from engine.physics.sgp4_numpy.sgp4_init(..., xp=cupy);
     offset_min: cupy float64 (n,), minutes from each object's epoch to time zero;
     times_min: cupy float64 (m,), minutes since time zero.
     Returns cupy arrays r_km (n, m, 3), v_km_s (n, m, 3) float64 and error (n, m) int8.
     """
     import cupy
 
-    from ..engine.sgp4 import N_COEFFICIENTS
 
     n = table.shape[1] if table.ndim == 2 else -1
     m = times_min.shape[0] if times_min.ndim == 1 else -1

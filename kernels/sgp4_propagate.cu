@@ -1,4 +1,4 @@
-/* SGP4 propagation of n objects at m times: the GPU path of engine/propagation.py.
+/* SGP4 propagation of n objects at m times: the GPU path of engine/orbits/propagation.py.
  *
  * Two thread layouts, both measured by benchmarks/propagate.py:
  *   sgp4_grid_pairs      one thread per (object, time): all threads busy even when n is small;

@@ -1,13 +1,11 @@
 """Independent references shared by the tests and the checks in benchmarks/: python-sgp4 only,
-plus engine.risk's exact chord (itself checked analytically in test_risk.py)."""
+plus engine.physics.risk's exact chord (itself checked analytically in test_risk.py)."""
 
 from __future__ import annotations
 
 import numpy as np
+from fragrisk.engine.physics import risk
 from sgp4.api import WGS72, Satrec, SatrecArray
-
-from fragrisk.engine import risk
-
 
 
 def brute_force_lambda(sats, target, jd0, fr0, duration_s, sigma_over_v, kernel_radius_km,
@@ -17,7 +15,7 @@ def brute_force_lambda(sats, target, jd0, fr0, duration_s, sigma_over_v, kernel_
     Objects are screened at 10 s steps first: an object farther than 150 km from the target at
     both ends of a 10 s step cannot enter a 10 km sphere in between (relative speeds < 16 km/s
     move it at most 80 km from either end). Decay: as docs/estimator.md §5, from the first 1 s
-    sample with an error or an altitude below engine.risk.DECAY_ALTITUDE_KM (100 km).
+    sample with an error or an altitude below engine.physics.risk.DECAY_ALTITUDE_KM (100 km).
     """
     coarse = np.arange(0, duration_s + 1, screen_step_s, dtype=float)
     jd = np.full(coarse.size, jd0)

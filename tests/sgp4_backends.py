@@ -1,6 +1,6 @@
 """The SGP4 backends every SGP4 test runs on: one suite, three implementations of one algorithm.
 
-- numpy:    engine/sgp4.py
+- numpy:    engine/physics/sgp4_numpy.py
 - c-source: kernels/sgp4.cuh compiled by gcc and called through ctypes (CPU-only CI runs the
             GPU's arithmetic this way)
 - cuda:     kernels/sgp4_propagate.cu on a GPU (marked `gpu`, skipped without a usable device)
@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from fragrisk.engine import sgp4
+from fragrisk.engine.physics import sgp4_numpy as sgp4
 from fragrisk.kernels.build import constants_header
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +76,6 @@ def c_source_backend(table, offset_min, times_min, build_dir):
 
 def cuda_backend(table, offset_min, times_min, layout="pairs"):
     import cupy
-
     from fragrisk.kernels import sgp4_gpu
 
     r, v, err = sgp4_gpu.propagate(cupy.asarray(table), cupy.asarray(offset_min, dtype=np.float64),

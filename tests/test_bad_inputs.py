@@ -33,10 +33,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from conftest import write_tiny_scenario
 from fragrisk import cli
-from fragrisk.engine.elements import tle_checksum
+from fragrisk.engine.orbits.elements import tle_checksum
 from fragrisk.engine.results import RunResults, read_results, write_results
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,7 +113,7 @@ def base(tmp_path_factory) -> Path:
     write_results(d / "b_seed.h5", synthetic_results(np.arange(2, 4), seed=8))
     write_results(d / "b_lc.h5", synthetic_results(np.arange(2, 4), lc=0.2))
     from fragrisk.engine.cloud import sample_cloud
-    from fragrisk.engine.fragments_file import write_fragments_h5
+    from fragrisk.engine.files.fragments_file import write_fragments_h5
     from fragrisk.engine.scenario import load_scenario
 
     s = load_scenario(d / "tiny.toml")
@@ -851,7 +850,7 @@ def test_a_gpu_run_of_the_scenarios_own_count_is_checked_too(base):
     import dataclasses
 
     from fragrisk.engine.errors import InputError
-    from fragrisk.engine.limits import check_run
+    from fragrisk.engine.run.limits import check_run
     from fragrisk.engine.scenario import load_scenario
 
     s = load_scenario(base / "tiny.toml")
@@ -888,9 +887,8 @@ def test_a_gap_beyond_30_days_runs_when_allowed(base, tmp_path, monkeypatch, cap
 def test_plot_overwrite_replaces_every_figure(base, tmp_path, monkeypatch, capsys):
     """Without --overwrite one existing figure stops plot before it draws (the table); with it,
     every figure is replaced. The drawing itself is test_plot_cli's: cheap figures stand in."""
-    from matplotlib.figure import Figure
-
     from fragrisk.engine import plots
+    from matplotlib.figure import Figure
 
     w = copy_of(base, tmp_path)
     monkeypatch.chdir(w)
@@ -910,7 +908,7 @@ def test_plot_overwrite_replaces_every_figure(base, tmp_path, monkeypatch, capsy
 def test_a_damaged_checkpoint_batch_is_run_again(base, tmp_path, monkeypatch, capsys):
     """--resume after a crash that left a damaged batch (a cut .npz, a batch of the wrong
     shape): those realizations are run again, and the file equals an uninterrupted run's."""
-    from fragrisk.engine import jobs
+    from fragrisk.engine.run import jobs
     from fragrisk.engine.scenario import load_scenario
 
     w = copy_of(base, tmp_path)

@@ -1,4 +1,4 @@
-"""Tests of engine/breakup.py against docs/breakup-model.md (§n below).
+"""Tests of engine/physics/breakup.py against docs/breakup-model.md (§n below).
 
 Statistical tests use fixed seeds, so they are deterministic; the thresholds are nevertheless
 chosen so that a correct sampler would fail with probability < 1e-6 on a fresh seed:
@@ -12,12 +12,11 @@ model, so the test can fail.
 
 import math
 
+import fragrisk.engine.physics.breakup as bk
 import numpy as np
 import pytest
-from scipy import integrate, stats
-
-import fragrisk.engine.breakup as bk
 from fragrisk.engine.errors import InputError
+from scipy import integrate, stats
 
 P_MIN = 1e-8  # KS p-value threshold (see module docstring)
 KINDS = ("spacecraft", "rocket_body")

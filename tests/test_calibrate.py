@@ -16,18 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sgp4.api import WGS72, Satrec
-
+from conftest import COSMOS_TLE, ISS_TLE
 from fragrisk import cli
-from fragrisk.engine import breakup as bk
-from fragrisk.engine import calibrate as cal
-from fragrisk.engine import sgp4
+from fragrisk.engine.calibration import calibrate as cal
 from fragrisk.engine.cloud import MEAN_ELEMENTS, cloud_dv_teme_m_s, parent_state, sample_cloud
 from fragrisk.engine.errors import FragriskError, InputError
+from fragrisk.engine.physics import breakup as bk
+from fragrisk.engine.physics import sgp4_numpy as sgp4
 from fragrisk.engine.scenario import load_scenario, scenario_from_text, scenario_to_toml
 from fragrisk.engine.timeutil import parse_utc
-
-from conftest import COSMOS_TLE, ISS_TLE
+from sgp4.api import WGS72, Satrec
 
 REPO = Path(__file__).resolve().parent.parent
 OBSERVED = REPO / "engine" / "data" / "cosmos1408_debris_2022-01-11_half.tle"

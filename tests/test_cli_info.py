@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from fragrisk import cli
-from fragrisk import engine
+from fragrisk import cli, engine
 from fragrisk.engine import backend
 from fragrisk.engine.errors import InputError
 from sgp4_backends import gpu_usable

@@ -22,14 +22,13 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import fragrisk
 import h5py
 import pytest
 from click.testing import CliRunner
-
-import fragrisk
+from conftest import COSMOS_TLE, ISS_TLE, write_tiny_scenario
 from fragrisk import cli
 from fragrisk.engine import scenario as scenario_module
-from conftest import COSMOS_TLE, ISS_TLE, write_tiny_scenario
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -350,7 +349,7 @@ def sections_of(name: str) -> set[str]:
 
 
 #: Files whose bare "§n" refer to docs/breakup-model.md (their docstrings say so).
-BREAKUP_CITERS = ("engine/breakup.py", "tests/test_breakup.py")
+BREAKUP_CITERS = ("engine/physics/breakup.py", "tests/test_breakup.py")
 
 
 def test_citations_of_docs_resolve():

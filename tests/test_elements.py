@@ -5,11 +5,8 @@ import math
 
 import numpy as np
 import pytest
-from sgp4.api import Satrec
-from sgp4.earth_gravity import wgs72
-from sgp4.io import twoline2rv as py_twoline2rv
-
-from fragrisk.engine.elements import (
+from fragrisk.engine.errors import InputError
+from fragrisk.engine.orbits.elements import (
     ElementSet,
     concat,
     load_elements,
@@ -18,7 +15,9 @@ from fragrisk.engine.elements import (
     read_tle_file,
     tle_checksum,
 )
-from fragrisk.engine.errors import InputError
+from sgp4.api import Satrec
+from sgp4.earth_gravity import wgs72
+from sgp4.io import twoline2rv as py_twoline2rv
 
 ISS_NAME = "ISS (ZARYA)"
 ISS_L1 = "1 25544U 98067A   21319.86359406  .00001699  00000-0  39549-4 0  9996"

@@ -1,4 +1,4 @@
-"""engine.encounters: the encounter table (closest approach against python-sgp4 brute force,
+"""engine.results.encounter_table, engine.results.windows, engine.orbits.closest_approach: the encounter table (closest approach against python-sgp4 brute force,
 shares against expected_collisions, the results file, shards) and the risk windows (against
 brute force over window placements)."""
 
@@ -11,11 +11,14 @@ import warnings
 
 import numpy as np
 import pytest
-
-from fragrisk.engine import cloud, encounters, fit, montecarlo, sgp4
-from fragrisk.engine.encounters import EncounterTable, fewest_windows, table_risk_windows
+from fragrisk.engine import cloud
 from fragrisk.engine.errors import InputError
-from fragrisk.engine.results import merge_results, read_results, write_results
+from fragrisk.engine.physics import fit
+from fragrisk.engine.physics import sgp4_numpy as sgp4
+from fragrisk.engine.results import encounter_table, merge_results, read_results, windows, write_results
+from fragrisk.engine.results.encounter_table import EncounterTable
+from fragrisk.engine.results.windows import fewest_windows, table_risk_windows
+from fragrisk.engine.run import montecarlo
 from fragrisk.engine.scenario import load_scenario
 from reference import brute_force_closest_approach, satrec_from
 
@@ -126,7 +129,7 @@ def test_engineered_close_approaches_against_brute_force(step_s):
 
 def _secant_only(setup, pop, found):
     """Miss distance of each passage on the secant chord alone: what step 1 of
-    engine.encounters.closest_approach finds before SGP4 refines it."""
+    engine.orbits.closest_approach.closest_approach finds before SGP4 refines it."""
     w = setup.window
     out = []
     for p in range(found.size):
@@ -167,7 +170,7 @@ def test_sampled_realizations_against_brute_force(short_setup):
 def test_fragment_index_is_the_sample_order_of_its_realization():
     """Population.fragment: position among the realization's fragments as `fragrisk sample`
     writes them, the same whatever the batch."""
-    from fragrisk.engine.montecarlo import _position_in_group
+    from fragrisk.engine.run.montecarlo import _position_in_group
 
     np.testing.assert_array_equal(_position_in_group(np.array([3, 3, 3, 5, 5, 9])), [0, 1, 2, 0, 1, 0])
     sc = load_scenario("cosmos1408")
@@ -228,7 +231,7 @@ def test_table_round_trip_xarray_and_cf_attributes(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with xr.open_dataset(path, engine="h5netcdf") as ds:
-            for var, _, _, units, long_name in encounters.VARIABLES:
+            for var, _, _, units, long_name in encounter_table.VARIABLES:
                 assert ds[var].dims == ("encounter",)
                 assert ds[var].attrs["units"] == units and ds[var].attrs["long_name"] == long_name
             assert ds.sizes["encounter"] == len(res.encounters)
@@ -365,18 +368,18 @@ def test_table_risk_windows_schedule():
 
 def test_risk_windows_of_results(tmp_path):
     res = results_with_table()
-    out = encounters.risk_windows(res, "CSS", share=0.5, width_s=300, within_h=24)
+    out = windows.risk_windows(res, "CSS", share=0.5, width_s=300, within_h=24)
     assert out.target == "CSS" and out.share >= 0.5 and out.windows
     with pytest.raises(InputError, match="name one"):
-        encounters.risk_windows(res)
+        windows.risk_windows(res)
     with pytest.raises(InputError, match="no target 'XYZ'"):
-        encounters.risk_windows(res, "XYZ")
+        windows.risk_windows(res, "XYZ")
     path = write_results(tmp_path / "old.h5", dataclasses.replace(res, encounters=None))
     with pytest.raises(InputError, match="written before fragrisk recorded encounters"):
-        encounters.risk_windows(path, "ISS")
+        windows.risk_windows(path, "ISS")
 
 
 def test_notebook_entry_point():
     import fragrisk
 
-    assert fragrisk.risk_windows is encounters.risk_windows
+    assert fragrisk.risk_windows is windows.risk_windows

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fragrisk import cli
-from fragrisk.engine.encounters import ENCOUNTER_COLUMNS, WINDOW_COLUMNS, risk_windows
 from fragrisk.engine.results import write_results
+from fragrisk.engine.results.windows import ENCOUNTER_COLUMNS, WINDOW_COLUMNS, risk_windows
 from test_encounters import results_with_table
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The element fit (engine.fit): SGP4's epoch map inverted, checked against python-sgp4.
+"""The element fit (engine.physics.fit): SGP4's epoch map inverted, checked against python-sgp4.
 
 python-sgp4's own sgp4init/sgp4 is the independent reference throughout: it makes the states
 from known mean elements, and it propagates the fitted elements back.
@@ -10,9 +10,10 @@ import math
 
 import numpy as np
 import pytest
+from fragrisk.engine import cloud
+from fragrisk.engine.physics import fit
+from fragrisk.engine.physics import sgp4_numpy as sgp4
 from sgp4.api import WGS72, Satrec, SatrecArray
-
-from fragrisk.engine import cloud, fit, sgp4
 
 EPOCH_JD, EPOCH_FR = 2459533.5, 0.25  # 2021-11-15 06:00 UTC: any epoch would do
 SGP4_EPOCH0_JD = 2433281.5  # sgp4init counts days from 1949-12-31 0h UT
@@ -147,7 +148,7 @@ def test_degenerate_geometries_converge(case):
 
 def test_deep_space_states_are_not_refined():
     """A Molniya-like state (12 h period): one SGP4 evaluation, no corrector, and elements that
-    engine.sgp4.is_deep_space recognises, so engine.cloud reports it as deep space."""
+    engine.physics.sgp4_numpy.is_deep_space recognises, so engine.cloud reports it as deep space."""
     el = dict(no_kozai=np.array([2.0 * math.pi / 718.0]), ecco=np.array([0.74]),
               inclo=np.array([1.1]), nodeo=np.array([0.3]), argpo=np.array([4.7]), mo=np.array([0.2]))
     r, v = python_sgp4_epoch_states(el)
@@ -159,7 +160,7 @@ def test_deep_space_states_are_not_refined():
 
 
 def test_kozai_mean_motion_inverts_unkozai():
-    """engine.sgp4.kozai_mean_motion undoes initl's un-Kozai step to 1e-14 relative: its 6 steps
+    """engine.physics.sgp4_numpy.kozai_mean_motion undoes initl's un-Kozai step to 1e-14 relative: its 6 steps
     each gain 4/3 delta (< 1e-2 up to e = 0.7) from an error of delta, and its series error is
     below 1e-14 there."""
     rng = np.random.default_rng(5)
@@ -182,7 +183,7 @@ def test_equinoctial_and_classical_conversions_are_inverse():
 
 
 def test_blocks_do_not_change_the_result(monkeypatch):
-    """NumPy fits (and sgp4_init fills) engine.sgp4.NUMPY_BLOCK states at a time; each state's
+    """NumPy fits (and sgp4_init fills) engine.physics.sgp4_numpy.NUMPY_BLOCK states at a time; each state's
     elements depend on it alone, so any block size gives the same bits (the same seed gives the
     same fragments file, whatever the batch)."""
     el = random_near_earth_elements(3000, seed=7)

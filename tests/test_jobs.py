@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import write_tiny_scenario
-from fragrisk.engine import jobs, montecarlo
 from fragrisk.engine.errors import InputError
-from fragrisk.engine.pool import ProcessPool
+from fragrisk.engine.run import jobs, montecarlo
+from fragrisk.engine.run.pool import ProcessPool
 from fragrisk.engine.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +73,7 @@ def assert_same_batches(a: list, b: list, rtol: float = 0.0) -> None:
     assert sum(q.fragment_steps for q in a) == sum(q.fragment_steps for q in b)
     assert (a[0].encounters is None) == (b[0].encounters is None)
     if a[0].encounters is not None:
-        from fragrisk.engine.encounters import EncounterTable
+        from fragrisk.engine.results.encounter_table import EncounterTable
 
         x, y = (EncounterTable.concat([q.encounters for q in batches]) for batches in (a, b))
         assert len(x) == len(y)
@@ -135,7 +134,7 @@ def test_chunked_window_gives_the_whole_window_results(scenario, setup, chunk_se
 
 
 def test_join_passages_across_chunk_ends():
-    from fragrisk.engine.encounters import Passages
+    from fragrisk.engine.physics.risk import Passages
 
     a = Passages(np.array([0, 0, 1]), np.array([0, 1, 0]), np.array([3, 8, 9]), np.array([9, 9, 9]),
                  np.array([1.0, 2.0, 3.0]))       # chunk of segments 0..9
@@ -306,14 +305,12 @@ def test_device_memory_model_covers_the_estimators_arrays(scenario):
 # --- local worker processes ----------------------------------------------------------------------
 
 def test_make_executor(monkeypatch):
-    import fragrisk.engine.backend as backend
-
     assert jobs.make_executor("cpu", jobs=1) is None
     assert jobs.make_executor("cpu", jobs=3).jobs == 3
-    monkeypatch.setattr(backend, "usable_cores", lambda: 5)
+    monkeypatch.setattr(jobs, "usable_cores", lambda: 5)
     assert jobs.make_executor("cpu").jobs == 5
     assert jobs.make_executor("gpu").jobs == 5  # the GPU's host stage on every core
-    monkeypatch.setattr(backend, "usable_cores", lambda: 1)
+    monkeypatch.setattr(jobs, "usable_cores", lambda: 1)
     assert jobs.make_executor("cpu") is None
     with pytest.raises(InputError, match=r"^--jobs: must be >= 1, got 0$"):
         jobs.make_executor("cpu", jobs=0)
@@ -342,7 +339,7 @@ def test_process_pool_gives_the_in_process_batches(setup):
 def test_host_stage_on_worker_processes_gives_the_same_batches(setup):
     """The GPU backend's way (host stage split over the workers, estimator here), run with the
     NumPy estimator: the same batches as one process."""
-    from fragrisk.engine import pool as pool_mod
+    from fragrisk.engine.run import pool as pool_mod
 
     reference = montecarlo.run(setup, np.arange(4), batch_size=3)
     workers = pool_mod._start(2, setup)

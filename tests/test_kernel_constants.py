@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from fragrisk.engine import risk, sgp4
+from fragrisk.engine.physics import risk
+from fragrisk.engine.physics import sgp4_numpy as sgp4
 from fragrisk.kernels import build
 
 KERNELS = Path(build.__file__).resolve().parent

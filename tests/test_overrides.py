@@ -11,10 +11,9 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import write_tiny_scenario
 from fragrisk.engine.errors import InputError
-from fragrisk.engine.scenario import (load_scenario, parse_override, scenario_from_text, scenario_to_toml)
+from fragrisk.engine.scenario import load_scenario, parse_override, scenario_from_text, scenario_to_toml
 
 
 @pytest.mark.parametrize("text, path, value", [

@@ -252,7 +252,7 @@ def with_encounters(r: RunResults, seed: int = 9) -> RunResults:
     encounters, their times clustered every 93 minutes as the ISS's passes through a cloud."""
     import dataclasses
 
-    from fragrisk.engine.encounters import EncounterTable
+    from fragrisk.engine.results.encounter_table import EncounterTable
 
     rng = np.random.default_rng(seed)
     cols = {k: [] for k in ("realization", "target", "fragment", "tca_s", "miss_km", "speed_km_s",
@@ -304,7 +304,7 @@ def test_encounter_timeline_shows_every_encounter(run_with_table):
 
 
 def test_risk_windows_figure_marks_the_windows_of_the_first_day(run_with_table):
-    from fragrisk.engine.encounters import table_risk_windows
+    from fragrisk.engine.results.windows import table_risk_windows
 
     r, _ = run_with_table
     ax = plots.risk_windows(r).axes[0]

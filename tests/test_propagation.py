@@ -1,4 +1,4 @@
-"""engine.propagation.propagate_elements, the ephemeris file, and `fragrisk propagate`.
+"""engine.orbits.propagation.propagate_elements, the ephemeris file, and `fragrisk propagate`.
 
 References are independent of the code under test: python-sgp4's ``Satrec.twoline2rv`` made
 from the TLE text itself, propagated at split Julian dates.
@@ -16,14 +16,12 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sgp4.api import Satrec
-
-from fragrisk import cli
-from fragrisk import engine
-from fragrisk.engine import propagation
-from fragrisk.engine.elements import ElementSet, load_elements, parse_tle
-from fragrisk.engine.propagation import Ephemeris, offset_minutes, propagate_elements
+from fragrisk import cli, engine
+from fragrisk.engine.orbits import propagation
+from fragrisk.engine.orbits.elements import ElementSet, load_elements, parse_tle
+from fragrisk.engine.orbits.propagation import Ephemeris, offset_minutes, propagate_elements
 from fragrisk.engine.timeutil import minutes_between, parse_utc
+from sgp4.api import Satrec
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "engine" / "data"
@@ -176,7 +174,7 @@ def test_gpu_chunk_size_keeps_a_quarter_of_free_memory():
 @pytest.mark.parametrize("chunk_objects", [None, 13], ids=["one-chunk", "chunks-of-13"])
 def test_gpu_path_equals_cpu_path(monkeypatch, chunk_objects):
     cosmos, iss = COSMOS_FILE.read_text().strip(), ISS_FILE.read_text().strip()
-    from fragrisk.engine.elements import concat
+    from fragrisk.engine.orbits.elements import concat
 
     el = concat([parse_tle("\n".join([cosmos, GPS_TLE, iss]), "mix.tle"), random_leo(200)])
     start_jd, start_fr = parse_utc(START)
@@ -329,7 +327,7 @@ def test_cli_error_through_the_console_entry_point_has_no_traceback(tmp_path):
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
-    from fragrisk.engine import h5io
+    from fragrisk.engine.files import h5io
 
     real = h5io.NetCDFDimensions.variable
 
@@ -346,7 +344,7 @@ def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
 
 
 def test_ephemeris_file_rejects_mismatched_shapes(tmp_path):
-    from fragrisk.engine.ephemeris_file import write_ephemeris
+    from fragrisk.engine.files.ephemeris_file import write_ephemeris
 
     el = load_elements(ISS_FILE)
     eph = propagate_elements(el, *parse_utc(START), np.arange(3.0))
@@ -357,7 +355,7 @@ def test_ephemeris_file_rejects_mismatched_shapes(tmp_path):
 
 
 def test_sample_times_cover_the_window():
-    from fragrisk.engine.propagation import sample_times_s
+    from fragrisk.engine.orbits.propagation import sample_times_s
 
     np.testing.assert_array_equal(sample_times_s(600.0, 60.0), np.arange(0.0, 601.0, 60.0))
     np.testing.assert_array_equal(sample_times_s(600.0, 600.0), [0.0, 600.0])

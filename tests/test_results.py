@@ -12,7 +12,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from fragrisk.engine import results as res
 from fragrisk.engine.errors import InputError
 from fragrisk.engine.results import RunResults

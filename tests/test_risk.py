@@ -8,12 +8,13 @@ import math
 
 import numpy as np
 import pytest
-from sgp4.api import Satrec
-
-from fragrisk.engine import cloud, fit, montecarlo, risk, sgp4
+from fragrisk.engine import cloud
+from fragrisk.engine.physics import fit, risk
+from fragrisk.engine.physics import sgp4_numpy as sgp4
+from fragrisk.engine.run import montecarlo
 from fragrisk.engine.scenario import load_scenario
 from reference import brute_force_lambda, satrec_from
-
+from sgp4.api import Satrec
 
 # --- the chord ---------------------------------------------------------------------------------
 
@@ -164,11 +165,10 @@ def test_population_scenario_run_against_brute_force(short_setup, tmp_path):
     """`fragrisk run` on a [population] scenario (a catalog as the cloud, counted as points:
     sigma = pi R^2): the objects built to pass the ISS, written as TLEs; lambda of the one
     realization within 2% of python-sgp4 at 1 s steps on the very same TLEs."""
-    from sgp4.exporter import export_tle
-
     from fragrisk import cli
     from fragrisk.engine.results import read_results
     from fragrisk.engine.timeutil import format_utc
+    from sgp4.exporter import export_tle
 
     w = short_setup.window
     duration_s = float(w.times_s[-1])

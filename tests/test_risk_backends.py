@@ -1,5 +1,5 @@
 """The fused estimator on every backend: kernels/risk.cuh compiled by gcc (CPU-only CI runs the
-GPU's arithmetic) and kernels/risk.cu on a GPU, against the NumPy path engine.risk."""
+GPU's arithmetic) and kernels/risk.cu on a GPU, against the NumPy path engine.physics.risk."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import subprocess
 
 import numpy as np
 import pytest
-
-from fragrisk.engine import montecarlo
+from fragrisk.engine.run import montecarlo
 from fragrisk.engine.scenario import load_scenario
 from fragrisk.kernels import risk_gpu
 from fragrisk.kernels.build import compile_ptx
@@ -43,7 +42,7 @@ def device_rates(setup, pop):
 
 
 def numpy_passages(setup, pop, reach=None):
-    """engine/risk.py's passages, every sample evaluated (reach None) or with the coarse screen."""
+    """engine/physics/risk.py's passages, every sample evaluated (reach None) or with the coarse screen."""
     w, tg = setup.window, setup.targets
     sov = (montecarlo.risk.cross_section_km2(tg.hard_body_radius_m, pop.lc_m)
            / montecarlo.risk.sphere_volume_km3(setup.kernel_radius_km))
@@ -68,7 +67,7 @@ def _harness(build_dir: str, n_targets: int, encounters: bool = True):
 def c_source_rates(setup, pop, build_dir, reach, *, encounters=True, capacity=4096, with_count=False):
     """The fused kernel's arithmetic run by gcc: lam, decay and the passage records (sorted as
     kernels/risk_gpu.py sorts them), and with with_count the counter the kernel reached."""
-    from fragrisk.engine.encounters import Passages
+    from fragrisk.engine.physics.risk import Passages
 
     w, tg = setup.window, setup.targets
     K = len(tg.names)
@@ -120,7 +119,7 @@ def _reach(setup, pop):
 
 @pytest.mark.parametrize("jumps", [False, True], ids=["every-sample", "with-jumps"])
 def test_c_source_matches_numpy(case, tmp_path_factory, jumps):
-    """The fused kernel's arithmetic (gcc) against engine/risk.py, here with the prefilter off
+    """The fused kernel's arithmetic (gcc) against engine/physics/risk.py, here with the prefilter off
     (every sample evaluated); with jumps the kernel skips the samples the prefilter's bound
     proves irrelevant."""
     setup, pop = case
@@ -190,7 +189,7 @@ def numpy_case_passages(case):
 
 def test_numpy_passages_add_up_to_lambda_and_do_not_depend_on_the_screen(case, numpy_case_passages):
     """Every positive chord belongs to one passage: per fragment and target the passages' lengths
-    x sigma/V are its lambda; the coarse screen of engine/risk.py finds the same passages."""
+    x sigma/V are its lambda; the coarse screen of engine/physics/risk.py finds the same passages."""
     setup, pop = case
     lam, _, found = numpy_case_passages
     assert found.size >= 4 and set(found.target.tolist()) == {0, 1}, "both targets need passages here"
@@ -206,7 +205,7 @@ def test_numpy_passages_add_up_to_lambda_and_do_not_depend_on_the_screen(case, n
 
 @pytest.mark.parametrize("jumps", [False, True], ids=["every-sample", "with-jumps"])
 def test_c_source_passages_match_numpy(case, numpy_case_passages, tmp_path_factory, jumps):
-    """kernels/risk.cuh records the passages engine/risk.py finds: same runs, same lengths; the
+    """kernels/risk.cuh records the passages engine/physics/risk.py finds: same runs, same lengths; the
     lean build (RISK_ENCOUNTERS 0) gives the same rates and records nothing."""
     setup, pop = case
     lam_np, _, want = numpy_case_passages

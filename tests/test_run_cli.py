@@ -10,11 +10,10 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-
-from fragrisk.engine import montecarlo
-from fragrisk.engine.results import read_results
-from fragrisk.engine.scenario import load_scenario
 from conftest import write_tiny_scenario
+from fragrisk.engine.results import read_results
+from fragrisk.engine.run import montecarlo
+from fragrisk.engine.scenario import load_scenario
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -143,7 +142,7 @@ def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
     """A single realization that does not fit in GPU memory is a limit of the machine, not bad
     input: one line, exit code 3 (EXIT_DEVICE_MEMORY, documented in --help), nothing written."""
     from fragrisk import cli
-    from fragrisk.engine import jobs
+    from fragrisk.engine.run import jobs
 
     def no_memory(*args, **kwargs):
         raise montecarlo.out_of_memory_error(

@@ -1,4 +1,4 @@
-"""`fragrisk sample` and its fragments files (engine.fragments_file): the HDF5 layout of
+"""`fragrisk sample` and its fragments files (engine.files.fragments_file): the HDF5 layout of
 docs/fragments-file.md, the independent python-sgp4 round trip of the fitted elements, the OMM
 file, and the refusals."""
 
@@ -11,18 +11,16 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sgp4 import omm as sgp4_omm
-from sgp4.api import WGS72, Satrec, SatrecArray
-
-from fragrisk import cli
-from fragrisk import engine
+from fragrisk import cli, engine
 from fragrisk.engine import cloud as cloud_mod
-from fragrisk.engine import fragments_file
 from fragrisk.engine.cloud import sample_cloud
-from fragrisk.engine.elements import read_omm_file
 from fragrisk.engine.errors import InputError
+from fragrisk.engine.files import fragments_file
+from fragrisk.engine.orbits.elements import read_omm_file
 from fragrisk.engine.scenario import load_scenario
 from fragrisk.engine.timeutil import parse_utc
+from sgp4 import omm as sgp4_omm
+from sgp4.api import WGS72, Satrec, SatrecArray
 
 SEED = 20211115  # the built-in scenario's
 EVENT_EPOCH = "2021-11-15T02:47:00Z"
@@ -177,7 +175,7 @@ def test_kept_elements_reproduce_the_states_through_python_sgp4(h5_data):
     assert dr_m.max() < 1.0, dr_m.max()
     assert dv_mm_s.max() < 1.0, dv_mm_s.max()
     # And the elements are SGP4 mean elements, not the osculating ones (those miss by km).
-    from fragrisk.engine.fit import classical_from_equinoctial, equinoctial_from_state
+    from fragrisk.engine.physics.fit import classical_from_equinoctial, equinoctial_from_state
 
     eq, _ = equinoctial_from_state(data["position_km"][kept], data["velocity_km_s"][kept])
     osc = classical_from_equinoctial(eq)
@@ -215,7 +213,7 @@ def test_same_seed_gives_the_same_file(h5_file, h5_data, tmp_path):
 
 # --- the OMM file --------------------------------------------------------------------------------
 def test_omm_round_trip(h5_data, tmp_path):
-    """The kept fragments as OMM XML: engine.elements reads back the same elements, and
+    """The kept fragments as OMM XML: engine.orbits.elements reads back the same elements, and
     python-sgp4's sgp4.omm propagates every one to its fitted state at the event epoch (1 m)."""
     data, attrs = h5_data
     path = tmp_path / "frags.xml"
@@ -322,7 +320,7 @@ def test_realizations_is_required(tmp_path):
 
 
 def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
-    from fragrisk.engine import h5io
+    from fragrisk.engine.files import h5io
 
     s = load_scenario("cosmos1408")
     cloud = sample_cloud(s, np.arange(1), "cpu")

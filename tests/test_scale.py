@@ -19,9 +19,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
-from fragrisk.engine import montecarlo
 from fragrisk.engine.errors import DeviceMemoryError, InputError
+from fragrisk.engine.run import montecarlo
 
 pytest.importorskip("distributed")
 
@@ -208,7 +207,7 @@ def test_dask_options_refused(scenario, work):
 
 
 def test_missing_dask_is_one_line(monkeypatch):
-    from fragrisk.engine import distributed as dist
+    from fragrisk.engine.run import distributed as dist
 
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(InputError, match=r"^--workers/--scheduler need dask: pip install 'fragrisk\[dask\]'$"):
@@ -217,7 +216,7 @@ def test_missing_dask_is_one_line(monkeypatch):
 
 @pytest.mark.slow
 def test_unreachable_scheduler_is_one_line(monkeypatch):
-    from fragrisk.engine import distributed as dist
+    from fragrisk.engine.run import distributed as dist
 
     monkeypatch.setattr(dist, "CONNECT_TIMEOUT_S", 1)
     ex = dist.DaskExecutor(scheduler="tcp://127.0.0.1:9", device="cpu")
@@ -307,7 +306,7 @@ def test_killed_run_leaves_no_file_and_resumes_to_the_same_results(scenario, ref
 def test_ctrl_c_keeps_the_checkpoint_and_exits_130(scenario, reference_long, work):
     out = work / "interrupted.h5"
     folder = work / "interrupted.h5.checkpoint"
-    # The default run, worker processes included: engine/pool.py's _stop says why their
+    # The default run, worker processes included: engine/run/pool.py's _stop says why their
     # teardown must end before the interpreter's exit hook runs.
     proc = _start_long_run(scenario, out)
     try:
@@ -458,8 +457,7 @@ def test_out_of_memory_types():
 def test_out_of_memory_on_dask_workers_splits_the_batch(fake_gpu):
     """The executor's resubmission in halves, on an in-process cluster (threads see the fakes)."""
     import distributed
-
-    from fragrisk.engine.distributed import DaskExecutor
+    from fragrisk.engine.run.distributed import DaskExecutor
 
     ex = DaskExecutor(workers=1, device="gpu")
     ex.client = distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None)
@@ -491,7 +489,7 @@ def _die_once(setup, realizations):
 @pytest.mark.slow
 def test_a_dead_worker_process_is_replaced_and_its_batch_rerun(tmp_path, monkeypatch):
     """One worker: its death also loses the scattered Setup, which the executor sends again."""
-    from fragrisk.engine.distributed import DaskExecutor
+    from fragrisk.engine.run.distributed import DaskExecutor
 
     monkeypatch.setattr(montecarlo, "run_batch", _die_once)
     setup = types.SimpleNamespace(device="cpu", marker=str(tmp_path / "died"))

@@ -13,11 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from sgp4.functions import jday
-
 from fragrisk import cli
-from fragrisk.engine.elements import ElementSet, tle_checksum
 from fragrisk.engine.errors import InputError
+from fragrisk.engine.orbits.elements import ElementSet, tle_checksum
 from fragrisk.engine.scenario import (
     Scenario,
     builtin_names,
@@ -25,6 +23,7 @@ from fragrisk.engine.scenario import (
     scenario_to_toml,
 )
 from fragrisk.engine.timeutil import format_utc, minutes_between, parse_utc
+from sgp4.functions import jday
 
 REPO = Path(__file__).resolve().parent.parent
 

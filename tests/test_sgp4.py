@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sgp4 as sgp4_package
+from fragrisk.engine.physics import sgp4_numpy as sgp4
 from sgp4.api import WGS72, Satrec, SatrecArray
-
-from fragrisk.engine import sgp4
 
 VERIFICATION_DIR = Path(os.path.dirname(sgp4_package.__file__))
 

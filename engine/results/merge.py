@@ -11,11 +11,11 @@ from typing import Sequence
 import numpy as np
 
 from .. import __version__
-from ..encounters import EncounterTable
 from ..errors import InputError
-from ..h5io import check_output_path
-from .runresults import PER_FILE_ATTRS, RunResults, _short
+from ..files.h5io import check_output_path
+from .encounter_table import EncounterTable
 from .read import read_results
+from .runresults import PER_FILE_ATTRS, RunResults, _short
 from .write import write_results
 
 __all__ = ["merge_files", "merge_results"]

@@ -19,11 +19,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .. import encounters as _encounters
+from ..backend import MEMORY_SHARE, available_memory_bytes
 from ..errors import InputError, one_line
 from ..timeutil import parse_utc_datetime
-from .runresults import (RunResults, _attr_value, _normalize, _Problem,
-                   _short, count_pc_histogram)
+from . import encounter_table as _encounters
+from .runresults import RunResults, _attr_value, _normalize, _Problem, _short, count_pc_histogram
 from .variables import COORDINATES, ENCOUNTER_VARIABLES, VARIABLES, variable
 
 __all__ = ["load_fields", "read_results"]
@@ -94,7 +94,7 @@ def load_fields(source: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str
     source: a results file path, an xarray.Dataset opened from one, or a RunResults.
     Returns (fields, attrs, label): `fields` maps RunResults field names, plus
     "collision_probability" and "pc_histogram", to arrays (only those present in the source),
-    and the encounter table's variables by their file names (engine.encounters.from_fields
+    and the encounter table's variables by their file names (engine.results.encounter_table.from_fields
     makes the table of them); `attrs` the global attributes; `label` names the source in error
     messages. InputError (one line) if the source is not a fragrisk results source or is
     unreadable.
@@ -169,8 +169,6 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
 def _check_variable_size(label: str, name: str, obj: Any) -> None:
     """InputError if reading dataset `obj` would take more memory than is available (a damaged
     or hostile file can declare any shape without storing it)."""
-    from ..limits import MEMORY_SHARE, available_memory_bytes
-
     nbytes = float(obj.size) * max(int(obj.dtype.itemsize), 1)
     budget = MEMORY_SHARE * available_memory_bytes()
     if nbytes > budget:

@@ -20,9 +20,9 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import __version__
-from .. import encounters as _encounters
 from ..errors import InputError, one_line
 from ..timeutil import parse_utc_datetime
+from . import encounter_table as _encounters
 
 __all__ = [
     "DEFAULT_PC_EDGES_LOG10",
@@ -138,7 +138,7 @@ class RunResults:
                                  realization_start / realization_stop (min, max + 1 of
                                  `realization`) are always set from the data.
     pc_edges_log10               (B+1,) log10 P edges, default -12..0 one per decade
-    encounters                   engine.encounters.EncounterTable (dim `encounter`), or None
+    encounters                   engine.results.encounter_table.EncounterTable (dim `encounter`), or None
                                  (a run without the table, or a file written before it); its
                                  shares add up to expected_collisions per target and realization
     """

@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..encounters import DIMENSION as ENCOUNTER_DIMENSION
-from ..encounters import VARIABLES as _ENCOUNTER_COLUMNS
+from .encounter_table import DIMENSION as ENCOUNTER_DIMENSION
+from .encounter_table import VARIABLES as _ENCOUNTER_COLUMNS
 
 __all__ = [
     "COORDINATES",
@@ -141,7 +141,7 @@ DATA_VARIABLES = (
 #: Every variable of the file.
 VARIABLES = COORDINATES + DATA_VARIABLES
 
-#: The encounter table (engine/encounters.py, which defines its columns), on the dimension
+#: The encounter table (engine/results/encounter_table.py, which defines its columns), on the dimension
 #: `encounter`, made after DIMENSIONS; `field` is the EncounterTable column. Optional (see the
 #: module docstring), so neither in VARIABLES nor required by the readers.
 ENCOUNTER_VARIABLES = tuple(Variable(name, (ENCOUNTER_DIMENSION,), units, long_name, field)

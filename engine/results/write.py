@@ -1,7 +1,7 @@
 """Writing a results file: `RunResults` -> HDF5 / netCDF-4, atomically.
 
 The variables, their dimensions and CF attributes are those of engine/results/variables.py; the
-netCDF-4 dimension scales are made by engine.h5io.NetCDFDimensions, the writer the fragments and
+netCDF-4 dimension scales are made by engine.files.h5io.NetCDFDimensions, the writer the fragments and
 ephemeris files use, so ``xarray.open_dataset(path, engine="h5netcdf")`` opens every fragrisk
 file alike.
 """
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..encounters import write_h5 as write_table
-from ..h5io import NetCDFDimensions, atomic_h5
+from ..files.h5io import NetCDFDimensions, atomic_h5
 from ..timeutil import parse_utc_datetime
+from .encounter_table import write_h5 as write_table
 from .runresults import RunResults
 from .variables import COORDINATES, DATA_VARIABLES, DIMENSIONS, TIME_UNITS, Variable
 

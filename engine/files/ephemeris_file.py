@@ -29,11 +29,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from . import __version__
-from .elements import ElementSet
+from .. import __version__
+from ..orbits.elements import ElementSet
+from ..orbits.propagation import SGP4_ERROR_MEANINGS, Ephemeris
+from ..timeutil import format_utc
 from .h5io import NetCDFDimensions, atomic_h5
-from .propagation import SGP4_ERROR_MEANINGS, Ephemeris
-from .timeutil import format_utc
 
 TITLE = "fragrisk ephemeris: SGP4 states in TEME"
 

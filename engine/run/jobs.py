@@ -2,7 +2,7 @@
 
 This is the orchestration under the CLI: which realizations (default counts, shards), where
 batches run (this process, or a Dask cluster), checkpoints of finished batches (resume after a
-crash), and the atomic write of the results file. The numerics are engine.montecarlo's.
+crash), and the atomic write of the results file. The numerics are engine.run.montecarlo's.
 
 Checkpoints: while a run to OUT.h5 goes on, each finished batch is saved in OUT.h5.checkpoint/
 (one .npz per batch, written atomically, plus manifest.json naming the scenario, seed, version,
@@ -25,16 +25,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import engine
-from . import cloud as cloud_mod
-from . import encounters, montecarlo
-from .cloud import STATUS_DEEP_SPACE
-from .errors import InputError
-from .h5io import atomic_path, check_output_path
-from .results import write_results
-from .scenario import MAX_SEED, scenario_to_toml
-from .sgp4 import DEEP_SPACE_PERIOD_MIN
-from .timeutil import format_utc
+from ... import engine
+from ..backend import usable_cores
+from ..cloud import STATUS_DEEP_SPACE
+from ..errors import InputError
+from ..files.h5io import atomic_path, check_output_path
+from ..physics.sgp4_numpy import DEEP_SPACE_PERIOD_MIN
+from ..results import encounter_table as encounters
+from ..results import write_results
+from ..scenario import MAX_SEED, knob_attributes, scenario_to_toml
+from ..timeutil import format_utc
+from . import montecarlo
+from .distributed import DaskExecutor
+from .limits import check_run
+from .pool import ProcessPool
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -125,7 +129,7 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
                      am_sampling=e.am_sampling, mass_policy=e.mass_policy,
                      drag_coefficient=float(e.drag_coefficient), drag_scale=float(e.drag_scale),
                      breakup_model="NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)")
-        attrs.update(cloud_mod.knob_attributes(e, scenario.parent))
+        attrs.update(knob_attributes(e, scenario.parent))
     else:
         attrs.update(cloud="population")
     if shard is not None:
@@ -231,11 +235,10 @@ def _check_batch(b, lo: int, hi: int, seen: set, shape) -> None:
 def make_executor(device: str, *, jobs: int | None = None, workers: int | None = None,
                   scheduler: str | None = None):
     """Where a run's batches go, from --jobs / --workers / --scheduler: None (this process), an
-    engine.pool.ProcessPool of `jobs` local worker processes (default: every usable core; CPU
+    engine.run.pool.ProcessPool of `jobs` local worker processes (default: every usable core; CPU
     backend: whole batches; GPU backend: the host stage of each batch, while this process runs
-    the kernels) or an engine.distributed.DaskExecutor (--workers or --scheduler, either backend).
+    the kernels) or an engine.run.distributed.DaskExecutor (--workers or --scheduler, either backend).
     """
-    from .backend import usable_cores
 
     dask = workers is not None or scheduler is not None
     if jobs is not None:
@@ -245,13 +248,11 @@ def make_executor(device: str, *, jobs: int | None = None, workers: int | None =
             raise InputError("--jobs and --workers/--scheduler: give one (local worker processes, or a Dask "
                              "cluster)")
     if dask:
-        from .distributed import DaskExecutor
 
         return DaskExecutor(scheduler=scheduler, workers=workers, device=device)
     n = usable_cores() if jobs is None else jobs
     if n == 1:
         return None
-    from .pool import ProcessPool
 
     return ProcessPool(n, device)
 
@@ -274,7 +275,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
 
     device: "cpu" or "gpu" (resolved). executor: None (this process) or an object with
     montecarlo.run's signature as `run(setup, realizations, *, batch_size, on_batch, batches)
-    -> RunOutput` (make_executor: engine.pool.ProcessPool, engine.distributed.DaskExecutor).
+    -> RunOutput` (make_executor: engine.run.pool.ProcessPool, engine.run.distributed.DaskExecutor).
     on_progress(done_realizations, total_realizations, batch): once when the batches start (batch
     None; done = the realizations resumed from the checkpoint), then after each batch.
     Raises InputError if `out` exists and not overwrite (before any work).
@@ -292,7 +293,6 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
     if hi <= lo:
         raise InputError(f"--shard {shard[0]}/{shard[1]}: no realizations in this shard of {n_total}")
     # Sizes against this machine before anything is allocated (InputError saying what fits).
-    from .limits import check_run
 
     label = ("--realizations" if realizations is not None
              else f"{scenario.source}: [analysis] realizations")

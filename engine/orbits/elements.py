@@ -26,9 +26,9 @@ from typing import Iterable, Sequence
 import numpy as np
 from sgp4.api import SGP4_ERRORS, WGS72, Satrec
 
-from . import sgp4 as fr_sgp4  # fragrisk's SGP4 (its constants), not the python-sgp4 package
-from .errors import InputError
-from .timeutil import parse_utc
+from ..errors import InputError
+from ..physics import sgp4_numpy as fr_sgp4
+from ..timeutil import parse_utc
 
 # WGS-72, the constants SGP4 element sets are fitted with.
 EARTH_RADIUS_KM = fr_sgp4.RADIUS_EARTH_KM         # 6378.135 km (WGS-72)
@@ -141,7 +141,7 @@ class ElementSet:
 
     def sgp4_table(self, xp=np):
         """fragrisk's SGP4 coefficient table (N_COEFFICIENTS, n) of these elements (near-earth
-        SGP4; see engine.sgp4.sgp4_init), full precision, no TLE text in between."""
+        SGP4; see engine.physics.sgp4_numpy.sgp4_init), full precision, no TLE text in between."""
         return fr_sgp4.sgp4_init(*(xp.asarray(getattr(self, k)) for k in
                                    ("no_kozai", "ecco", "inclo", "nodeo", "argpo", "mo", "bstar")), xp=xp)
 

@@ -6,10 +6,10 @@ motion), so the elements that reproduce (r, v) at t = 0 are found in two stages:
 
 1. `invert_sgp4_at_epoch` undoes SGP4's own steps at t = 0 in reverse order: the state gives
    SGP4's final variables (radius, argument of latitude, node, inclination, radial and
-   transverse velocity); the short-period terms (engine.sgp4.short_period_terms, shared with the
+   transverse velocity); the short-period terms (engine.physics.sgp4_numpy.short_period_terms, shared with the
    propagator) are removed by a fixed-point iteration, since they depend on the orbit they
    correct, but only through J2 (1e-3) times it; Kepler's equation and the long-period terms are
-   then undone in closed form, and the Kozai mean motion recovered (engine.sgp4.kozai_mean_motion).
+   then undone in closed form, and the Kozai mean motion recovered (engine.physics.sgp4_numpy.kozai_mean_motion).
    No SGP4 evaluation, and only four atan2 per state: about a third of a full SGP4 evaluation.
 2. `fit_mean_elements` evaluates SGP4 (the NumPy path or the CUDA path, chosen by the caller
    through `propagate_at_epoch`) at those elements and accepts the states it reproduces within
@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from . import sgp4
+from . import sgp4_numpy as sgp4
 
 #: Reference density of SGP4's B* per earth radius (docs/breakup-model.md §8): 2.461e-8 kg/m^3 x
 #: 6378.145 km, the radius the breakup model's references use (not WGS-72's 6378.135 km).
@@ -154,7 +154,7 @@ def invert_sgp4_at_epoch(r_km, v_km_s, xp=np, passes=None):
     orbits with a mean eccentricity in [1e-6, 1) and an inclination above 0; elsewhere the
     elements are approximate or NaN, and `fit_mean_elements`'s SGP4 check catches them.
 
-    Names follow engine.sgp4.propagate_block, read bottom-up. Units there are SGP4's: earth radii,
+    Names follow engine.physics.sgp4_numpy.propagate_block, read bottom-up. Units there are SGP4's: earth radii,
     time in 1/XKE minutes, so mu = 1 and velocities are in VKMPERSEC km/s.
     """
     with np.errstate(all="ignore"):  # degenerate states give NaN, which the SGP4 check rejects
@@ -243,7 +243,7 @@ def _rotate_second_order(sin_a, cos_a, d):
     """sin and cos of a + d to second order in d, for the inversion's angle corrections
     (|d| < 2e-3): the d^3/6 it leaves (< 1.4e-9) enters the short-period terms times J2 / p^2
     (< 6e-4) and the J3 and Kozai terms times ~1e-3, so < 1e-12 in the elements, at a third of the
-    cost of the exact series (engine.sgp4.rotate_small)."""
+    cost of the exact series (engine.physics.sgp4_numpy.rotate_small)."""
     half_d = 0.5 * d
     sin_new = sin_a + d * (cos_a - half_d * sin_a)
     cos_new = cos_a - d * (sin_a + half_d * cos_a)
@@ -276,9 +276,9 @@ def fit_mean_elements(r_km, v_km_s, propagate_at_epoch, xp=np):
     The first evaluation checks `invert_sgp4_at_epoch`'s elements; only the near-earth states it
     leaves outside the tolerance go on to the equinoctial corrector (see the module docstring),
     so the cost of the corrector follows the few that need it. Deep-space states (period >= 225
-    min, `engine.sgp4.is_deep_space` of the returned elements) keep the inversion's elements,
+    min, `engine.physics.sgp4_numpy.is_deep_space` of the returned elements) keep the inversion's elements,
     converged or not: near-earth SGP4 does not propagate them. Each state's result depends on
-    that state alone, so NumPy takes them engine.sgp4.NUMPY_BLOCK at a time (cache-resident
+    that state alone, so NumPy takes them engine.physics.sgp4_numpy.NUMPY_BLOCK at a time (cache-resident
     temporaries: 20-30 % faster at 110,000 states).
     """
     r_km = xp.asarray(r_km, dtype=xp.float64)

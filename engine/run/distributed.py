@@ -34,9 +34,10 @@ import threading
 import time
 from concurrent.futures import CancelledError
 
-from .. import engine
+from ... import engine
+from ..errors import InputError, Terminated, one_line
 from . import montecarlo
-from .errors import InputError, Terminated, one_line
+from .signals import sigint_handled_by, sigint_ignored, signal_handled_by
 
 NEEDS_DASK = "--workers/--scheduler need dask: pip install 'fragrisk[dask]'"
 
@@ -108,7 +109,7 @@ class DaskExecutor:
         self.client = None
         self.cluster = None
         self.notes: list[str] = []
-        #: Processes running batches at once, for engine.limits' time estimate (None: unknown).
+        #: Processes running batches at once, for engine.run.limits' time estimate (None: unknown).
         self.parallel_hint = workers if scheduler is None else None
 
     # --- the cluster ---------------------------------------------------------------------------
@@ -130,7 +131,7 @@ class DaskExecutor:
             # cluster down, keep the checkpoint) rather than every worker dying with a traceback.
             # The same for SIGTERM, which a batch scheduler sends to every process of the job
             # (the nannies stop their workers through a queue, then SIGKILL: never SIGTERM).
-            with _sigint_ignored(), _signal_handled_by(signal.SIGTERM, signal.SIG_IGN):
+            with sigint_ignored(), signal_handled_by(signal.SIGTERM, signal.SIG_IGN):
                 self.cluster = self._local_cluster(distributed)
                 self.client = distributed.Client(self.cluster)
                 self._wait_for_workers(len(self.cluster.worker_spec))
@@ -346,33 +347,8 @@ def _sigint_deferred():
         interrupted.signum = signum
         interrupted.set()
 
-    with _sigint_handled_by(on_signal), _signal_handled_by(signal.SIGTERM, on_signal):
+    with sigint_handled_by(on_signal), signal_handled_by(signal.SIGTERM, on_signal):
         yield interrupted
-
-
-def _sigint_ignored():
-    """SIGINT ignored in this process (and so in processes started meanwhile); main thread only."""
-    return _sigint_handled_by(signal.SIG_IGN)
-
-
-def _sigint_handled_by(handler):
-    """SIGINT goes to `handler` (a function or signal.SIG_IGN) inside the block, and back to the
-    previous handler after it. Main thread only: elsewhere Python cannot set handlers, and
-    nothing changes."""
-    return _signal_handled_by(signal.SIGINT, handler)
-
-
-@contextlib.contextmanager
-def _signal_handled_by(signum, handler):
-    """Signal `signum` goes to `handler` inside the block (see _sigint_handled_by)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signum, previous)
 
 
 @contextlib.contextmanager

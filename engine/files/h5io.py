@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import InputError, one_line
+from ..errors import InputError, one_line
 
 #: What the netCDF-4 library writes into the scale of a dimension without a coordinate variable
 #: (followed by the length in 10 characters).

@@ -21,7 +21,7 @@ CALIBRATION_FIELDS) to element sets of tracked fragments:
 What is compared
     Both sides are taken to one common epoch, the median epoch of the observed element sets,
     with SGP4 (each observed set from its own epoch, each model fragment from the event), and
-    described the same way there: SGP4's mean elements (engine.sgp4.mean_elements), as apogee
+    described the same way there: SGP4's mean elements (engine.physics.sgp4_numpy.mean_elements), as apogee
     and perigee altitude (semi-major axis from the Kozai mean motion, as catalogs derive it from
     a TLE's mean motion, over the WGS-72 equatorial radius), inclination and right ascension of
     the ascending node. A model fragment counts if it is kept at the event (bound, perigee above
@@ -90,12 +90,15 @@ from typing import Callable
 
 import numpy as np
 
-from . import cloud as cloud_mod
-from . import sgp4
-from .elements import EARTH_RADIUS_KM, ElementSet, concat, load_elements
-from .errors import FragriskError, InputError
-from .scenario import DECAY_ALTITUDE_KM, LC_MIN_RANGE_M, Scenario, scenario_to_toml
-from .timeutil import format_utc, minutes_between
+from .. import cloud as cloud_mod
+from ..errors import FragriskError, InputError
+from ..orbits.elements import EARTH_RADIUS_KM, ElementSet, concat, load_elements
+from ..physics import fit
+from ..physics import sgp4_numpy as sgp4
+from ..physics.constants import DECAY_ALTITUDE_KM
+from ..scenario import LC_MIN_RANGE_M, Scenario, breakup_params, scenario_to_toml
+from ..timeutil import format_utc, minutes_between
+
 
 # --- the knobs -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -367,12 +370,12 @@ def _observed_values(el: ElementSet, jd: float, fr: float):
 def mean_orbits(coef, tsince_min, xp=np) -> dict:
     """The compared quantities of n objects at given times, from SGP4's mean elements.
 
-    coef: (N_COEFFICIENTS, n) SGP4 table (engine.sgp4.sgp4_init); tsince_min: (n,) or (n, m)
+    coef: (N_COEFFICIENTS, n) SGP4 table (engine.physics.sgp4_numpy.sgp4_init); tsince_min: (n,) or (n, m)
     minutes since each object's epoch. Returns arrays of the shape of tsince_min: ``apogee_km``,
     ``perigee_km`` (altitudes over the WGS-72 radius with the semi-major axis of the Kozai mean
     motion, a TLE's convention), ``inclination_deg``, ``node_deg`` (in [0, 360)),
     ``perigee_mean_km`` (with SGP4's own, Brouwer, semi-major axis: the decay test), ``tempa``
-    and ``error`` (engine.sgp4.mean_elements).
+    and ``error`` (engine.physics.sgp4_numpy.mean_elements).
     """
     m = sgp4.mean_elements(coef, tsince_min, xp)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -891,7 +894,7 @@ def calibrate(scenario: Scenario, observed: Observed, *, cataloged: int | None =
     reals = np.arange(R, dtype=np.int64)
     exponent = COUNT_EXPONENT[event.type]
     count_name = COUNT_KNOB[event.type]
-    ref_params = cloud_mod.breakup_params(event, scenario.parent)
+    ref_params = breakup_params(event, scenario.parent)
     count_ref = ref_params.count_mass_kg if event.type == "collision" else event.explosion_scale
     stat = Statistic(observed.values, N)
     names = tuple(k for k in SHAPE_KNOBS if k in knobs)
@@ -1069,10 +1072,9 @@ def synthetic_observations(scenario: Scenario, knobs: dict, *, seed: int, realiz
     """A catalog drawn from the model, for tests of the fit: one realization (seed, realization)
     of the scenario with the knobs set, its fragments of Lc >= min_size_m in orbit at the epoch,
     n_objects of them picked at random (pick_seed; all if fewer), each with SGP4 mean elements
-    fitted anew to its SGP4 state at the epoch (engine.fit), the way a catalog's element sets
+    fitted anew to its SGP4 state at the epoch (engine.physics.fit), the way a catalog's element sets
     are fitted to tracking, with its model B*. Returns (elements at the epoch, the realization's
     count in orbit: its "cataloged" N)."""
-    from . import fit
 
     s = calibration_scenario(scenario, min_size_m, knobs)
     s = dataclasses.replace(s, analysis=dataclasses.replace(s.analysis, seed=int(seed)))
@@ -1124,7 +1126,7 @@ def calibrated_toml(result: CalibrationResult, command: str = "") -> str:
         + f"; size threshold {r.min_size_m:g} m; {r.realizations} realizations of seed {r.seed} "
         f"per candidate (common random numbers); {r.evaluations} evaluations; device {r.device}.",
         "# Statistic T = n_obs * sum of 1-D energy distances of apogee, perigee, inclination and",
-        "# node (standardized) + (C - N)^2 / N (engine/calibrate.py):",
+        "# node (standardized) + (C - N)^2 / N (engine/calibration/calibrate.py):",
         f"#   before {r.before['total']:.2f} (distributions {r.before['distribution']:.2f}, "
         f"count {r.before['count']:.2f}, model count {r.before['model_count']:.0f})",
         f"#   after  {r.after['total']:.2f} (distributions {r.after['distribution']:.2f}, "

@@ -1,7 +1,7 @@
 """A run's batches on local worker processes: `fragrisk run --jobs N` (default: every core).
 
 `ProcessPool.run` has montecarlo.run's signature and returns the same RunOutput, like
-engine.distributed.DaskExecutor, without Dask: N worker processes of this machine
+engine.run.distributed.DaskExecutor, without Dask: N worker processes of this machine
 (concurrent.futures; see _context for how they start), each given the run's Setup once when it
 starts. CPU backend: one task per batch (montecarlo.run_batch), batches coming back in
 completion order (on_batch writes the checkpoint). GPU backend: the workers do the host stage
@@ -29,10 +29,9 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-
+from ..errors import InputError
 from . import montecarlo
-from .distributed import _sigint_ignored, _signal_handled_by
-from .errors import InputError
+from .signals import sigint_ignored, signal_handled_by
 
 #: Batches queued per worker beyond the one it runs: enough that no worker waits for the next
 #: batch, few enough that Ctrl-C has little to cancel and memory stays bounded.
@@ -83,12 +82,12 @@ class ProcessPool:
         if jobs < 1:
             raise InputError(f"--jobs: must be >= 1, got {jobs}")
         self.jobs = int(jobs)
-        #: Processes estimating batches at once, for engine.limits' checks: the workers on the
+        #: Processes estimating batches at once, for engine.run.limits' checks: the workers on the
         #: CPU; on the GPU the one device.
         self.parallel_hint = self.jobs if device != "gpu" else 1
 
     def close(self) -> None:
-        """Nothing outlives `run`; here for the executor interface (engine.jobs.run_job)."""
+        """Nothing outlives `run`; here for the executor interface (engine.run.jobs.run_job)."""
 
     def run(self, setup: montecarlo.Setup, realizations, *, batch_size: int | None = None, on_batch=None,
             batches=None) -> montecarlo.RunOutput:
@@ -141,7 +140,7 @@ class ProcessPool:
         if self.jobs <= 1:
             return montecarlo.run(setup, realizations, batch_size=batch_size, on_batch=on_batch, batches=batches)
         pool = _start(self.jobs, setup)
-        stage = montecarlo.HostStage(setup, pool=pool, workers=self.jobs)
+        stage = montecarlo.HostStage(setup, pool=pool, workers=self.jobs, prepare_in_worker=prepare_in_worker)
         try:
             output = montecarlo.run(setup, realizations, batch_size=batch_size, on_batch=on_batch,
                                     batches=batches, host_stage=stage)
@@ -165,7 +164,7 @@ def _start(workers: int, setup) -> ProcessPoolExecutor:
     The executor starts a process per submission while none is idle, so `workers` no-op tasks
     submitted at once start them all here, where the new processes inherit the ignored signals
     from their first instruction (before _init_worker could set them)."""
-    with _sigint_ignored(), _signal_handled_by(signal.SIGTERM, signal.SIG_IGN):
+    with sigint_ignored(), signal_handled_by(signal.SIGTERM, signal.SIG_IGN):
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=_context(), initializer=_init_worker,
                                    initargs=(setup,))
         try:

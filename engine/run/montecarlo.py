@@ -7,17 +7,17 @@ Read top-down:
 3. `Setup`             everything a batch needs that does not depend on the realization.
 4. `prepare_batch`     the host stage of a batch: sample, fit, SGP4 table, prefilter (NumPy).
    `estimate_batch`    the estimator stage: every time chunk on the device, then aggregates
-                       and the batch's encounter table (engine.encounters);
+                       and the batch's encounter table (engine.results.encounter_table);
    `run_batch`         both.
 5. `batch_size_for_memory`  GPU batches sized from the free device memory.
 6. `run`               batches -> RunOutput, with the next batch's host stage done meanwhile
-                       (`HostStage`: a host thread, or engine.pool's worker processes);
+                       (`HostStage`: a host thread, or engine.run.pool's worker processes);
    `to_results`        -> engine.results.RunResults.
 
-Realization r of seed s depends only on (s, r) (engine.breakup.realization_rng), and every
+Realization r of seed s depends only on (s, r) (engine.physics.breakup.realization_rng), and every
 aggregate is a sum over a realization's own fragments in their own order, so results do not
 depend on batch sizes, shards, workers, prefetching or the device's memory. The NumPy path
-(engine.risk.fragment_rates) and the CUDA path (kernels/risk.cu) compute the same per-fragment
+(engine.physics.risk.fragment_rates) and the CUDA path (kernels/risk.cu) compute the same per-fragment
 rates from the same host stage; the aggregation is shared.
 """
 
@@ -26,21 +26,28 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import cloud as cloud_mod
-from . import encounters as encounters_mod
-from . import risk
-from .errors import DeviceMemoryError, one_line
-from .results import RunResults
-from .timeutil import minutes_between
+from ...kernels import risk_gpu
+from .. import cloud as cloud_mod
+from ..errors import DeviceMemoryError, one_line
+from ..orbits.closest_approach import closest_approach
+from ..orbits.elements import concat
+from ..orbits.propagation import offset_minutes, propagate_elements
+from ..physics import risk
+from ..physics.risk import Passages
+from ..results import RunResults
+from ..results.encounter_table import EncounterTable
+from ..scenario import breakup_params
+from ..timeutil import minutes_between
 
 #: Default realizations of the CPU backend when none are asked for: sized so the built-in
 #: scenario (7 days at 60 s, ~1,400 propagated fragments a realization) ends within 3 minutes
 #: on one core: about 3 s of processor time a realization on this project's 2-core machines
 #: (benchmarks/results/run_cpu.json), so 30 take about 90 s, spread over every core
-#: (engine.pool), with room for a busy machine.
+#: (engine.run.pool), with room for a busy machine.
 CPU_DEFAULT_REALIZATIONS = 30
 
 
@@ -154,8 +161,6 @@ class TargetTrack:
 def track_targets(targets, window: Window, device: str) -> TargetTrack:
     """The targets at every sample, propagated a time chunk at a time (SGP4's temporaries and the
     velocities, which the estimator does not need, then cover one chunk, not the window)."""
-    from .elements import concat
-    from .propagation import propagate_elements
 
     elements = concat([t.elements for t in targets])
     m = window.times_s.size
@@ -203,7 +208,7 @@ class BatchResult:
     fragment_steps: int                # kept fragments x samples
     propagated_steps: int              # fragment-samples propagated after the prefilter
     kernel_s: float                    # time in the estimator proper
-    encounters: object = None          # engine.encounters.EncounterTable, None when not recorded
+    encounters: object = None          # engine.results.encounter_table.EncounterTable, None when not recorded
     host_s: float = 0.0                # time in the host stage (sampling, fit, table, prefilter)
 
 
@@ -248,12 +253,12 @@ def fragment_objects(setup: Setup, realizations):
 
     The element fit runs on the host (NumPy) whatever the device: the whole host stage then gives
     the same fragments and SGP4 tables, bit for bit, on either backend, and runs in any process
-    or thread (engine.pool prepares GPU batches on every core while the kernel runs)."""
+    or thread (engine.run.pool prepares GPU batches on every core while the kernel runs)."""
     sc = setup.scenario
     cl = cloud_mod.sample_cloud(sc, realizations, "cpu")
     kept = cl.kept
     offset = minutes_between(setup.window.start_jd, setup.window.start_fr, cl.epoch_jd, cl.epoch_fr)
-    # Fragments come by realization, then as sampled (engine.breakup.sample): the order of
+    # Fragments come by realization, then as sampled (engine.physics.breakup.sample): the order of
     # `fragrisk sample`, whatever the batch.
     position = _position_in_group(cl.fragments.realization)
     objs = ObjectBatch(cl.sgp4_table(), cl.fragments.realization[kept], cl.fragments.lc_m[kept],
@@ -273,7 +278,6 @@ def fragment_objects(setup: Setup, realizations):
 def catalog_objects(setup: Setup):
     """A [population] scenario's near-earth objects as one realization (points: Lc = 0), with the
     same companions as fragment_objects (deep-space objects counted as status 4)."""
-    from .propagation import offset_minutes
 
     el = setup.scenario.population.elements
     near = ~np.asarray(el.is_deep_space)
@@ -298,7 +302,7 @@ def _whole_window(setup: Setup) -> tuple[int, int]:
 
 
 def screen(setup: Setup, objs: ObjectBatch, chunk=None):
-    """The prefilter (engine.risk.prefilter) over the time chunk (s0, s1) (default: the whole
+    """The prefilter (engine.physics.risk.prefilter) over the time chunk (s0, s1) (default: the whole
     window): indices of the objects to propagate, their per-step reach (km) for the fused
     kernel's jumps, and the order in which the kernel's threads take them. With the prefilter
     off: everything, no jumps, in order.
@@ -332,23 +336,23 @@ def thread_order(reach, r_min):
 
 
 def records_encounters(setup: Setup) -> bool:
-    """[analysis] encounters = "all": the estimator records every passage (engine.encounters)."""
+    """[analysis] encounters = "all": the estimator records every passage (engine.results.encounter_table)."""
     return setup.scenario.analysis.encounters == "all"
 
 
 def object_rates(setup: Setup, objs: ObjectBatch, *, passages: bool = False):
     """Per-object rates (n, K, T) and decay samples (n,) over the whole window on the setup's
-    device, with the prefilter (the driver of engine.risk.fragment_rates and its CUDA twin
+    device, with the prefilter (the driver of engine.physics.risk.fragment_rates and its CUDA twin
     kernels.risk_gpu.fragment_rates; skipped objects: 0 and never decayed), in one piece (no time
     chunks: the reference that run_batch's chunks are tested against). Returns (lam, decay,
-    propagated, seconds), and with passages=True also the passages (engine.encounters.Passages,
+    propagated, seconds), and with passages=True also the passages (engine.physics.risk.Passages,
     rows index objs)."""
     w = setup.window
     n, K = objs.lc_m.size, len(setup.targets.names)
     idx, reach, order = screen(setup, objs)
     lam = np.zeros((n, K, w.n_bins))
     decay = np.full(n, w.times_s.size, dtype=np.int64)
-    found = encounters_mod.Passages.empty()
+    found = Passages.empty()
     start = time.perf_counter()
     if idx.size:
         if setup.device == "gpu":
@@ -375,11 +379,11 @@ def _rows_of_batch(found, idx, first_sample: int = 0):
     return found
 
 
-def join_passages(parts) -> "encounters_mod.Passages":
+def join_passages(parts) -> Passages:
     """The passages of consecutive time chunks as the whole window's: a run of segments that
     crosses from one chunk into the next was cut in two there, and is joined again (its chord
     lengths summed in time order, as one chunk would)."""
-    p = encounters_mod.Passages.concat(list(parts)).sorted()
+    p = Passages.concat(list(parts)).sorted()
     if p.size < 2:
         return p
     same_run = (p.row[1:] == p.row[:-1]) & (p.target[1:] == p.target[:-1]) & (p.first[1:] == p.last[:-1] + 1)
@@ -387,7 +391,7 @@ def join_passages(parts) -> "encounters_mod.Passages":
         return p
     starts = np.flatnonzero(np.r_[True, ~same_run])
     ends = np.append(starts[1:], p.size) - 1
-    return encounters_mod.Passages(p.row[starts], p.target[starts], p.first[starts], p.last[ends],
+    return Passages(p.row[starts], p.target[starts], p.first[starts], p.last[ends],
                                    np.add.reduceat(p.length_km, starts))
 
 
@@ -402,7 +406,7 @@ def _chunk_inputs(setup: Setup, chunk):
 
 
 def object_rates_numpy(setup: Setup, objs: ObjectBatch, idx, reach, chunk=None, *, passages: bool = False):
-    """engine.risk.fragment_rates on the objects idx (with their per-step reach, km, 0: no
+    """engine.physics.risk.fragment_rates on the objects idx (with their per-step reach, km, 0: no
     jumps) over the time chunk (s0, s1) (default: the whole window): lam (len(idx), K, the
     chunk's bins), decay samples counted from s0[, passages: rows index idx, segments from s0]."""
     times_min, r_km, valid, seg_bin, n_bins = _chunk_inputs(setup, chunk)
@@ -418,7 +422,6 @@ def object_rates_gpu(setup: Setup, objs: ObjectBatch, idx, reach, order, chunk=N
     passages also the passages (NumPy; rows index idx, segments count from s0)."""
     import cupy
 
-    from ..kernels import risk_gpu
 
     times_min, r_km, valid, seg_bin, n_bins = _chunk_inputs(setup, chunk)
     return risk_gpu.fragment_rates(
@@ -436,7 +439,7 @@ def chunk_rates(setup: Setup, objs: ObjectBatch, realizations, idx, reach, order
     realizations: sorted (R,). Returns by_time (R, K, the chunk's bins) (sums over each
     realization's objects in their order), totals (len(idx), K), decay (len(idx),) counted from
     the chunk's first sample (its sample count where none), seconds, and the passages
-    (engine.encounters.Passages: rows index objs, segments the window's; None without
+    (engine.physics.risk.Passages: rows index objs, segments the window's; None without
     passages). On the GPU the (objects, K, bins) rates never leave the device: kernels/risk.cu's
     segment_sum reduces them.
     """
@@ -449,7 +452,6 @@ def chunk_rates(setup: Setup, objs: ObjectBatch, realizations, idx, reach, order
                 time.perf_counter() - start, _rows_of_batch(more[0], idx, s0) if passages else None)
     import cupy
 
-    from ..kernels import risk_gpu
 
     lam_d, decay_d, *more = object_rates_gpu(setup, objs, idx, reach, order, chunk, passages=passages)
     n, K, T = lam_d.shape
@@ -656,16 +658,16 @@ def run_batch(setup: Setup, realizations) -> BatchResult:
     return estimate_batch(setup, prepare_batch(setup, realizations))
 
 
-def encounter_table(setup: Setup, objs: ObjectBatch, found) -> encounters_mod.EncounterTable:
+def encounter_table(setup: Setup, objs: ObjectBatch, found) -> EncounterTable:
     """The batch's encounter table from its passages: closest approach refined with SGP4 on the
-    host (engine.encounters.closest_approach; the same step for both devices), shares of lambda
+    host (engine.orbits.closest_approach; the same step for both devices), shares of lambda
     = chord length x sigma_ik / V_s, rows in canonical order."""
     w, tg = setup.window, setup.targets
-    tca = encounters_mod.closest_approach(
+    tca = closest_approach(
         found, objs.table, objs.offset_min, w.times_min, tg.r_km,
         [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr)
     sov = sigma_over_volume(setup, objs)
-    return encounters_mod.EncounterTable(
+    return EncounterTable(
         realization=np.asarray(objs.realization, dtype=np.int64)[found.row],
         target=found.target.astype(np.int64),
         fragment=objs.fragment_index()[found.row],
@@ -747,7 +749,7 @@ def _expected_fragments(setup: Setup) -> int:
     sc = setup.scenario
     if sc.population is not None:
         return len(sc.population.elements)
-    return cloud_mod.breakup_params(sc.event, sc.parent).n_fragments + 8
+    return breakup_params(sc.event, sc.parent).n_fragments + 8
 
 
 # --- the run: batches, with the next one's host stage done while this one is estimated ------------
@@ -758,24 +760,23 @@ class HostStage:
 
     threads=False: at once, in the caller's thread (no overlap). threads=True: on one host thread,
     so batch n+1 is sampled, fitted and tabled while batch n is estimated. pool: a
-    concurrent.futures executor of processes whose workers hold the Setup (engine.pool): each
-    batch is split into one piece per worker and the pieces merged, on the host thread.
+    concurrent.futures executor of processes whose workers hold the Setup (engine.run.pool),
+    with prepare_in_worker the function its workers run on a piece (the executor hands it over,
+    so the driver never imports its executors): each batch is split into one piece per worker
+    and the pieces merged, on the host thread.
     The HostBatch is the same whichever way (tests check)."""
 
-    def __init__(self, setup: Setup, threads: bool = True, pool=None, workers: int = 1):
-        from concurrent.futures import ThreadPoolExecutor
-
+    def __init__(self, setup: Setup, threads: bool = True, pool=None, workers: int = 1, prepare_in_worker=None):
         self.setup, self.pool, self.workers = setup, pool, max(1, int(workers))
+        self.prepare_in_worker = prepare_in_worker
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragrisk-host") \
             if (threads or pool is not None) else None
 
     def _prepare(self, realizations) -> HostBatch:
         if self.pool is None:
             return prepare_batch(self.setup, realizations)
-        from .pool import prepare_in_worker
-
         pieces = [p for p in np.array_split(realizations, min(self.workers, realizations.size)) if p.size]
-        futures = [self.pool.submit(prepare_in_worker, p) for p in pieces]
+        futures = [self.pool.submit(self.prepare_in_worker, p) for p in pieces]
         return merge_host_batches([f.result() for f in futures])
 
     def submit(self, realizations):
@@ -822,7 +823,7 @@ def run(setup: Setup, realizations, *, batch_size: int | None = None, on_batch=N
     prefetch: prepare the next batch's host stage on a host thread while this one is estimated,
     and finish each batch (aggregates, encounter table: finish_batch) on another while the next
     one is estimated (default: on the GPU, where the estimator leaves the host idle);
-    host_stage: one to use instead (engine.pool's process pool). Results do not depend on either.
+    host_stage: one to use instead (engine.run.pool's process pool). Results do not depend on either.
     On the GPU a batch that runs out of device memory is halved and run again (down to one
     realization; DeviceMemoryError if that does not fit either); RunOutput.notes says so.
     """
@@ -954,7 +955,7 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
     tg = setup.targets
     table = None
     if records_encounters(setup):
-        table = encounters_mod.EncounterTable.concat([b.encounters for b in batches])
+        table = EncounterTable.concat([b.encounters for b in batches])
     return RunResults(
         target_names=np.array(tg.names), realization=cat(lambda b: b.realization, 0),
         time_edges_s=setup.window.time_edges_s, size_edges_m=setup.size_edges_m,

@@ -18,19 +18,14 @@ kernels/chord.cuh / `chord_length_km`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Sequence
 
 import numpy as np
 
-from . import sgp4
-
-#: Altitude below which an object counts as decayed (km), fragrisk's one decay rule: the
-#: estimator here and in kernels/risk.cuh (a generated #define, kernels/build.py), the
-#: sub-orbital status of a sampled fragment (engine.cloud), a scenario's decayed parent
-#: (engine.scenario) and the Gabbard diagram's note (engine.plots) all use it.
-DECAY_ALTITUDE_KM = 100.0
-#: Geocentric radius of that altitude above SGP4's (WGS-72) earth radius, km.
-DECAY_RADIUS_KM = sgp4.RADIUS_EARTH_KM + DECAY_ALTITUDE_KM
+from . import sgp4_numpy as sgp4
+from .constants import DECAY_RADIUS_KM
 
 
 def cross_section_km2(hard_body_radius_m, lc_m):
@@ -114,7 +109,7 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
     max_elements, block_samples: fragments x samples evaluated at once, in blocks of
         block_samples samples (plus the one before, for the segment joining two blocks), so
         every temporary stays in cache and memory is bounded for any number of steps.
-    passages: also return the passages through the spheres (engine.encounters.Passages, rows
+    passages: also return the passages through the spheres (engine.physics.risk.Passages, rows
         index the table): the runs of consecutive segments with a positive chord, as
         kernels/risk.cuh records them.
     Returns lam (n, K, T) float64 and decay (n,) int64 (first decayed sample, m if none)
@@ -178,7 +173,7 @@ def fragment_rates(table, offset_min, times_min, target_r_km, target_valid, sigm
 
 class _PositiveChords:
     """The (fragment, target, segment, chord) of every segment with a chord inside a sphere,
-    gathered block by block, then grouped into passages (engine.encounters.Passages)."""
+    gathered block by block, then grouped into passages (engine.physics.risk.Passages)."""
 
     def __init__(self):
         self.parts = []
@@ -196,7 +191,6 @@ class _PositiveChords:
             self.parts = [tuple(x[~np.isin(p[0], rows)] for x in p) for p in self.parts]
 
     def passages(self):
-        from .encounters import Passages
 
         if not self.parts:
             return Passages.empty()
@@ -385,3 +379,70 @@ def prefilter(table, t0_min, t1_min, step_s, target_r_km, target_valid, kernel_r
         reach = (speed_bound_km_s(r_min, r_max) + target_speed) * step_s
     reach = np.where(cannot_decay & np.isfinite(reach), reach, 0.0)
     return must, reach, r_min
+
+
+# --------------------------------------------------------------------------------------------
+# 1. passages
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Passages:
+    """Runs of consecutive segments (samples j -> j+1) of one fragment whose secant chord lies
+    partly inside one target's kernel sphere: one passage each. P passages, all (P,):
+
+    row        int64  the fragment's row in the estimator's table
+    target     int64  target index k
+    first      int64  first segment of the run (its start sample)
+    last       int64  last segment of the run (the run ends at sample last + 1)
+    length_km  float64  summed chord length inside the sphere over the run's segments (km)
+    """
+
+    row: np.ndarray
+    target: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    length_km: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Passages":
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z.copy(), z.copy(), z.copy(), np.zeros(0))
+
+    @classmethod
+    def from_segments(cls, row, target, segment, length_km) -> "Passages":
+        """Group positive-chord segments (any order; each (row, target, segment) at most once)
+        into runs of consecutive segments. Lengths are summed in segment order."""
+        row = np.asarray(row, dtype=np.int64)
+        target = np.asarray(target, dtype=np.int64)
+        segment = np.asarray(segment, dtype=np.int64)
+        length_km = np.asarray(length_km, dtype=np.float64)
+        if row.size == 0:
+            return cls.empty()
+        order = np.lexsort((segment, target, row))
+        row, target, segment, length_km = row[order], target[order], segment[order], length_km[order]
+        new = np.ones(row.size, dtype=bool)
+        new[1:] = (row[1:] != row[:-1]) | (target[1:] != target[:-1]) | (segment[1:] != segment[:-1] + 1)
+        starts = np.flatnonzero(new)
+        ends = np.append(starts[1:], row.size) - 1
+        return cls(row[starts], target[starts], segment[starts], segment[ends],
+                   np.add.reduceat(length_km, starts))
+
+    @property
+    def size(self) -> int:
+        return int(self.row.size)
+
+    def take(self, index) -> "Passages":
+        return Passages(self.row[index], self.target[index], self.first[index], self.last[index],
+                        self.length_km[index])
+
+    def sorted(self) -> "Passages":
+        """In (row, target, first) order: the order is then the same on every backend."""
+        return self.take(np.lexsort((self.first, self.target, self.row)))
+
+    @classmethod
+    def concat(cls, parts: Sequence["Passages"]) -> "Passages":
+        parts = [p for p in parts if p.size]
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))

@@ -6,20 +6,19 @@ second: only sizes are computed, nothing is sampled or propagated), with one lin
 field responsible and says what would fit.  Without this, ``duration_days = 1e12``,
 ``step_s = 1e-9`` or ``--realizations 10**12`` failed minutes later while allocating petabytes.
 
-The footprints below are models of what engine.montecarlo holds at once, not measurements of one
+The footprints below are models of what engine.run.montecarlo holds at once, not measurements of one
 run; they err on the large side by small factors, which matters only for runs near the limit.
 """
 
 from __future__ import annotations
 
 import math
-import os
 
-from .errors import InputError
-
-#: Share of the memory available now that a command may plan to use (the rest: the interpreter,
-#: libraries, the operating system's file cache, other programs).
-MEMORY_SHARE = 0.8
+from ..backend import MEMORY_SHARE, available_memory_bytes
+from ..errors import InputError
+from ..physics import breakup
+from ..scenario import breakup_params
+from .montecarlo import CHUNK_SEGMENTS
 
 #: A run estimated to take longer than this is refused: it would not finish on this machine.
 MAX_RUN_DAYS = 365.0
@@ -45,35 +44,6 @@ RESULTS_COPIES = 4
 MAX_TIME_BINS = 2**31 - 1
 
 
-def available_memory_bytes() -> int:
-    """Memory this process can take now, bytes: MemAvailable of /proc/meminfo, capped by a
-    cgroup (container) limit where one is set; else the physical memory."""
-    avail = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    avail = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    if avail is None:
-        try:
-            avail = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, AttributeError):
-            avail = 8 * 2**30  # a guess where the system says nothing
-    try:
-        with open("/sys/fs/cgroup/memory.max") as fh:
-            limit = fh.read().strip()
-        with open("/sys/fs/cgroup/memory.current") as fh:
-            used = int(fh.read().strip())
-        if limit != "max":
-            avail = min(avail, max(int(limit) - used, 0))
-    except (OSError, ValueError):
-        pass
-    return int(avail)
-
-
 def _bytes(n: float) -> str:
     """1.5e12 -> '1.4 TiB'."""
     for unit, size in (("EiB", 2**60), ("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30),
@@ -89,7 +59,7 @@ def _duration(seconds: float) -> str:
 
 
 def window_sizes(analysis) -> tuple[int, int]:
-    """(samples m, time bins T) of an [analysis] window, as engine.montecarlo.analysis_window
+    """(samples m, time bins T) of an [analysis] window, as engine.run.montecarlo.analysis_window
     makes them, computed without building them (Python integers: no overflow)."""
     duration_s = analysis.duration_days * 86400.0
     m = int(math.floor(duration_s / analysis.step_s + 1e-9)) + 1
@@ -99,9 +69,8 @@ def window_sizes(analysis) -> tuple[int, int]:
 
 
 def chunk_bins(analysis, m: int, bins: int) -> int:
-    """The most time bins one time chunk of the window spans (engine.montecarlo.time_chunks): the
+    """The most time bins one time chunk of the window spans (engine.run.montecarlo.time_chunks): the
     estimator's per-fragment rate buffer covers one chunk, not the window."""
-    from .montecarlo import CHUNK_SEGMENTS
 
     segments = min(CHUNK_SEGMENTS, max(m - 1, 1))
     return min(bins, math.ceil(segments * analysis.step_s / analysis.time_bin_s) + 1)
@@ -112,8 +81,6 @@ def fragments_per_realization(scenario) -> float:
     [population], as a float."""
     if scenario.population is not None:
         return float(len(scenario.population.elements))
-    from . import breakup
-    from .cloud import breakup_params
 
     # The scenario loader has checked that the breakup model takes these (engine.scenario).
     return float(breakup_params(scenario.event, scenario.parent).n_fragments) + breakup.MAX_REMNANTS
@@ -155,9 +122,9 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
             f"{_bytes(budget)} are available: at most about {fit:,} samples fit, e.g. step_s >= "
             f"{a.duration_days * 86400.0 / (fit - 1):.3g} or duration_days <= "
             f"{(fit - 1) * a.step_s / 86400.0:.3g}")
-    sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.montecarlo.size_edges_m)
+    sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.run.montecarlo.size_edges_m)
     batch = batch_size or 1
-    # Batches held at once: one per CPU worker process (engine.pool); on the GPU, the one
+    # Batches held at once: one per CPU worker process (engine.run.pool); on the GPU, the one
     # estimated and the one prepared meanwhile.
     held = 2 if device == "gpu" else max(parallel or 1, 1)
     chunk = chunk_bins(a, m, bins)

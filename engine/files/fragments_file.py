@@ -29,7 +29,7 @@ bstar (fragment)                   float64  1/(6378.135 km), i.e. 1/earth radii 
 elements are NaN where the status is not 0 (kept); ``bstar`` is given for every fragment (it
 follows from A/m alone: B* = k Cd (A/m) rho0 / 2).  The elements are python-sgp4's ``sgp4init``
 inputs (WGS-72, opsmode 'i') with the event epoch as element epoch: at t = 0 they reproduce
-``position_km`` / ``velocity_km_s`` within 0.1 mm and 1e-7 mm/s (engine.fit).
+``position_km`` / ``velocity_km_s`` within 0.1 mm and 1e-7 mm/s (engine.physics.fit).
 
 Global attributes: title, source ("fragrisk <version>"), history, Conventions, scenario (the
 resolved TOML text), scenario_name, seed, n_realizations, event_epoch (ISO 8601 UTC),
@@ -40,7 +40,7 @@ n_fragments and n_<status> counts, device, and whatever the caller adds.
 
 ``write_fragments_omm``  CCSDS OMM 2.0 (XML, CCSDS 502.0-B-3) of the kept fragments only: one
 ``<omm>`` (header, body, one segment) per fragment inside one ``<ndm>``, the layout CelesTrak
-and Space-Track use.  Both engine.elements.read_omm_file and python-sgp4's ``sgp4.omm`` read it.
+and Space-Track use.  Both engine.orbits.elements.read_omm_file and python-sgp4's ``sgp4.omm`` read it.
 
 - OBJECT_NAME ``"<parent name> DEB R<r> F<i>"``: realization r, fragment i = the fragment's
   0-based position among realization r's fragments in the HDF5 file (kept or not), so an OMM
@@ -78,12 +78,13 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from .. import engine
-from . import cloud as _cloud
-from .errors import InputError
+from ... import engine
+from .. import cloud as _cloud
+from ..errors import InputError
+from ..physics.constants import DECAY_ALTITUDE_KM
+from ..scenario import knob_attributes, scenario_to_toml
+from ..timeutil import format_utc
 from .h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
-from .risk import DECAY_ALTITUDE_KM
-from .timeutil import format_utc
 
 TITLE = "fragrisk fragments: NASA Standard Breakup Model samples at the event epoch"
 
@@ -117,7 +118,7 @@ def fragment_index_in_realization(realization) -> np.ndarray:
     """0-based position of each fragment among its realization's fragments (int64, (n,)).
 
     ``realization`` must be grouped (all fragments of a realization contiguous), as
-    engine.breakup.sample returns them.
+    engine.physics.breakup.sample returns them.
     """
     realization = np.asarray(realization)
     n = realization.size
@@ -131,9 +132,8 @@ def fragment_index_in_realization(realization) -> np.ndarray:
 def fragments_attrs(cloud, scenario) -> dict:
     """Provenance and every model choice of a sampled cloud (global attributes of the HDF5 file).
 
-    Key names follow engine.jobs.run_attrs, so results and fragments files read alike.
+    Key names follow engine.run.jobs.run_attrs, so results and fragments files read alike.
     """
-    from .scenario import scenario_to_toml
 
     e, p, a = scenario.event, scenario.parent, scenario.analysis
     realizations = np.unique(np.asarray(cloud.fragments.realization))
@@ -153,14 +153,14 @@ def fragments_attrs(cloud, scenario) -> dict:
         "drag_coefficient": float(e.drag_coefficient),
         "drag_scale": float(e.drag_scale),
         "explosion_scale": float(e.explosion_scale),
-        **_cloud.knob_attributes(e, p),
+        **knob_attributes(e, p),
         "breakup_model": "NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)",
         "parent_name": str(p.elements.name[0]),
         "parent_norad_cat_id": int(p.elements.satnum[0]),
         "parent_mass_kg": float(p.mass_kg),
         "parent_kind": p.kind,
         "elements_theory": "SGP4 mean elements (WGS-72, opsmode 'i'), epoch = event epoch, fitted "
-                           "to the TEME state at t = 0 (engine.fit)",
+                           "to the TEME state at t = 0 (engine.physics.fit)",
         "bstar_model": "B* = drag_scale * drag_coefficient * (A/m) * rho0 / 2, "
                        "rho0 = 0.15696615 kg/(m2 ER)",
         "suborbital_perigee_km": float(DECAY_ALTITUDE_KM),

@@ -6,7 +6,7 @@ function ``fragrisk propagate`` calls, and the one that propagates targets and r
 populations for the risk estimate, so it takes any ElementSet and any time grid.
 
 Who propagates what:
-- near-earth objects (period < 225 min) run through fragrisk's own SGP4, engine.sgp4 on the CPU
+- near-earth objects (period < 225 min) run through fragrisk's own SGP4, engine.physics.sgp4_numpy on the CPU
   (NumPy) or kernels.sgp4_gpu on the GPU (CuPy), in chunks of objects so that memory stays
   bounded and progress can be reported;
 - deep-space objects (period >= 225 min, SGP4's SDP4 branch, which fragrisk does not implement)
@@ -24,13 +24,15 @@ from typing import Callable
 
 import numpy as np
 
-from . import sgp4
+from ...kernels import sgp4_gpu
+from ..backend import resolve_device
+from ..physics import sgp4_numpy as sgp4
 from .elements import ElementSet
 
 _MINUTES_PER_DAY = 1440.0
 
 #: Objects x times per CPU chunk: bounds the per-chunk time grid and copies (the SGP4 temporaries
-#: are bounded by engine.sgp4.propagate itself) and sets how often progress is reported
+#: are bounded by engine.physics.sgp4_numpy.propagate itself) and sets how often progress is reported
 #: (a fraction of a second of NumPy SGP4 per chunk).
 CPU_CHUNK_ELEMENTS = 1 << 19
 
@@ -132,7 +134,6 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
     Returns an ``Ephemeris``.  Deep-space objects always run on the CPU through python-sgp4.
     """
     if device not in ("cpu", "gpu"):
-        from .backend import resolve_device
 
         device = resolve_device(device)
     t = _check_times(times_min)
@@ -212,7 +213,6 @@ def gpu_chunk_objects(free_bytes: int, m: int) -> int:
 def _near_earth_gpu(el, offset, t, out_idx, r, v, error, progress) -> None:
     import cupy
 
-    from ..kernels import sgp4_gpu
 
     n, m = len(el), t.shape[0]
     pool = cupy.get_default_memory_pool()

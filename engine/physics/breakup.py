@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 # §1: catastrophic threshold of the energy-to-mass ratio, J/g.
 CATASTROPHIC_EMR_J_G = 40.0
@@ -416,7 +416,7 @@ class BreakupParams:
     am_sampling: "mixture" or "weighted_sum" (§4). mass_policy: "remnants", "drop" or "none" (§7).
     explosion_scale: S of the explosion count law (§2).
 
-    Calibration knobs (engine.calibrate fits them to tracked fragments; the defaults are the
+    Calibration knobs (engine.calibration.calibrate fits them to tracked fragments; the defaults are the
     plain SBM and sample bit for bit what it samples):
     - fragmenting_mass_kg: the mass that fragments, M in the collision count law
       N = 0.1·M^0.75·Lc^-1.71 (§2), as Cimmino et al. 2021 (Aerospace 8(7):185) tune it; None =

@@ -15,7 +15,7 @@ Conventions
   <= 0; 4 semi-latus rectum < 0 (no state: NaN); 6 decayed (radius < 1 earth radius; the state
   is kept, as python-sgp4 keeps it). Codes 3 and 5 occur only in deep-space or not at all.
 - Deep-space objects (period >= 225 min) are not handled here: `is_deep_space` finds them, and
-  engine.propagation hands them to python-sgp4.
+  engine.orbits.propagation hands them to python-sgp4.
 
 `sgp4_init` is written against an array module `xp` (NumPy or CuPy), so the GPU path builds its
 coefficient table with this very code.
@@ -157,7 +157,7 @@ def short_period_terms(pl, betal, nm, sin2u, cos2u, con41, x1mth2, x7thm1, sinio
     radius_add, dsu, dnode, dinc, dmvt, drvdot): the corrected radius is rl * radius_scale +
     radius_add (earth radii); the other five are added to u, Omega, i (rad), rdot and r fdot
     (earth radii per 1/XKE min).
-    Shared by `propagate_block` and the element fit's inversion (engine.fit), which solves
+    Shared by `propagate_block` and the element fit's inversion (engine.physics.fit), which solves
     these same relations backwards. Twin: the short-period block of kernels/sgp4.cuh.
     """
     temp = 1.0 / pl
