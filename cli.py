@@ -929,7 +929,7 @@ def pc(cdm_files, method, trials, rel_halfwidth, seed, hbr_m, device, as_json, c
     from .engine.conjunction import assess as pcs
     from .engine.conjunction.cdm import read_cdm
     from .engine.errors import InputError
-    from .engine.h5io import atomic_write_text, check_output_path
+    from .engine.files.h5io import atomic_write_text, check_output_path
 
     if trials < 1:
         raise InputError(f"--trials: must be >= 1, got {trials}")
@@ -940,10 +940,14 @@ def pc(cdm_files, method, trials, rel_halfwidth, seed, hbr_m, device, as_json, c
     if csv_path is not None:
         check_output_path(csv_path, overwrite=overwrite, what="a CSV file")
     methods = pcs.METHODS if method == "all" else (method,)
-    backend = "cupy" if "mc" in methods and resolve_device(device) == "gpu" else "numpy"
+    count_hits = None
+    if "mc" in methods and resolve_device(device) == "gpu":
+        from .kernels import pc_mc_gpu
+
+        count_hits = pc_mc_gpu.count_hits
     cdms = [read_cdm(f) for f in cdm_files]  # every file read (and checked) before any work
     results = [pcs.assess(c, methods, hbr_m=hbr_m, trials=trials, seed=seed,
-                          rel_halfwidth=rel_halfwidth, backend=backend) for c in cdms]
+                          rel_halfwidth=rel_halfwidth, count_hits=count_hits) for c in cdms]
     if csv_path is not None:
         atomic_write_text(csv_path, pcs.csv_text(results), overwrite=overwrite, what="a CSV file")
     if as_json:

@@ -37,8 +37,9 @@ def inertial_covariances(cdm: Cdm):
 
 
 def assess(cdm: Cdm, methods=METHODS, hbr_m: float | None = None, trials: int = 100_000,
-           seed: int = 0, rel_halfwidth: float | None = None, backend: str = "numpy") -> dict:
-    """A dict with every key of COLUMNS (None where a method was not run or does not apply)."""
+           seed: int = 0, rel_halfwidth: float | None = None, count_hits=None) -> dict:
+    """A dict with every key of COLUMNS (None where a method was not run or does not apply).
+    count_hits: the Monte Carlo's chunk counter (montecarlo.run), None for NumPy."""
     hbr_m = cdm.hbr_m if hbr_m is None else hbr_m
     if hbr_m is None:
         raise InputError(f"{cdm.source}: no COMMENT HBR in the file; give the hard-body radius "
@@ -69,8 +70,8 @@ def assess(cdm: Cdm, methods=METHODS, hbr_m: float | None = None, trials: int = 
             out.update(nc_3d=res3.nc, nc_3d_t_min_s=res3.t_min_s, nc_3d_t_max_s=res3.t_max_s)
     if "mc" in methods:
         enc = montecarlo.encounter(x1, c1, x2, c2, hbr_km, span)
-        mc = montecarlo.run(enc, trials, seed=seed, rel_halfwidth=rel_halfwidth, backend=backend,
-                            window_s=span)
+        mc = montecarlo.run(enc, trials, seed=seed, rel_halfwidth=rel_halfwidth,
+                            count_hits=count_hits, window_s=span)
         out.update(pc_mc=mc.pc, pc_mc_low=mc.low, pc_mc_high=mc.high, trials=mc.trials,
                    hits=mc.hits, mc_seconds=mc.seconds, seed=seed)
     return out

@@ -251,7 +251,8 @@ def _xml_items(path: Path, text: str) -> list[tuple[str, str, str | None, int]]:
         raise InputError(f"{path}: not a well-formed XML CDM ({exc}); truncated?") from None
     if root.tag.split("}")[-1].lower() != "cdm":
         raise InputError(f"{path}: XML root element is <{root.tag}>, expected <cdm>")
-    items = []
+    # The XML schema puts the version on the root: <cdm id="CCSDS_CDM_VERS" version="1.0">.
+    items = [("CCSDS_CDM_VERS", root.attrib["version"], None, 0)] if "version" in root.attrib else []
     for n, el in enumerate(root.iter()):
         if len(el):
             continue

@@ -147,25 +147,22 @@ def clopper_pearson(hits: int, trials: int, confidence: float = 0.95) -> tuple[f
 
 
 def run(enc: Encounter, trials: int, seed: int = 0, rel_halfwidth: float | None = None,
-        confidence: float = 0.95, chunk: int = CHUNK, backend: str = "numpy",
+        confidence: float = 0.95, chunk: int = CHUNK, count_hits=None,
         window_s: tuple[float, float] = (0.0, 0.0)) -> McResult:
     """Run up to ``trials`` trials in chunks; stop early once the interval's half-width is within
-    ``rel_halfwidth`` of the Pc (and at least one hit is in). backend 'numpy' or 'cupy'
-    (kernels/pc_mc_gpu.py: same trials, same hits)."""
+    ``rel_halfwidth`` of the Pc (and at least one hit is in).
+
+    count_hits(enc, seed, first, n) -> hits of trials first .. first + n - 1: None for NumPy
+    (`count_hits_numpy`); the CLI passes kernels/pc_mc_gpu.count_hits for the GPU (same trials,
+    same hits; this layer does not import kernels/)."""
     if trials < 1:
         raise ValueError(f"trials must be >= 1, got {trials}")
-    if backend == "cupy":
-        from ...kernels import pc_mc_gpu  # optional: CuPy
-
-        count_chunk = lambda first, n: pc_mc_gpu.count_hits(enc, seed, first, n)  # noqa: E731
-    else:
-        count_chunk = lambda first, n: int(np.count_nonzero(  # noqa: E731
-            chunk_min_distance(enc, seed, first, n) < enc.hbr_km))
+    count = count_hits_numpy if count_hits is None else count_hits
     start = time.perf_counter()
     hits = done = 0
     while done < trials:
         n = min(chunk, trials - done)
-        hits += count_chunk(done, n)
+        hits += int(count(enc, seed, done, n))
         done += n
         if rel_halfwidth is not None and hits > 0:
             low, high = clopper_pearson(hits, done, confidence)
@@ -175,6 +172,11 @@ def run(enc: Encounter, trials: int, seed: int = 0, rel_halfwidth: float | None 
     return McResult(hits=hits, trials=done, pc=hits / done, low=low, high=high,
                     confidence=confidence, seconds=time.perf_counter() - start,
                     window_s=tuple(window_s), n_times=len(enc.times_s))
+
+
+def count_hits_numpy(enc: Encounter, seed: int, first: int, n: int) -> int:
+    """Hits among trials first .. first + n - 1 (the NumPy path)."""
+    return int(np.count_nonzero(chunk_min_distance(enc, seed, first, n) < enc.hbr_km))
 
 
 def chunk_min_distance(enc: Encounter, seed: int, first: int, n: int) -> np.ndarray:
