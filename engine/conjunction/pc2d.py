@@ -35,10 +35,12 @@ from ..errors import InputError
 #: give ~1e-15 relative where the Gaussian is wide against the disk; narrow ones are split.
 N_NODES = 64
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(N_NODES)
-#: Relative speed below which no encounter plane exists [km/s]: 1 mm/s against orbital speeds of
-#: km/s. Two objects on identical orbits (Alfano's case 12) have exactly zero; a 2D Pc there is
-#: undefined, and `pc2d` refuses in one line (the 3D and Monte Carlo methods apply).
-MIN_RELATIVE_SPEED_KM_S = 1e-6
+#: Relative speed below which no encounter plane exists [km/s]: 1 um/s, against orbital speeds
+#: of km/s (rounding of the states' mm/s digits is 1000 times more). Two objects on identical
+#: orbits (Alfano's case 12) have exactly zero; a 2D Pc there is undefined, and `pc2d` refuses
+#: in one line (the 3D and Monte Carlo methods apply). Slow but non-zero encounters (Alfano 8,
+#: 0.9 mm/s) get a 2D Pc, as CARA computes one; docs/conjunction.md says where it fails.
+MIN_RELATIVE_SPEED_KM_S = 1e-9
 
 
 class NotApplicable(InputError):

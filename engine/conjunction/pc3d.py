@@ -41,9 +41,11 @@ LEBEDEV_ORDER = 131
 #: Fclip = 1e-4, keeps the inverse finite where one direction of a covariance is ~0.
 FCLIP = 1e-4
 #: Peak-overlap iteration: at most this many steps, converged when the peak moves by less than
-#: 1e-6 of its own sigma (Mahalanobis distance squared 1e-12).
+#: 1e-4 of its own sigma (Mahalanobis distance squared 1e-8; CARA's PeakOverlapPos accepts 1e-12
+#: early, 1e-6 late). The rate depends on the expansion point only at second order, and with
+#: the ~1e-19 km^2 eigenvalues of some covariances the iterates stall at 1e-11..1e-9 by rounding.
 POP_MAX_ITER = 100
-POP_TOL_MD2 = 1e-12
+POP_TOL_MD2 = 1e-8
 #: Time panels: the integral is refined until two successive estimates agree to this relative
 #: tolerance (well inside the 2 % the method is checked to).
 NC_RTOL = 1e-4
@@ -51,8 +53,12 @@ NC_RTOL = 1e-4
 RATE_CUTOFF = 1e-14
 #: Separation changes below (1 mm)^2 are rounding, not relative motion (km^2).
 SEPARATION_NOISE_KM2 = 1e-12
-#: Panels of the first survey of the window (16 Gauss-Legendre times each).
+#: Coppola's gamma: the share of the encounter's probability outside its time bounds (CARA's default).
+COPPOLA_GAMMA = 1e-16
+#: Panels of each part of the survey of the segment, and the times in each (it only finds where
+#: the rate lives; the integral then takes 16 Gauss-Legendre times per panel).
 N_SURVEY_PANELS = 32
+N_SURVEY_NODES = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +152,9 @@ def _rate(t, e1, q1, e2, q2, hbr_km, sphere):
     csp = c - bs @ np.swapaxes(b, -1, -2)
     pos = hbr_km * u  # (n, 3) points of the sphere
     d = pos[None, :, :] - ru[:, None, :]  # (m, n, 3)
-    md2 = np.einsum("mni,mij,mnj->mn", d, ainv, d)
-    dens = np.exp(-0.5 * md2) / np.sqrt((2 * np.pi) ** 3 * adet)[:, None]
+    md2 = np.maximum(np.einsum("mni,mij,mnj->mn", d, ainv, d), 0.0)
+    with np.errstate(over="ignore"):
+        dens = np.exp(-0.5 * md2) / np.sqrt((2 * np.pi) ** 3 * adet)[:, None]
     vc = vu[:, None, :] + np.einsum("mij,mnj->mni", bs, d)
     mean = -np.einsum("ni,mni->mn", u, vc)  # inward speed's mean
     var = np.einsum("ni,mij,nj->mn", u, csp, u)
@@ -156,8 +163,10 @@ def _rate(t, e1, q1, e2, q2, hbr_km, sphere):
         z = np.where(s > 0, mean / s, np.sign(mean) * np.inf)
         flux = np.where(s > 0, mean * special.ndtr(z) + s * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi),
                         np.maximum(mean, 0.0))
-    rate = hbr_km ** 2 * np.sum(dens * flux * w[None, :], axis=1)
-    return np.where(failed, 0.0, rate), conv
+    with np.errstate(invalid="ignore", over="ignore"):
+        rate = hbr_km ** 2 * np.sum(dens * flux * w[None, :], axis=1)
+    bad = failed | ~np.isfinite(rate)
+    return np.where(bad, 0.0, rate), conv & ~bad
 
 
 def encounter_segment(e1, e2) -> tuple[float, float]:
@@ -178,17 +187,32 @@ def encounter_segment(e1, e2) -> tuple[float, float]:
     return float(before.max()), float(after.min())
 
 
-def linear_window(r_km, v_km_s, cov_pos_km2, hbr_km, z=8.3) -> tuple[float, float]:
-    """Times (s from TCA) outside which straight-line relative motion puts no trial within HBR
-    but for a tail of the along-velocity Gaussian beyond z sigma (z = 8.3: 1e-16, Coppola's
-    gamma): t_c +- (z sigma_t + R/|v|), sigma_t = sqrt(v^T A v)/|v|^2."""
-    vv = float(v_km_s @ v_km_s)
-    if vv == 0.0:
+def linear_window(r_km, v_km_s, cov_pos_km2, hbr_km, gamma=COPPOLA_GAMMA) -> tuple[float, float]:
+    """Coppola's conjunction time bounds (tau0, tau1), s from TCA: straight-line relative motion,
+    outside which the relative-position Gaussian puts no more than ``gamma`` of its mass within
+    HBR of the origin (V. T. Coppola, "Evaluating the short encounter assumption of the
+    probability of collision formula", AAS 12-248, 2012). In the frame x along v, (y, z) the
+    encounter plane: the along-track offset given the in-plane position has mean b . r_yz and
+    variance eta^2 - b . w (b = P_yz^-1 w, w the x-(y, z) covariance, eta^2 the x variance)."""
+    speed = float(np.linalg.norm(v_km_s))
+    if speed == 0.0:
         return -np.inf, np.inf
-    tc = -float(r_km @ v_km_s) / vv
-    sig_t = np.sqrt(float(v_km_s @ cov_pos_km2 @ v_km_s)) / vv
-    half = z * sig_t + hbr_km / np.sqrt(vv)
-    return tc - half, tc + half
+    x = v_km_s / speed
+    y = r_km - x * (x @ r_km)
+    if np.linalg.norm(y) == 0.0:
+        trial = np.eye(3)[np.argmin(np.abs(x))]
+        y = trial - x * (x @ trial)
+    y = y / np.linalg.norm(y)
+    rot = np.stack([x, y, np.cross(x, y)])
+    r = rot @ r_km
+    a = rot @ cov_pos_km2 @ rot.T
+    w = a[1:, 0]
+    b = np.linalg.solve(a[1:, 1:], w)
+    sv2 = np.sqrt(max(0.0, 2.0 * (a[0, 0] - b @ w)))
+    q0 = b @ r[1:]
+    d_min, d_max = -hbr_km * np.sqrt(b @ b), hbr_km * np.sqrt(1.0 + b @ b)
+    ac = special.erfcinv(gamma)
+    return (-ac * sv2 + q0 - d_max) / speed, (ac * sv2 + q0 - d_min) / speed
 
 
 def encounter_window(x1_km, cov1, x2_km, cov2, hbr_km: float, widen: float = 10.0):
@@ -232,40 +256,74 @@ def nc3d(x1_km, cov1, x2_km, cov2, hbr_km: float, n_panel: int = 16) -> Nc3D:
     sphere = _sphere()
     nodes, weights = np.polynomial.legendre.leggauss(n_panel)
 
-    def integrate_on(edges):
+    survey_nodes, survey_weights = np.polynomial.legendre.leggauss(N_SURVEY_NODES)
+
+    def integrate_on(edges, nodes=nodes, weights=weights):
         a, b = edges[:-1, None], edges[1:, None]
         t = (0.5 * (b - a) * nodes + 0.5 * (a + b)).ravel()
         rate, conv = collision_rate(t, e1, q1, e2, q2, hbr_km, sphere)
         per_panel = (0.5 * (b - a) * weights * rate.reshape(len(a), -1)).sum(axis=1)
         return per_panel, t, rate, conv
 
-    # 1. Start on the linear (Coppola-like) window, cut to the encounter segment; grow a side
-    #    while the rate at its edge is still non-negligible (as CARA's Pc3D refines its span).
-    #    A second bump of the rate outside, half an orbit away, is another conjunction.
-    edges = np.linspace(lo, hi, N_SURVEY_PANELS + 1)
-    panels, t, rate, conv = integrate_on(edges)
-    for _ in range(20):
-        peak_rate = rate.max()
-        if peak_rate <= 0:
+    # 1. Survey the encounter segment: Coppola's window (where the straight-line encounter
+    #    lies) and the rest of the segment on either side. Runs of panels with a non-negligible
+    #    rate make up the encounter,
+    #    except runs that reach the segment's ends: there the separation of the mean orbits is
+    #    at its largest, and a rate bump there is the neighbouring conjunction, half an orbit
+    #    away (which CARA's Pc3D leaves out too). The run through TCA always counts.
+    pieces = [(ta, lo), (lo, hi), (hi, tb)]
+    edges = np.unique(np.concatenate([np.linspace(a, b, N_SURVEY_PANELS + 1) for a, b in pieces if b > a]))
+    panels, t, rate, conv = integrate_on(edges, survey_nodes, survey_weights)
+    n_pan = len(edges) - 1
+    peak_rate = rate.max()
+    if peak_rate > 0:
+        live = rate.reshape(n_pan, -1).max(axis=1) > RATE_CUTOFF * peak_rate
+        keep = np.zeros(n_pan, dtype=bool)
+        i = 0
+        while i < n_pan:
+            if not live[i]:
+                i += 1
+                continue
+            j = i
+            while j + 1 < n_pan and live[j + 1]:
+                j += 1
+            through_tca = edges[i] <= 0.0 <= edges[j + 1] or (edges[i] <= hi and edges[j + 1] >= lo)
+            at_ends = i == 0 or j == n_pan - 1
+            if through_tca or not at_ends:
+                keep[i:j + 1] = True
+            i = j + 1
+        if keep.any():
+            # The survey's own panels (fine over Coppola's window) from the first run kept to
+            # the last, one panel of margin each side.
+            first, last = np.flatnonzero(keep)[[0, -1]]
+            edges = edges[max(first - 1, 0):min(last + 2, n_pan) + 1]
+            panels, t, rate, conv = integrate_on(edges)
+    # 2. Adaptive Gauss-Legendre: halve the panels whose halves change their integral, until the
+    #    changes left add up to less than NC_RTOL of the total.
+    t_all, rate_all, conv_all = [t], [rate], [conv]
+    for _ in range(30):
+        mids = 0.5 * (edges[1:] + edges[:-1])
+        halves = np.sort(np.concatenate([edges, mids]))
+        per_half, t2, rate2, conv2 = integrate_on(halves)
+        t_all.append(t2), rate_all.append(rate2), conv_all.append(conv2)
+        refined = per_half[0::2] + per_half[1::2]
+        change = np.abs(refined - panels)
+        total = refined.sum()
+        if change.sum() <= NC_RTOL * abs(total) or total == 0.0:
+            panels = refined
             break
-        per_panel_max = rate.reshape(len(edges) - 1, -1).max(axis=1)
-        grow_lo = per_panel_max[0] > RATE_CUTOFF * peak_rate and edges[0] > ta
-        grow_hi = per_panel_max[-1] > RATE_CUTOFF * peak_rate and edges[-1] < tb
-        if not (grow_lo or grow_hi):
-            break
-        width = 0.5 * (edges[-1] - edges[0])
-        new_lo = max(ta, edges[0] - width) if grow_lo else edges[0]
-        new_hi = min(tb, edges[-1] + width) if grow_hi else edges[-1]
-        edges = np.linspace(new_lo, new_hi, N_SURVEY_PANELS + 1)
-        panels, t, rate, conv = integrate_on(edges)
-    # 2. Halve every panel until the estimate settles.
-    for _ in range(10):
-        fine = np.sort(np.concatenate([edges, 0.5 * (edges[1:] + edges[:-1])]))
-        panels2, t2, rate2, conv2 = integrate_on(fine)
-        total, total2 = panels.sum(), panels2.sum()
-        edges, panels, t, rate, conv = fine, panels2, t2, rate2, conv2
-        if abs(total2 - total) <= NC_RTOL * abs(total2):
-            break
+        # Keep the settled panels (their refined value), split the others.
+        split = change > NC_RTOL * abs(total) / len(panels)
+        new_edges, new_panels = [edges[0]], []
+        for i in range(len(panels)):
+            if split[i]:
+                new_edges += [mids[i], edges[i + 1]]
+                new_panels += [per_half[2 * i], per_half[2 * i + 1]]
+            else:
+                new_edges.append(edges[i + 1])
+                new_panels.append(refined[i])
+        edges, panels = np.array(new_edges), np.array(new_panels)
+    t, rate, conv = np.concatenate(t_all), np.concatenate(rate_all), np.concatenate(conv_all)
     nc = float(panels.sum())
     return Nc3D(nc=nc, t_min_s=float(edges[0]), t_max_s=float(edges[-1]),
                 t_peak_s=float(t[np.argmax(rate)]), converged=bool(np.all(conv)), n_times=len(t))
