@@ -104,7 +104,8 @@ def test_circle_integral_against_brute_force():
 # --- against CARA ------------------------------------------------------------------------------
 
 # CARA's README: its values differ by ~1e-8 absolute between platforms; relative comparisons only
-# above 1e-10 (the threshold), and at 1e-3 relative (the tolerance).
+# above 1e-10, at 1e-3 relative (the acceptance tolerances of docs/conjunction.md; the quadrature
+# itself is good to 1e-12, and the TCA-adjusted values agree with CARA's to 1e-8).
 PC2D_RTOL = 1e-3
 #: Pc2D_NoAdj values this implementation does not reproduce to 1e-3 (0.3 % and 0.2 % off; the
 #: TCA-adjusted Pc2D of the same CDMs agree to 1e-10, and in straight-line motion the move to the
@@ -139,7 +140,8 @@ def _nc3d(row):
     return pc3d.nc3d(x1, c1, x2, c2, row["hbr_m"] * 1e-3).nc
 
 
-# 2 %: the tolerance; where both exceed 1e-8.
+# 2 % where both exceed 1e-8 (docs/conjunction.md): Hall's method is an approximation (peak-overlap
+# linearization), implemented here independently of CARA's code.
 NC3D_RTOL = 0.02
 _QUICK_3D = {"000025994_conj_000026132_20220224_100307_20220221_225515.cdm",  # 25 m miss, high Pc
              "000035946_conj_000030648_20221210_140311_20221206_003234.cdm",  # 2D: 4e-23, 3D: 1.5e-4

@@ -294,9 +294,12 @@ def nc3d(x1_km, cov1, x2_km, cov2, hbr_km: float, n_panel: int = 16) -> Nc3D:
             i = j + 1
         if keep.any():
             # The survey's own panels (fine over Coppola's window) from the first run kept to
-            # the last, one panel of margin each side.
+            # the last, and a margin of one of its end panels' widths each side.
             first, last = np.flatnonzero(keep)[[0, -1]]
-            edges = edges[max(first - 1, 0):min(last + 2, n_pan) + 1]
+            inner = edges[first:last + 2]
+            edges = np.concatenate([[max(ta, 2 * inner[0] - inner[1])], inner,
+                                    [min(tb, 2 * inner[-1] - inner[-2])]])
+            edges = np.unique(edges)
             panels, t, rate, conv = integrate_on(edges)
     # 2. Adaptive Gauss-Legendre: halve the panels whose halves change their integral, until the
     #    changes left add up to less than NC_RTOL of the total.

@@ -172,6 +172,13 @@ def wrap_angle(x):
     return np.pi - np.mod(np.pi - x, 2.0 * np.pi)
 
 
+def state_period_s(state_km: np.ndarray) -> np.ndarray:
+    """Orbital period [s] of a Cartesian state (..., 6) from its energy (any frame)."""
+    r = np.linalg.norm(state_km[..., :3], axis=-1)
+    inv_a = 2.0 / r - np.sum(state_km[..., 3:] ** 2, axis=-1) / MU_KM3_S2
+    return 2.0 * np.pi / np.sqrt(MU_KM3_S2 * inv_a ** 3)
+
+
 def period_s(elements: np.ndarray) -> np.ndarray:
     """Orbital period [s] from the mean motion."""
     return 2.0 * np.pi / elements[..., 0]
