@@ -926,10 +926,15 @@ def pc(cdm_files, method, trials, rel_halfwidth, seed, hbr_m, device, as_json, c
     import json
 
     from .engine.backend import resolve_device
-    from .engine.conjunction import assess as pcs
-    from .engine.conjunction.cdm import read_cdm
     from .engine.errors import InputError
     from .engine.files.h5io import atomic_write_text, check_output_path
+
+    try:
+        from scipy.integrate import lebedev_rule  # noqa: F401  (the 3D method's sphere rule)
+    except ImportError:
+        raise InputError("fragrisk pc needs SciPy >= 1.15: pip install 'fragrisk[conjunction]'") from None
+    from .engine.conjunction import assess as pcs
+    from .engine.conjunction.cdm import read_cdm
 
     if trials < 1:
         raise InputError(f"--trials: must be >= 1, got {trials}")
