@@ -19,7 +19,8 @@ from importlib import resources
 
 import numpy as np
 from fragrisk.engine.backend import resolve_device
-from fragrisk.engine.calibration import calibrate as cal
+from fragrisk.engine.calibration.calibrate import DEFAULT_BOOTSTRAP, calibrate
+from fragrisk.engine.calibration.observations import load_observed
 from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import environment, print_table, write_json
@@ -33,7 +34,7 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"])
     parser.add_argument("--realizations", type=int, default=None,
                         help="per candidate (default: calibrate's default for the device)")
-    parser.add_argument("--bootstrap", type=int, default=cal.DEFAULT_BOOTSTRAP)
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP)
     parser.add_argument("--out", default=None, help="folder for the JSON (default benchmarks/results)")
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
@@ -51,9 +52,9 @@ def main(argv=None) -> None:
             last.update(stage=stage, t=now)
 
     t0 = time.perf_counter()
-    observed, warnings = cal.load_observed([str(path)], scenario)
+    observed, warnings = load_observed([str(path)], scenario)
     t_read = time.perf_counter() - t0
-    result = cal.calibrate(scenario, observed, cataloged=CATALOGED, realizations=args.realizations,
+    result = calibrate(scenario, observed, cataloged=CATALOGED, realizations=args.realizations,
                            device=device, bootstrap=args.bootstrap, on_progress=on_progress)
     wall = time.perf_counter() - t0
     if last["stage"] is not None:

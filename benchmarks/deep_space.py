@@ -25,7 +25,8 @@ import time
 import numpy as np
 from fragrisk.engine import cloud
 from fragrisk.engine.physics import fit, risk
-from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run.batches import run_batch
+from fragrisk.engine.run.setup import make_setup
 from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import environment, print_table, write_json
@@ -70,11 +71,11 @@ def main(argv=None) -> None:
     sc = load_scenario("cosmos1408")
     if args.lc_min is not None:
         sc = dataclasses.replace(sc, event=dataclasses.replace(sc.event, lc_min_m=args.lc_min))
-    setup = montecarlo.make_setup(sc, "cpu")
+    setup = make_setup(sc, "cpu")
     start = time.perf_counter()
     row = dict(lc_min_m=sc.event.lc_min_m, duration_days=sc.analysis.duration_days,
                **deep_space_lambda(setup, np.arange(args.realizations)))
-    kept = montecarlo.run_batch(setup, np.arange(args.kept_realizations)).by_time.sum(axis=2)[0]
+    kept = run_batch(setup, np.arange(args.kept_realizations)).by_time.sum(axis=2)[0]
     row.update(kept_realizations=args.kept_realizations, kept_lambda_per_realization=float(kept.mean()),
                deep_over_kept=row["deep_space_lambda_per_realization"] / float(kept.mean()))
     print_table([row], ["lc_min_m", "realizations", "fragments", "kept_fragments", "deep_space_fragments",

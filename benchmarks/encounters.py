@@ -20,6 +20,9 @@ import time
 import numpy as np
 from fragrisk.engine.backend import resolve_device
 from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run.batches import estimate_chunks, prepare_batch
+from fragrisk.engine.run.estimate import encounter_table
+from fragrisk.engine.run.setup import make_setup
 from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import environment, print_table, write_json
@@ -27,15 +30,15 @@ from benchmarks.common import environment, print_table, write_json
 
 def _setup(scenario, device: str, encounters: str):
     sc = dataclasses.replace(scenario, analysis=dataclasses.replace(scenario.analysis, encounters=encounters))
-    return montecarlo.make_setup(sc, device)
+    return make_setup(sc, device)
 
 
 def _refinement_seconds(setup, realizations) -> float:
     """The host step alone: closest approach of the passages of `realizations`."""
-    host = montecarlo.prepare_batch(setup, realizations)
-    *_, found = montecarlo.estimate_chunks(setup, host)
+    host = prepare_batch(setup, realizations)
+    *_, found = estimate_chunks(setup, host)
     start = time.perf_counter()
-    montecarlo.encounter_table(setup, host.objs, found)
+    encounter_table(setup, host.objs, found)
     return time.perf_counter() - start
 
 

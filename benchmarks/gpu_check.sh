@@ -48,7 +48,7 @@ fi
 # whatever the checkout's folder is called.
 SRC=/tmp/fragrisk-src/fragrisk
 rm -rf /tmp/fragrisk-src && mkdir -p "$SRC"
-# benchmarks/results comes along (small JSON): the docs tests check that the files README quotes exist.
+# benchmarks/results comes along (small JSON): the docs tests regenerate docs/performance.md from it.
 tar --exclude=./.git --exclude=./.whl -cf - . | tar -xf - -C "$SRC"
 cd "$SRC"
 export PYTHONPATH="/tmp/fragrisk-src${PYTHONPATH:+:$PYTHONPATH}"

@@ -18,7 +18,9 @@ import json
 import os
 
 import numpy as np
-from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run.estimate import object_rates_gpu, screen
+from fragrisk.engine.run.objects import fragment_objects
+from fragrisk.engine.run.setup import make_setup
 from fragrisk.engine.scenario import load_scenario
 
 from benchmarks.common import environment, print_table, write_json
@@ -49,9 +51,9 @@ def main(argv=None) -> None:
     parser.add_argument("--no-sweep", action="store_true", help="the default launch shape only (for ncu)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
-    setup = montecarlo.make_setup(load_scenario("cosmos1408"), "gpu")
-    pop, *_ = montecarlo.fragment_objects(setup, np.arange(args.realizations))
-    idx, reach, order = montecarlo.screen(setup, pop)
+    setup = make_setup(load_scenario("cosmos1408"), "gpu")
+    pop, *_ = fragment_objects(setup, np.arange(args.realizations))
+    idx, reach, order = screen(setup, pop)
     props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     sms = props["multiProcessorCount"]
     clock_hz = props["clockRate"] * 1e3
@@ -64,11 +66,11 @@ def main(argv=None) -> None:
             # Compile, then one full untimed launch: the first launch after a pause runs at idle
             # clocks (the H200 sweep of 2026-11-27 timed its first shape cold: 1.0e10 against
             # 1.57e10 in the run benchmark).
-            montecarlo.object_rates_gpu(setup, pop, idx, reach, order)
+            object_rates_gpu(setup, pop, idx, reach, order)
             cupy.cuda.Device().synchronize()
             start, stop = cupy.cuda.Event(), cupy.cuda.Event()
             start.record()
-            lam, decay = montecarlo.object_rates_gpu(setup, pop, idx, reach, order)
+            lam, decay = object_rates_gpu(setup, pop, idx, reach, order)
             stop.record()
             stop.synchronize()
         finally:

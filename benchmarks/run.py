@@ -80,11 +80,12 @@ def month_sums(setup, by_time_mean) -> dict:
 def _warm_up(device: str) -> None:
     """Compile and load the kernels (and the GPU's clocks) outside the timed run."""
     from fragrisk.engine.run import montecarlo
+    from fragrisk.engine.run.setup import make_setup
     from fragrisk.engine.scenario import load_scenario
 
     if device == "gpu":
         sc = load_scenario("cosmos1408", ["analysis.duration_days=0.2"])
-        montecarlo.run(montecarlo.make_setup(sc, "gpu"), np.arange(4))
+        montecarlo.run(make_setup(sc, "gpu"), np.arange(4))
 
 
 def _cpu_reference(overrides: list, realizations: int) -> list:
@@ -94,11 +95,12 @@ def _cpu_reference(overrides: list, realizations: int) -> list:
     from concurrent.futures import ProcessPoolExecutor
 
     from fragrisk.engine.backend import usable_cores
-    from fragrisk.engine.run import montecarlo
+    from fragrisk.engine.run.batches import prepare_batch
+    from fragrisk.engine.run.setup import make_setup
     from fragrisk.engine.scenario import load_scenario
 
-    setup = montecarlo.make_setup(load_scenario("cosmos1408", overrides), "cpu")
-    host = montecarlo.prepare_batch(setup, np.arange(realizations))
+    setup = make_setup(load_scenario("cosmos1408", overrides), "cpu")
+    host = prepare_batch(setup, np.arange(realizations))
     pieces = [rows for rows in np.array_split(np.arange(host.objs.lc_m.size), 4 * usable_cores()) if rows.size]
     with ProcessPoolExecutor(usable_cores()) as workers:
         parts = list(workers.map(_estimate_piece, [setup] * len(pieces), [_restrict(host, rows) for rows in pieces]))
@@ -109,25 +111,27 @@ def _restrict(host, rows):
     """The HostBatch of the objects `rows` (sorted) of host.objs."""
     import dataclasses
 
-    from fragrisk.engine.run import montecarlo
+    from fragrisk.engine.run.estimate import thread_order
 
     screens = []
     for idx, reach, r_min, _ in host.screens:
         keep = np.isin(idx, rows)
         screens.append((np.searchsorted(rows, idx[keep]), reach[keep], r_min[keep],
-                        montecarlo.thread_order(reach[keep], r_min[keep])))
+                        thread_order(reach[keep], r_min[keep])))
     return dataclasses.replace(host, objs=host.objs.take(rows), screens=screens)
 
 
 def _estimate_piece(setup, host) -> np.ndarray:
-    from fragrisk.engine.run import montecarlo
+    from fragrisk.engine.run.batches import estimate_batch
 
-    return montecarlo.estimate_batch(setup, host).by_time[0].sum(axis=1)
+    return estimate_batch(setup, host).by_time[0].sum(axis=1)
 
 
 def run_case(spec: dict) -> dict:
     """One case in this process: spec = {case, device, realizations, jobs, overrides, cpu_reference}."""
     from fragrisk.engine.run import jobs, montecarlo
+    from fragrisk.engine.run.setup import make_setup
+    from fragrisk.engine.run.sizing import default_batch_size
     from fragrisk.engine.scenario import load_scenario
 
     device, case = spec["device"], spec["case"]
@@ -138,7 +142,7 @@ def run_case(spec: dict) -> dict:
     load = os.getloadavg()[0]
     times0 = os.times()
     start = time.perf_counter()
-    setup = montecarlo.make_setup(sc, device, use_prefilter=case != "prefilter_off")
+    setup = make_setup(sc, device, use_prefilter=case != "prefilter_off")
     executor = jobs.make_executor(device, jobs=spec["jobs"])
     realizations = np.arange(spec["realizations"])
     if executor is None:
@@ -167,7 +171,7 @@ def run_case(spec: dict) -> dict:
     if device == "gpu":
         import cupy
 
-        row["gpu_batch_size"] = montecarlo.default_batch_size(setup, realizations.size)
+        row["gpu_batch_size"] = default_batch_size(setup, realizations.size)
         row["device_pool_peak_mib"] = cupy.get_default_memory_pool().total_bytes() / 2**20
     if spec.get("cpu_reference"):  # after the timed run, on every core
         t = time.perf_counter()
@@ -182,11 +186,11 @@ def run_case(spec: dict) -> dict:
 
 def satrec_baseline() -> dict:
     from fragrisk.engine import cloud
-    from fragrisk.engine.run import montecarlo
+    from fragrisk.engine.run.setup import make_setup
     from fragrisk.engine.scenario import load_scenario
     from sgp4.api import SatrecArray
 
-    setup = montecarlo.make_setup(load_scenario("cosmos1408"), "cpu")
+    setup = make_setup(load_scenario("cosmos1408"), "cpu")
     cl = cloud.sample_cloud(setup.scenario, np.array([0]))
     sats = cl.kept_elements().to_satrecs()
     arr = SatrecArray(sats)

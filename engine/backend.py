@@ -122,8 +122,11 @@ def describe_device(device: str) -> dict:
 # --- memory: what this process may plan to use ----------------------------------------------------
 
 #: Share of the memory available now that a command may plan to use (the rest: the interpreter,
-#: libraries, the operating system's file cache, other programs).
-MEMORY_SHARE = 0.8
+#: libraries, the operating system's file cache, other programs): the budget of the limits that
+#: refuse a run before it starts (engine.run.limits) and of the results readers.  Not the share
+#: a GPU batch is sized to (engine.run.sizing.GPU_BATCH_MEMORY_SHARE), which leaves room
+#: for CuPy's memory pool and the batch prepared meanwhile.
+COMMAND_MEMORY_SHARE = 0.8
 
 def available_memory_bytes() -> int:
     """Memory this process can take now, bytes: MemAvailable of /proc/meminfo, capped by a

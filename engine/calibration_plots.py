@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import calibrate as cal
+from .calibration.compare import MARGINAL_LABELS
+from .calibration.knobs import KNOB_LABELS
+from .calibration.result import CalibrationResult, summary
+from .calibration.statistic import band_km
 from .errors import InputError
 from .physics.sgp4_numpy import MU_KM3_S2, RADIUS_EARTH_KM
 from .plots import DPI, FORMATS, _figure, _legend, _title
@@ -37,7 +40,7 @@ def _period_min(apogee_km: np.ndarray, perigee_km: np.ndarray) -> np.ndarray:
     return 2.0 * math.pi * np.sqrt(a_km**3 / MU_KM3_S2) / 60.0
 
 
-def gabbard(result: cal.CalibrationResult) -> Any:
+def gabbard(result: CalibrationResult) -> Any:
     """Gabbard diagrams at the observation epoch: model before (left) and after (right), the
     observed objects on top of each."""
     fig = _figure(FIGURE_SIZE_IN)
@@ -59,7 +62,7 @@ def gabbard(result: cal.CalibrationResult) -> Any:
         po = _period_min(obs[:, 0], obs[:, 1])
         ax.scatter(po, obs[:, 0], s=5, color="black", marker="^", lw=0, label="observed: apogee")
         ax.scatter(po, obs[:, 1], s=5, color="0.35", marker="v", lw=0, label="perigee")
-        for name, (b_lo, b_hi) in {t.name: cal.band_km(t)
+        for name, (b_lo, b_hi) in {t.name: band_km(t)
                                    for t in result.scenario.targets}.items():
             ax.axhspan(b_lo, b_hi, color="tab:green", alpha=0.15, lw=0)
             ax.text(0.99, b_hi, f" {name}", transform=ax.get_yaxis_transform(), ha="right",
@@ -79,7 +82,7 @@ def gabbard(result: cal.CalibrationResult) -> Any:
     return fig
 
 
-def marginals(result: cal.CalibrationResult) -> Any:
+def marginals(result: CalibrationResult) -> Any:
     """The four compared distributions (probability density), observed and model before and
     after; the legend gives each model's energy distance from the observed."""
     fig = _figure((10.0, 7.5))
@@ -96,7 +99,7 @@ def marginals(result: cal.CalibrationResult) -> Any:
                     label=f"model {when} (D = {D:.3f})")
         ax.hist(obs[:, k], bins=bins, density=True, histtype="stepfilled", color="0.6",
                 alpha=0.5, label="observed")
-        ax.set_xlabel(cal.MARGINAL_LABELS[k])
+        ax.set_xlabel(MARGINAL_LABELS[k])
         ax.grid(alpha=0.3)
         _legend(ax, True, loc="upper right")
     fig.suptitle(f"{result.scenario.name}: observed and model at {result.observed.epoch}; "
@@ -104,7 +107,7 @@ def marginals(result: cal.CalibrationResult) -> Any:
     return fig
 
 
-def profiles(result: cal.CalibrationResult) -> Any:
+def profiles(result: CalibrationResult) -> Any:
     """The statistic against each fitted knob, the others at their fitted values."""
     names = [k for k in result.profiles]
     n = max(1, len(names))
@@ -118,7 +121,7 @@ def profiles(result: cal.CalibrationResult) -> Any:
         ax.plot(x, T, "o-", color="tab:blue", ms=4)
         ax.axvline(knob.value, color="black", lw=1)
         ax.axvspan(knob.p16, knob.p84, color="tab:blue", alpha=0.15, lw=0)
-        label, unit = cal.KNOB_LABELS[name]
+        label, unit = KNOB_LABELS[name]
         ax.set_xlabel(f"{name}" + ("" if unit == "1" else f" ({unit})"), fontsize=8)
         ax.set_ylabel("statistic T", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -134,9 +137,9 @@ def profiles(result: cal.CalibrationResult) -> Any:
 FIGURES = (("gabbard", gabbard), ("marginals", marginals), ("profiles", profiles))
 
 
-def write_report(result: cal.CalibrationResult, outdir, fmt: str = "png") -> list[Path]:
+def write_report(result: CalibrationResult, outdir, fmt: str = "png") -> list[Path]:
     """Write the figures (FIGURES, as ``<name>.<fmt>``) and ``summary.json``
-    (engine.calibration.calibrate.summary) into outdir, created if missing; return the paths written."""
+    (engine.calibration.result.summary) into outdir, created if missing; return the paths written."""
     fmt = str(fmt).lower().lstrip(".")
     if fmt not in FORMATS:
         raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -158,7 +161,7 @@ def write_report(result: cal.CalibrationResult, outdir, fmt: str = "png") -> lis
         written.append(out)
     out = outdir / "summary.json"
     try:
-        out.write_text(json.dumps(cal.summary(result), indent=1, default=float) + "\n")
+        out.write_text(json.dumps(summary(result), indent=1, default=float) + "\n")
     except OSError as exc:
         raise InputError(f"{out}: cannot write ({' '.join(str(exc).split())})") from None
     written.append(out)

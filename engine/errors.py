@@ -29,3 +29,8 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (what a batch scheduler sends before it kills a job), raised where Ctrl-C's
     KeyboardInterrupt would be: every interrupt path (finished batches kept in the checkpoint,
     temporary files removed) handles both; the CLI exits 143 (128 + SIGTERM) instead of 130."""
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 realization', '30 realizations', '1,641 fragments': a count and its noun, for messages."""
+    return f"{n:,} {noun if n == 1 else (plural or noun + 's')}"

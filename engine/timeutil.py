@@ -14,6 +14,9 @@ import calendar
 import datetime as _dt
 import math
 import re
+from typing import Any
+
+import numpy as np
 
 from sgp4.functions import jday
 
@@ -137,3 +140,21 @@ def minutes_between(jd1: float, fr1: float, jd0: float, fr0: float) -> float:
     days = float(jd1) - float(jd0)
     fraction = float(fr1) - float(fr0)
     return days * _MINUTES_PER_DAY + fraction * _MINUTES_PER_DAY
+
+
+def utc_datetime64(iso: str) -> np.datetime64:
+    """An ISO 8601 UTC text -> numpy.datetime64[ns] (naive, UTC: numpy has no time zones)."""
+    t = parse_utc_datetime(str(iso)).astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    return np.datetime64(t, "ns")
+
+
+def to_utc(start_iso: str, seconds: Any) -> np.ndarray:
+    """Seconds since `start_iso` (any shape, float) -> numpy.datetime64[ns] UTC, to the ns."""
+    ns = np.rint(np.asarray(seconds, dtype=np.float64) * 1e9).astype(np.int64)
+    return utc_datetime64(start_iso) + ns.astype("timedelta64[ns]")
+
+
+def history_stamp() -> str:
+    """The time now, UTC, to the second, as every file's CF ``history`` line begins:
+    "2026-12-08T03:40:38Z" (the Z form of format_utc)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -118,6 +118,11 @@ def base(tmp_path_factory) -> Path:
 
     s = load_scenario(d / "tiny.toml")
     write_fragments_h5(d / "fragments.h5", sample_cloud(s, np.arange(1)), s, command="test")
+    from click.testing import CliRunner
+
+    done = CliRunner().invoke(cli.cli, ["propagate", str(d / "iss.tle"), "--start", START, "--duration-min", "2",
+                                        "--step-s", "60", "--device", "cpu", "-o", str(d / "ephemeris.h5")])
+    assert done.exit_code == 0, done.output
     (d / "out").mkdir()
     (d / "figs").mkdir()
     (d / "a_folder").mkdir()
@@ -390,6 +395,29 @@ for table, key, value, needle in [
     case(f"range-{key}={value[:12]}", lambda w, t=table, k=key, v=value: run(scenario(w, (t, k, v))),
          "bad.toml", key, needle)
 
+# Fields something later replaces (the CPU's default count of realizations, --realizations,
+# --seed, --max-epoch-gap-days) are validated all the same: the file is wrong whatever runs.
+HUGE = str(10**30)
+case("replaced-realizations-cpu-default", lambda w: run(scenario(w, ("analysis", "realizations", HUGE))),
+     "bad.toml", "[analysis] realizations = ", "at most 2**63 - 1", fast=True)
+case("replaced-realizations-by-option", lambda w: run(scenario(w, ("analysis", "realizations", HUGE)),
+                                                      "--realizations", "1"),
+     "bad.toml", "[analysis] realizations", "at most 2**63 - 1", fast=True)
+case("replaced-realizations-by-sample", lambda w: ["sample", scenario(w, ("analysis", "realizations", HUGE)),
+                                                   "--realizations", "1", "-o", "out/f.h5"],
+     "bad.toml", "[analysis] realizations", fast=True)
+case("replaced-seed-by-option", lambda w: run(scenario(w, ("analysis", "seed", "-1")), "--seed", "1"),
+     "bad.toml", "[analysis] seed = -1", fast=True)
+case("replaced-max-epoch-gap-by-option", lambda w: run(scenario(w, ("analysis", "max_epoch_gap_days", "-1")),
+                                                       "--max-epoch-gap-days", "40"),
+     "bad.toml", "[analysis] max_epoch_gap_days = -1", fast=True)
+case("replaced-max-epoch-gap-type-by-option",
+     lambda w: run(scenario(w, ("analysis", "max_epoch_gap_days", '"x"')), "--max-epoch-gap-days", "40"),
+     "bad.toml", "[analysis] max_epoch_gap_days", fast=True)
+case("replaced-realizations-calibrate", lambda w: calibrate_argv("--realizations", "2")[:1]
+     + [scenario(w, ("analysis", "realizations", HUGE))] + calibrate_argv("--realizations", "2")[2:],
+     "bad.toml", "[analysis] realizations", fast=True)
+
 # Times: non-ASCII digits, offsets, impossible dates, far from the element sets
 case("epoch-fullwidth-digit", lambda w: run(scenario(
     w, ("event", "epoch", '"\uff12021-11-15T02:47:00Z"'))), "bad.toml", "[event] epoch", "not a valid UTC")
@@ -422,7 +450,7 @@ case("size-time-bin-1e-9-s", lambda w: run(scenario(w, ("analysis", "time_bin_s"
 case("size-option-realizations-1e12", lambda w: run("tiny.toml", "--realizations", str(10**12)),
      "--realizations", "fit", fast=True)
 case("size-option-realizations-1e30", lambda w: run("tiny.toml", "--realizations", str(10**30)),
-     "--realizations", "fit", fast=True)
+     "--realizations", "at most 2**63 - 1", fast=True)  # the [analysis] realizations row's bound
 case("size-batch-1e12", lambda w: run("tiny.toml", "--batch-size", str(10**12)),
      "--batch-size", "fit", fast=True)
 case("size-fragments-1mm-heaviest", lambda w: run(scenario(
@@ -611,6 +639,27 @@ case("sample-realizations-1e12", lambda w: ["sample", "tiny.toml", "--realizatio
 case("sample-format", lambda w: ["sample", "tiny.toml", "--realizations", "1", "-o", "out/f.h5",
                                  "--format", "csv"], "--format")
 case("sample-no-output", lambda w: ["sample", "tiny.toml", "--realizations", "1"], "-o")
+case("sample-format-omm-into-h5", lambda w: ["sample", "tiny.toml", "--realizations", "1", "-o", "out/f.h5",
+                                             "--format", "omm"], "out/f.h5", "'.h5' (an HDF5 file)", "--format is omm")
+case("sample-format-h5-into-xml", lambda w: ["sample", "tiny.toml", "--realizations", "1", "-o", "out/f.omm",
+                                             "--format", "h5"], "out/f.omm", "(an OMM file)", "--format is h5")
+
+# a file of another kind than the command reads: named by its kind
+for argv, needle in [
+        (["plot", "ephemeris.h5", "-o", "figs"], "ephemeris.h5: this is an ephemeris file (fragrisk propagate), not a results file"),
+        (["plot", "fragments.h5", "-o", "figs"], "fragments.h5: this is a fragments file (fragrisk sample), not a results file"),
+        (["encounters", "ephemeris.h5"], "this is an ephemeris file (fragrisk propagate), not a results file"),
+        (["merge", "a.h5", "fragments.h5", "-o", "out/m.h5"], "fragments.h5: this is a fragments file"),
+        (["plot", "iss.tle", "-o", "figs"], "iss.tle: this is a TLE file, not a results file"),
+        (["plot", "tiny.toml", "-o", "figs"], "tiny.toml: this is a scenario (TOML), not a results file"),
+        (["plot", "iss.xml", "-o", "figs"], "iss.xml: this is an OMM file (XML), not a results file"),
+        (["info", "run.h5"], "run.h5: this is a results file (fragrisk run), not a scenario (TOML)"),
+        (["info", "iss.tle"], "iss.tle: this is a TLE file, not a scenario (TOML)"),
+        (["propagate", "run.h5", "--start", START, "--duration-min", "2", "--step-s", "60", "-o", "out/e.h5"],
+         "run.h5: this is a results file (fragrisk run), not a TLE or OMM file"),
+        (["propagate", "ephemeris.h5", "--start", START, "--duration-min", "2", "--step-s", "60", "-o", "out/e.h5"],
+         "ephemeris.h5: this is an ephemeris file (fragrisk propagate), not a TLE or OMM file")]:
+    case(f"wrong-kind-{argv[0]}-{argv[1]}", lambda w, argv=argv: argv, needle)
 for option, value, needle in [
         ("--duration-min", "nan", "--duration-min"), ("--duration-min", "inf", "--duration-min"),
         ("--duration-min", "-5", "--duration-min"), ("--duration-min", "0", "--duration-min"),
@@ -661,7 +710,8 @@ for command in ("plot", "merge", "encounters"):
             ("garbage", lambda w: garbage(w, "g.h5"), ("g.h5",)),
             ("truncated", lambda w: write(w, "t.h5", (w / "run.h5").read_bytes()[:3000]), ("t.h5",)),
             ("a-tle-file", lambda w: "iss.tle", ("iss.tle",)),
-            ("a-fragments-file", lambda w: "fragments.h5", ("fragments.h5", "missing")),
+            ("a-fragments-file", lambda w: "fragments.h5", ("fragments.h5: this is a fragments file", "not a results file")),
+            ("a-tle-file-named", lambda w: "iss.tle", ("iss.tle: this is a TLE file, not a results file",)),
             ("no-attributes", lambda w: h5_edit(w, lambda f: [f.attrs.__delitem__(k) for k in list(f.attrs)]),
              ("bad.h5", "not a fragrisk results file")),
             ("nan-expected-collisions", lambda w: h5_edit(w, set_value("expected_collisions", (0, 1), np.nan)),
@@ -898,7 +948,10 @@ def test_plot_overwrite_replaces_every_figure(base, tmp_path, monkeypatch, capsy
     for name in names:
         (w / "figs" / f"{name}.png").write_bytes(b"old")
     code, out, err, _, _ = fragrisk_in_process(["plot", "run.h5", "-o", "figs", "--overwrite"], capsys)
-    assert (code, err) == (0, "")
+    assert code == 0
+    assert err.splitlines() == [f"note: {name} not drawn: no encounter table (the file was written before "
+                                f"fragrisk recorded encounters); run the scenario again with [analysis] "
+                                f'encounters = "all"' for name in plots._ENCOUNTER_FIGURES]
     assert out.splitlines() == [str(Path("figs") / f"{name}.png") for name in names]
     assert sorted(p.name for p in (w / "figs").iterdir()) == sorted(f"{n}.png" for n in names)
     for name in names:
@@ -935,7 +988,7 @@ def test_a_damaged_checkpoint_batch_is_run_again(base, tmp_path, monkeypatch, ca
         ["run", "tiny.toml", "--device", "cpu", "--realizations", "3", "--batch-size", "1",
          "-o", str(out), "--resume"], capsys)
     assert code == 0, err
-    assert "resumed: 1 realizations" in err
+    assert "resumed: 1 realization from" in err
     a, b = read_results(clean.path), read_results(out)
     np.testing.assert_array_equal(a.expected_collisions_by_time, b.expected_collisions_by_time)
     np.testing.assert_array_equal(a.fragments_in_orbit, b.fragments_in_orbit)
@@ -987,3 +1040,18 @@ def test_sigterm_keeps_the_checkpoint_and_exits_143(base, tmp_path, dask):
                                 f"continue with the same command and --resume"], err
     assert not out.exists() and not list(out.parent.glob(".r.h5.*"))
     assert (folder / "manifest.json").exists() and len(list(folder.glob("batch_*.npz"))) >= 2
+
+
+def test_an_ephemeris_dataset_given_to_a_figure_is_named(base):
+    """The notebook path: an xarray Dataset of an ephemeris or fragments file is named as such."""
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("matplotlib")
+    from fragrisk.engine import plots
+    from fragrisk.engine.errors import InputError
+
+    for name, kind in (("ephemeris.h5", "an ephemeris file (fragrisk propagate)"),
+                       ("fragments.h5", "a fragments file (fragrisk sample)")):
+        with xr.open_dataset(base / name, engine="h5netcdf") as ds:
+            with pytest.raises(InputError) as e:
+                plots.gabbard(ds)
+        assert str(e.value).endswith(f"{name}: this is {kind}, not a results file (fragrisk run)")

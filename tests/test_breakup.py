@@ -12,6 +12,7 @@ model, so the test can fail.
 
 import math
 
+import fragrisk.engine.physics.area_to_mass as a2m
 import fragrisk.engine.physics.breakup as bk
 import numpy as np
 import pytest
@@ -167,8 +168,8 @@ def _all_laws():
     laws = []
     for kind in KINDS:
         for name in ("alpha", "mu1", "sigma1", "mu2", "sigma2"):
-            laws.append((f"{kind}.{name}", lambda x, f=getattr(bk, f"am_{name}"), k=kind: f(x, k)))
-    laws += [("small.mu", bk.am_small_mu), ("small.sigma", bk.am_small_sigma)]
+            laws.append((f"{kind}.{name}", lambda x, f=getattr(a2m, f"am_{name}"), k=kind: f(x, k)))
+    laws += [("small.mu", a2m.am_small_mu), ("small.sigma", a2m.am_small_sigma)]
     return laws
 
 
@@ -224,13 +225,13 @@ def test_am_density_reference_spreads():
     # §4: sd of χ at Lc = 1 m (spacecraft) is 0.24 (weighted sum) vs 0.53 (mixture).
     chi = np.linspace(-6, 4, 200_001)
     for reading, sd_ref in (("weighted_sum", 0.24), ("mixture", 0.53)):
-        pdf = bk.am_density(chi, 1.0, "spacecraft", reading)
+        pdf = a2m.am_density(chi, 1.0, "spacecraft", reading)
         assert integrate.trapezoid(pdf, chi) == pytest.approx(1.0, abs=1e-9)
         mean = integrate.trapezoid(chi * pdf, chi)
         sd = math.sqrt(integrate.trapezoid((chi - mean) ** 2 * pdf, chi))
         assert abs(sd - sd_ref) < 0.005
     with pytest.raises(InputError):
-        bk.am_density(chi, 0.1, "spacecraft", "mixture")  # bridge: no closed form
+        a2m.am_density(chi, 0.1, "spacecraft", "mixture")  # bridge: no closed form
 
 
 def _draws(n, seed):
@@ -242,12 +243,12 @@ def _am_at(lc_m, kind, reading, draws):
     z_small, z1, z2, u_mix = draws
     lc = np.full(z1.shape, lc_m)
     lam = np.log10(lc)
-    return bk._am_from_draws(lc, lam, kind, reading, z_small, z1, z2, u_mix)
+    return a2m.am_from_draws(lc, lam, kind, reading, z_small, z1, z2, u_mix)
 
 
 def _density_cdf(lc_m, kind, reading):
     grid = np.linspace(-9.0, 5.0, 140_001)
-    cdf = integrate.cumulative_trapezoid(bk.am_density(grid, lc_m, kind, reading), grid, initial=0)
+    cdf = integrate.cumulative_trapezoid(a2m.am_density(grid, lc_m, kind, reading), grid, initial=0)
     return lambda x: np.interp(x, grid, cdf)
 
 
@@ -274,10 +275,10 @@ def _mean_am(lc_m, kind, reading, law):
     lam = math.log10(lc_m)
     e = lambda mu, sd: 10 ** (mu + sd * sd * math.log(10) / 2)  # noqa: E731
     if law == "small":
-        return e(float(bk.am_small_mu(lam)), float(bk.am_small_sigma(lam)))
-    a = float(bk.am_alpha(lam, kind))
-    m1, s1 = float(bk.am_mu1(lam, kind)), float(bk.am_sigma1(lam, kind))
-    m2, s2 = float(bk.am_mu2(lam, kind)), float(bk.am_sigma2(lam, kind))
+        return e(float(a2m.am_small_mu(lam)), float(a2m.am_small_sigma(lam)))
+    a = float(a2m.am_alpha(lam, kind))
+    m1, s1 = float(a2m.am_mu1(lam, kind)), float(a2m.am_sigma1(lam, kind))
+    m2, s2 = float(a2m.am_mu2(lam, kind)), float(a2m.am_sigma2(lam, kind))
     if reading == "mixture":
         return a * e(m1, s1) + (1 - a) * e(m2, s2)
     return e(a * m1 + (1 - a) * m2, math.sqrt(a * a * s1 * s1 + (1 - a) ** 2 * s2 * s2))

@@ -18,13 +18,18 @@ import pytest
 from click.testing import CliRunner
 from conftest import COSMOS_TLE, ISS_TLE
 from fragrisk import cli
-from fragrisk.engine.calibration import calibrate as cal
+from fragrisk.engine.calibration.bootstrap import _bootstrap_offsets, _quadratic_design, _quadratic_fit
+from fragrisk.engine.calibration.calibrate import calibrate
+from fragrisk.engine.calibration.knobs import KNOB_SPECS, KnobSpec
+from fragrisk.engine.calibration.observations import load_observed, observe
+from fragrisk.engine.calibration.statistic import energy_distance_1d
 from fragrisk.engine.cloud import MEAN_ELEMENTS, cloud_dv_teme_m_s, parent_state, sample_cloud
 from fragrisk.engine.errors import FragriskError, InputError
 from fragrisk.engine.physics import breakup as bk
 from fragrisk.engine.physics import sgp4_numpy as sgp4
 from fragrisk.engine.scenario import load_scenario, scenario_from_text, scenario_to_toml
 from fragrisk.engine.timeutil import parse_utc
+from helpers import synthetic_observations
 from sgp4.api import WGS72, Satrec
 
 REPO = Path(__file__).resolve().parent.parent
@@ -190,44 +195,44 @@ def _energy_brute(x, y, wx, wy=None):
 def test_energy_distance_matches_its_definition():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=37), rng.normal(0.3, 1.4, size=53)
-    assert cal.energy_distance_1d(x, y) == pytest.approx(
+    assert energy_distance_1d(x, y) == pytest.approx(
         _energy_brute(x, y, np.full(37, 1 / 37)), rel=1e-12)
     w = rng.multinomial(37, np.full(37, 1 / 37), size=5) / 37.0
-    got = cal.energy_distance_1d(x, y, w)
+    got = energy_distance_1d(x, y, w)
     for b in range(5):
         assert got[b] == pytest.approx(_energy_brute(x, y, w[b]), rel=1e-12)
     v = rng.multinomial(53, np.full(53, 1 / 53), size=5) / 53.0
-    got = cal.energy_distance_1d(x, y, w, v)
+    got = energy_distance_1d(x, y, w, v)
     for b in range(5):
         assert got[b] == pytest.approx(_energy_brute(x, y, w[b], v[b]), rel=1e-12)
     # Ties between the samples change nothing, and D is zero for equal samples.
-    assert cal.energy_distance_1d(x, x.copy()) == pytest.approx(0.0, abs=1e-15)
+    assert energy_distance_1d(x, x.copy()) == pytest.approx(0.0, abs=1e-15)
 
 
 def test_energy_distance_is_continuous_in_the_sample():
     """Moving one model point by ε moves D by O(ε): the property a simplex search needs."""
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=200), rng.normal(size=400)
-    d0 = cal.energy_distance_1d(x, y)
+    d0 = energy_distance_1d(x, y)
     for eps in (1e-3, 1e-6):
         y2 = y.copy()
         y2[17] += eps
-        assert abs(cal.energy_distance_1d(x, y2) - d0) <= 4.0 * eps / y.size
+        assert abs(energy_distance_1d(x, y2) - d0) <= 4.0 * eps / y.size
 
 
 def test_bootstrap_step_recovers_known_bowls():
     """Quadratic surfaces with known minima: the full data's at x0, a resample's at x0 + δ with
     the same Hessian: the Newton step finds δ exactly."""
-    d = cal._quadratic_design(3)
+    d = _quadratic_design(3)
     H = np.array([[2.0, 0.3, 0.0], [0.3, 1.0, -0.2], [0.0, -0.2, 3.0]])
     x0 = np.array([0.4, -0.7, 0.2])
     deltas = np.array([[0.0, 0.0, 0.0], [0.3, -0.1, 0.05], [-1.0, 0.5, 0.2]])
     bowl = lambda c: np.array([0.5 * (p - c) @ H @ (p - c) + 5.0 for p in d])  # noqa: E731
     T_boot = np.stack([bowl(x0 + dl) for dl in deltas], axis=1)
-    offsets, convex = cal._bootstrap_offsets(d, bowl(x0), T_boot)
+    offsets, convex = _bootstrap_offsets(d, bowl(x0), T_boot)
     np.testing.assert_allclose(offsets, deltas, atol=1e-9)
     assert convex
-    g, Hs = cal._quadratic_fit(d, bowl(x0)[:, None])
+    g, Hs = _quadratic_fit(d, bowl(x0)[:, None])
     np.testing.assert_allclose(Hs[0], H, atol=1e-9)
     np.testing.assert_allclose(-np.linalg.solve(Hs[0], g[0]), x0, atol=1e-9)
 
@@ -236,7 +241,7 @@ def test_bootstrap_step_recovers_known_bowls():
 def test_observed_file_reads_and_leaves_out_what_cannot_be_compared(sbm, tmp_path):
     iss = tmp_path / "with_iss.tle"
     iss.write_text(OBSERVED.read_text() + ISS_TLE + "\n")
-    obs, warnings = cal.load_observed([iss], sbm)
+    obs, warnings = load_observed([iss], sbm)
     reasons = {num: why for _, num, why in obs.excluded}
     assert "cannot belong to the event" in reasons[25544]
     assert 25544 not in obs.elements.satnum and len(warnings) == 1
@@ -282,10 +287,10 @@ TRUTH = {"dv_scale": 0.55, "dv_sigma_log10": 0.25, "drag_scale": 0.08,
 def _synthetic(sbm, n_objects, pick=0):
     """A catalog drawn at TRUTH 30 days after the event (module docstring)."""
     jd, fr = parse_utc("2021-12-15T02:47:00Z")
-    el, count = cal.synthetic_observations(sbm, TRUTH, seed=1234 + pick, realization=0,
+    el, count = synthetic_observations(sbm, TRUTH, seed=1234 + pick, realization=0,
                                            epoch_jd=jd, epoch_fr=fr, n_objects=n_objects,
                                            pick_seed=pick)
-    obs, warnings = cal.observe(el, (), sbm)
+    obs, warnings = observe(el, (), sbm)
     return obs, count, warnings
 
 
@@ -297,7 +302,7 @@ def test_fit_of_two_knobs_finds_them_quickly(sbm):
     s = dataclasses.replace(sbm, event=dataclasses.replace(
         sbm.event, **{k: v for k, v in TRUTH.items() if k not in ("drag_scale",
                                                                  "fragmenting_mass_kg")}))
-    r = cal.calibrate(s, obs, cataloged=count, realizations=4, knobs=("drag_scale",),
+    r = calibrate(s, obs, cataloged=count, realizations=4, knobs=("drag_scale",),
                       bootstrap=40)
     k = r.knob("drag_scale")
     assert abs(k.value - TRUTH["drag_scale"]) <= 3.0 * k.sigma and k.sigma < 0.02
@@ -311,10 +316,10 @@ def test_fit_of_two_knobs_finds_them_quickly(sbm):
 def test_self_consistency_all_knobs_recovered_within_their_uncertainties(sbm):
     """Synthetic catalog: 600 of one realization's fragments >= 10 cm, 30 days after the event,
     drawn at TRUTH with another seed than the fit's model. Every fitted knob lies within 3 of its
-    reported standard deviations of the truth. (Catalog seed 0 of the four measured for the
-    README: over those 24 knob values the largest miss was 2.4 sigma, three beyond 2 sigma.)"""
+    reported standard deviations of the truth. (Catalog seed 0 of the four measured in
+    docs/calibration.md §5: over those 24 knob values the largest miss was 2.4 sigma, three beyond 2 sigma.)"""
     obs, count, _ = _synthetic(sbm, 600)
-    r = cal.calibrate(sbm, obs, cataloged=count, realizations=8, bootstrap=200)
+    r = calibrate(sbm, obs, cataloged=count, realizations=8, bootstrap=200)
     for k in r.knobs:
         if k.fitted:
             assert abs(k.value - TRUTH[k.name]) <= 3.0 * k.sigma, k
@@ -327,13 +332,13 @@ def test_without_scipy_calibrate_says_how_to_install_it(sbm, monkeypatch):
     obs, count, _ = _synthetic(sbm, 50)
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)  # `import` -> ImportError
     with pytest.raises(FragriskError, match=r"pip install 'fragrisk\[calibrate\]'"):
-        cal.calibrate(sbm, obs, cataloged=count, realizations=1, bootstrap=0)
+        calibrate(sbm, obs, cataloged=count, realizations=1, bootstrap=0)
 
 
 def test_knob_ending_on_a_bound_is_warned_about(sbm, monkeypatch):
     obs, count, _ = _synthetic(sbm, 200)
-    monkeypatch.setitem(cal.KNOB_SPECS, "drag_scale", cal.KnobSpec(0.5, 2.0))
-    r = cal.calibrate(sbm, obs, cataloged=count, realizations=2, knobs=("drag_scale",),
+    monkeypatch.setitem(KNOB_SPECS, "drag_scale", KnobSpec(0.5, 2.0))
+    r = calibrate(sbm, obs, cataloged=count, realizations=2, knobs=("drag_scale",),
                       bootstrap=0)
     assert r.knob("drag_scale").at_bound and r.knob("drag_scale").value == pytest.approx(0.5)
     (w,) = r.warnings

@@ -174,6 +174,12 @@ def test_info_prints_scenario_warnings_on_stderr(tmp_path):
 
 
 # --- devices ---------------------------------------------------------------------------------------
+def test_info_cpu_says_how_many_realizations_it_runs():
+    result = invoke("info", "--device", "cpu")
+    assert ("sampling: 1,000 realizations, seed 20211115; CPU backend: running 30 of the scenario's "
+            "1,000 realizations") in result.stdout
+
+
 def test_info_cpu_says_nothing_about_the_gpu():
     result = invoke("info", "--device", "cpu")
     assert "backend:  NumPy (cpu)" in result.stdout and "gpu:" not in result.stdout

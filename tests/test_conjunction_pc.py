@@ -103,7 +103,7 @@ def test_circle_integral_against_brute_force():
 
 # --- against CARA ------------------------------------------------------------------------------
 
-# CARA's README: its values differ by ~1e-8 absolute between platforms; relative comparisons only
+# CARA's values differ by ~1e-8 absolute between platforms (docs/conjunction.md); relative comparisons only
 # above 1e-10, at 1e-3 relative (the acceptance tolerances of docs/conjunction.md; the quadrature
 # itself is good to 1e-12, and the TCA-adjusted values agree with CARA's to 1e-8).
 PC2D_RTOL = 1e-3

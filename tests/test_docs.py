@@ -1,6 +1,6 @@
 """docs/ against the code it describes.
 
-- Every scenario field (engine/scenario.py's `_<TABLE>_KEYS` tuples), every variable, dimension
+- Every scenario field (engine/scenario/schema.py's table, row by row), every variable, dimension
   and global attribute of the results, fragments and ephemeris files (as the writers write them,
   and the results module's FILE_VARIABLES), every OMM keyword, and every command-line command
   and option (click's command objects) has its row in docs/, and docs/ lists nothing the code
@@ -9,6 +9,9 @@
   every `docs/<page>.md §n` citation names an existing page and section.
 - The Python session in docs/ (```pycon blocks) runs as written, and the complete scenario
   example of docs/scenario.md loads.
+- The README's worked example prints what the README shows (`slow`).
+- docs/performance.md is exactly what `python -m benchmarks.performance_page` writes from the
+  benchmark JSON files, so no measured number on it can go stale.
 
 The files are made by the CLI on tiny scenarios (a few seconds in all), as a user would make them.
 """
@@ -17,18 +20,20 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import json
 import pkgutil
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import click
 import fragrisk
 import h5py
 import pytest
 from click.testing import CliRunner
 from conftest import COSMOS_TLE, ISS_TLE, write_tiny_scenario
 from fragrisk import cli
-from fragrisk.engine import scenario as scenario_module
+from fragrisk.engine.scenario import schema as scenario_schema
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
@@ -201,40 +206,48 @@ def engine_constant(name: str):
 
 # --- scenario fields ----------------------------------------------------------------------------
 
-def scenario_tables() -> dict[str, tuple]:
-    """{table: its keys} from engine/scenario.py: `_TOP_KEYS` is the top level, `_<T>_KEYS` table
-    [t] (or [[ts]]); `_ELEMENT_KEYS` is the shared element-set trio, part of other tables."""
-    tables = {}
-    for name, value in vars(scenario_module).items():
-        m = re.fullmatch(r"_([A-Z]+)_KEYS", name)
-        if m and isinstance(value, tuple) and m.group(1) != "ELEMENT":
-            tables[m.group(1).lower()] = value
-    assert {"top", "event", "analysis"} <= set(tables), tables
-    return tables
-
-
-def scenario_heading(table: str, text: str) -> str:
-    if table == "top":
+def scenario_heading(section: str, text: str) -> str:
+    if not section:
         return "Top level"
-    for title in (f"`[{table}]`", f"`[[{table}s]]`"):
-        if title in text:
-            return title
-    raise AssertionError(f"docs/scenario.md has no section for the table of _{table.upper()}_KEYS")
+    title = f"`{scenario_schema.label(section)}`"
+    assert title in text, f"docs/scenario.md has no section for the table {title}"
+    return title
 
 
-def test_every_scenario_table_has_its_key_tuple():
-    # A new table in _TOP_KEYS needs its own _<TABLE>_KEYS tuple, or this test would not see it.
-    tables = scenario_tables()
-    top_tables = {key for key in tables["top"] if key != "name"}
-    named = {t if t in top_tables else t + "s" for t in tables if t != "top"}
-    assert named == top_tables
+def _plain(cell: str) -> str:
+    """A docs cell without its markdown links: "[breakup-model.md](breakup-model.md) §1" ->
+    "breakup-model.md §1"."""
+    return re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", cell)
 
 
-def test_scenario_fields_are_documented():
+def test_every_top_level_table_has_its_section():
+    # A table in the schema's top level needs its own SECTIONS entry, or nothing would check it.
+    tables = {f.name for f in scenario_schema.TOP if f.type in ("table", "tables")}
+    assert tables == set(scenario_schema.SECTIONS) - {""}
+
+
+@pytest.mark.parametrize("table", list(scenario_schema.SECTIONS))
+def test_scenario_fields_are_documented_row_by_row(table):
+    """Each table of docs/scenario.md has one row per schema field (engine/scenario/schema.py),
+    with the row's type, unit, default and allowed values as the schema renders them, and a
+    meaning that begins with the row's doc line (its final period aside: the page may go on)."""
     text = page("scenario.md")
-    for table, keys in scenario_tables().items():
-        title = scenario_heading(table, text)
-        compare(row_names(section(text, title)), set(keys), f"docs/scenario.md, {title}")
+    title = scenario_heading(table, text)
+    body = section(text, title)
+    compare(row_names(body), set(scenario_schema.keys(table)), f"docs/scenario.md, {title}")
+    rows = table_rows(body)
+    for f in scenario_schema.SECTIONS[table]:
+        row = rows[f.name]
+        expected = {"type": f.type_doc(), "unit": f.unit, "default": f.default_text(),
+                    "allowed": f.allowed_text()}
+        for column, value in expected.items():
+            if column in row:
+                assert row[column] == value, (
+                    f"docs/scenario.md, {title} {f.name}: {column} column {row[column]!r}, the "
+                    f"schema says {value!r}")
+        assert _plain(row["meaning"]).startswith(_plain(f.doc).rstrip(".")), (
+            f"docs/scenario.md, {title} {f.name}: the meaning should begin with the schema's "
+            f"doc line {f.doc!r}")
 
 
 def test_scenario_example_loads(tmp_path):
@@ -309,7 +322,10 @@ def test_every_command_and_option_is_documented():
     assert documented_commands == set(cli.cli.commands), (
         f"docs/cli.md sections {sorted(documented_commands)}; commands {sorted(cli.cli.commands)}")
     for name, command in cli.cli.commands.items():
-        compare(row_names(section(text, f"`fragrisk {name}`")), parameter_names(command.params),
+        # A group (fragrisk scenario) documents its subcommands' parameters in its section.
+        params = ([p for sub in command.commands.values() for p in sub.params]
+                  if isinstance(command, click.Group) else command.params)
+        compare(row_names(section(text, f"`fragrisk {name}`")), parameter_names(params),
                 f"docs/cli.md, fragrisk {name}")
     group = parameter_names(cli.cli.params) | set(cli.cli.context_settings["help_option_names"])
     compare(row_names(section(text, "Global options")), group, "docs/cli.md, Global options")
@@ -342,6 +358,16 @@ def test_no_code_cites_a_document_outside_the_repository():
             if OUTSIDE.search(line):
                 hits.append(f"{path.relative_to(REPO)}:{lineno}: {line.strip()}")
     assert not hits, "cites a document outside the repository:\n" + "\n".join(hits)
+
+
+def test_code_cites_docs_not_the_readme():
+    # The README is a tour that changes shape; the facts code refers to live in docs/.
+    me = Path(__file__).resolve()
+    hits = [f"{path.relative_to(REPO)}:{lineno}: {line.strip()}"
+            for path in code_files() if path.resolve() != me
+            for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+            if "README" in line and line.strip() != 'readme = "README.md"']
+    assert not hits, "cites the README instead of docs/:\n" + "\n".join(hits)
 
 
 def sections_of(name: str) -> set[str]:
@@ -405,6 +431,52 @@ def test_code_named_in_docs_exists():
                                 for c in found):
                 bad.append(f"{path.name}: {m.group(0)}: {name} is not in {target}")
     assert not bad, "\n".join(bad)
+
+
+# --- generated pages ----------------------------------------------------------------------------
+
+def performance_page(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    return importlib.import_module("benchmarks.performance_page")
+
+
+def test_performance_page_is_what_the_benchmark_files_give(monkeypatch):
+    generator = performance_page(monkeypatch)
+    assert page("performance.md") == generator.render(), (
+        "docs/performance.md is stale: run `python -m benchmarks.performance_page`")
+
+
+def test_performance_page_follows_a_changed_file(monkeypatch, tmp_path):
+    # A new measurement must change the page: a rate changed in a copy of the files shows up,
+    # and the row still names its machine.
+    generator = performance_page(monkeypatch)
+    source = REPO / "benchmarks" / "results" / "propagate_cpu.json"
+    data = json.loads(source.read_text(encoding="utf-8"))
+    data["rows"][0]["rate_per_s"] = 1.234e9
+    (tmp_path / source.name).write_text(json.dumps(data), encoding="utf-8")
+    text = generator.render(tmp_path)
+    row = next(line for line in text.splitlines() if "1.23e9" in line)
+    assert data["environment"]["device"]["name"] in row and source.name in row
+    assert text != generator.render(REPO / "benchmarks" / "results")
+
+
+# --- the README's worked example ---------------------------------------------------------------
+
+@pytest.mark.slow
+def test_readme_worked_example_prints_what_the_readme_shows(tmp_path):
+    # The README runs the windows on the quick start's 7-day file; the first day's encounters,
+    # and so its windows, are the same in a 1-day run of the same seed (a third of the time).
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    m = re.search(r"```\n(fragrisk encounters results/cosmos1408\.h5 --windows[^\n]*)\n```"
+                  r".*?```\n(.*?)```", text, re.DOTALL)
+    assert m, "README.md: no worked example (the encounters command and its output)"
+    command, shown = m.group(1).split()[1:], m.group(2)
+    results = tmp_path / "cosmos1408.h5"
+    invoke("run", "--device", "cpu", "--jobs", 1, "--set", "analysis.duration_days=1", "-o", results)
+    result = CliRunner().invoke(cli.cli, [str(results) if a == "results/cosmos1408.h5" else a
+                                          for a in command], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == shown
 
 
 # --- runnable examples --------------------------------------------------------------------------

@@ -18,8 +18,12 @@ from fragrisk.engine.physics import sgp4_numpy as sgp4
 from fragrisk.engine.results import encounter_table, merge_results, read_results, windows, write_results
 from fragrisk.engine.results.encounter_table import EncounterTable
 from fragrisk.engine.results.windows import fewest_windows, table_risk_windows
-from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run import estimate
+from fragrisk.engine.run.batches import run_batch
+from fragrisk.engine.run.objects import ObjectBatch, fragment_objects
+from fragrisk.engine.run.setup import make_setup
 from fragrisk.engine.scenario import load_scenario
+from helpers import object_rates
 from reference import brute_force_closest_approach, satrec_from
 
 #: Against python-sgp4 at 0.1 s: TCA within 0.5 s, miss distance within 50 m (docs/estimator.md
@@ -35,7 +39,7 @@ def _setup(step_s=60.0, duration_days=0.25):
     sc = load_scenario("cosmos1408")
     sc = dataclasses.replace(sc, analysis=dataclasses.replace(sc.analysis, duration_days=duration_days,
                                                               step_s=step_s))
-    return montecarlo.make_setup(sc, "cpu")
+    return make_setup(sc, "cpu")
 
 
 @pytest.fixture(scope="module")
@@ -103,9 +107,9 @@ def test_engineered_close_approaches_against_brute_force(step_s):
     bstar = np.full(n, 1e-5)
     t_c = np.array([s[0] for s in specs])
     table = sgp4.sgp4_init(*(el[k] for k in cloud.MEAN_ELEMENTS), bstar)
-    pop = montecarlo.ObjectBatch(table, np.zeros(n, dtype=np.int64), np.zeros(n), -t_c / 60.0)
-    lam, _, _, _, found = montecarlo.object_rates(setup, pop, passages=True)
-    enc = montecarlo.encounter_table(setup, pop, found)
+    pop = ObjectBatch(table, np.zeros(n, dtype=np.int64), np.zeros(n), -t_c / 60.0)
+    lam, _, _, _, found = object_rates(setup, pop, passages=True)
+    enc = estimate.encounter_table(setup, pop, found)
     assert set(enc.fragment.tolist()) == set(range(n)), "every object passes"
     assert (found.last > found.first).any(), "slow passages span several segments"
     assert np.bincount(enc.fragment, minlength=n)[10:14].min() >= 2, "slow ones meet the ISS again"
@@ -151,7 +155,7 @@ def test_sampled_realizations_against_brute_force(short_setup):
     index finds them); the shares add up to each realization's expected collisions."""
     setup = short_setup
     reals = np.arange(12)
-    batch = montecarlo.run_batch(setup, reals)
+    batch = run_batch(setup, reals)
     enc = batch.encounters
     assert len(enc) >= 8, "the check needs encounters"
     lam = batch.by_time.sum(axis=2)
@@ -170,14 +174,14 @@ def test_sampled_realizations_against_brute_force(short_setup):
 def test_fragment_index_is_the_sample_order_of_its_realization():
     """Population.fragment: position among the realization's fragments as `fragrisk sample`
     writes them, the same whatever the batch."""
-    from fragrisk.engine.run.montecarlo import _position_in_group
+    from fragrisk.engine.run.objects import _position_in_group
 
     np.testing.assert_array_equal(_position_in_group(np.array([3, 3, 3, 5, 5, 9])), [0, 1, 2, 0, 1, 0])
     sc = load_scenario("cosmos1408")
     sc = dataclasses.replace(sc, analysis=dataclasses.replace(sc.analysis, duration_days=0.01))
-    setup = montecarlo.make_setup(sc, "cpu")
-    both, *_ = montecarlo.fragment_objects(setup, np.array([2, 5]))
-    alone, *_ = montecarlo.fragment_objects(setup, np.array([5]))
+    setup = make_setup(sc, "cpu")
+    both, *_ = fragment_objects(setup, np.array([2, 5]))
+    alone, *_ = fragment_objects(setup, np.array([5]))
     np.testing.assert_array_equal(both.fragment[both.realization == 5], alone.fragment)
     cl = cloud.sample_cloud(sc, np.array([5]))
     np.testing.assert_array_equal(alone.fragment, np.flatnonzero(cl.kept))
@@ -187,9 +191,9 @@ def test_run_without_the_table(short_setup):
     sc = short_setup.scenario
     off = dataclasses.replace(sc, analysis=dataclasses.replace(sc.analysis, encounters="none"))
     setup = dataclasses.replace(short_setup, scenario=off)
-    batch = montecarlo.run_batch(setup, np.arange(2))
+    batch = run_batch(setup, np.arange(2))
     assert batch.encounters is None
-    on = montecarlo.run_batch(short_setup, np.arange(2))
+    on = run_batch(short_setup, np.arange(2))
     np.testing.assert_array_equal(batch.by_time, on.by_time)
 
 

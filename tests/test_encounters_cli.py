@@ -99,6 +99,18 @@ def test_windows_table_csv_and_json(files, capsys, tmp_path):
     assert code == 0 and list(rows[0]) == list(WINDOW_COLUMNS) and len(rows) == len(want.windows)
 
 
+def test_a_period_past_the_files_window_ends_with_it(files, capsys):
+    """--within-h longer than the file's window: the schedule covers the window, and says so
+    (not "of the first 500 h" of a shorter file)."""
+    res, path, _, _ = files
+    end_h = res.time_edges_s[-1] / 3600.0
+    code, out, err = fragrisk(capsys, "encounters", path, "--target", "CSS", "--windows", "--within-h", "500")
+    assert (code, err) == (0, "")
+    assert f"of the whole {end_h:g} h of the file's window" in out.splitlines()[0], out
+    assert "500 h" not in out
+    assert risk_windows(res, "CSS", within_h=500).period_s == (0.0, res.time_edges_s[-1])
+
+
 @pytest.mark.parametrize("args, needle", [
     (("--top", "0"), "--top: must be >= 1"),
     (("--windows", "--share", "1.5"), "--share: 1.5 is not a share in (0, 1]"),

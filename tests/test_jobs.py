@@ -19,9 +19,29 @@ import numpy as np
 import pytest
 from conftest import write_tiny_scenario
 from fragrisk.engine.errors import InputError
-from fragrisk.engine.run import jobs, montecarlo
+from fragrisk.engine.run import estimate, jobs, montecarlo
+from fragrisk.engine.run.batches import estimate_batch, estimate_chunks, merge_host_batches, prepare_batch, run_batch
+from fragrisk.engine.run.estimate import (
+    _sum_by_realization,
+    in_orbit_by_realization,
+    join_passages,
+    object_rates_numpy,
+    sigma_over_volume,
+)
+from fragrisk.engine.run.host_stage import HostStage
+from fragrisk.engine.run.objects import fragment_objects
 from fragrisk.engine.run.pool import ProcessPool
+from fragrisk.engine.run.setup import make_setup
+from fragrisk.engine.run.sizing import (
+    MAX_GPU_BATCH,
+    GPU_BATCH_MEMORY_SHARE,
+    batch_size_for_memory,
+    default_batch_size,
+    device_bytes_per_object,
+)
+from fragrisk.engine.run.window import CHUNK_SEGMENTS, analysis_window, time_chunks
 from fragrisk.engine.scenario import load_scenario
+from helpers import object_rates
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "engine" / "data"
@@ -50,7 +70,7 @@ def scenario(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def setup(scenario):
-    return montecarlo.make_setup(scenario, "cpu")
+    return make_setup(scenario, "cpu")
 
 
 #: Each BatchResult array and the axis its realizations run along.
@@ -90,25 +110,25 @@ def assert_same_batches(a: list, b: list, rtol: float = 0.0) -> None:
 
 def test_time_chunks_cover_the_window_at_bin_starts():
     seg_bin = np.repeat(np.arange(10), 7).astype(np.int32)  # 10 bins of 7 segments
-    chunks = montecarlo.time_chunks(seg_bin, 20)
+    chunks = time_chunks(seg_bin, 20)
     assert chunks == ((0, 14), (14, 28), (28, 42), (42, 56), (56, 70))
     # A bin longer than a chunk is split; consecutive chunks share a sample.
-    assert montecarlo.time_chunks(np.zeros(45, dtype=np.int32), 20) == ((0, 20), (20, 40), (40, 45))
-    assert montecarlo.time_chunks(seg_bin, 1000) == ((0, 70),)
-    assert montecarlo.time_chunks(np.zeros(0, dtype=np.int32), 10) == ((0, 0),)
+    assert time_chunks(np.zeros(45, dtype=np.int32), 20) == ((0, 20), (20, 40), (40, 45))
+    assert time_chunks(seg_bin, 1000) == ((0, 70),)
+    assert time_chunks(np.zeros(0, dtype=np.int32), 10) == ((0, 0),)
 
 
 def test_year_long_window_has_chunks_of_whole_bins():
-    w = montecarlo.analysis_window(load_scenario("cosmos1408", ["analysis.duration_days=365"]).analysis)
+    w = analysis_window(load_scenario("cosmos1408", ["analysis.duration_days=365"]).analysis)
     assert w.times_s.size == 525_601 and w.n_bins == 8760
     starts = [s0 for s0, _ in w.chunks]
     assert w.chunks[0][0] == 0 and w.chunks[-1][1] == 525_600
     assert all(a[1] == b[0] for a, b in zip(w.chunks[:-1], w.chunks[1:]))
-    assert all(s1 - s0 <= montecarlo.CHUNK_SEGMENTS for s0, s1 in w.chunks)
+    assert all(s1 - s0 <= CHUNK_SEGMENTS for s0, s1 in w.chunks)
     assert all(w.seg_bin[s] != w.seg_bin[s - 1] for s in starts[1:])  # each chunk starts a bin
-    assert w.max_chunk_bins() <= montecarlo.CHUNK_SEGMENTS // 60
+    assert w.max_chunk_bins() <= CHUNK_SEGMENTS // 60
     # The built-in 7 days are one chunk.
-    assert len(montecarlo.analysis_window(load_scenario("cosmos1408").analysis).chunks) == 1
+    assert len(analysis_window(load_scenario("cosmos1408").analysis).chunks) == 1
 
 
 @pytest.mark.parametrize("chunk_segments", [50, 37])
@@ -116,16 +136,16 @@ def test_chunked_window_gives_the_whole_window_results(scenario, setup, chunk_se
     """Chunks of whole bins (50: 3 bins of 15 segments + 5 segments, moved to a bin start) and
     chunks that split bins (37) against one chunk: the same sums in another order (1e-12), the
     same decays (fragments in orbit exactly)."""
-    whole = [montecarlo.run_batch(setup, np.arange(3))]
-    chunked_setup = montecarlo.make_setup(scenario, "cpu", chunk_segments=chunk_segments)
+    whole = [run_batch(setup, np.arange(3))]
+    chunked_setup = make_setup(scenario, "cpu", chunk_segments=chunk_segments)
     assert len(chunked_setup.window.chunks) >= 7
-    chunked = [montecarlo.run_batch(chunked_setup, np.arange(3))]
+    chunked = [run_batch(chunked_setup, np.arange(3))]
     lam = whole[0].by_time.sum(axis=2)
     assert (lam[1] > 0).all(), "the parent target gives every realization expected collisions"
     in_orbit = whole[0].fragments_in_orbit
     assert (in_orbit[:, -1] < in_orbit[:, 0]).any(), "fragments decay within the window"
     # Some passages run across a chunk's end (cut there by the chunks, then joined again).
-    *_, found = montecarlo.estimate_chunks(setup, montecarlo.prepare_batch(setup, np.arange(3)))
+    *_, found = estimate_chunks(setup, prepare_batch(setup, np.arange(3)))
     ends = [s1 for _, s1 in chunked_setup.window.chunks[:-1]]
     assert any(((found.first < s1) & (found.last >= s1)).any() for s1 in ends)
     assert_same_batches(whole, chunked, rtol=1e-12)
@@ -140,20 +160,20 @@ def test_join_passages_across_chunk_ends():
                  np.array([1.0, 2.0, 3.0]))       # chunk of segments 0..9
     b = Passages(np.array([0, 1, 2]), np.array([0, 0, 0]), np.array([10, 11, 10]), np.array([12, 11, 10]),
                  np.array([0.5, 4.0, 5.0]))       # chunk of segments 10..19
-    got = montecarlo.join_passages([a, b])
+    got = join_passages([a, b])
     assert got.row.tolist() == [0, 0, 1, 1, 2] and got.target.tolist() == [0, 1, 0, 0, 0]
     assert got.first.tolist() == [3, 8, 9, 11, 10] and got.last.tolist() == [12, 9, 9, 11, 10]
     assert got.length_km.tolist() == [1.5, 2.0, 3.0, 4.0, 5.0]   # row 1: a gap at segment 10, not joined
 
 
 def test_chunks_equal_the_unchunked_estimator(setup):
-    """montecarlo.object_rates (one piece over the window, no chunks) against run_batch's
+    """object_rates (one piece over the window, no chunks) against run_batch's
     chunks, per realization and bin."""
-    objs, *_ = montecarlo.fragment_objects(setup, np.arange(2))
-    lam, decay, _, _ = montecarlo.object_rates(setup, objs)
-    want = montecarlo._sum_by_realization(lam, objs.realization, np.arange(2)).transpose(1, 0, 2)
-    chunked = montecarlo.make_setup(setup.scenario, "cpu", chunk_segments=40)
-    got = montecarlo.run_batch(chunked, np.arange(2)).by_time
+    objs, *_ = fragment_objects(setup, np.arange(2))
+    lam, decay, _, _ = object_rates(setup, objs)
+    want = _sum_by_realization(lam, objs.realization, np.arange(2)).transpose(1, 0, 2)
+    chunked = make_setup(setup.scenario, "cpu", chunk_segments=40)
+    got = run_batch(chunked, np.arange(2)).by_time
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
 
 
@@ -175,10 +195,10 @@ def test_fragments_in_orbit_per_bin_against_the_definition(setup):
     rng = np.random.default_rng(5)
     rows = np.sort(rng.integers(0, 3, 200))
     decay = rng.choice(np.r_[0, 1, 2, m - 2, m - 1, m, rng.integers(0, m + 1, 50)], 200)
-    got = montecarlo.in_orbit_by_realization(decay, rows, np.arange(3), w)
+    got = in_orbit_by_realization(decay, rows, np.arange(3), w)
     np.testing.assert_array_equal(got, _in_orbit_per_sample(decay, rows, 3, w))
     never = np.array([4, 0, 7])
-    with_never = montecarlo.in_orbit_by_realization(decay, rows, np.arange(3), w, never)
+    with_never = in_orbit_by_realization(decay, rows, np.arange(3), w, never)
     # (n + never x segments) / segments: exact numerators, one rounding (so not bit for bit got + never).
     np.testing.assert_allclose(with_never, got + never[:, None], rtol=1e-15, atol=0)
 
@@ -201,9 +221,9 @@ def test_prefetched_host_stage_gives_the_same_batches(setup):
 def test_host_batches_of_pieces_merge_into_the_batch(scenario):
     """merge_host_batches of consecutive pieces is prepare_batch of the whole batch, and the
     estimator gives the same results from either (the GPU host stage splits batches so)."""
-    setup = montecarlo.make_setup(scenario, "cpu", chunk_segments=50)
-    whole = montecarlo.prepare_batch(setup, np.arange(4))
-    merged = montecarlo.merge_host_batches([montecarlo.prepare_batch(setup, p) for p in ([0], [1, 2], [3])])
+    setup = make_setup(scenario, "cpu", chunk_segments=50)
+    whole = prepare_batch(setup, np.arange(4))
+    merged = merge_host_batches([prepare_batch(setup, p) for p in ([0], [1, 2], [3])])
     for name in ("realization", "never_decay", "kept", "n_fragments", "status_counts"):
         np.testing.assert_array_equal(getattr(merged, name), getattr(whole, name), err_msg=name)
     for name in ("table", "realization", "lc_m", "offset_min"):
@@ -211,25 +231,25 @@ def test_host_batches_of_pieces_merge_into_the_batch(scenario):
     for a, b in zip(whole.screens, merged.screens):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(y, x)
-    assert_same_batches([montecarlo.estimate_batch(setup, whole)], [montecarlo.estimate_batch(setup, merged)])
+    assert_same_batches([estimate_batch(setup, whole)], [estimate_batch(setup, merged)])
 
 
 def test_prefilter_skips_objects_that_stay_in_orbit():
     """The built-in scenario over 2.4 hours: a third of its fragments provably never come near
     the ISS nor decay; they are left out of the estimator and counted in orbit all along."""
     sc = load_scenario("cosmos1408", ["analysis.duration_days=0.1", "analysis.time_bin_s=1800"])
-    setup = montecarlo.make_setup(sc, "cpu", chunk_segments=50)
-    host = montecarlo.prepare_batch(setup, np.arange(2))
+    setup = make_setup(sc, "cpu", chunk_segments=50)
+    host = prepare_batch(setup, np.arange(2))
     assert (host.never_decay > 0).all() and host.objs.lc_m.size < host.kept.sum()
-    off = montecarlo.make_setup(sc, "cpu", use_prefilter=False)
-    with_prefilter = montecarlo.estimate_batch(setup, host)
-    without = montecarlo.run_batch(off, np.arange(2))
+    off = make_setup(sc, "cpu", use_prefilter=False)
+    with_prefilter = estimate_batch(setup, host)
+    without = run_batch(off, np.arange(2))
     np.testing.assert_array_equal(with_prefilter.fragments_in_orbit, without.fragments_in_orbit)
     np.testing.assert_allclose(with_prefilter.by_time, without.by_time, rtol=1e-9, atol=0)
 
 
 def _numpy_stand_in_for_cupy(monkeypatch, free_bytes: float = 8e9):
-    """The GPU branch of montecarlo with NumPy in CuPy's place: `cupy` a module of the few calls
+    """The GPU branch of the estimator with NumPy in CuPy's place: `cupy` a module of the few calls
     it makes, the fused kernel the NumPy estimator, segment_sum a loop. What it checks is the
     branch's own bookkeeping (rows, segments, reshapes, decays), which CPU-only CI can run."""
     import types
@@ -241,7 +261,7 @@ def _numpy_stand_in_for_cupy(monkeypatch, free_bytes: float = 8e9):
 
     def kernel(setup, objs, idx, reach, order, chunk=None, *, passages=False):
         assert sorted(order.tolist()) == list(range(idx.size)), "the thread order is a permutation"
-        return montecarlo.object_rates_numpy(setup, objs, idx, reach, chunk, passages=passages)
+        return object_rates_numpy(setup, objs, idx, reach, chunk, passages=passages)
 
     pool = types.SimpleNamespace(free_bytes=lambda: 0, free_all_blocks=lambda: None)
     cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(mem_info=(free_bytes, 2 * free_bytes)),
@@ -250,17 +270,17 @@ def _numpy_stand_in_for_cupy(monkeypatch, free_bytes: float = 8e9):
                                  get_default_pinned_memory_pool=lambda: pool, cuda=cuda)
     monkeypatch.setitem(sys.modules, "cupy", fake)
     monkeypatch.setattr(risk_gpu, "segment_sum", segment_sum)
-    monkeypatch.setattr(montecarlo, "object_rates_gpu", kernel)
+    monkeypatch.setattr(estimate, "object_rates_gpu", kernel)
 
 
 def test_gpu_branch_bookkeeping_with_numpy_stand_ins(scenario, monkeypatch):
     import dataclasses
 
-    cpu = montecarlo.make_setup(scenario, "cpu", chunk_segments=50)
+    cpu = make_setup(scenario, "cpu", chunk_segments=50)
     reference = montecarlo.run(cpu, np.arange(4), batch_size=4)
     _numpy_stand_in_for_cupy(monkeypatch)
     gpu = dataclasses.replace(cpu, device="gpu")
-    assert montecarlo.default_batch_size(gpu, 4) == 4
+    assert default_batch_size(gpu, 4) == 4
     out = montecarlo.run(gpu, np.arange(4), batch_size=3)   # prefetched on a host thread, as on a GPU
     assert out.host_wait_s is not None
     assert_same_batches(reference.batches, out.batches, rtol=1e-12)
@@ -275,31 +295,31 @@ def test_batch_size_for_memory():
     frags = 85_076
     for gib in (16, 24, 40, 80, 141):
         free = gib * 2**30 - 2**30  # what a card of that size has free next to the CUDA context
-        size = montecarlo.batch_size_for_memory(free, frags, 1, 168)
-        assert size * frags * montecarlo.device_bytes_per_object(1, 168) <= montecarlo.MEMORY_SHARE * free
+        size = batch_size_for_memory(free, frags, 1, 168)
+        assert size * frags * device_bytes_per_object(1, 168) <= GPU_BATCH_MEMORY_SHARE * free
         assert size >= 40 if gib == 16 else size >= 60
     # A year of hourly bins costs as much as its largest time chunk, not the year.
-    year = montecarlo.batch_size_for_memory(15 * 2**30, frags, 1, montecarlo.CHUNK_SEGMENTS // 60)
+    year = batch_size_for_memory(15 * 2**30, frags, 1, CHUNK_SEGMENTS // 60)
     assert year >= 20
     # Host memory bounds it too; never below 1, never above the cap.
-    assert montecarlo.batch_size_for_memory(15 * 2**30, frags, 1, 168, free_host_bytes=2**30) < 10
-    assert montecarlo.batch_size_for_memory(1e6, frags, 1, 168) == 1
-    assert montecarlo.batch_size_for_memory(1e15, 1500, 1, 168) == montecarlo.MAX_GPU_BATCH
+    assert batch_size_for_memory(15 * 2**30, frags, 1, 168, free_host_bytes=2**30) < 10
+    assert batch_size_for_memory(1e6, frags, 1, 168) == 1
+    assert batch_size_for_memory(1e15, 1500, 1, 168) == MAX_GPU_BATCH
 
 
 def test_device_memory_model_covers_the_estimators_arrays(scenario):
     """What a GPU batch puts on the device per time chunk (chunk_rates: the kernel's inputs and
     outputs, and the per-object totals), counted on the CPU: within device_bytes_per_object."""
-    setup = montecarlo.make_setup(scenario, "cpu", chunk_segments=50)
-    host = montecarlo.prepare_batch(setup, np.arange(2))
+    setup = make_setup(scenario, "cpu", chunk_segments=50)
+    host = prepare_batch(setup, np.arange(2))
     K = len(setup.targets.names)
     for chunk, (idx, reach, _, order) in zip(setup.window.chunks, host.screens):
         b0, b1 = setup.window.chunk_bins(chunk)
         n = idx.size
         arrays = (host.objs.table[:, idx], host.objs.offset_min[idx], reach, order, idx,
-                  montecarlo.sigma_over_volume(setup, host.objs)[idx], np.zeros((n, K, b1 - b0)),  # rates
+                  sigma_over_volume(setup, host.objs)[idx], np.zeros((n, K, b1 - b0)),  # rates
                   np.zeros(n, np.int64), np.zeros((n, K)))  # decay, totals
-        assert sum(a.nbytes for a in arrays) == n * montecarlo.device_bytes_per_object(K, b1 - b0)
+        assert sum(a.nbytes for a in arrays) == n * device_bytes_per_object(K, b1 - b0)
 
 
 # --- local worker processes ----------------------------------------------------------------------
@@ -343,7 +363,7 @@ def test_host_stage_on_worker_processes_gives_the_same_batches(setup):
 
     reference = montecarlo.run(setup, np.arange(4), batch_size=3)
     workers = pool_mod._start(2, setup)
-    stage = montecarlo.HostStage(setup, pool=workers, workers=2)
+    stage = HostStage(setup, pool=workers, workers=2, prepare_in_worker=pool_mod.prepare_in_worker)
     try:
         out = montecarlo.run(setup, np.arange(4), batch_size=3, host_stage=stage)
     finally:
@@ -359,7 +379,7 @@ def test_gpu_run_with_the_host_stage_on_worker_processes(scenario, monkeypatch):
     NumPy in CuPy's place: the batches of one CPU process."""
     import dataclasses
 
-    cpu = montecarlo.make_setup(scenario, "cpu")
+    cpu = make_setup(scenario, "cpu")
     reference = montecarlo.run(cpu, np.arange(4))
     _numpy_stand_in_for_cupy(monkeypatch)
     out = ProcessPool(2).run(dataclasses.replace(cpu, device="gpu"), np.arange(4), batch_size=3)
@@ -475,16 +495,17 @@ def _alive(pid: int) -> bool:
 def test_progress_line_shows_realizations_rate_and_time_left(monkeypatch):
     from types import SimpleNamespace
 
-    from fragrisk import cli
+    from fragrisk.commands import common
+    from fragrisk.commands import run as run_command
 
     lines = []
-    monkeypatch.setattr(cli.click, "echo", lambda text="", nl=True, err=False: lines.append(text))
+    monkeypatch.setattr(run_command.click, "echo", lambda text="", nl=True, err=False: lines.append(text))
     clock = iter([90.0, 100.0, 110.0, 120.0])
-    bar = cli._RunProgress(enabled=True, clock=lambda: next(clock))
+    bar = run_command._RunProgress(enabled=True, clock=lambda: next(clock))
     bar.update(2, 10, None)   # the run starts, 2 realizations resumed from a checkpoint
     bar.update(4, 10, SimpleNamespace(fragment_steps=2_000_000, realization=np.arange(2)))  # 10 s later
     bar.update(6, 10, SimpleNamespace(fragment_steps=2_000_000, realization=np.arange(2)))  # 20 s later
     assert "2/10 realizations" in lines[0]
     assert "4/10 realizations, 2e+05 fragment-steps/s, 30 s left" in lines[1]
     assert "6/10 realizations, 2e+05 fragment-steps/s, 20 s left" in lines[2]
-    assert cli._duration(30) == "30 s" and cli._duration(600) == "10 min" and cli._duration(9000) == "2.5 h"
+    assert common.duration_text(30) == "30 s" and common.duration_text(600) == "10 min" and common.duration_text(9000) == "2.5 h"

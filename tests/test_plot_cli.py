@@ -27,20 +27,21 @@ FIGURES = ("gabbard", "pc_histogram", "rate_vs_time", "by_size", "fragments_in_o
 UNIT = re.compile(r"\[[^\]]+\]")
 
 
-def tiny_scenario(folder: Path) -> Path:
-    """The built-in scenario, shortened: 0.1 days in 120 s steps, fragments >= 0.2 m."""
+def tiny_scenario(folder: Path, *, days: float = 0.3, lc_min_m: float = 0.1, name: str = "tiny") -> Path:
+    """The built-in scenario, shortened: 0.3 days in 120 s steps (4 encounters in 3 realizations;
+    0.1 days with fragments >= 0.2 m: none)."""
     text = (DATA / "cosmos1408.toml").read_text()
     replacements = {
         r'^tle_file = "(.+)"$': lambda m: f'tle_file = "{(DATA / m.group(1)).as_posix()}"',
-        r"^lc_min_m = .*$": "lc_min_m = 0.2",
-        r"^duration_days = .*$": "duration_days = 0.1",
+        r"^lc_min_m = .*$": f"lc_min_m = {lc_min_m}",
+        r"^duration_days = .*$": f"duration_days = {days}",
         r"^step_s = .*$": "step_s = 120",
         r"^time_bin_s = .*$": "time_bin_s = 1800",
     }
     for pattern, new in replacements.items():
         text, n = re.subn(pattern, new, text, flags=re.M)
         assert n >= 1, pattern
-    path = folder / "tiny.toml"
+    path = folder / f"{name}.toml"
     path.write_text(text)
     return path
 
@@ -63,15 +64,59 @@ def fragrisk_process(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def results_file(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("plot_cli")
-    out = folder / "tiny.h5"
+    out = run_file(folder, tiny_scenario(folder), "tiny.h5", "--realizations", "3")
+    assert out.is_file()
+    return out
+
+
+def run_file(folder: Path, scenario: Path, name: str, *extra: str) -> Path:
+    out = folder / name
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(folder)
         with pytest.raises(SystemExit) as exit_:
-            cli.main(["run", str(tiny_scenario(folder)), "--realizations", "3", "--device", "cpu",
-                      "-o", str(out)])
+            cli.main(["run", str(scenario), "--device", "cpu", "--jobs", "1", "-o", str(out), *extra])
     assert exit_.value.code == 0
-    assert out.is_file()
     return out
+
+
+@pytest.fixture(scope="module")
+def quiet_file(tmp_path_factory) -> Path:
+    """A breakup run without any encounter (0.1 days, fragments >= 0.2 m)."""
+    folder = tmp_path_factory.mktemp("plot_cli_quiet")
+    return run_file(folder, tiny_scenario(folder, days=0.1, lc_min_m=0.2, name="quiet"), "quiet.h5",
+                    "--realizations", "3")
+
+
+def population_scenario(folder: Path, days: float) -> Path:
+    """The tracked debris of engine/data (half of COSMOS 1408's, January 2022) against the ISS."""
+    path = folder / "debris.toml"
+    path.write_text(f'''name = "debris"
+[population]
+tle_file = "{(DATA / "cosmos1408_debris_2022-01-11_half.tle").as_posix()}"
+[[targets]]
+name = "ISS"
+tle_file = "{(DATA / "iss_2021-11-15.tle").as_posix()}"
+hard_body_radius_m = 66.1
+[analysis]
+start = "2022-01-11T00:00:00Z"
+duration_days = {days}
+step_s = 60
+max_epoch_gap_days = 60
+''')
+    return path
+
+
+@pytest.fixture(scope="module")
+def population_file(tmp_path_factory) -> Path:
+    """A population run of 3 days: one encounter, 65 h after the start (none in the first day)."""
+    folder = tmp_path_factory.mktemp("plot_cli_population")
+    return run_file(folder, population_scenario(folder, 3), "debris.h5")
+
+
+def texts(fig) -> str:
+    """Every text of a figure (titles, notes, words, labels, legends), one string."""
+    out = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    return " ".join(" ".join(out).split())
 
 
 def listed_paths(stdout: str) -> list[Path]:
@@ -115,6 +160,59 @@ def test_vector_formats_into_a_folder(results_file, tmp_path, capsys, fmt):
             assert root.tag.endswith("svg")
             assert (root.get("width"), root.get("height")) == (f"{72 * w_in:g}pt",
                                                                f"{72 * h_in:g}pt"), p
+
+
+POPULATION_NOT_DRAWN = ("pc_histogram", "by_size", "risk_windows")
+
+
+def test_a_population_run_plots_what_applies_and_says_why_not_the_rest(population_file, capsys):
+    code, out, err = fragrisk(capsys, "plot", population_file)
+    assert code == 0
+    folder = population_file.parent / f"{population_file.stem}_plots"
+    assert listed_paths(out) == [folder / f"{n}.png" for n in NAMES if n not in POPULATION_NOT_DRAWN]
+    notes = err.splitlines()
+    assert [line.split(" not drawn: ")[0] for line in notes] == [f"note: {n}" for n in POPULATION_NOT_DRAWN]
+    assert "sizes unknown: a population's objects count as points" in notes[1]
+    assert "no encounter in the first 24 h" in notes[2] and "2022-01-13" in notes[2]
+
+
+# Sentences that are false of a population run (no breakup event, no realization 0 to miss,
+# sizes unknown, no encounter on the first day).
+FALSE_OF_A_POPULATION = ("does not hold realization 0", "event epoch", "breakup event", "0 carry",
+                         "0 windows", "fragment characteristic length", "5–95 %")
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_a_population_runs_figures_say_nothing_false(population_file, name):
+    fig = getattr(plots, name)(population_file)
+    words = texts(fig)
+    for false in FALSE_OF_A_POPULATION:
+        assert false not in words, (name, false, words)
+    if name in ("gabbard", "summary_page"):
+        assert "Gabbard diagram of the objects at the analysis start, 2022-01-11 00:00 UTC" in words
+        ax = fig.axes[0]
+        assert 80 < ax.get_xlim()[0] < ax.get_xlim()[1] < 110  # the objects' periods [min]
+    if name in ("by_size", "summary_page"):
+        assert "sizes unknown" in words
+    if name in ("risk_windows", "summary_page"):
+        assert "no encounter in the first 24 h" in words and "2022-01-13" in words
+    if name in ("rate_vs_time", "fragments_in_orbit", "encounter_timeline"):
+        assert fig.axes[0].get_xlabel() == "time [UTC]; from 2022-01-11 00:00 UTC"
+    if name == "summary_page":
+        assert "(fixed objects)" in words and "a fixed population of 462 objects (no breakup)" in words
+
+
+def test_a_run_without_encounters(quiet_file, capsys):
+    code, out, err = fragrisk(capsys, "plot", quiet_file)
+    assert code == 0
+    assert [p.stem for p in listed_paths(out)] == [n for n in NAMES if n not in plots._ENCOUNTER_FIGURES]
+    assert err.splitlines() == [f"note: {n} not drawn: no encounter in any realization"
+                                for n in plots._ENCOUNTER_FIGURES]
+    for name in ("encounter_timeline", "risk_windows", "summary_page"):
+        words = texts(getattr(plots, name)(quiet_file))
+        assert ("no encounter: no fragment passed through a target's kernel sphere" in words
+                or "no encounter in the whole 2.4 h window: no risk windows" in words), (name, words)
+        assert "0 carry" not in words and "0 windows" not in words
 
 
 @pytest.mark.parametrize("name", FIGURES)

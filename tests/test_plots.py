@@ -122,25 +122,56 @@ def test_pc_histogram_marks_mean_and_median(run):
     assert len(heights) == 2
 
 
-def test_rate_vs_time_counts_from_the_event_and_is_per_hour(run):
+def dates(*iso: str) -> np.ndarray:
+    """matplotlib date numbers of UTC times (what the time axes plot)."""
+    from matplotlib.dates import date2num
+
+    return date2num(np.array(iso, dtype="datetime64[ns]"))
+
+
+def test_rate_vs_time_is_in_utc_and_per_hour(run):
     r, path = run
     ax = plots.rate_vs_time(path).axes[0]
     assert ax.get_yscale() == "log"
-    assert ax.get_xlabel() == "time since the breakup event [h]"
+    assert ax.get_xlabel() == "time [UTC]; breakup event 2021-11-15 01:47 UTC"
     assert ax.get_ylabel() == "expected collisions per hour [1/h]"
     median = [ln for ln in ax.lines if ln.get_label() == "ISS: median"][0]
-    # event one hour before the analysis start: the first bin centre (0.5 h) is at 1.5 h
-    np.testing.assert_allclose(median.get_xdata()[:2], [1.5, 2.5])
+    # the bin centres in UTC: the analysis start 02:47 plus 0.5 h, 1.5 h, ...
+    np.testing.assert_allclose(median.get_xdata()[:2], dates("2021-11-15T03:17", "2021-11-15T04:17"), rtol=0,
+                               atol=1e-9)  # days: 0.1 ms
+    np.testing.assert_allclose(ax.get_xlim(), dates("2021-11-15T02:47", "2021-11-17T02:47"), rtol=0, atol=1e-9)
     np.testing.assert_allclose(median.get_ydata(),
                                np.median(r.expected_collisions_by_time[0], axis=0) / 1.0)
+    # Tick labels are dates and hours ("Nov-16", "06:00"), not hours since the start.
+    fig = ax.figure
+    fig.canvas.draw()
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert "Nov-16" in ticks and any(re.fullmatch(r"\d\d:00", t) for t in ticks), ticks
 
 
-def test_time_axis_without_event_counts_from_analysis_start():
+def test_time_axis_without_event_says_from_the_analysis_start():
     r = make_results(scenario='name = "catalog"\n[population]\ntle_file = "x.tle"\n')
     ax = plots.fragments_in_orbit(r).axes[0]
-    assert ax.get_xlabel() == "time since analysis start [h]"
-    np.testing.assert_allclose(ax.lines[0].get_xdata()[0], 0.5)
+    assert ax.get_xlabel() == "time [UTC]; from 2021-11-15 02:47 UTC"
+    np.testing.assert_allclose(ax.lines[0].get_xdata()[0], dates("2021-11-15T03:17")[0], rtol=0, atol=1e-9)
     np.testing.assert_allclose(ax.lines[0].get_ydata(), np.median(r.fragments_in_orbit, axis=0))
+
+
+def test_legends_name_only_what_is_drawn():
+    """A median that is 0 in every bin is not drawn on the log axis, so not in the legend."""
+    r = make_results()
+    bt = np.zeros_like(r.expected_collisions_by_time)
+    bt[:, :3, 5] = 1e-4  # 3 of 30 realizations: the mean > 0 in bin 5, the median 0 everywhere
+    kw = {f: getattr(r, f) for f in ("target_names", "realization", "time_edges_s", "size_edges_m",
+                                     "fragments_in_orbit", "n_fragments", "gabbard_apogee_km",
+                                     "gabbard_perigee_km", "gabbard_period_min", "target_perigee_km",
+                                     "target_apogee_km", "attrs")}
+    r = RunResults(**kw, expected_collisions=bt.sum(-1), expected_collisions_by_time=bt,
+                   expected_collisions_by_size=np.repeat(bt.sum(-1)[..., None] / 6, 6, -1))
+    ax = plots.rate_vs_time(r).axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "ISS: mean" in labels and "ISS: median" not in labels
+    assert {ln.get_label() for ln in ax.lines} == {"ISS: mean", "CSS: mean"}
 
 
 def test_gabbard_shows_target_bands_and_fragments(run):
@@ -159,7 +190,13 @@ def test_figures_of_a_shard_without_realization_0_and_of_zero_risk(tmp_path):
         shard = make_results(30, realization=np.arange(10, 30))
         fig = plots.gabbard(shard)
         assert png_size(render(fig)) == plots.FIGURE_SIZE_PX
-        assert "no fragments" in " ".join(t.get_text() for t in fig.axes[0].texts)
+        words = " ".join(t.get_text() for t in fig.axes[0].texts).replace("\n", " ")
+        assert "this shard does not hold realization 0, whose fragments the diagram shows" in words
+        assert fig.axes[0].get_legend() is not None  # the target band, not the empty markers
+        assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+            "ISS altitude band 415–422 km", "CSS altitude band 380–392 km"]
+        lo, hi = fig.axes[0].get_xlim()
+        assert 88 < lo < hi < 100  # about the targets' periods (92 min), not -0.05..0.05
         quiet = make_results(zero=True)
         for name in FIGURES + ("summary_page",):
             fig = getattr(plots, name)(quiet)
@@ -296,25 +333,39 @@ def test_encounter_figures_render(run_with_table, name, kind):
 def test_encounter_timeline_shows_every_encounter(run_with_table):
     r, _ = run_with_table
     ax = plots.encounter_timeline(r).axes[0]
+    from matplotlib.dates import date2num
+
     points = np.concatenate([c.get_offsets() for c in ax.collections])
     assert points.shape[0] == len(r.encounters)
-    # x: hours since the event, one hour before the analysis start in SCENARIO
-    np.testing.assert_allclose(np.sort(points[:, 0]), np.sort(r.encounters.tca_s / 3600.0 + 1.0))
+    # x: the time of closest approach in UTC
+    np.testing.assert_allclose(np.sort(points[:, 0]), np.sort(date2num(r.encounter_tca_utc)), rtol=0, atol=1e-9)
     np.testing.assert_allclose(np.sort(points[:, 1]), np.sort(r.encounters.miss_km))
 
 
 def test_risk_windows_figure_marks_the_windows_of_the_first_day(run_with_table):
     from fragrisk.engine.results.windows import table_risk_windows
 
+    from matplotlib.dates import date2num
+
     r, _ = run_with_table
     ax = plots.risk_windows(r).axes[0]
+    assert ax.get_ylabel() == "expected collisions per minute [1/min]"
+    curves = [p for p in ax.patches if p.get_label().endswith("mean expected collisions per minute")]
+    assert len(curves) == 2
     for k, name in enumerate(r.target_names.tolist()):
         for share in plots.RISK_WINDOW_SHARES:
             want = table_risk_windows(r.encounters, k, r.n_realizations_held, share=share,
                                       width_s=plots.RISK_WINDOW_WIDTH_S, end_s=86400.0)
-            label = f"{name}: the {len(want.windows)} windows carrying {100 * share:g} %"
-            marks = [ln for ln in ax.lines if ln.get_label() == label]
-            assert len(marks) == 1 and len(marks[0].get_xdata()) == len(want.windows) > 0
+            n = len(want.windows)
+            label = f"{name}: the {n} window{'' if n == 1 else 's'} of 2 min carrying {100 * share:g} %"
+            bars = [c for c in ax.collections if c.get_label() == label]
+            assert len(bars) == 1 and len(bars[0].get_paths()) == len(want.windows) > 0, label
+            # Each bar in its strip above the curves (axes fractions > the curves' top), at
+            # its window's centre in UTC.
+            centres = np.array([0.5 * (p.vertices[:, 0].min() + p.vertices[:, 0].max()) for p in bars[0].get_paths()])
+            want_c = date2num(r.utc([0.5 * (w.start_s + w.end_s) for w in want.windows]))
+            np.testing.assert_allclose(np.sort(centres), np.sort(want_c), rtol=0, atol=1e-6)
+            assert min(p.vertices[:, 1].min() for p in bars[0].get_paths()) > 0.6
 
 
 @pytest.mark.slow  # renders all eight figures; the quick loop draws them in test_plot_cli
@@ -330,3 +381,16 @@ def test_plot_all_with_and_without_the_table(tmp_path, run_with_table):
         plots.encounter_timeline(old)
     msg = str(e.value)
     assert "no encounter table" in msg and "encounter_timeline figure" in msg and "\n" not in msg
+
+
+def test_a_dataset_without_the_analysis_start_is_one_line(run):
+    import xarray as xr
+
+    _, path = run
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        bare = ds.copy()
+        del bare.attrs["analysis_start"]
+        for figure in (plots.rate_vs_time, plots.summary_page):
+            with pytest.raises(InputError) as e:
+                figure(bare)
+            assert "global attribute 'analysis_start' is missing" in str(e.value)

@@ -373,9 +373,11 @@ def test_progress_bar_on_a_terminal(tmp_path, monkeypatch):
         def isatty(self):
             return True
 
+    from fragrisk.commands import files as file_commands
+
     term = Terminal()
-    monkeypatch.setattr(cli, "sys", types.SimpleNamespace(stderr=term))
-    monkeypatch.setattr(cli, "PROGRESS_MIN_SAMPLES", 1)
+    monkeypatch.setattr(file_commands, "sys", types.SimpleNamespace(stderr=term))
+    monkeypatch.setattr(file_commands, "PROGRESS_MIN_SAMPLES", 1)
     monkeypatch.setattr(propagation, "CPU_CHUNK_ELEMENTS", 1)  # one object a chunk
     res = invoke("propagate", ISS_FILE, "--start", START, "--duration-min", 5, "--step-s", 60,
                  "-o", tmp_path / "eph.h5")

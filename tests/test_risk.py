@@ -11,8 +11,11 @@ import pytest
 from fragrisk.engine import cloud
 from fragrisk.engine.physics import fit, risk
 from fragrisk.engine.physics import sgp4_numpy as sgp4
-from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run.batches import run_batch
+from fragrisk.engine.run.objects import ObjectBatch
+from fragrisk.engine.run.setup import make_setup
 from fragrisk.engine.scenario import load_scenario
+from helpers import object_rates
 from reference import brute_force_lambda, satrec_from
 from sgp4.api import Satrec
 
@@ -73,7 +76,7 @@ def _encounter_population(n, rng, iss, jd0, fr0, duration_s):
 def short_setup():
     sc = load_scenario("cosmos1408")
     sc = dataclasses.replace(sc, analysis=dataclasses.replace(sc.analysis, duration_days=0.25))
-    return montecarlo.make_setup(sc, "cpu")
+    return make_setup(sc, "cpu")
 
 
 def test_population_of_close_approaches_against_brute_force(short_setup):
@@ -87,8 +90,8 @@ def test_population_of_close_approaches_against_brute_force(short_setup):
     el, t_c = _encounter_population(n, rng, iss, w.start_jd, w.start_fr, duration_s)
     bstar = rng.uniform(0.0, 2e-4, n)
     table = sgp4.sgp4_init(*(el[k] for k in cloud.MEAN_ELEMENTS), bstar)
-    pop = montecarlo.ObjectBatch(table, np.zeros(n, dtype=np.int64), np.zeros(n), -t_c / 60.0)
-    lam, decay, _, _ = montecarlo.object_rates(setup, pop)
+    pop = ObjectBatch(table, np.zeros(n, dtype=np.int64), np.zeros(n), -t_c / 60.0)
+    lam, decay, _, _ = object_rates(setup, pop)
     got = lam.sum(axis=(1, 2))
     sigma_over_v = risk.cross_section_km2([66.1], np.zeros(n))[:, 0] / risk.sphere_volume_km3(10.0)
     sats = [satrec_from({k: el[k][i] for k in el}, bstar[i], w.start_jd, w.start_fr + t_c[i] / 86400.0, i + 1)
@@ -108,7 +111,7 @@ def test_sampled_realizations_against_brute_force(short_setup):
     setup = short_setup
     w = setup.window
     reals = np.arange(6)
-    batch = montecarlo.run_batch(setup, reals)
+    batch = run_batch(setup, reals)
     got = batch.by_time.sum(axis=2)[0]
     cl = cloud.sample_cloud(setup.scenario, reals)
     k = np.flatnonzero(cl.kept)
@@ -125,14 +128,14 @@ def test_sampled_realizations_against_brute_force(short_setup):
 def test_prefilter_is_exact_and_batches_do_not_matter(short_setup):
     setup = short_setup
     reals = np.arange(7)
-    one_by_one = [montecarlo.run_batch(setup, [r]) for r in reals]
-    all_at_once = montecarlo.run_batch(setup, reals)
+    one_by_one = [run_batch(setup, [r]) for r in reals]
+    all_at_once = run_batch(setup, reals)
     for r, b in zip(reals, one_by_one):
         np.testing.assert_array_equal(b.by_time[:, 0], all_at_once.by_time[:, r])
         np.testing.assert_array_equal(b.by_size[:, 0], all_at_once.by_size[:, r])
         np.testing.assert_array_equal(b.fragments_in_orbit[0], all_at_once.fragments_in_orbit[r])
     unfiltered = dataclasses.replace(setup, use_prefilter=False)
-    off = montecarlo.run_batch(unfiltered, reals)
+    off = run_batch(unfiltered, reals)
     assert off.propagated_steps > all_at_once.propagated_steps, "the prefilter must skip something here"
     # The prefilter skips only fragments whose every chord is exactly 0, and the jumps skip only
     # exactly-zero chords, so the sums take the same terms: what may differ is float64 rounding

@@ -10,10 +10,15 @@ import subprocess
 
 import numpy as np
 import pytest
-from fragrisk.engine.run import montecarlo
+from fragrisk.engine.physics import risk
+from fragrisk.engine.run.batches import run_batch
+from fragrisk.engine.run.estimate import object_rates_gpu, sigma_over_volume
+from fragrisk.engine.run.objects import fragment_objects
+from fragrisk.engine.run.setup import make_setup
 from fragrisk.engine.scenario import load_scenario
 from fragrisk.kernels import risk_gpu
 from fragrisk.kernels.build import compile_ptx
+from helpers import object_rates
 from sgp4_backends import ROOT, constants_header_file
 
 
@@ -26,27 +31,27 @@ def case():
     lagging = dataclasses.replace(iss, name="ISS-2", hard_body_radius_m=30.0)
     sc = dataclasses.replace(sc, targets=(iss, lagging),
                              analysis=dataclasses.replace(sc.analysis, duration_days=0.25, time_bin_s=1800.0))
-    setup = montecarlo.make_setup(sc, "cpu", use_prefilter=False)
+    setup = make_setup(sc, "cpu", use_prefilter=False)
     # Shift the second target's samples by two steps: a distinct, valid trajectory.
     r = setup.targets.r_km.copy()
     r[1] = np.roll(r[0], 2, axis=0)
     setup = dataclasses.replace(setup, targets=dataclasses.replace(setup.targets, r_km=r))
-    pop, *_ = montecarlo.fragment_objects(setup, np.arange(3))
+    pop, *_ = fragment_objects(setup, np.arange(3))
     return setup, pop
 
 
 def device_rates(setup, pop):
     """Per-object rates and decay samples on setup.device: NumPy for "cpu", CUDA for "gpu"."""
-    lam, decay, _, _ = montecarlo.object_rates(setup, pop)
+    lam, decay, _, _ = object_rates(setup, pop)
     return lam, decay
 
 
 def numpy_passages(setup, pop, reach=None):
     """engine/physics/risk.py's passages, every sample evaluated (reach None) or with the coarse screen."""
     w, tg = setup.window, setup.targets
-    sov = (montecarlo.risk.cross_section_km2(tg.hard_body_radius_m, pop.lc_m)
-           / montecarlo.risk.sphere_volume_km3(setup.kernel_radius_km))
-    return montecarlo.risk.fragment_rates(pop.table, pop.offset_min, w.times_min, tg.r_km, tg.valid, sov,
+    sov = (risk.cross_section_km2(tg.hard_body_radius_m, pop.lc_m)
+           / risk.sphere_volume_km3(setup.kernel_radius_km))
+    return risk.fragment_rates(pop.table, pop.offset_min, w.times_min, tg.r_km, tg.valid, sov,
                                           setup.kernel_radius_km, w.seg_bin, w.n_bins, reach_km=reach,
                                           passages=True)
 
@@ -72,8 +77,8 @@ def c_source_rates(setup, pop, build_dir, reach, *, encounters=True, capacity=40
     w, tg = setup.window, setup.targets
     K = len(tg.names)
     f = _harness(str(build_dir), K, encounters)
-    sov = (montecarlo.risk.cross_section_km2(tg.hard_body_radius_m, pop.lc_m)
-           / montecarlo.risk.sphere_volume_km3(setup.kernel_radius_km))
+    sov = (risk.cross_section_km2(tg.hard_body_radius_m, pop.lc_m)
+           / risk.sphere_volume_km3(setup.kernel_radius_km))
     args = dict(table=np.ascontiguousarray(pop.table), offset=np.ascontiguousarray(pop.offset_min),
                 times=np.ascontiguousarray(w.times_min), tr=np.ascontiguousarray(tg.r_km),
                 valid=np.ascontiguousarray(tg.valid.astype(np.uint8)), sov=np.ascontiguousarray(sov),
@@ -112,7 +117,7 @@ def test_risk_kernel_compiles_with_nvrtc():
 
 def _reach(setup, pop):
     w, tg = setup.window, setup.targets
-    _, reach, _ = montecarlo.risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
+    _, reach, _ = risk.prefilter(pop.table, pop.offset_min, pop.offset_min + w.times_min[-1], w.step_s,
                                          tg.r_km, tg.valid, setup.kernel_radius_km)
     return reach
 
@@ -151,8 +156,8 @@ def test_cuda_matches_numpy(case):
 def test_cuda_run_matches_numpy_per_realization(case):
     setup, _ = case
     reals = np.arange(4)
-    cpu = montecarlo.run_batch(setup, reals)
-    gpu = montecarlo.run_batch(dataclasses.replace(setup, device="gpu", use_prefilter=True), reals)
+    cpu = run_batch(setup, reals)
+    gpu = run_batch(dataclasses.replace(setup, device="gpu", use_prefilter=True), reals)
     np.testing.assert_allclose(gpu.by_time.sum(axis=2), cpu.by_time.sum(axis=2), rtol=1e-9, atol=0)
     np.testing.assert_allclose(gpu.fragments_in_orbit, cpu.fragments_in_orbit, rtol=0, atol=0)
 
@@ -194,8 +199,8 @@ def test_numpy_passages_add_up_to_lambda_and_do_not_depend_on_the_screen(case, n
     lam, _, found = numpy_case_passages
     assert found.size >= 4 and set(found.target.tolist()) == {0, 1}, "both targets need passages here"
     assert (found.last >= found.first).all() and (found.length_km > 0).all()
-    sov = (montecarlo.risk.cross_section_km2(setup.targets.hard_body_radius_m, pop.lc_m)
-           / montecarlo.risk.sphere_volume_km3(setup.kernel_radius_km))
+    sov = (risk.cross_section_km2(setup.targets.hard_body_radius_m, pop.lc_m)
+           / risk.sphere_volume_km3(setup.kernel_radius_km))
     per = np.zeros(lam.shape[:2])
     np.add.at(per, (found.row, found.target), found.length_km * sov[found.row, found.target])
     np.testing.assert_allclose(per, lam.sum(axis=2), rtol=1e-12, atol=1e-300)
@@ -256,11 +261,11 @@ def test_cuda_passages_match_numpy(case, numpy_case_passages):
     gpu = dataclasses.replace(setup, device="gpu")
     for reach in (np.zeros(pop.lc_m.size), _reach(setup, pop)):
         idx = np.arange(pop.lc_m.size)
-        lam, decay, got = montecarlo.object_rates_gpu(gpu, pop, idx, reach, idx, passages=True)
+        lam, decay, got = object_rates_gpu(gpu, pop, idx, reach, idx, passages=True)
         _assert_same_passages(got, want)
         # A buffer of one slot overflows: the retry must still give every passage.
         w, tg = setup.window, setup.targets
-        sov = np.ascontiguousarray(montecarlo.sigma_over_volume(setup, pop))
+        sov = np.ascontiguousarray(sigma_over_volume(setup, pop))
         *_, small = risk_gpu.fragment_rates(
             cupy.asarray(np.ascontiguousarray(pop.table)), cupy.asarray(pop.offset_min), cupy.asarray(w.times_min),
             cupy.asarray(tg.r_km), cupy.asarray(tg.valid.astype(np.uint8)), cupy.asarray(sov),
@@ -277,8 +282,8 @@ def test_cuda_encounter_table_matches_numpy(case):
     add up to expected_collisions within 1e-9 per realization and target."""
     setup, _ = case
     reals = np.arange(4)
-    cpu = montecarlo.run_batch(setup, reals)
-    gpu = montecarlo.run_batch(dataclasses.replace(setup, device="gpu", use_prefilter=True), reals)
+    cpu = run_batch(setup, reals)
+    gpu = run_batch(dataclasses.replace(setup, device="gpu", use_prefilter=True), reals)
     a, b = cpu.encounters, gpu.encounters
     assert len(a) > 0
     for name in ("realization", "target", "fragment"):

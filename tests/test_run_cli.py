@@ -13,6 +13,8 @@ import pytest
 from conftest import write_tiny_scenario
 from fragrisk.engine.results import read_results
 from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run.setup import make_setup
+from fragrisk.engine.run.sizing import out_of_memory_error
 from fragrisk.engine.scenario import load_scenario
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -142,11 +144,12 @@ def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
     """A single realization that does not fit in GPU memory is a limit of the machine, not bad
     input: one line, exit code 3 (EXIT_DEVICE_MEMORY, documented in --help), nothing written."""
     from fragrisk import cli
+    from fragrisk.commands import common
     from fragrisk.engine.run import jobs
 
     def no_memory(*args, **kwargs):
-        raise montecarlo.out_of_memory_error(
-            montecarlo.make_setup(load_scenario(scenario), "cpu"), np.array([3]),
+        raise out_of_memory_error(
+            make_setup(load_scenario(scenario), "cpu"), np.array([3]),
             RuntimeError("Out of memory allocating 1,024 bytes\n(allocated so far: 0 bytes)"))
 
     scenario = write_tiny_scenario(tmp_path)
@@ -154,8 +157,8 @@ def test_gpu_out_of_memory_has_its_own_exit_code(tmp_path, monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["run", str(scenario), "--device", "cpu", "-o", str(tmp_path / "x.h5")])
     err = capsys.readouterr().err
-    assert exit_.value.code == cli.EXIT_DEVICE_MEMORY == 3
+    assert exit_.value.code == common.EXIT_DEVICE_MEMORY == 3
     assert err.startswith("error: GPU out of memory with a single realization (realization 3, ")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "x.h5").exists()
-    assert "3 GPU out of memory" in cli.EXIT_CODES_HELP
+    assert "3 GPU out of memory" in common.EXIT_CODES_HELP

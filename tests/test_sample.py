@@ -301,7 +301,7 @@ def test_population_scenario_is_refused(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--format", "csv"], "Invalid value for '--format'"),
-    (["--realizations", "0"], "--realizations: must be >= 1, got 0"),
+    (["--realizations", "0"], "--realizations: expected an integer >= 1"),
     (["--realizations", "x"], "Invalid value for '--realizations'"),
 ])
 def test_bad_options_are_refused(tmp_path, args, message):

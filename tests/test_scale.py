@@ -20,7 +20,10 @@ import h5py
 import numpy as np
 import pytest
 from fragrisk.engine.errors import DeviceMemoryError, InputError
-from fragrisk.engine.run import montecarlo
+from fragrisk.engine.run import distributed as run_distributed
+from fragrisk.engine.run import host_stage, montecarlo
+from fragrisk.engine.run.batches import BatchResult
+from fragrisk.engine.run.sizing import out_of_memory_errors, shrink_note
 
 pytest.importorskip("distributed")
 
@@ -360,9 +363,9 @@ def _fake_setup():
                                  window=types.SimpleNamespace(n_bins=3))
 
 
-def _fake_batch(realizations) -> montecarlo.BatchResult:
+def _fake_batch(realizations) -> BatchResult:
     r = np.asarray(realizations, dtype=np.int64)
-    return montecarlo.BatchResult(r, np.zeros((2, r.size, 3)), np.zeros((2, r.size, 1)), np.zeros((r.size, 3)),
+    return BatchResult(r, np.zeros((2, r.size, 3)), np.zeros((2, r.size, 1)), np.zeros((r.size, 3)),
                                   np.ones(r.size, dtype=np.int64), np.zeros(5, dtype=np.int64), None,
                                   r.size, r.size, 0.0)
 
@@ -380,7 +383,7 @@ def _fake_run_batch(setup, realizations):
 
 
 def _fake_estimate_chunks(setup, host):
-    """montecarlo.estimate_chunks after _fake_prepare_batch: the fake GPU (fails when too big)."""
+    """estimate_chunks after _fake_prepare_batch: the fake GPU (fails when too big)."""
     FAKE_GPU.calls.append(len(host))
     if len(host) > FAKE_GPU.fits:
         raise FakeOutOfMemory(f"Out of memory allocating {len(host)} bytes\n(allocated so far: 0)")
@@ -409,12 +412,13 @@ def fake_gpu(monkeypatch):
     monkeypatch.setattr(FAKE_GPU, "fits", 2)
     monkeypatch.setattr(FAKE_GPU, "calls", [])
     monkeypatch.setattr(FAKE_GPU, "frees", 0)
-    monkeypatch.setattr(montecarlo, "run_batch", _fake_run_batch)
-    monkeypatch.setattr(montecarlo, "prepare_batch", _fake_prepare_batch)
+    monkeypatch.setattr(host_stage, "prepare_batch", _fake_prepare_batch)
+    for module in (montecarlo, run_distributed):  # each calls these by its own name
+        monkeypatch.setattr(module, "out_of_memory_errors", _fake_out_of_memory_errors)
+        monkeypatch.setattr(module, "free_device_memory", _fake_free_device_memory)
     monkeypatch.setattr(montecarlo, "estimate_chunks", _fake_estimate_chunks)
     monkeypatch.setattr(montecarlo, "finish_batch", _fake_finish_batch)
-    monkeypatch.setattr(montecarlo, "out_of_memory_errors", _fake_out_of_memory_errors)
-    monkeypatch.setattr(montecarlo, "free_device_memory", _fake_free_device_memory)
+    monkeypatch.setattr(run_distributed, "run_batch", _fake_run_batch)
     return FAKE_GPU
 
 
@@ -426,7 +430,7 @@ def test_out_of_memory_halves_the_batch_and_goes_on(fake_gpu):
     assert fake_gpu.frees == 2
     assert np.concatenate([b.realization for b in out.batches]).tolist() == list(range(10))
     assert [d for _, d, _ in seen] == [2, 4, 6, 8, 10] and {t for _, _, t in seen} == {10}
-    assert out.notes == [montecarlo.shrink_note(8, 2)]
+    assert out.notes == [shrink_note(8, 2)]
 
 
 def test_out_of_memory_with_one_realization_is_one_line(fake_gpu):
@@ -448,9 +452,9 @@ def test_out_of_memory_on_the_cpu_is_not_caught(fake_gpu):
 
 
 def test_out_of_memory_types():
-    assert montecarlo.out_of_memory_errors("cpu") == ()
+    assert out_of_memory_errors("cpu") == ()
     cupy = pytest.importorskip("cupy")  # importable without a GPU
-    assert montecarlo.out_of_memory_errors("gpu") == (cupy.cuda.memory.OutOfMemoryError,)
+    assert out_of_memory_errors("gpu") == (cupy.cuda.memory.OutOfMemoryError,)
 
 
 @pytest.mark.slow
@@ -471,7 +475,7 @@ def test_out_of_memory_on_dask_workers_splits_the_batch(fake_gpu):
     assert got == list(range(10))
     assert sorted(fake_gpu.calls) == [1, 2, 2, 2, 2, 4, 4, 8]  # 8 -> 4 + 4 -> 2 + 2 + 2 + 2; 1 = [8]
     assert seen[-1] == 10 and len(seen) == 5
-    assert out.notes == [montecarlo.shrink_note(8, 2)]
+    assert out.notes == [shrink_note(8, 2)]
     assert fake_gpu.frees == 3  # once on each worker (one here) per failed batch
 
 
@@ -491,7 +495,7 @@ def test_a_dead_worker_process_is_replaced_and_its_batch_rerun(tmp_path, monkeyp
     """One worker: its death also loses the scattered Setup, which the executor sends again."""
     from fragrisk.engine.run.distributed import DaskExecutor
 
-    monkeypatch.setattr(montecarlo, "run_batch", _die_once)
+    monkeypatch.setattr(run_distributed, "run_batch", _die_once)
     setup = types.SimpleNamespace(device="cpu", marker=str(tmp_path / "died"))
     ex = DaskExecutor(workers=1, device="cpu")
     try:

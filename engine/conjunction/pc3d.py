@@ -29,7 +29,8 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy import integrate, special
+from scipy import special
+from scipy.integrate import lebedev_rule  # SciPy >= 1.15
 
 from . import twobody
 from .covariance import clipped_inverse
@@ -75,7 +76,7 @@ class Nc3D:
 
 
 def _sphere():
-    x, w = integrate.lebedev_rule(LEBEDEV_ORDER)
+    x, w = lebedev_rule(LEBEDEV_ORDER)
     return x.T.copy(), w / w.sum() * 4.0 * np.pi  # (n, 3) unit vectors, weights summing to 4 pi
 
 

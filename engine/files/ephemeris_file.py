@@ -1,4 +1,5 @@
-"""The ephemeris file of ``fragrisk propagate``: SGP4 states of n objects at m times (HDF5).
+"""The ephemeris file of ``fragrisk propagate``: SGP4 states of n objects at m times (HDF5),
+and the command's window (`check_window`).
 
 Opens with ``xarray.open_dataset(path, engine="h5netcdf")``: coordinates are HDF5 dimension
 scales, units and long names CF attributes.
@@ -22,7 +23,7 @@ deep_space (object)                int8     1 where python-sgp4 propagated the o
 
 from __future__ import annotations
 
-import datetime as _dt
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -30,12 +31,14 @@ from typing import Any, Mapping
 import numpy as np
 
 from .. import __version__
+from ..errors import InputError
+from ..filekind import EPHEMERIS_TITLE_PREFIX
 from ..orbits.elements import ElementSet
 from ..orbits.propagation import SGP4_ERROR_MEANINGS, Ephemeris
-from ..timeutil import format_utc
+from ..timeutil import format_utc, history_stamp
 from .h5io import NetCDFDimensions, atomic_h5
 
-TITLE = "fragrisk ephemeris: SGP4 states in TEME"
+TITLE = f"{EPHEMERIS_TITLE_PREFIX}: SGP4 states in TEME"
 
 
 def write_ephemeris(path: str | os.PathLike, ephemeris: Ephemeris, elements: ElementSet,
@@ -56,7 +59,7 @@ def write_ephemeris(path: str | os.PathLike, ephemeris: Ephemeris, elements: Ele
         raise ValueError(f"ephemeris of {n} objects x {m} times does not match "
                          f"{len(elements)} element sets and time_s of shape {time_s.shape}")
     start_iso = format_utc(start_jd, start_fr)
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = history_stamp()
     source = f"fragrisk {__version__}"
     global_attrs: dict[str, Any] = {
         "title": TITLE,
@@ -95,3 +98,23 @@ def write_ephemeris(path: str | os.PathLike, ephemeris: Ephemeris, elements: Ele
                    attrs={"flag_values": np.array([0, 1], dtype=np.int8),
                           "flag_meanings": "near_earth deep_space"})
     return Path(path)
+
+
+def check_window(duration_min: float, step_s: float) -> tuple[float, int]:
+    """`fragrisk propagate`'s window: (duration_s, the most sample times it has, floor(M/S) + 2:
+    start, start + S, ... and the end; engine.orbits.propagation.sample_times_s), or InputError
+    (one line) naming --duration-min or --step-s."""
+    if not (math.isfinite(duration_min) and duration_min > 0):
+        raise InputError(f"--duration-min: {duration_min!r} is not a number of minutes > 0")
+    if not (math.isfinite(step_s) and step_s > 0):
+        raise InputError(f"--step-s: {step_s!r} is not a number of seconds > 0")
+    duration_s = duration_min * 60.0
+    if step_s > duration_s:
+        raise InputError(f"--step-s: {_num(step_s)} s is longer than --duration-min "
+                         f"{_num(duration_min)} ({_num(duration_s)} s)")
+    return duration_s, math.floor(duration_s / step_s) + 2
+
+
+def _num(x: float) -> str:
+    """2220.0 -> '2,220'; 7.5 -> '7.5' (as the command line prints numbers)."""
+    return f"{x:,.6g}" if abs(x) < 1e15 else f"{x:.6g}"

@@ -81,12 +81,13 @@ import numpy as np
 from ... import engine
 from .. import cloud as _cloud
 from ..errors import InputError
+from ..filekind import FRAGMENTS_TITLE_PREFIX
 from ..physics.constants import DECAY_ALTITUDE_KM
-from ..scenario import knob_attributes, scenario_to_toml
-from ..timeutil import format_utc
+from ..scenario import event_attributes, scenario_to_toml
+from ..timeutil import format_utc, history_stamp
 from .h5io import NetCDFDimensions, atomic_h5, atomic_write_text, check_output_path
 
-TITLE = "fragrisk fragments: NASA Standard Breakup Model samples at the event epoch"
+TITLE = f"{FRAGMENTS_TITLE_PREFIX}: NASA Standard Breakup Model samples at the event epoch"
 
 #: Synthetic NORAD catalog numbers of the OMM file: 100000 ("A0000") + k, k = 0, 1, ...
 OMM_FIRST_CATALOG_NUMBER = 100_000
@@ -106,6 +107,27 @@ _ELEMENT_VARIABLES = (
     ("argpo", "rad", "SGP4 mean argument of perigee, NaN where not kept"),
     ("mo", "rad", "SGP4 mean anomaly, NaN where not kept"),
 )
+
+
+#: The file name endings of each format of `fragrisk sample` (and of no other).
+FORMAT_SUFFIXES = {"omm": (".xml", ".omm"), "h5": (".h5", ".hdf5", ".nc", ".he5")}
+
+
+def output_format(path: str | os.PathLike, fmt: str | None) -> str:
+    """The format of a fragments output, "h5" or "omm": --format where given, else the one its
+    name ends in (FORMAT_SUFFIXES), else h5. InputError (one line) where --format contradicts the
+    name ("--format omm" with "cloud.h5"), so that no file's content belies its name."""
+    suffix = Path(os.fspath(path)).suffix.lower()
+    by_name = next((f for f, endings in FORMAT_SUFFIXES.items() if suffix in endings), None)
+    if fmt is None:
+        return by_name or "h5"
+    if fmt not in FORMAT_SUFFIXES:
+        raise InputError(f"--format: {fmt!r} is not one of {', '.join(FORMAT_SUFFIXES)}")
+    if by_name is not None and by_name != fmt:
+        what = {"omm": "an OMM file", "h5": "an HDF5 file"}[by_name]
+        raise InputError(f"-o {os.fspath(path)}: the name ends in {suffix!r} ({what}) but --format is "
+                         f"{fmt}; name it *{FORMAT_SUFFIXES[fmt][0]} or leave --format out")
+    return fmt
 
 
 def status_counts(cloud) -> dict[str, int]:
@@ -146,14 +168,7 @@ def fragments_attrs(cloud, scenario) -> dict:
         "seed": int(a.seed),
         "n_realizations": int(realizations.size),
         "event_epoch": format_utc(cloud.epoch_jd, cloud.epoch_fr),
-        "event_type": e.type,
-        "lc_min_m": float(e.lc_min_m),
-        "am_sampling": e.am_sampling,
-        "mass_policy": e.mass_policy,
-        "drag_coefficient": float(e.drag_coefficient),
-        "drag_scale": float(e.drag_scale),
-        "explosion_scale": float(e.explosion_scale),
-        **knob_attributes(e, p),
+        **event_attributes(e, p),
         "breakup_model": "NASA Standard Breakup Model (Johnson et al. 2001; Krisko 2011)",
         "parent_name": str(p.elements.name[0]),
         "parent_norad_cat_id": int(p.elements.satnum[0]),
@@ -190,7 +205,7 @@ def _check_cloud(cloud) -> int:
 
 
 def _history(command: str | None) -> str:
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = history_stamp()
     source = f"fragrisk {engine.__version__}"
     return f"{now} {command} ({source})" if command else f"{now} created by {source}"
 

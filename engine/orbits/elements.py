@@ -27,6 +27,7 @@ import numpy as np
 from sgp4.api import SGP4_ERRORS, WGS72, Satrec
 
 from ..errors import InputError
+from ..filekind import kind_of_bytes, kind_of_file
 from ..physics import sgp4_numpy as fr_sgp4
 from ..timeutil import parse_utc
 
@@ -447,11 +448,16 @@ def _read_bytes(path) -> tuple[bytes, str]:
         raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
 
 
-def decode_text(data: bytes, source: str) -> str:
-    """UTF-8 (with or without a byte-order mark) -> str; InputError naming `source` if not."""
+def decode_text(data: bytes, source: str, expected: str = "a TLE or OMM file") -> str:
+    """UTF-8 (with or without a byte-order mark) -> str; InputError naming `source` if not, and
+    the kind of file it is where fragrisk knows it ("this is a results file (fragrisk run), not
+    a TLE or OMM file"); `expected` names the kind the caller reads."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        kind = (kind_of_file(source) if os.path.isfile(source) else None) or kind_of_bytes(data[:65536])
+        if kind is not None:
+            raise InputError(f"{source}: this is {kind}, not {expected}") from None
         raise InputError(f"{source}: not UTF-8 text (byte {exc.start})") from None
 
 

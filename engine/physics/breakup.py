@@ -1,4 +1,10 @@
-"""NASA Standard Breakup Model (SBM): event type, fragment counts and the fragment sampler.
+"""NASA Standard Breakup Model (SBM): event type, fragment counts, sizes, Δv and the fragment
+sampler; the area-to-mass law (§4) is engine.physics.area_to_mass.
+
+What stays here is one algorithm: `sample` draws every realization's sizes, A/M, Δv and remnants
+from one random stream whose layout (below) the results depend on, evaluating the laws of §1-§3,
+§5-§7 in place on its chunks (the functions of each law are its reference, which the tests check
+against docs/breakup-model.md). Over 600 lines for that reason.
 
 Sources: Johnson, Krisko, Liou, Anz-Meador, "NASA's new breakup model of EVOLVE 4.0",
 Adv. Space Res. 28(9) 1377-1384 (2001); Krisko, "Proper implementation of the 1998 NASA breakup
@@ -17,22 +23,14 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import InputError
+# The model's choices are read from here, all four (engine.scenario validates against them).
+from .area_to_mass import AM_SAMPLINGS, KINDS, am_from_draws, check_kind, chi_large  # noqa: F401
+from .checks import check_choice, check_positive
 
 # §1: catastrophic threshold of the energy-to-mass ratio, J/g.
 CATASTROPHIC_EMR_J_G = 40.0
 
 EVENT_TYPES = ("collision", "explosion")
-
-
-def _check_positive(name: str, value: float) -> float:
-    """Return value as float, or raise InputError unless it is finite and > 0."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(x) or x <= 0.0:
-        raise InputError(f"{name} must be finite and > 0, got {value!r}")
-    return x
 
 
 def _check_event_type(event_type: str) -> str:
@@ -49,9 +47,9 @@ def energy_to_mass_ratio_j_g(
     m_t is the LARGER of the two objects (converted to grams), v the impact velocity
     (converted to m/s). Scalars in, scalar out.
     """
-    m_p = _check_positive("projectile_mass_kg", projectile_mass_kg)
-    v_km_s = _check_positive("impact_velocity_km_s", impact_velocity_km_s)
-    m_t = _check_positive("target_mass_kg", target_mass_kg)
+    m_p = check_positive("projectile_mass_kg", projectile_mass_kg)
+    v_km_s = check_positive("impact_velocity_km_s", impact_velocity_km_s)
+    m_t = check_positive("target_mass_kg", target_mass_kg)
     m_large_g = max(m_t, m_p) * 1e3
     kinetic_j = 0.5 * m_p * (v_km_s * 1e3) ** 2
     return kinetic_j / m_large_g
@@ -80,11 +78,11 @@ def sbm_mass_kg(
       nominally: the law is empirical.
     """
     _check_event_type(event_type)
-    m_parent = _check_positive("parent_mass_kg", parent_mass_kg)
+    m_parent = check_positive("parent_mass_kg", parent_mass_kg)
     if event_type == "explosion":
         return m_parent
-    m_p = _check_positive("projectile_mass_kg", projectile_mass_kg)
-    v_km_s = _check_positive("impact_velocity_km_s", impact_velocity_km_s)
+    m_p = check_positive("projectile_mass_kg", projectile_mass_kg)
+    v_km_s = check_positive("impact_velocity_km_s", impact_velocity_km_s)
     if is_catastrophic(m_p, v_km_s, m_parent):
         return m_parent + m_p
     return m_p * v_km_s**2
@@ -99,19 +97,37 @@ def cumulative_count(
     S = explosion_scale (mass_kg unused but checked). Scalars in, float out (not floored).
     """
     _check_event_type(event_type)
-    m = _check_positive("mass_kg", mass_kg)
-    lc = _check_positive("lc_m", lc_m)
+    m = check_positive("mass_kg", mass_kg)
+    lc = check_positive("lc_m", lc_m)
     if event_type == "collision":
         return 0.1 * m**0.75 * lc**-1.71
-    s = _check_positive("explosion_scale", explosion_scale)
+    s = check_positive("explosion_scale", explosion_scale)
     return 6.0 * s * lc**-1.6
 
 
+def lc_for_count(
+    event_type: str, count: float, mass_kg: float, explosion_scale: float = 1.0
+) -> float:
+    """The characteristic length (m) at which cumulative_count gives ``count``: the count law
+    of ``event_type`` inverted, with its own slope (§2: N ∝ Lc^-1.71 for collisions, Lc^-1.6
+    for explosions). What a message suggests as the smallest lc_min_m that keeps a count."""
+    n = check_positive("count", count)
+    return (n / cumulative_count(event_type, mass_kg, 1.0, explosion_scale)) ** (
+        1.0 / _LC_EXPONENT[event_type])
+
+
+def count_mass_kg(event_type: str, mass_kg: float, fragmenting_mass_kg: float | None) -> float:
+    """M of the count law (§2): a collision's fragmenting_mass_kg where given (the calibration
+    knob), else the SBM's M ``mass_kg``; an explosion's law has no mass (its knob is S), so
+    ``mass_kg``."""
+    if event_type == "collision" and fragmenting_mass_kg is not None:
+        return fragmenting_mass_kg
+    return mass_kg
+
+
 # ---------------------------------------------------------------------------------------------
-# The sampler
+# Sizes, Δv and the sampler
 # ---------------------------------------------------------------------------------------------
-KINDS = ("spacecraft", "rocket_body")
-AM_SAMPLINGS = ("mixture", "weighted_sum")
 MASS_POLICIES = ("remnants", "none", "drop")
 
 _LN10 = math.log(10.0)
@@ -120,140 +136,14 @@ _LN10 = math.log(10.0)
 _LC_EXPONENT = {"collision": -1.71, "explosion": -1.6}
 # §7 (Krisko 2011 as MOCAT implements it): fragments are sampled up to 1 m, remnants carry the rest.
 REMNANT_LC_CAP_M = 1.0
-# §4: below 8 cm the small-fragment law, above 11 cm the bimodal law, in between a bridge.
-SMALL_LAW_MAX_LC_M = 0.08
-LARGE_LAW_MIN_LC_M = 0.11
 # §7: number of remnants, drawn uniformly in 2..8.
 MIN_REMNANTS, MAX_REMNANTS = 2, 8
 # Guard against lc_min so small that one realization cannot fit in memory (1e8 fragments ~ 7 GB).
 MAX_FRAGMENTS_PER_REALIZATION = 100_000_000
 
-# §4 piecewise-linear parameters, each as (a, s, c, lo, hi): f(λc) = a + s·(λc + c), clipped to
-# [lo, hi]. Clipping (instead of switching at the printed breakpoints) is what keeps every law
-# continuous: the printed slopes are rounded (0.318 for 0.35/1.1, 1.333 for 0.8/0.6, 0.3571 for
-# 0.5/1.4, 0.1636 for 0.18/1.1), so the ramps end up to 2e-4 short of the plateau at the upper
-# breakpoint; clipped, they meet it less than 7e-4 in λc later. Elsewhere this is §4 verbatim.
-_LARGE_LAW = {
-    "spacecraft": {
-        "alpha": (0.3, 0.4, 1.2, 0.0, 1.0),
-        "mu1": (-0.6, -0.318, 1.1, -0.95, -0.6),
-        "sigma1": (0.1, 0.2, 1.3, 0.1, 0.3),
-        "mu2": (-1.2, -1.333, 0.7, -2.0, -1.2),
-        "sigma2": (0.5, -1.0, 0.5, 0.3, 0.5),
-    },
-    "rocket_body": {
-        "alpha": (1.0, -0.3571, 1.4, 0.5, 1.0),
-        "mu1": (-0.45, -0.9, 0.5, -0.9, -0.45),
-        "sigma1": (0.55, 0.0, 0.0, 0.55, 0.55),
-        "mu2": (-0.9, 0.0, 0.0, -0.9, -0.9),
-        "sigma2": (0.28, -0.1636, 1.0, 0.1, 0.28),
-    },
-}
-_SMALL_MU = (-0.3, -1.4, 1.75, -1.0, -0.3)
-_SMALL_SIGMA = (0.2, 0.1333, 3.5, 0.2, math.inf)  # no upper plateau in §4
-
 # §6: ν = log10(Δv / (m/s)) ~ N(a·χ + b, 0.4).
 _DV_MU = {"collision": (0.9, 2.9), "explosion": (0.2, 1.85)}
 DV_SIGMA_LOG10 = 0.4
-
-
-def _ramp(lambda_c, coeffs) -> np.ndarray:
-    """Evaluate a clipped ramp (a, s, c, lo, hi) at λc (any shape, float64 out, same shape)."""
-    a, s, c, lo, hi = coeffs
-    x = np.asarray(lambda_c, dtype=np.float64)
-    if s == 0.0:  # the rocket-body constants
-        return np.full(x.shape, a)
-    # s·λc + (a + s·c): one pass fewer than a + s·(λc + c), equal to rounding.
-    out = np.multiply(x, s, out=np.empty(x.shape))  # out= keeps a 0-d input an array
-    out += a + s * c
-    return np.clip(out, lo, hi, out=out)
-
-
-def _check_kind(kind: str) -> str:
-    if kind not in KINDS:
-        raise InputError(f"kind must be 'spacecraft' or 'rocket_body', got {kind!r}")
-    return kind
-
-
-def am_alpha(lambda_c, kind: str) -> np.ndarray:
-    """Weight α of the first normal of the bimodal A/M law (§4, Lc > 11 cm; Johnson 2001).
-
-    lambda_c: log10(Lc / m), any shape. kind: "spacecraft" or "rocket_body". Dimensionless,
-    same shape as lambda_c.
-    """
-    return _ramp(lambda_c, _LARGE_LAW[_check_kind(kind)]["alpha"])
-
-
-def am_mu1(lambda_c, kind: str) -> np.ndarray:
-    """Mean μ1 of the first normal of χ = log10(A/M / (m²/kg)) (§4, Lc > 11 cm).
-
-    lambda_c: log10(Lc / m), any shape; same shape out."""
-    return _ramp(lambda_c, _LARGE_LAW[_check_kind(kind)]["mu1"])
-
-
-def am_sigma1(lambda_c, kind: str) -> np.ndarray:
-    """Standard deviation σ1 of the first normal of χ (§4, Lc > 11 cm). Shape of lambda_c."""
-    return _ramp(lambda_c, _LARGE_LAW[_check_kind(kind)]["sigma1"])
-
-
-def am_mu2(lambda_c, kind: str) -> np.ndarray:
-    """Mean μ2 of the second normal of χ (§4, Lc > 11 cm). Shape of lambda_c."""
-    return _ramp(lambda_c, _LARGE_LAW[_check_kind(kind)]["mu2"])
-
-
-def am_sigma2(lambda_c, kind: str) -> np.ndarray:
-    """Standard deviation σ2 of the second normal of χ (§4, Lc > 11 cm). Shape of lambda_c."""
-    return _ramp(lambda_c, _LARGE_LAW[_check_kind(kind)]["sigma2"])
-
-
-def am_small_mu(lambda_c) -> np.ndarray:
-    """Mean of χ for Lc < 8 cm, any object (§4 small-fragment law). Shape of lambda_c."""
-    return _ramp(lambda_c, _SMALL_MU)
-
-
-def am_small_sigma(lambda_c) -> np.ndarray:
-    """Standard deviation of χ for Lc < 8 cm, any object (§4 small-fragment law).
-
-    lambda_c: log10(Lc / m), any shape; same shape out."""
-    return _ramp(lambda_c, _SMALL_SIGMA)
-
-
-def _normal_pdf(x, mu, sigma) -> np.ndarray:
-    z = (x - mu) / sigma
-    return np.exp(-0.5 * z * z) / (sigma * math.sqrt(2.0 * math.pi))
-
-
-def _check_choice(name: str, value: str, allowed: tuple) -> str:
-    if value not in allowed:
-        raise InputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-    return value
-
-
-def am_density(chi, lc_m: float, kind: str, am_sampling: str) -> np.ndarray:
-    """Analytic pdf of χ = log10(A/M / (m²/kg)) at a fixed Lc (§4), per unit χ.
-
-    chi: any shape. lc_m: scalar, metres. Lc < 8 cm: the small-fragment normal. Lc > 11 cm:
-    "mixture" → α·N(μ1, σ1) + (1−α)·N(μ2, σ2) (the paper's density); "weighted_sum" →
-    χ = α·X1 + (1−α)·X2 with independent X1, X2, i.e. N(αμ1 + (1−α)μ2, sqrt(α²σ1² + (1−α)²σ2²)).
-    The 8-11 cm bridge mixes two lognormals in A/M and has no closed form: InputError.
-    """
-    lc = _check_positive("lc_m", lc_m)
-    _check_kind(kind)
-    _check_choice("am_sampling", am_sampling, AM_SAMPLINGS)
-    chi = np.asarray(chi, dtype=np.float64)
-    lam = math.log10(lc)
-    if lc < SMALL_LAW_MAX_LC_M:
-        return _normal_pdf(chi, float(am_small_mu(lam)), float(am_small_sigma(lam)))
-    if lc <= LARGE_LAW_MIN_LC_M:
-        raise InputError(f"am_density has no closed form in the 8-11 cm bridge, got lc_m={lc_m!r}")
-    a = float(am_alpha(lam, kind))
-    mu1, s1 = float(am_mu1(lam, kind)), float(am_sigma1(lam, kind))
-    mu2, s2 = float(am_mu2(lam, kind)), float(am_sigma2(lam, kind))
-    if am_sampling == "mixture":
-        return a * _normal_pdf(chi, mu1, s1) + (1.0 - a) * _normal_pdf(chi, mu2, s2)
-    mu = a * mu1 + (1.0 - a) * mu2
-    sd = math.sqrt(a * a * s1 * s1 + (1.0 - a) ** 2 * s2 * s2)
-    return _normal_pdf(chi, mu, sd)
 
 
 def sphere_law_lc_m(mass_kg) -> np.ndarray:
@@ -306,104 +196,6 @@ def dv_mu_log10(chi, event_type: str) -> np.ndarray:
     return a * np.asarray(chi, dtype=np.float64) + b
 
 
-# --- χ from given draws (shared by the sampler, the remnants and the tests) -------------------
-def _chi_small(lambda_c: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """χ of the small-fragment law (§4) from standard normals z (same shape as lambda_c)."""
-    chi = _ramp(lambda_c, _SMALL_SIGMA)
-    chi *= z
-    chi += _ramp(lambda_c, _SMALL_MU)
-    return chi
-
-
-def _chi_large(lambda_c, kind, am_sampling, z1, z2, u_mix) -> np.ndarray:
-    """χ of the bimodal law (§4) from draws of lambda_c's shape.
-
-    mixture: component 1 if u_mix < α, else component 2, drawn with z1 (z2 unused).
-    weighted_sum: α·(μ1 + σ1·z1) + (1 − α)·(μ2 + σ2·z2) (u_mix unused).
-    """
-    law = _LARGE_LAW[kind]
-    alpha = _ramp(lambda_c, law["alpha"])
-    mu1, s1 = _ramp(lambda_c, law["mu1"]), _ramp(lambda_c, law["sigma1"])
-    mu2, s2 = _ramp(lambda_c, law["mu2"]), _ramp(lambda_c, law["sigma2"])
-    if am_sampling == "mixture":
-        # first = 1.0 for component 1 (probability α), else 0.0; blending arithmetically is
-        # several times faster than np.where on a random mask (no branch mispredictions).
-        first = (u_mix < alpha).astype(np.float64)
-        s1 -= s2
-        s1 *= first
-        s1 += s2
-        mu1 -= mu2
-        mu1 *= first
-        mu1 += mu2
-        s1 *= z1
-        s1 += mu1
-        return s1
-    x1 = s1 * z1
-    x1 += mu1
-    x2 = s2 * z2
-    x2 += mu2
-    # α·x1 + (1 − α)·x2 written as x2 + α·(x1 − x2): one temporary fewer.
-    x1 -= x2
-    x1 *= alpha
-    x1 += x2
-    return x1
-
-
-def _am_from_draws(lc_m, lambda_c, kind, am_sampling, z_small, z1, z2, u_mix, am_out=None):
-    """A/M (m²/kg) and χ for fragments of sizes lc_m (λc = lambda_c), from given draws (§4).
-
-    All arguments are arrays of one shape (z2 / u_mix may be None when the reading does not use
-    them). Lc < 8 cm: small law with z_small; Lc > 11 cm: bimodal law with z1, z2, u_mix;
-    8 cm ≤ Lc ≤ 11 cm: A/M = y0 + (Lc − 0.08)·(y1 − y0)/0.03 (ESA's bridge, linear in A/M), and
-    χ = log10(A/M). Only the fragments that need a law are evaluated with it (most of a 1 cm
-    cloud is small, all of a 10 cm cloud is large).
-    Returns (am_m2_kg, chi), float64, shape of lc_m; am_m2_kg is written into am_out if given.
-    """
-    small = lc_m <= LARGE_LAW_MIN_LC_M
-    large = lc_m >= SMALL_LAW_MAX_LC_M
-    all_small, all_large = bool(small.all()), bool(large.all())
-    # Each law on its subset only, or on everything when its subset is everything (no gather).
-    chi_s = chi_l = None
-    if all_small:
-        chi_s = _chi_small(lambda_c, z_small)
-    elif small.any():
-        chi_s = _chi_small(lambda_c[small], z_small[small])
-    if all_large:
-        chi_l = _chi_large(lambda_c, kind, am_sampling, z1, z2, u_mix)
-    elif large.any():
-        sub = lambda a: None if a is None else a[large]  # noqa: E731
-        chi_l = _chi_large(lambda_c[large], kind, am_sampling, sub(z1), sub(z2), sub(u_mix))
-    bridge = small & large
-    has_bridge = bool(bridge.any())
-    if has_bridge:
-        # The two laws' χ of the bridge fragments, taken before chi_s / chi_l are merged.
-        chi_s_b = chi_s[bridge] if all_small else chi_s[bridge[small]]
-        chi_l_b = chi_l[bridge] if all_large else chi_l[bridge[large]]
-    if all_small:
-        chi = chi_s
-        if chi_l is not None:
-            chi[large] = chi_l
-    elif all_large:
-        chi = chi_l
-        if chi_s is not None:
-            chi[small] = chi_s
-    else:
-        chi = np.empty_like(lambda_c)
-        chi[small] = chi_s
-        chi[large] = chi_l
-    am = np.multiply(chi, _LN10, out=am_out)
-    np.exp(am, out=am)
-    if has_bridge:
-        # y0, y1: the small and large laws' A/M of the bridge fragments, as if each law held alone.
-        y0 = np.exp(chi_s_b * _LN10)
-        y1 = np.exp(chi_l_b * _LN10)
-        w = (lc_m[bridge] - SMALL_LAW_MAX_LC_M) / (LARGE_LAW_MIN_LC_M - SMALL_LAW_MAX_LC_M)
-        am_b = y0 + w * (y1 - y0)
-        am[bridge] = am_b
-        chi[bridge] = np.log(am_b) * (1.0 / _LN10)
-    return am, chi
-
-
 # --- parameters and the fragment container ----------------------------------------------------
 @dataclass(frozen=True)
 class BreakupParams:
@@ -444,22 +236,22 @@ class BreakupParams:
 
     def __post_init__(self):
         _check_event_type(self.event_type)
-        _check_kind(self.parent_kind)
-        _check_choice("am_sampling", self.am_sampling, AM_SAMPLINGS)
-        _check_choice("mass_policy", self.mass_policy, MASS_POLICIES)
+        check_kind(self.parent_kind)
+        check_choice("am_sampling", self.am_sampling, AM_SAMPLINGS)
+        check_choice("mass_policy", self.mass_policy, MASS_POLICIES)
         put = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
-        put("parent_mass_kg", _check_positive("parent_mass_kg", self.parent_mass_kg))
-        put("lc_min_m", _check_positive("lc_min_m", self.lc_min_m))
-        put("explosion_scale", _check_positive("explosion_scale", self.explosion_scale))
-        put("dv_scale", _check_positive("dv_scale", self.dv_scale))
-        put("dv_sigma_log10", _check_positive("dv_sigma_log10", self.dv_sigma_log10))
+        put("parent_mass_kg", check_positive("parent_mass_kg", self.parent_mass_kg))
+        put("lc_min_m", check_positive("lc_min_m", self.lc_min_m))
+        put("explosion_scale", check_positive("explosion_scale", self.explosion_scale))
+        put("dv_scale", check_positive("dv_scale", self.dv_scale))
+        put("dv_sigma_log10", check_positive("dv_sigma_log10", self.dv_sigma_log10))
         if self.fragmenting_mass_kg is not None:
             put("fragmenting_mass_kg",
-                _check_positive("fragmenting_mass_kg", self.fragmenting_mass_kg))
+                check_positive("fragmenting_mass_kg", self.fragmenting_mass_kg))
         for name in ("projectile_mass_kg", "impact_velocity_km_s"):
             value = getattr(self, name)
             if self.event_type == "collision":
-                put(name, _check_positive(name, value))
+                put(name, check_positive(name, value))
             else:
                 # An explosion has no projectile: None (an absent TOML field) reads as 0.
                 try:
@@ -489,20 +281,20 @@ class BreakupParams:
 
     @property
     def count_mass_kg(self) -> float:
-        """M of the collision count law (§2): fragmenting_mass_kg where given, else mass_kg."""
-        if self.fragmenting_mass_kg is None:
-            return self.mass_kg
-        return self.fragmenting_mass_kg
+        """M of the count law (§2, count_mass_kg): fragmenting_mass_kg where a collision gives
+        it, else mass_kg."""
+        return count_mass_kg(self.event_type, self.mass_kg, self.fragmenting_mass_kg)
+
+    @property
+    def expected_count(self) -> float:
+        """N(>= lc_min_m) of the count law (§2), not floored."""
+        return cumulative_count(self.event_type, self.count_mass_kg, self.lc_min_m,
+                                self.explosion_scale)
 
     @property
     def n_fragments(self) -> int:
         """Fragments sampled per realization before the mass policy: floor(N(>= lc_min_m)) (§2)."""
-        return int(
-            math.floor(
-                cumulative_count(self.event_type, self.count_mass_kg, self.lc_min_m,
-                                 self.explosion_scale)
-            )
-        )
+        return int(math.floor(self.expected_count))
 
     @property
     def largest_object_mass_kg(self) -> float:
@@ -720,7 +512,7 @@ def _sample_chunk(p: BreakupParams, seed: int, reals: np.ndarray, n: int, out: F
     lam = _log10_lc(u_lc, p.lc_min_m, p.lc_max_m, k)
     lc = np.multiply(lam, _LN10, out=dest("lc_m"))
     np.exp(lc, out=lc)
-    am, chi = _am_from_draws(
+    am, chi = am_from_draws(
         lc, lam, p.parent_kind, p.am_sampling, z_small, z1, z2, u_mix, am_out=dest("am_m2_kg")
     )
     # §5 with Lc^2.0047077 = 10^(2.0047077·λc): one exp instead of a pow.
@@ -859,7 +651,7 @@ def _remnant_fragments(p: BreakupParams, rem_mass: np.ndarray, tail_u, tail_z):
     d = sphere_law_lc_m(m_parent) * np.cbrt(rem_mass / m_parent)
     # Empty slots (mass 0) are never written out; any finite λc keeps them quiet.
     lam = np.log10(np.where(d > 0.0, d, 1.0))
-    chi = _chi_large(lam, p.parent_kind, p.am_sampling, z1, z2, u_mix)
+    chi = chi_large(lam, p.parent_kind, p.am_sampling, z1, z2, u_mix)
     am = np.exp(chi * _LN10)
     area = rem_mass * am
     nu = dv_mu_log10(chi, p.event_type)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import os
+import tomllib
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +13,7 @@ import numpy as np
 from .. import __version__
 from ..errors import InputError
 from ..files.h5io import check_output_path
+from ..timeutil import history_stamp
 from .encounter_table import EncounterTable
 from .read import read_results
 from .runresults import PER_FILE_ATTRS, RunResults, _short
@@ -45,8 +46,6 @@ def _scenario_difference(ref_text: str, text: str) -> str | None:
     """' at [event] lc_min_m (0.2 vs 0.1)': the first field where two resolved scenario texts
     differ; '' where that cannot be said (texts that are not TOML); None where they hold the
     same fields (they differ in comments only)."""
-    import tomllib
-
     try:
         a, b = tomllib.loads(ref_text), tomllib.loads(text)
     except tomllib.TOMLDecodeError:
@@ -162,7 +161,7 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
     attrs = {k: v for k, v in g.attrs.items() if k != "shard"}
     attrs["elapsed_s"] = float(sum(float(s.attrs["elapsed_s"]) for s in shards))
     attrs["device"] = ",".join(dict.fromkeys(str(s.attrs["device"]) for s in shards))
-    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = history_stamp()
     attrs["history"] = (
         f"{g.attrs.get('history', '')}\n{now} fragrisk {__version__} merged "
         f"{len(shards)} shard(s): {', '.join(names)}"

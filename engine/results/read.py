@@ -19,8 +19,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..backend import MEMORY_SHARE, available_memory_bytes
+from ..backend import COMMAND_MEMORY_SHARE, available_memory_bytes
 from ..errors import InputError, one_line
+from ..filekind import (EPHEMERIS, EPHEMERIS_TITLE_PREFIX, FRAGMENTS, FRAGMENTS_TITLE_PREFIX, HDF5, RESULTS,
+                        kind_of_file)
 from ..timeutil import parse_utc_datetime
 from . import encounter_table as _encounters
 from .runresults import RunResults, _attr_value, _normalize, _Problem, _short, count_pc_histogram
@@ -134,6 +136,9 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
         raise InputError(f"{label}: no such file")
     if path.is_dir():
         raise InputError(f"{label}: is a folder; expected a results file")
+    kind = kind_of_file(path)
+    if kind not in (None, RESULTS, "an HDF5 file", "a damaged HDF5 file", HDF5):
+        raise InputError(f"{label}: this is {kind}, not a results file (fragrisk run)")
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
@@ -170,7 +175,7 @@ def _check_variable_size(label: str, name: str, obj: Any) -> None:
     """InputError if reading dataset `obj` would take more memory than is available (a damaged
     or hostile file can declare any shape without storing it)."""
     nbytes = float(obj.size) * max(int(obj.dtype.itemsize), 1)
-    budget = MEMORY_SHARE * available_memory_bytes()
+    budget = COMMAND_MEMORY_SHARE * available_memory_bytes()
     if nbytes > budget:
         raise InputError(f"{label}: variable {name!r} declares shape {obj.shape} "
                          f"({nbytes:.3g} bytes), more than the {budget:.3g} bytes of memory "
@@ -258,6 +263,10 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
     except _Problem as p:
         raise InputError(f"{label}: {p}") from None
     _check_source(label, attrs)
+    title = str(attrs.get("title", ""))
+    for prefix, kind in ((FRAGMENTS_TITLE_PREFIX, FRAGMENTS), (EPHEMERIS_TITLE_PREFIX, EPHEMERIS)):
+        if title.startswith(prefix):
+            raise InputError(f"{label}: this is {kind}, not a results file (fragrisk run)")
     fields: dict[str, np.ndarray] = {}
     for name in {**_FIELD_OF, **_OPTIONAL}:
         if name not in ds.variables:

@@ -14,14 +14,13 @@ last index held).
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 from typing import Any, Mapping
 
 import numpy as np
 
 from .. import __version__
 from ..errors import InputError, one_line
-from ..timeutil import parse_utc_datetime
+from ..timeutil import history_stamp, parse_utc_datetime, to_utc, utc_datetime64
 from . import encounter_table as _encounters
 
 __all__ = [
@@ -119,7 +118,8 @@ class RunResults:
     target_names                 (K,) str, unique
     realization                  (R,) int64, global realization indices, unique, in
                                  [0, attrs["n_realizations"])
-    time_edges_s                 (T+1,) s since attrs["analysis_start"]
+    time_edges_s                 (T+1,) s since attrs["analysis_start"] (time_edges_utc,
+                                 time_utc: the same as numpy.datetime64 UTC)
     size_edges_m                 (S+1,) m, fragment characteristic length Lc
     expected_collisions          (K, R) expected number of collisions λ over the window
     expected_collisions_by_time  (K, R, T) λ per time bin
@@ -193,6 +193,32 @@ class RunResults:
         """(S,) m, geometric bin centres of Lc."""
         e = self.size_edges_m
         return np.sqrt(e[:-1] * e[1:])
+
+    # -- the same times in UTC (numpy.datetime64[ns], what xarray shows) ------------------
+    @property
+    def analysis_start_utc(self) -> np.datetime64:
+        """The analysis start, attrs["analysis_start"], as numpy.datetime64[ns] (UTC)."""
+        return utc_datetime64(self.attrs["analysis_start"])
+
+    def utc(self, seconds: Any) -> np.ndarray:
+        """Seconds since the analysis start (any shape) -> numpy.datetime64[ns] UTC."""
+        return to_utc(self.attrs["analysis_start"], seconds)
+
+    @property
+    def time_utc(self) -> np.ndarray:
+        """(T,) datetime64[ns] UTC, bin centres (time_centers_s)."""
+        return self.utc(self.time_centers_s)
+
+    @property
+    def time_edges_utc(self) -> np.ndarray:
+        """(T+1,) datetime64[ns] UTC, bin edges (time_edges_s)."""
+        return self.utc(self.time_edges_s)
+
+    @property
+    def encounter_tca_utc(self) -> np.ndarray | None:
+        """(n,) datetime64[ns] UTC of each encounter's closest approach (encounters.tca_s), or
+        None without the encounter table."""
+        return None if self.encounters is None else self.utc(self.encounters.tca_s)
 
     @property
     def pc_centers_log10(self) -> np.ndarray:
@@ -344,8 +370,7 @@ def _normalize(f: dict) -> dict:
     attrs.setdefault("Conventions", "CF-1.8")
     attrs.setdefault(
         "history",
-        f"{_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} "
-        f"created by {attrs['source']}",
+        f"{history_stamp()} created by {attrs['source']}",
     )
     n_run = attrs["n_realizations"]
     if real.max() >= n_run:

@@ -131,11 +131,14 @@ DATA_VARIABLES = (
     Variable("n_fragments", ("realization",), "1",
              "number of fragments sampled in the realization", "n_fragments"),
     Variable("gabbard_apogee_km", ("fragment",), "km",
-             "fragment apogee altitude, realization 0 at the event epoch", "gabbard_apogee_km"),
+             "fragment apogee altitude, realization 0 at the event epoch (a population: each object at the "
+             "analysis start)", "gabbard_apogee_km"),
     Variable("gabbard_perigee_km", ("fragment",), "km",
-             "fragment perigee altitude, realization 0 at the event epoch", "gabbard_perigee_km"),
+             "fragment perigee altitude, realization 0 at the event epoch (a population: each object at the "
+             "analysis start)", "gabbard_perigee_km"),
     Variable("gabbard_period_min", ("fragment",), "min",
-             "fragment orbital period, realization 0 at the event epoch", "gabbard_period_min"),
+             "fragment orbital period, realization 0 at the event epoch (a population: each object at the "
+             "analysis start)", "gabbard_period_min"),
 )
 
 #: Every variable of the file.

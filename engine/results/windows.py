@@ -134,7 +134,8 @@ def risk_windows(results, target=None, *, share: float = 0.9, width_s: float = 1
                  within_h: float = 24.0, start_h: float = 0.0) -> RiskWindows:
     """The shelter schedule of a run: the fewest windows of `width_s` seconds that together carry
     `share` of the mean expected collisions of `target` between start_h and start_h + within_h
-    hours after the analysis start (see `table_risk_windows`, exact).
+    hours after the analysis start (see `table_risk_windows`, exact). A period that runs past the
+    analysis window ends with it: the schedule's `period_s` is the period it covers.
 
     results: an engine.results.RunResults or a results file path. target: a target name or
     index; None for a run with one target. InputError (one line) if the results hold no
@@ -153,8 +154,9 @@ def risk_windows(results, target=None, *, share: float = 0.9, width_s: float = 1
     k = target_index(names, target, label)
     if not (within_h > 0 and math.isfinite(within_h)):
         raise InputError(f"risk windows: period of {within_h!r} h is not > 0")
+    end_s = min(3600.0 * (start_h + within_h), float(results.time_edges_s[-1]))
     return table_risk_windows(table, k, results.n_realizations_held, share=share, width_s=width_s,
-                              start_s=3600.0 * start_h, end_s=3600.0 * (start_h + within_h),
+                              start_s=3600.0 * start_h, end_s=end_s,
                               analysis_start=str(results.attrs.get("analysis_start")), target_name=names[k])
 
 
@@ -292,6 +294,50 @@ def window_rows(windows: RiskWindows) -> list[dict]:
     """Plain dicts (WINDOW_COLUMNS) of a schedule's windows."""
     return [{"target": windows.target, **{k: getattr(w, k) for k in WINDOW_COLUMNS if k != "target"}}
             for w in windows.windows]
+
+
+def check_options(*, top: int | None, share: float, width_s: float, within_h: float) -> None:
+    """`fragrisk encounters`' options, or InputError (one line) naming the option."""
+    if top is not None and top < 1:
+        raise InputError(f"--top: must be >= 1, got {top}")
+    if not (0.0 < share <= 1.0):
+        raise InputError(f"--share: {share!r} is not a share in (0, 1]")
+    if not (math.isfinite(width_s) and width_s > 0):
+        raise InputError(f"--width-s: {width_s!r} is not a width > 0 s")
+    if not (math.isfinite(within_h) and within_h > 0):
+        raise InputError(f"--within-h: {within_h!r} is not a period > 0 h")
+
+
+def encounters_csv(results: RunResults, targets, top: int | None, schedules) -> tuple[str, int]:
+    """The CSV of `fragrisk encounters --csv`: with schedules (RiskWindows, --windows) their
+    windows, else the `top` largest encounters of the targets (all: None). Returns (text, rows)."""
+    if schedules:
+        rows = [row for sched in schedules for row in window_rows(sched)]
+        return csv_text(rows, WINDOW_COLUMNS), len(rows)
+    start = str(results.attrs["analysis_start"])
+    rows = encounter_rows(results.encounters, largest(results.encounters, targets, top),
+                          results.target_names.tolist(), start)
+    return csv_text(rows, ENCOUNTER_COLUMNS), len(rows)
+
+
+def encounters_summary(results: RunResults, label: str, targets, *, shown: int | None,
+                       schedules=None) -> dict:
+    """The JSON-ready summary of `fragrisk encounters`: per target its encounter count, mean
+    expected collisions, its `shown` largest encounters (None: not listed) and, with schedules
+    (RiskWindows), its risk windows."""
+    table = results.encounters
+    names = results.target_names.tolist()
+    start = str(results.attrs["analysis_start"])
+    report = {"results": label, "realizations": results.n_realizations_held, "targets": {}}
+    for k in targets:
+        entry = {"n_encounters": int((table.target == k).sum()),
+                 "mean_expected_collisions": float(results.expected_collisions[k].mean())}
+        if shown is not None:
+            entry["encounters"] = encounter_rows(table, largest(table, [k], shown), names, start)
+        if schedules:
+            entry["windows"] = next(s for s in schedules if s.target == names[k]).as_dict()
+        report["targets"][names[k]] = entry
+    return report
 
 
 def csv_text(rows: list[dict], columns: Sequence[str]) -> str:

@@ -2,7 +2,7 @@
 
 `DaskExecutor.run` has montecarlo.run's signature and returns the same RunOutput: the Setup
 (targets already propagated) is sent to every worker once, each batch of realizations is one
-task (montecarlo.run_batch), and finished batches come back in completion order (on_batch
+task (batches.run_batch), and finished batches come back in completion order (on_batch
 writes the checkpoint). A realization depends only on (seed, index), so the results file is
 the same as a single-process run's whatever the workers, batch sizes or completion order.
 
@@ -37,7 +37,10 @@ from concurrent.futures import CancelledError
 from ... import engine
 from ..errors import InputError, Terminated, one_line
 from . import montecarlo
+from .batches import run_batch
+from .setup import Setup
 from .signals import sigint_handled_by, sigint_ignored, signal_handled_by
+from .sizing import default_batch_size, free_device_memory, out_of_memory_error, out_of_memory_errors, shrink_note
 
 NEEDS_DASK = "--workers/--scheduler need dask: pip install 'fragrisk[dask]'"
 
@@ -208,16 +211,17 @@ class DaskExecutor:
 
     # --- the run -------------------------------------------------------------------------------
 
-    def batch_size(self, setup: montecarlo.Setup, n_realizations: int) -> int:
-        """Default realizations per batch: on the GPU montecarlo's (device memory), but no more
-        than an even share per worker; on the CPU about four batches per worker thread."""
+    def batch_size(self, setup: Setup, n_realizations: int) -> int:
+        """Default realizations per batch: on the GPU sizing.default_batch_size (device memory),
+        but no more than an even share per worker; on the CPU about four batches per worker
+        thread."""
         threads = self.n_threads()
         share = max(1, math.ceil(n_realizations / threads))
         if self.device == "gpu":
-            return max(1, min(montecarlo.default_batch_size(setup, n_realizations), share))
+            return max(1, min(default_batch_size(setup, n_realizations), share))
         return max(1, math.ceil(n_realizations / (4 * threads)))
 
-    def run(self, setup: montecarlo.Setup, realizations, *, batch_size: int | None = None, on_batch=None,
+    def run(self, setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None,
             batches=None) -> montecarlo.RunOutput:
         """montecarlo.run on the cluster: the same RunOutput (batches in completion order).
 
@@ -234,14 +238,14 @@ class DaskExecutor:
             return montecarlo.RunOutput(results, time.perf_counter() - start, list(self.notes))
         client = self._start()
         size = batch_size or self.batch_size(setup, todo.size)
-        too_big = montecarlo.out_of_memory_errors(setup.device)
+        too_big = out_of_memory_errors(setup.device)
         first_size, smallest = size, size
         shared = [client.scatter(setup, broadcast=True, hash=False)]  # [the Setup on the workers]
         resent = 0
         live = {}  # future key -> (future, its realizations, the Setup future it uses)
 
         def submit(chunk):
-            fut = client.submit(montecarlo.run_batch, shared[0], chunk, pure=False)
+            fut = client.submit(run_batch, shared[0], chunk, pure=False)
             live[fut.key] = (fut, chunk, shared[0])
             return fut
 
@@ -253,8 +257,8 @@ class DaskExecutor:
                     b = _result(fut, interrupted)
                 except too_big as exc:  # split in two, free the workers' cached blocks, resubmit
                     if chunk.size == 1:
-                        raise montecarlo.out_of_memory_error(setup, chunk, exc) from None
-                    client.run(montecarlo.free_device_memory, setup.device)
+                        raise out_of_memory_error(setup, chunk, exc) from None
+                    client.run(free_device_memory, setup.device)
                     half = chunk.size // 2
                     smallest = min(smallest, half)
                     pending.update([submit(chunk[:half]), submit(chunk[half:])])
@@ -290,7 +294,7 @@ class DaskExecutor:
             shared[0].release()
         notes = list(self.notes)
         if smallest < first_size:
-            notes.append(montecarlo.shrink_note(first_size, smallest))
+            notes.append(shrink_note(first_size, smallest))
         return montecarlo.RunOutput(results, time.perf_counter() - start, notes)
 
 

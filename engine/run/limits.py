@@ -6,7 +6,7 @@ second: only sizes are computed, nothing is sampled or propagated), with one lin
 field responsible and says what would fit.  Without this, ``duration_days = 1e12``,
 ``step_s = 1e-9`` or ``--realizations 10**12`` failed minutes later while allocating petabytes.
 
-The footprints below are models of what engine.run.montecarlo holds at once, not measurements of one
+The footprints below are models of what engine.run's batches hold at once, not measurements of one
 run; they err on the large side by small factors, which matters only for runs near the limit.
 """
 
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 
-from ..backend import MEMORY_SHARE, available_memory_bytes
+from ..backend import COMMAND_MEMORY_SHARE, available_memory_bytes
 from ..errors import InputError
 from ..physics import breakup
-from ..scenario import breakup_params
-from .montecarlo import CHUNK_SEGMENTS
+from ..scenario import breakup_params, objects_per_realization
+from .window import CHUNK_SEGMENTS
 
 #: A run estimated to take longer than this is refused: it would not finish on this machine.
 MAX_RUN_DAYS = 365.0
@@ -59,17 +59,14 @@ def _duration(seconds: float) -> str:
 
 
 def window_sizes(analysis) -> tuple[int, int]:
-    """(samples m, time bins T) of an [analysis] window, as engine.run.montecarlo.analysis_window
-    makes them, computed without building them (Python integers: no overflow)."""
-    duration_s = analysis.duration_days * 86400.0
-    m = int(math.floor(duration_s / analysis.step_s + 1e-9)) + 1
-    end_s = (m - 1) * analysis.step_s
-    bins = max(1, math.ceil(end_s / analysis.time_bin_s)) if end_s > 0 else 1
-    return m, bins
+    """(samples m, time bins T) of an [analysis] window, as engine.run.window.analysis_window
+    makes them (engine.scenario.model.Analysis says both), computed without building them
+    (Python integers: no overflow)."""
+    return analysis.n_samples, analysis.n_time_bins
 
 
 def chunk_bins(analysis, m: int, bins: int) -> int:
-    """The most time bins one time chunk of the window spans (engine.run.montecarlo.time_chunks): the
+    """The most time bins one time chunk of the window spans (engine.run.window.time_chunks): the
     estimator's per-fragment rate buffer covers one chunk, not the window."""
 
     segments = min(CHUNK_SEGMENTS, max(m - 1, 1))
@@ -78,12 +75,8 @@ def chunk_bins(analysis, m: int, bins: int) -> int:
 
 def fragments_per_realization(scenario) -> float:
     """Fragments of one realization (the SBM count, plus remnants), or the objects of a
-    [population], as a float."""
-    if scenario.population is not None:
-        return float(len(scenario.population.elements))
-
-    # The scenario loader has checked that the breakup model takes these (engine.scenario).
-    return float(breakup_params(scenario.event, scenario.parent).n_fragments) + breakup.MAX_REMNANTS
+    [population], as a float (engine.scenario.objects_per_realization)."""
+    return float(objects_per_realization(scenario))
 
 
 def _named(label: str, n: int) -> str:
@@ -107,7 +100,7 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
     Dask cluster: no time check). available: bytes (default: available_memory_bytes()).
     """
     a = scenario.analysis
-    budget = MEMORY_SHARE * (available_memory_bytes() if available is None else available)
+    budget = COMMAND_MEMORY_SHARE * (available_memory_bytes() if available is None else available)
     m, bins = window_sizes(a)
     K = len(scenario.targets)
     n_frag = fragments_per_realization(scenario)
@@ -122,7 +115,7 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
             f"{_bytes(budget)} are available: at most about {fit:,} samples fit, e.g. step_s >= "
             f"{a.duration_days * 86400.0 / (fit - 1):.3g} or duration_days <= "
             f"{(fit - 1) * a.step_s / 86400.0:.3g}")
-    sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.run.montecarlo.size_edges_m)
+    sizes = 8  # size bins: one per decade of Lc up to 100 m (engine.run.window.size_edges_m)
     batch = batch_size or 1
     # Batches held at once: one per CPU worker process (engine.run.pool); on the GPU, the one
     # estimated and the one prepared meanwhile.
@@ -159,8 +152,10 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
                 f"{_bytes(one)} of memory over {bins:,} time bins; {_bytes(budget)} are "
                 f"available: at most about {fit:,.0f} objects fit")
         lc = scenario.event.lc_min_m
-        # N(>= Lc) grows as Lc^-1.71 (SBM, both event types): the smallest lc_min_m that fits.
-        lc_fit = lc * (n_frag / max(fit, 1.0)) ** (1.0 / 1.71)
+        # The smallest lc_min_m whose count law, plus the remnants, gives what fits.
+        p = breakup_params(scenario.event, scenario.parent)
+        lc_fit = breakup.lc_for_count(p.event_type, max(fit - breakup.MAX_REMNANTS, 1.0),
+                                      p.count_mass_kg, p.explosion_scale)
         raise InputError(
             f"{scenario.source}: [event] lc_min_m = {lc:g} with [parent] mass_kg = "
             f"{scenario.parent.mass_kg:g} gives {n_frag:,.3g} fragments per realization, which "
@@ -203,7 +198,7 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
 def check_sample(scenario, n_realizations: int, *, available: int | None = None) -> None:
     """InputError if the fragments of ``n_realizations`` (held at once by ``fragrisk sample``)
     cannot fit in memory."""
-    budget = MEMORY_SHARE * (available_memory_bytes() if available is None else available)
+    budget = COMMAND_MEMORY_SHARE * (available_memory_bytes() if available is None else available)
     per = fragments_per_realization(scenario) * BATCH_BYTES_PER_FRAGMENT
     if n_realizations * per > budget:
         fit = int(budget // per)
@@ -220,7 +215,7 @@ EPHEMERIS_BYTES_PER_SAMPLE = 2 * (6 * 8 + 1)
 def check_propagate(n_objects: int, n_times: int, source: str, *,
                     available: int | None = None) -> None:
     """InputError if an ephemeris of ``n_objects`` x ``n_times`` cannot fit in memory."""
-    budget = MEMORY_SHARE * (available_memory_bytes() if available is None else available)
+    budget = COMMAND_MEMORY_SHARE * (available_memory_bytes() if available is None else available)
     need = float(n_objects) * n_times * EPHEMERIS_BYTES_PER_SAMPLE
     if need > budget:
         fit = int(budget // (max(n_objects, 1) * EPHEMERIS_BYTES_PER_SAMPLE))

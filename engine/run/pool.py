@@ -3,9 +3,9 @@
 `ProcessPool.run` has montecarlo.run's signature and returns the same RunOutput, like
 engine.run.distributed.DaskExecutor, without Dask: N worker processes of this machine
 (concurrent.futures; see _context for how they start), each given the run's Setup once when it
-starts. CPU backend: one task per batch (montecarlo.run_batch), batches coming back in
+starts. CPU backend: one task per batch (batches.run_batch), batches coming back in
 completion order (on_batch writes the checkpoint). GPU backend: the workers do the host stage
-of each batch (montecarlo.HostStage) while this process runs the kernels. A realization depends
+of each batch (host_stage.HostStage) while this process runs the kernels. A realization depends
 only on (seed, index) and montecarlo.to_results sorts the batches, so the results file is the
 same, bit for bit, as a single-process run's.
 
@@ -31,7 +31,11 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import InputError
 from . import montecarlo
+from .batches import BatchResult, HostBatch, prepare_batch, run_batch
+from .host_stage import HostStage
+from .setup import Setup
 from .signals import sigint_ignored, signal_handled_by
+from .sizing import default_batch_size
 
 #: Batches queued per worker beyond the one it runs: enough that no worker waits for the next
 #: batch, few enough that Ctrl-C has little to cancel and memory stays bounded.
@@ -63,20 +67,20 @@ def _exit_with(sentinel) -> None:
     os._exit(1)
 
 
-def _run_batch(realizations) -> montecarlo.BatchResult:
-    return montecarlo.run_batch(_worker_setup, realizations)
+def _run_batch(realizations) -> BatchResult:
+    return run_batch(_worker_setup, realizations)
 
 
-def prepare_in_worker(realizations) -> montecarlo.HostBatch:
-    """The host stage of a GPU batch's piece, in a worker (montecarlo.HostStage)."""
-    return montecarlo.prepare_batch(_worker_setup, realizations)
+def prepare_in_worker(realizations) -> HostBatch:
+    """The host stage of a GPU batch's piece, in a worker (host_stage.HostStage)."""
+    return prepare_batch(_worker_setup, realizations)
 
 
 class ProcessPool:
     """Runs a run's batches on `jobs` local worker processes (started by each `run`, stopped
     when it ends). CPU backend: whole batches in the workers. GPU backend: the host stage of each
     batch (sampling, fit, table, prefilter) split across the workers while this process runs the
-    kernels (montecarlo.HostStage). With one job, or one batch on the CPU, all in this process."""
+    kernels (host_stage.HostStage). With one job, or one batch on the CPU, all in this process."""
 
     def __init__(self, jobs: int, device: str = "cpu"):
         if jobs < 1:
@@ -89,14 +93,14 @@ class ProcessPool:
     def close(self) -> None:
         """Nothing outlives `run`; here for the executor interface (engine.run.jobs.run_job)."""
 
-    def run(self, setup: montecarlo.Setup, realizations, *, batch_size: int | None = None, on_batch=None,
+    def run(self, setup: Setup, realizations, *, batch_size: int | None = None, on_batch=None,
             batches=None) -> montecarlo.RunOutput:
         """montecarlo.run with the worker processes: the same RunOutput (on the CPU, batches in
         completion order)."""
         if setup.device == "gpu":
             return self._run_gpu(setup, realizations, batch_size, on_batch, batches)
         realizations, results, n_done, todo = montecarlo.still_to_do(realizations, batches)
-        size = batch_size or montecarlo.default_batch_size(setup, todo.size)
+        size = batch_size or default_batch_size(setup, todo.size)
         chunks = [todo[lo:lo + size] for lo in range(0, todo.size, size)]
         workers = min(self.jobs, len(chunks))
         if workers <= 1:
@@ -140,7 +144,7 @@ class ProcessPool:
         if self.jobs <= 1:
             return montecarlo.run(setup, realizations, batch_size=batch_size, on_batch=on_batch, batches=batches)
         pool = _start(self.jobs, setup)
-        stage = montecarlo.HostStage(setup, pool=pool, workers=self.jobs, prepare_in_worker=prepare_in_worker)
+        stage = HostStage(setup, pool=pool, workers=self.jobs, prepare_in_worker=prepare_in_worker)
         try:
             output = montecarlo.run(setup, realizations, batch_size=batch_size, on_batch=on_batch,
                                     batches=batches, host_stage=stage)
