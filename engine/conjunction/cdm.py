@@ -524,10 +524,13 @@ def _xml_text(items: list) -> str:
             out.append(leaf(key, value, unit, 4))
         i += 1
     out += ["  </header>", "  <body>", "    <relativeMetadataData>"]
+    block = []
     while i < len(items) and items[i][0] != "OBJECT":
-        key, value, unit = items[i]
-        out.append(leaf(key, value, unit, 6))
+        block.append(items[i])
         i += 1
+    # The schema puts a block's COMMENT elements first.
+    block.sort(key=lambda it: it[0] != "COMMENT")
+    out += [leaf(key, value, unit, 6) for key, value, unit in block]
     out.append("    </relativeMetadataData>")
     while i < len(items):
         seg = []

@@ -150,7 +150,7 @@ def run(enc: Encounter, trials: int, seed: int = 0, rel_halfwidth: float | None 
         confidence: float = 0.95, chunk: int = CHUNK, count_hits=None,
         window_s: tuple[float, float] = (0.0, 0.0)) -> McResult:
     """Run up to ``trials`` trials in chunks; stop early once the interval's half-width is within
-    ``rel_halfwidth`` of the Pc (and at least one hit is in).
+    ``rel_halfwidth`` of the Pc (and at least one hit is in), looked at after 1, 2, 4, ... chunks.
 
     count_hits(enc, seed, first, n) -> hits of trials first .. first + n - 1: None for NumPy
     (`count_hits_numpy`); the CLI passes kernels/pc_mc_gpu.count_hits for the GPU (same trials,
@@ -160,11 +160,15 @@ def run(enc: Encounter, trials: int, seed: int = 0, rel_halfwidth: float | None 
     count = count_hits_numpy if count_hits is None else count_hits
     start = time.perf_counter()
     hits = done = 0
+    chunks = 0
     while done < trials:
         n = min(chunk, trials - done)
         hits += int(count(enc, seed, done, n))
         done += n
-        if rel_halfwidth is not None and hits > 0:
+        chunks += 1
+        # Look at the interval only after 1, 2, 4, 8, ... chunks: every look is a chance to stop
+        # on a high fluctuation, and few looks keep that bias (optional stopping) small.
+        if rel_halfwidth is not None and hits > 0 and chunks & (chunks - 1) == 0:
             low, high = clopper_pearson(hits, done, confidence)
             if 0.5 * (high - low) <= rel_halfwidth * hits / done:
                 break
