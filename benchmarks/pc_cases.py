@@ -17,6 +17,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -166,7 +167,13 @@ def main(argv=None) -> None:
     ap.add_argument("--only", nargs="*", default=None, help="case names containing any of these")
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/conjunction.md's table")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--from-json", default=None, metavar="PATH",
+                    help="only rewrite docs/conjunction.md's table from a pc_cases.json of an earlier run")
     args = ap.parse_args(argv)
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())["cases"]
+        write_doc(summary(results), results)
+        return
     rows = [r for r in cases() if not args.only or any(s in r["name"] for s in args.only)]
     results = []
     for row in rows:
@@ -180,11 +187,16 @@ def main(argv=None) -> None:
                "rel_halfwidth": args.rel_halfwidth, "summary": text, "cases": results}
     print("wrote", write_json("pc_cases", payload, Path(args.out) if args.out else None))
     if not args.no_docs and not args.only:
-        doc = DOC.read_text()
-        head, rest = doc.split(BEGIN)
-        _, tail = rest.split(END)
-        DOC.write_text(f"{head}{BEGIN}\n{text}\n\n{table(results)}\n{END}{tail}")
-        print("wrote", DOC)
+        write_doc(text, results)
+
+
+def write_doc(text: str, results: list[dict]) -> None:
+    """Replace the table between docs/conjunction.md's pc_cases markers."""
+    doc = DOC.read_text()
+    head, rest = doc.split(BEGIN)
+    _, tail = rest.split(END)
+    DOC.write_text(f"{head}{BEGIN}\n{text}\n\n{table(results)}\n{END}{tail}")
+    print("wrote", DOC)
 
 
 if __name__ == "__main__":
