@@ -52,6 +52,9 @@ POP_TOL_MD2 = 1e-8
 NC_RTOL = 1e-4
 #: dNc/dt below this fraction of its peak is treated as the end of the encounter.
 RATE_CUTOFF = 1e-14
+#: How far the mean separation must open, as a factor over its closest approach on the way, for
+#: a maximum to bound the encounter segment (`encounter_segment`).
+SEGMENT_RISE = 1.2
 #: Separation changes below (1 mm)^2 are rounding, not relative motion (km^2).
 SEPARATION_NOISE_KM2 = 1e-12
 #: Coppola's gamma: the share of the encounter's probability outside its time bounds (CARA's default).
@@ -172,7 +175,12 @@ def _rate(t, e1, q1, e2, q2, hbr_km, sphere):
 
 def encounter_segment(e1, e2) -> tuple[float, float]:
     """(ta, tb) s from TCA: the maxima of the mean orbits' separation on either side of TCA (one
-    encounter per segment), or half the shorter period where none brackets TCA (Hall 2021)."""
+    encounter per segment; Hall 2021), or half the shorter period where none brackets TCA.
+
+    A maximum bounds the segment only where the separation there is at least SEGMENT_RISE times
+    the closest the orbits come between it and TCA: a wiggle of a few per cent in a slow pair's
+    separation (TROPICS PATHFINDER and LINCS2 drift 530 to 580 m apart and back) does not end
+    their encounter, while a relative orbit that opens from metres to hundreds of metres does."""
     p1, p2 = twobody.period_s(e1), twobody.period_s(e2)
     half = 0.5 * min(p1, p2)
     span = min(1.1 * max(p1, p2), 2.2 * min(p1, p2))
@@ -182,10 +190,19 @@ def encounter_segment(e1, e2) -> tuple[float, float]:
     interior = np.flatnonzero((d2[1:-1] >= d2[:-2]) & (d2[1:-1] >= d2[2:])) + 1
     # Maxima of rounding noise (identical orbits: a separation of ~0 throughout) do not count.
     interior = interior[d2[interior] - d2.min() > SEPARATION_NOISE_KM2]
-    before, after = t[interior][t[interior] < 0], t[interior][t[interior] > 0]
-    if len(before) == 0 or len(after) == 0:
+    centre = int(np.argmin(np.abs(t)))
+    bounds = []
+    for side in (-1, 1):
+        found = None
+        for k in sorted(interior[(interior - centre) * side > 0], key=lambda k: abs(k - centre)):
+            between = d2[min(k, centre):max(k, centre) + 1].min()
+            if d2[k] >= SEGMENT_RISE ** 2 * between:
+                found = float(t[k])
+                break
+        bounds.append(found)
+    if bounds[0] is None or bounds[1] is None:
         return -half, half
-    return float(before.max()), float(after.min())
+    return bounds[0], bounds[1]
 
 
 def linear_window(r_km, v_km_s, cov_pos_km2, hbr_km, gamma=COPPOLA_GAMMA) -> tuple[float, float]:
