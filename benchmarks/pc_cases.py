@@ -6,7 +6,7 @@ of docs/conjunction.md (between its `pc_cases` markers) and benchmarks/results/p
 Per case: our 2D Pc (TCA-adjusted and as given), 3D Nc and Monte Carlo (NumPy, one core, at most
 --trials trials, stopping at --rel-halfwidth), CARA's values and the ratios, the time each took,
 and whether each agrees within docs/conjunction.md's tolerances (2D 1e-3 relative above 1e-10, 3D 2 %
-where both exceed 1e-8, Monte Carlo intervals overlapping above 1e-5).
+where CARA's exceeds 1e-8, Monte Carlo intervals overlapping above 1e-5).
 """
 
 from __future__ import annotations

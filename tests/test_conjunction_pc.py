@@ -218,3 +218,17 @@ def test_mc_overlaps_cara_interval(row):
     c = read_cdm(row["path"])
     r = assess(c, methods=("mc",), hbr_m=row["hbr_m"], trials=200_000, seed=11)  # as fragrisk pc runs it
     assert r["pc_mc_low"] <= row["mc_high"] and row["mc_low"] <= r["pc_mc_high"]
+
+
+def test_encounter_segment_ignores_a_wiggle_of_the_separation():
+    # TROPICS PATHFINDER / LINCS2 (0.33 m/s): the mean separation goes 532 m at TCA, 580 m at
+    # +711 s, then down again; the collision rate peaks near +1000 s (CARA's Nc 1.31e-6 is there).
+    row = next(r for r in operational() if r["name"].startswith("000048901_conj_000048903_20211219_182317"))
+    c = read_cdm(row["path"])
+    e1, e2 = (twobody.state_to_elements(o.state_km) for o in c.objects)
+    ta, tb = pc3d.encounter_segment(e1, e2)
+    assert ta < -2000 and tb > 1500
+    # Alfano 6: the separation opens from 2.4 m to 368 m half an orbit away: that bounds it.
+    alf = read_cdm(DATA / "sample" / "AlfanoTestCase06.cdm")
+    ta, tb = pc3d.encounter_segment(*(twobody.state_to_elements(o.state_km) for o in alf.objects))
+    assert -2900 < ta < -2800 and 2800 < tb < 2900
