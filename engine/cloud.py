@@ -133,9 +133,7 @@ def _size_and_eccentricity(r_km, v_km_s):
     return a_km, np.sqrt(ex * ex + ey * ey + ez * ez)
 
 
-def propagate_at_epoch_numpy(table):
-    r, v, err = sgp4.propagate(table, np.zeros((table.shape[1], 1)))
-    return r[:, 0], v[:, 0], err[:, 0]
+propagate_at_epoch_numpy = fit.propagate_at_epoch_numpy  # the element fit's NumPy SGP4 at t = 0
 
 
 def propagate_at_epoch_cuda(table):

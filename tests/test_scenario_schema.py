@@ -49,7 +49,7 @@ def test_every_default_passes_its_own_row():
         for f in fields:
             if f.default not in (None, schema.REQUIRED):
                 assert f.ok(f.default), (section, f.name, f.default)
-                assert isinstance(f.default, {"number": float, "integer": int, "string": str}[f.type])
+                assert isinstance(f.default, {"number": float, "integer": int, "string": str, "boolean": bool}[f.type])
 
 
 def _bound_cases():

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..physics import sgp4_numpy
 from ..physics.risk import Passages
-from .propagation import propagate_elements
+from .propagation import propagate_target
 
 # --------------------------------------------------------------------------------------------
 # 2. closest approach, refined with SGP4
@@ -66,8 +66,8 @@ class _States:
         tgt = self.targets[sel]
         for k in np.unique(tgt):
             at = np.flatnonzero(tgt == k)
-            eph = propagate_elements(self.target_elements[k], self.start_jd, self.start_fr, t_min[at],
-                                     device="cpu")
+            eph = propagate_target(self.target_elements[k], self.start_jd, self.start_fr, t_min[at],
+                                   device="cpu")
             r_t[at], v_t[at] = eph.r_km[0], eph.v_km_s[0]
             ok[at] &= eph.error[0] == 0
         accel = _gravity(r_f) - _gravity(r_t)
@@ -92,7 +92,8 @@ def closest_approach(passages: Passages, table, offset_min, times_min, target_r_
     passages: P runs (row indexes table / offset_min). table (N_COEFFICIENTS, n), offset_min (n,):
     the fragments' SGP4 coefficients and minutes from their epoch to the analysis start.
     times_min (m,): the sample times; target_r_km (K, m, 3): the targets' positions there (those
-    the estimator used); target_elements: K one-object ElementSets (for states between samples);
+    the estimator used); target_elements: K ElementSets, one object each (one set, or a history: for states
+    between samples);
     start_jd, start_fr: the analysis start.
 
     1. Secant minimum: the fragment is propagated at the run's samples; the segment whose straight

@@ -23,10 +23,13 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from sgp4.api import SatrecArray
 
 from ...kernels import sgp4_gpu
+from ..atmosphere.drag import ELEMENT_NAMES, Atmosphere, propagate_element_sets
 from ..backend import resolve_device
 from ..physics import sgp4_numpy as sgp4
+from ..physics.constants import DECAY_RADIUS_KM
 from .elements import ElementSet
 
 _MINUTES_PER_DAY = 1440.0
@@ -120,7 +123,8 @@ def _check_times(times_min) -> np.ndarray:
 
 def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, times_min,
                        device: str = "cpu",
-                       on_progress: ProgressCallback | None = None) -> Ephemeris:
+                       on_progress: ProgressCallback | None = None,
+                       atmosphere: Atmosphere | None = None) -> Ephemeris:
     """TEME states of every object of ``elements`` at ``times_min`` minutes after the start.
 
     elements:    n SGP4 element sets (any mix of near-earth and deep-space).
@@ -130,6 +134,10 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
                  is resolved by engine.backend.resolve_device (InputError for an unusable gpu).
     on_progress: called as on_progress(done, total) in objects after each chunk, ending with
                  (n, n).
+    atmosphere:  None: SGP4's own static atmosphere (B* as given). An engine.atmosphere.drag
+                 .Atmosphere: the near-earth objects go through drag steps with the real
+                 density (docs/atmosphere.md), on the CPU whatever ``device`` says (the drag
+                 steps have no CUDA path yet), from the start on: times_min must be >= 0.
 
     Returns an ``Ephemeris``.  Deep-space objects always run on the CPU through python-sgp4.
     """
@@ -147,7 +155,14 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
     progress = _Progress(n, on_progress)
     near_idx = np.flatnonzero(~deep)
     deep_idx = np.flatnonzero(deep)
-    if near_idx.size and m:
+    if near_idx.size and m and atmosphere is not None:
+        if t.min() < 0:
+            raise ValueError("with a real atmosphere, times_min must be >= 0 (drag steps run "
+                             "forward from the start)")
+        _near_earth_drag(elements.take(near_idx), offset[near_idx], start_jd + start_fr, t,
+                         near_idx, r, v, error, atmosphere)
+        progress.add(near_idx.size)
+    elif near_idx.size and m:
         near = elements.take(near_idx)
         if device == "gpu":
             _near_earth_gpu(near, offset[near_idx], t, near_idx, r, v, error, progress)
@@ -161,12 +176,60 @@ def propagate_elements(elements: ElementSet, start_jd: float, start_fr: float, t
     else:
         progress.add(deep_idx.size)
 
-    notes = []
+    notes = list(atmosphere.notes) if atmosphere is not None else []
+    if atmosphere is not None and device == "gpu" and near_idx.size:
+        notes.append("the drag steps ran on the CPU (they have no GPU path yet)")
     if deep_idx.size:
         count = int(deep_idx.size)
         notes.append(f"{count} deep-space object{'' if count == 1 else 's'} propagated by "
                      f"python-sgp4 on the CPU")
     return Ephemeris(r_km=r, v_km_s=v, error=error, deep_space=deep, notes=tuple(notes))
+
+
+def history_set_index(elements: ElementSet, start_jd: float, start_fr: float, times_min) -> np.ndarray:
+    """For one object's element-set history (n sets, in any order): the set each sample time
+    uses, (m,) int64 indices into ``elements``: the latest set whose epoch is at or before the
+    time, the earliest set before the first epoch (each set from its epoch until the next's, as
+    analysts use element-set histories)."""
+    t = _check_times(times_min)
+    epoch_min = -offset_minutes(elements, start_jd, start_fr)  # each epoch, minutes after start
+    order = np.argsort(epoch_min, kind="stable")
+    k = np.searchsorted(epoch_min[order], t, side="right") - 1
+    return order[np.clip(k, 0, len(elements) - 1)]
+
+
+def propagate_target(elements: ElementSet, start_jd: float, start_fr: float, times_min,
+                     device: str = "cpu") -> Ephemeris:
+    """One target's states at ``times_min``: its element set, or, for an element-set history
+    (several sets of one object), each sample from the set `history_set_index` picks. Returns a
+    one-object Ephemeris."""
+    if len(elements) == 1:
+        return propagate_elements(elements, start_jd, start_fr, times_min, device=device)
+    t = _check_times(times_min)
+    which = history_set_index(elements, start_jd, start_fr, t)
+    r, v = np.empty((1, t.size, 3)), np.empty((1, t.size, 3))
+    error = np.zeros((1, t.size), dtype=np.int8)
+    deep, notes = np.zeros(1, dtype=bool), set()
+    for k in np.unique(which):
+        at = np.flatnonzero(which == k)
+        eph = propagate_elements(elements.take([k]), start_jd, start_fr, t[at], device=device)
+        r[0, at], v[0, at], error[0, at] = eph.r_km[0], eph.v_km_s[0], eph.error[0]
+        deep |= eph.deep_space
+        notes.update(eph.notes)
+    return Ephemeris(r_km=r, v_km_s=v, error=error, deep_space=deep, notes=tuple(sorted(notes)))
+
+
+def reentry_times_min(ephemeris: Ephemeris, times_min) -> np.ndarray:
+    """Each object's first sample time (minutes since the start) with an SGP4 error or a radius
+    below the decay altitude (engine.physics.constants), inf where there is none: (n,) float64.
+    With --atmosphere nrlmsis the drag steps mark an object decayed (error 6) from the step's
+    end at which its mean perigee fell below that altitude."""
+    t = _check_times(times_min)
+    with np.errstate(invalid="ignore"):
+        radius = np.sqrt(np.sum(ephemeris.r_km * ephemeris.r_km, axis=2))
+        down = (ephemeris.error != 0) | ~(radius >= DECAY_RADIUS_KM)
+    first = np.argmax(down, axis=1)
+    return np.where(down.any(axis=1), t[first], np.inf)
 
 
 class _Progress:
@@ -203,6 +266,12 @@ def _near_earth_cpu(el, offset, t, out_idx, r, v, error, progress) -> None:
         progress.add(hi - lo)
 
 
+def _near_earth_drag(el, offset, start_jd, t, out_idx, r, v, error, atmosphere) -> None:
+    result = propagate_element_sets({k: getattr(el, k) for k in ELEMENT_NAMES}, el.bstar,
+                                    el.epoch_jd + el.epoch_fr, offset, start_jd, t, atmosphere)
+    r[out_idx], v[out_idx], error[out_idx] = result.r_km, result.v_km_s, result.error
+
+
 def gpu_chunk_objects(free_bytes: int, m: int) -> int:
     """Objects per GPU chunk so that r, v (float64, m x 3 each), the error codes (int8, m) and
     the coefficient table of one chunk fit in GPU_MEMORY_FRACTION of ``free_bytes``."""
@@ -231,8 +300,6 @@ def _near_earth_gpu(el, offset, t, out_idx, r, v, error, progress) -> None:
 
 
 def _deep_space_python_sgp4(el, start_jd, start_fr, t, out_idx, r, v, error, progress) -> None:
-    from sgp4.api import SatrecArray
-
     m = t.shape[0]
     # The sample times as split Julian dates: whole part the start's, fraction start_fr + t/1440,
     # so python-sgp4 forms tsince = (jd - jdsatepoch)*1440 + (fr - jdsatepochF)*1440 part by part.

@@ -63,6 +63,13 @@ def bstar_from_area_to_mass(am_m2_kg, drag_coefficient, drag_scale=1.0):
     return drag_scale * drag_coefficient * np.asarray(am_m2_kg) * RHO0_KG_M2_ER / 2.0
 
 
+def propagate_at_epoch_numpy(table):
+    """`fit_mean_elements`'s propagate_at_epoch on the NumPy path: SGP4 at t = 0 of a
+    coefficient table (N_COEFFICIENTS, n) -> r (n, 3), v (n, 3), error (n,)."""
+    r, v, err = sgp4.propagate(table, np.zeros((table.shape[1], 1)))
+    return r[:, 0], v[:, 0], err[:, 0]
+
+
 def equinoctial_from_state(r_km, v_km_s, xp=np):
     """Osculating equinoctial elements of TEME states (two-body, WGS-72 mu).
 

@@ -3,6 +3,7 @@ which figures apply to a source (`not_drawn`: what plot_all leaves out, and why)
 
 from __future__ import annotations
 
+import numbers
 import textwrap
 from typing import Any, Callable
 
@@ -199,8 +200,6 @@ def _results_rows(src: Source) -> list[list[str]]:
 
 def _header_rows(src: Source) -> list[tuple[str, str]]:
     """The header's (label, value) rows under the results table."""
-    import numbers
-
     a = src.attrs
     table = src.scenario_table()
     name = a.get("scenario_name") or table.get("name", "?")

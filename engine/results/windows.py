@@ -5,7 +5,10 @@ prints or writes as CSV.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import datetime as _dt
+import io
 import math
 from typing import Any, Mapping, Sequence
 
@@ -238,8 +241,6 @@ def utc_after(analysis_start: str | None, seconds: float) -> str:
     """ISO 8601 UTC of `seconds` after analysis_start, to the millisecond ("" without a start)."""
     if analysis_start is None:
         return ""
-    import datetime as _dt
-
     t = _dt.datetime.fromisoformat(str(analysis_start).replace("Z", "+00:00"))
     if t.tzinfo is None:
         t = t.replace(tzinfo=_dt.timezone.utc)
@@ -342,9 +343,6 @@ def encounters_summary(results: RunResults, label: str, targets, *, shown: int |
 
 def csv_text(rows: list[dict], columns: Sequence[str]) -> str:
     """CSV (RFC 4180, header first) of dict rows; floats with 17 significant digits."""
-    import csv
-    import io
-
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)

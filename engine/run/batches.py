@@ -12,6 +12,9 @@ import time
 
 import numpy as np
 
+from ..physics.risk import Passages
+from ..results.encounter_table import EncounterTable
+from . import drag_steps
 from .estimate import _prefilter, aggregate, chunk_rates, encounter_table, join_passages, thread_order
 from .objects import ObjectBatch, catalog_objects, fragment_objects
 from .setup import Setup, records_encounters
@@ -66,8 +69,12 @@ def prepare_batch(setup: Setup, realizations) -> HostBatch:
         objs, counts, n_frag, gabbard = catalog_objects(setup)
     else:
         objs, counts, n_frag, gabbard = fragment_objects(setup, realizations)
-    screens = [_prefilter(setup, objs, chunk) for chunk in setup.window.chunks]
-    screens = [(idx, reach, r_min, thread_order(reach, r_min)) for idx, reach, r_min in screens]
+    if setup.atmosphere is None:
+        screens = [_prefilter(setup, objs, chunk) for chunk in setup.window.chunks]
+        screens = [(idx, reach, r_min, thread_order(reach, r_min)) for idx, reach, r_min in screens]
+    else:  # each drag step's tables are made in the estimator stage, and screened there
+        every = np.arange(objs.lc_m.size)
+        screens = [(every, np.zeros(every.size), np.zeros(every.size), every)] * len(setup.window.chunks)
     used = np.zeros(objs.lc_m.size, dtype=bool)
     for idx, *_ in screens:
         used[idx] = True
@@ -127,15 +134,22 @@ def estimate_chunks(setup: Setup, host: HostBatch):
     totals = np.zeros((n, K))
     decay = np.full(n, m, dtype=np.int64)
     kernel_s, propagated, found = 0.0, 0, []
+    steps = _drag_steps(setup, objs)
+    if steps is not None:
+        decay[steps.down_at_start] = 0
     for chunk, (idx, reach, _, order) in zip(w.chunks, host.screens):
         s0, s1 = chunk
-        if len(w.chunks) > 1:  # objects decayed in an earlier chunk stay decayed
+        if steps is not None:  # this step's tables, then the prefilter on them
+            idx, reach, order = _drag_step_begin(setup, steps, objs, chunk, decay)
+        elif len(w.chunks) > 1:  # objects decayed in an earlier chunk stay decayed
             live = decay[idx] > s0
             if not live.all():
                 position = np.cumsum(live) - 1
                 order = position[order[live[order]]]
                 idx, reach = idx[live], reach[live]
         if idx.size == 0:
+            if steps is not None:
+                _drag_step_end(setup, steps, chunk, decay)
             continue
         b0, b1 = w.chunk_bins(chunk)
         part, tot, dec, seconds, passages = chunk_rates(setup, objs, realizations, idx, reach, order, chunk,
@@ -145,9 +159,66 @@ def estimate_chunks(setup: Setup, host: HostBatch):
         decay[idx] = np.where(dec < s1 - s0 + 1, dec + s0, m)
         kernel_s += seconds
         propagated += idx.size * (s1 - s0 + 1)
-        if want:
+        if want and steps is not None:  # the closest approaches need this step's tables
+            found.append(encounter_table(setup, objs, passages))
+        elif want:
             found.append(passages)
+        if steps is not None:
+            _drag_step_end(setup, steps, chunk, decay)
+    if want and steps is not None:
+        table = (EncounterTable.concat(found).canonical() if found
+                 else encounter_table(setup, objs, Passages.empty()))
+        return by_time, totals, decay, propagated, kernel_s, table
     return by_time, totals, decay, propagated, kernel_s, join_passages(found) if want else None
+
+
+# --- [analysis] atmosphere = "nrlmsis": the drag steps between time chunks (engine.run.drag_steps)
+
+def _drag_steps(setup: Setup, objs: ObjectBatch):
+    """engine.run.drag_steps.DragSteps of a batch's objects (None without an atmosphere)."""
+    if setup.atmosphere is None:
+        return None
+    epochs = None
+    if setup.scenario.population is not None:
+        el = setup.scenario.population.elements
+        epochs = (el.epoch_jd + el.epoch_fr)[objs.fragment_index()]
+    w = setup.window
+    return drag_steps.DragSteps(setup.atmosphere, objs, w.start_jd + w.start_fr,
+                                setup.drag_step_samples * w.step_s / 60.0,
+                                int(setup.scenario.analysis.seed), epochs)
+
+
+def _step_bounds(setup: Setup, chunk) -> tuple[int, int]:
+    """The samples that start and end the drag step holding ``chunk``."""
+    per, last = setup.drag_step_samples, setup.window.times_s.size - 1
+    first = (chunk[0] // per) * per
+    return first, min(first + per, last)
+
+
+def _drag_step_begin(setup: Setup, steps, objs: ObjectBatch, chunk, decay):
+    """At a drag step's first chunk the live objects' tables for the step; then the prefilter
+    of the chunk on the live objects: (idx, reach, thread order)."""
+    s0, _ = chunk
+    first, end = _step_bounds(setup, chunk)
+    t = setup.window.times_min
+    if s0 == first:
+        steps.begin_step(t[first], t[end], np.flatnonzero(decay > s0))
+    idx, reach, r_min = _prefilter(setup, objs, chunk)
+    keep = decay[idx] > s0
+    idx, reach, r_min = idx[keep], reach[keep], r_min[keep]
+    return idx, reach, thread_order(reach, r_min)
+
+
+def _drag_step_end(setup: Setup, steps, chunk, decay) -> None:
+    """At a drag step's last chunk: re-fit the objects still up; those found down decay at
+    the step's end sample."""
+    _, s1 = chunk
+    first, end = _step_bounds(setup, chunk)
+    if s1 != end or s1 == setup.window.times_s.size - 1:
+        return
+    t = setup.window.times_min
+    gone = steps.end_step(t[first], t[end], np.flatnonzero(decay > s1))
+    decay[gone] = np.minimum(decay[gone], s1)
 
 
 def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
@@ -161,7 +232,10 @@ def finish_batch(setup: Setup, host: HostBatch, estimated) -> BatchResult:
     by_time, totals, decay, propagated, kernel_s, found = estimated
     by_time, by_size, in_orbit = aggregate(host.realization, host.objs, by_time, totals, decay, setup.window,
                                            setup.size_edges_m, host.never_decay)
-    table = None if found is None else encounter_table(setup, host.objs, found)
+    if found is None or isinstance(found, EncounterTable):  # drag steps: made chunk by chunk
+        table = found
+    else:
+        table = encounter_table(setup, host.objs, found)
     return BatchResult(host.realization, by_time, by_size, in_orbit, host.n_fragments, host.status_counts,
                        host.gabbard, int(host.kept.sum()) * setup.window.times_s.size, propagated, kernel_s,
                        table, host.host_s)

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import engine
+from ..atmosphere.drag import space_weather_attributes
 from ..backend import usable_cores
 from ..cloud import STATUS_DEEP_SPACE, STATUS_MEANINGS
 from ..errors import InputError, counted
@@ -114,8 +115,9 @@ def default_realizations(scenario, device: str, requested: int | None) -> tuple[
     return n, None
 
 
-def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
-    """Global attributes of the results file: provenance and every model choice."""
+def run_attrs(scenario, device: str, shard, elapsed_s: float, atmosphere=None) -> dict:
+    """Global attributes of the results file: provenance and every model choice (atmosphere:
+    the setup's engine.run.drag_steps.RunAtmosphere, or None for SGP4's own)."""
     a = scenario.analysis
     attrs = {
         "title": f"fragrisk collision risk: {scenario.name}",
@@ -128,6 +130,7 @@ def run_attrs(scenario, device: str, shard, elapsed_s: float) -> dict:
         "elapsed_s": float(elapsed_s),
         "analysis_start": format_utc(a.start_jd, a.start_fr),
         **analysis_attributes(a),
+        **space_weather_attributes(None if atmosphere is None else atmosphere.air),
         "estimator": "secant chord: exact length inside the kernel sphere of the straight segment "
                      "between consecutive relative positions",
         "decay_rule": "decayed from the first sample with an SGP4 error or altitude < 100 km",
@@ -410,6 +413,8 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         _refuse_unasked(folder, manifest)
     start = time.perf_counter()
     setup = make_setup(scenario, device)
+    if setup.atmosphere is not None:
+        notes.extend(setup.atmosphere.air.notes)
 
     previous = []
     if checkpoint:
@@ -440,7 +445,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
         output = executor.run(setup, todo, batch_size=batch_size, on_batch=on_batch, batches=previous)
     elapsed = time.perf_counter() - start
     notes.extend(getattr(output, "notes", []))
-    attrs = run_attrs(scenario, device, shard, elapsed)
+    attrs = run_attrs(scenario, device, shard, elapsed, setup.atmosphere)
     results = montecarlo.to_results(setup, output, attrs)
     write_results(out, results, overwrite=overwrite)
     if checkpoint:

