@@ -209,15 +209,22 @@ def test_clopper_pearson_matches_the_definition():
     assert montecarlo.clopper_pearson(0, 100)[0] == 0.0
 
 
+_MC_ROWS = [r for r in operational() + alfano() if r["mc"] and r["mc"] > 1e-3 and r.get("case") not in KNOWN_3D]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("row", [r for r in operational() + alfano()
-                                 if r["mc"] and r["mc"] > 1e-3 and r.get("case") not in KNOWN_3D],
-                         ids=lambda r: r["name"][:24])
-def test_mc_overlaps_cara_interval(row):
-    # 2e5 trials: the intervals overlap unless the two Pc differ by ~3 of our sigmas or more.
+@pytest.mark.parametrize("k", range(len(_MC_ROWS)), ids=lambda k: _MC_ROWS[k]["name"][:24])
+def test_mc_overlaps_cara_interval(k):
+    # 2e5 trials, and our interval at 99.9 %: a 95 % one misses the true Pc 1 time in 20, so with
+    # 18 cases one would fail by chance more often than not (docs/conjunction.md's table uses the
+    # 95 % overlap and explains its misses). A seed per case: with one seed every case draws the
+    # same normals, and one lucky set of draws moves every Pc the same way (seed 11 for all puts
+    # five Alfano cases 2 sigma high).
+    row = _MC_ROWS[k]
     c = read_cdm(row["path"])
-    r = assess(c, methods=("mc",), hbr_m=row["hbr_m"], trials=200_000, seed=11)  # as fragrisk pc runs it
-    assert r["pc_mc_low"] <= row["mc_high"] and row["mc_low"] <= r["pc_mc_high"]
+    r = assess(c, methods=("mc",), hbr_m=row["hbr_m"], trials=200_000, seed=1000 + k)  # as fragrisk pc runs it
+    low, high = montecarlo.clopper_pearson(r["hits"], r["trials"], confidence=0.999)
+    assert low <= row["mc_high"] and row["mc_low"] <= high
 
 
 def test_encounter_segment_ignores_a_wiggle_of_the_separation():
