@@ -25,6 +25,7 @@ from .commands.conjunction import pc
 from .commands.common import EXIT_ABORTED, EXIT_CODES_HELP, EXIT_TERMINATED, OneLineUsageError, UserError
 from .commands.files import propagate, sample
 from .commands.info import info
+from .commands.rank import rank
 from .commands.results import encounters, merge, plot, scenario_group
 from .commands.run import run
 from .engine.errors import FragriskError, Terminated
@@ -115,7 +116,7 @@ def _sigterm_raises():
 
 
 # Every command on the group (`fragrisk --help` lists them alphabetically).
-for command in (info, propagate, sample, calibrate, run, plot, encounters, scenario_group, merge, pc):
+for command in (info, propagate, sample, calibrate, run, plot, encounters, rank, scenario_group, merge, pc):
     cli.add_command(command)
 
 

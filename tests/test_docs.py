@@ -124,6 +124,7 @@ hard_body_radius_m = 66.1
 start = "2021-11-15T02:47:00Z"
 duration_days = 0.02
 step_s = 120
+conjunction_thresholds_km = [1, 5, 10]
 ''')
     return path
 

@@ -50,9 +50,11 @@ class _States:
     analysis start): fragments from their coefficient table, targets from their element sets
     (engine.orbits.propagation, which also handles deep-space targets through python-sgp4)."""
 
-    def __init__(self, table, offset_min, rows, targets, target_elements, start_jd, start_fr):
+    def __init__(self, table, offset_min, rows, targets, target_elements, start_jd, start_fr,
+                 target_states=None):
         self.table, self.offset_min, self.rows, self.targets = table, offset_min, rows, targets
         self.target_elements, self.start_jd, self.start_fr = target_elements, start_jd, start_fr
+        self.target_states = target_states
 
     def __call__(self, sel, t_min):
         """Relative position (km), velocity (km/s) and two-body relative acceleration (km/s^2)
@@ -61,9 +63,12 @@ class _States:
         rows = self.rows[sel]
         r_f, v_f, e_f = sgp4_numpy.propagate(self.table[:, rows], (self.offset_min[rows] + t_min)[:, None])
         r_f, v_f, ok = r_f[:, 0], v_f[:, 0], e_f[:, 0] == 0
+        tgt = self.targets[sel]
+        if self.target_states is not None:
+            r_t, v_t, ok_t = self.target_states(tgt, t_min)
+            return r_f - r_t, v_f - v_t, _gravity(r_f) - _gravity(r_t), ok & ok_t
         r_t = np.empty_like(r_f)
         v_t = np.empty_like(v_f)
-        tgt = self.targets[sel]
         for k in np.unique(tgt):
             at = np.flatnonzero(tgt == k)
             eph = propagate_target(self.target_elements[k], self.start_jd, self.start_fr, t_min[at],
@@ -86,7 +91,7 @@ def _dot(a, b):
 
 
 def closest_approach(passages: Passages, table, offset_min, times_min, target_r_km, target_elements,
-                     start_jd: float, start_fr: float) -> ClosestApproach:
+                     start_jd: float, start_fr: float, target_states=None) -> ClosestApproach:
     """Time, miss distance and relative speed of each passage's closest approach.
 
     passages: P runs (row indexes table / offset_min). table (N_COEFFICIENTS, n), offset_min (n,):
@@ -94,7 +99,9 @@ def closest_approach(passages: Passages, table, offset_min, times_min, target_r_
     times_min (m,): the sample times; target_r_km (K, m, 3): the targets' positions there (those
     the estimator used); target_elements: K ElementSets, one object each (one set, or a history: for states
     between samples);
-    start_jd, start_fr: the analysis start.
+    start_jd, start_fr: the analysis start. target_states: optionally, a callable (targets (P,),
+    t_min (P,)) -> (r_km (P, 3), v_km_s (P, 3), ok (P,)) giving the same states for many targets
+    at once (engine.orbits.screening.TargetStates), instead of one propagation per target.
 
     1. Secant minimum: the fragment is propagated at the run's samples; the segment whose straight
        chord passes closest to the target gives a first TCA (exact on the secant, which is off by
@@ -146,7 +153,7 @@ def closest_approach(passages: Passages, table, offset_min, times_min, target_r_
     miss_sec = np.sqrt(best)
     speed_sec = np.sqrt(a[pick]) / (60.0 * step_min)
 
-    states = _States(table, offset_min, rows, tgt, target_elements, start_jd, start_fr)
+    states = _States(table, offset_min, rows, tgt, target_elements, start_jd, start_fr, target_states)
     everyone = np.arange(P)
 
     def f_at(sel, sample_index):

@@ -184,6 +184,12 @@ def merge_results(shards: Sequence[RunResults], names: Sequence[str] | None = No
         attrs=attrs,
         pc_edges_log10=ref.pc_edges_log10,
         encounters=_merged_encounters(shards, names),
+        target_norad=ref.target_norad,
+        target_group=ref.target_group,
+        conjunction_thresholds_km=ref.conjunction_thresholds_km,
+        conjunction_days=ref.conjunction_days,
+        conjunctions=(cat("conjunctions", 1)
+                      if all(s.conjunctions is not None for s in shards) else None),
     )
     added = np.sum([s.pc_histogram for s in shards], axis=0, dtype=np.uint64)
     if not np.array_equal(added, merged.pc_histogram):  # histograms add; recomputing agrees

@@ -26,7 +26,7 @@ from ..filekind import (EPHEMERIS, EPHEMERIS_TITLE_PREFIX, FRAGMENTS, FRAGMENTS_
 from ..timeutil import parse_utc_datetime
 from . import encounter_table as _encounters
 from .runresults import RunResults, _attr_value, _normalize, _Problem, _short, count_pc_histogram
-from .variables import COORDINATES, ENCOUNTER_VARIABLES, VARIABLES, variable
+from .variables import COORDINATES, ENCOUNTER_VARIABLES, OPTIONAL_VARIABLES, VARIABLES, variable
 
 __all__ = ["load_fields", "read_results"]
 
@@ -36,6 +36,9 @@ _FIELD_OF = {v.name: v.field for v in _READ}
 #: The optional encounter table's variables: kept under their file names in `fields` (their
 #: columns, e.g. expected_collisions, would collide with RunResults fields).
 _OPTIONAL = {v.name: v.name for v in ENCOUNTER_VARIABLES}
+#: The per-target and conjunction variables (OPTIONAL_VARIABLES): read into their RunResults
+#: fields where present.
+_OPTIONAL_FIELDS = {v.name: v.field for v in OPTIONAL_VARIABLES}
 
 
 def _dimension_sources() -> dict[str, tuple[str, int]]:
@@ -150,7 +153,7 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
             raise InputError(f"{label}: global attributes are damaged ({one_line(exc)})") from None
         _check_source(label, attrs)
         fields: dict[str, np.ndarray] = {}
-        for name in {**_FIELD_OF, **_OPTIONAL}:
+        for name in {**_FIELD_OF, **_OPTIONAL, **_OPTIONAL_FIELDS}:
             try:  # a damaged file can fail anywhere here, even in looking a variable up
                 obj = f.get(name)
                 if obj is None or not isinstance(obj, h5py.Dataset):
@@ -161,13 +164,13 @@ def _load_path(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
                 raise InputError(
                     f"{label}: variable {name!r} is damaged or unreadable ({one_line(exc)})"
                 ) from None
-            if name == "target":
+            if name in ("target", "target_group"):
                 data = np.array(
                     [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in np.ravel(data)]
                 )
             elif name.endswith("_bnds"):
                 data = _edges_from_bounds(label, name, data)
-            fields[_FIELD_OF.get(name, name)] = np.asarray(data)
+            fields[_FIELD_OF.get(name, _OPTIONAL_FIELDS.get(name, name))] = np.asarray(data)
     return fields, attrs, label
 
 
@@ -268,12 +271,14 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
         if title.startswith(prefix):
             raise InputError(f"{label}: this is {kind}, not a results file (fragrisk run)")
     fields: dict[str, np.ndarray] = {}
-    for name in {**_FIELD_OF, **_OPTIONAL}:
+    for name in {**_FIELD_OF, **_OPTIONAL, **_OPTIONAL_FIELDS}:
         if name not in ds.variables:
             continue
         data = np.asarray(ds[name].values)
-        if name == "target":
+        if name in ("target", "target_group"):
             data = np.array([str(x) for x in data])
+        elif name == "conjunction_day" and data.dtype.kind == "m":  # decoded as a duration
+            data = data / np.timedelta64(1, "D")
         elif name.endswith("_bnds"):
             if data.dtype.kind == "M":  # decoded as datetimes: back to s since analysis start
                 if "analysis_start" not in attrs:
@@ -285,7 +290,7 @@ def _load_dataset(ds: Any) -> tuple[dict[str, np.ndarray], dict[str, Any], str]:
             elif data.dtype.kind == "m":
                 data = data / np.timedelta64(1, "s")
             data = _edges_from_bounds(label, name, data)
-        fields[_FIELD_OF.get(name, name)] = data
+        fields[_FIELD_OF.get(name, _OPTIONAL_FIELDS.get(name, name))] = data
     return fields, attrs, label
 
 

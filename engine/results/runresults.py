@@ -141,6 +141,12 @@ class RunResults:
     encounters                   engine.results.encounter_table.EncounterTable (dim `encounter`), or None
                                  (a run without the table, or a file written before it); its
                                  shares add up to expected_collisions per target and realization
+    target_norad                 (K,) int64 NORAD numbers, or None (optional, as the next four)
+    target_group                 (K,) str groups (the name's family: STARLINK, FLOCK, ...)
+    conjunction_thresholds_km    (C,) km, increasing
+    conjunction_days             (D,) days since the analysis start of each 24 h bin
+    conjunctions                 (K, R, D, C) int64 local minima of a fragment-target distance
+                                 below each threshold, by day (None: not counted)
     """
 
     target_names: Any
@@ -160,6 +166,11 @@ class RunResults:
     attrs: dict = dataclasses.field(default_factory=dict)
     pc_edges_log10: Any = dataclasses.field(default_factory=lambda: DEFAULT_PC_EDGES_LOG10.copy())
     encounters: Any = None
+    target_norad: Any = None
+    target_group: Any = None
+    conjunction_thresholds_km: Any = None
+    conjunction_days: Any = None
+    conjunctions: Any = None
 
     def __post_init__(self) -> None:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -336,6 +347,26 @@ def _normalize(f: dict) -> dict:
         out[name] = _as_float(name, f[name], (F,), "(fragment,)", nonneg=False)
     for name in ("target_perigee_km", "target_apogee_km"):
         out[name] = _as_float(name, f[name], (K,), "(target,)", nonneg=False)
+    if f.get("target_norad") is not None:
+        out["target_norad"] = _as_int("target_norad", f["target_norad"], (K,), "(target,)")
+    if f.get("target_group") is not None:
+        groups = np.asarray(f["target_group"])
+        if groups.dtype.kind == "S":
+            groups = np.char.decode(groups, "utf-8")
+        if groups.shape != (K,) or groups.dtype.kind not in "UO":
+            raise _Problem(f"target_group: {_short(f['target_group'])}; expected (K,) names")
+        out["target_group"] = groups.astype(str)
+    if f.get("conjunctions") is not None:
+        thr = _as_float("conjunction_thresholds_km", f.get("conjunction_thresholds_km"),
+                        np.shape(f.get("conjunction_thresholds_km")), "(conjunction_threshold,)",
+                        nonneg=True)
+        days = _as_float("conjunction_days", f.get("conjunction_days"),
+                         np.shape(f.get("conjunction_days")), "(day,)", nonneg=True)
+        if thr.ndim != 1 or days.ndim != 1:
+            raise _Problem("conjunction_thresholds_km and conjunction_days: expected 1-d arrays")
+        out["conjunction_thresholds_km"], out["conjunction_days"] = thr, days
+        out["conjunctions"] = _as_int("conjunctions", f["conjunctions"], (K, R, days.size, thr.size),
+                                      "(target, realization, day, conjunction_threshold)")
 
     raw = f["attrs"]
     if not isinstance(raw, Mapping):

@@ -27,6 +27,11 @@ gabbard_apogee_km / gabbard_perigee_km (fragment)  float64  km (altitude)
 gabbard_period_min (fragment)              float64     min
 target_perigee_km / target_apogee_km (target)  float64  km (altitude)
 encounter_* (encounter)                    int64/float64  the encounter table (ENCOUNTER_VARIABLES)
+target_norad (target)                      int64       1 (optional, OPTIONAL_VARIABLES)
+target_group (target)                      str         1 (optional)
+conjunction_threshold_km (conjunction_threshold)  float64  km (optional)
+conjunction_day (day)                      float64     d since the analysis start (optional)
+conjunctions (target, realization, day, conjunction_threshold)  int64  1 (optional)
 =========================================  ==========  ======================================
 
 `nv` (2), `fragment` (F) and `encounter` are dimensions without coordinate variables. The
@@ -47,6 +52,8 @@ __all__ = [
     "DIMENSIONS",
     "ENCOUNTER_VARIABLES",
     "FILE_VARIABLES",
+    "OPTIONAL_DIMENSIONS",
+    "OPTIONAL_VARIABLES",
     "TIME_UNITS",
     "VARIABLES",
     "Variable",
@@ -150,8 +157,26 @@ VARIABLES = COORDINATES + DATA_VARIABLES
 ENCOUNTER_VARIABLES = tuple(Variable(name, (ENCOUNTER_DIMENSION,), units, long_name, field)
                             for name, field, _, units, long_name in _ENCOUNTER_COLUMNS)
 
+#: Optional variables on dimensions made after DIMENSIONS (conjunction_threshold, day): who each
+#: target is (NORAD number, group) and the conjunction counts. Files written before them, or by
+#: runs that do not count conjunctions, lack them; `field` is the RunResults field (None there).
+OPTIONAL_DIMENSIONS = ("conjunction_threshold", "day")
+OPTIONAL_VARIABLES = (
+    Variable("target_norad", ("target",), "1", "NORAD catalog number of the target", "target_norad"),
+    Variable("target_group", ("target",), "1",
+             "target group: the name's family (STARLINK, FLOCK, ...) unless the scenario sets one",
+             "target_group"),
+    Variable("conjunction_threshold_km", ("conjunction_threshold",), "km",
+             "conjunction distance threshold", "conjunction_thresholds_km"),
+    Variable("conjunction_day", ("day",), "d",
+             "start of the day bin, days since the analysis start (24 h bins)", "conjunction_days"),
+    Variable("conjunctions", ("target", "realization", "day", "conjunction_threshold"), "1",
+             "number of conjunctions: local minima of a fragment-target distance below the "
+             "threshold, by the day of their time of closest approach", "conjunctions"),
+)
+
 #: Every variable name of the file (docs and tests check their coverage against it).
-FILE_VARIABLES = tuple(v.name for v in VARIABLES + ENCOUNTER_VARIABLES)
+FILE_VARIABLES = tuple(v.name for v in VARIABLES + ENCOUNTER_VARIABLES + OPTIONAL_VARIABLES)
 
 _BY_NAME = {v.name: v for v in VARIABLES}
 

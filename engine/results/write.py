@@ -19,7 +19,7 @@ from ..files.h5io import NetCDFDimensions, atomic_h5
 from ..timeutil import parse_utc_datetime
 from .encounter_table import write_h5 as write_table
 from .runresults import RunResults
-from .variables import COORDINATES, DATA_VARIABLES, DIMENSIONS, TIME_UNITS, Variable
+from .variables import COORDINATES, DATA_VARIABLES, DIMENSIONS, OPTIONAL_VARIABLES, TIME_UNITS, Variable
 
 __all__ = ["write_results"]
 
@@ -84,3 +84,23 @@ def _write_h5(f: Any, r: RunResults) -> None:
         d.variable(v.name, data, v.dims, units(v), v.long_name, attrs=dict(v.attrs), **kw)
     if r.encounters is not None:
         write_table(d, r.encounters, _COMPRESS_MIN_ELEMENTS)
+    _write_optional(d, r, h5py)
+
+
+def _write_optional(d: NetCDFDimensions, r: RunResults, h5py) -> None:
+    """The OPTIONAL_VARIABLES that `r` holds (their dimensions first)."""
+    if r.conjunctions is not None:
+        d.dimension("conjunction_threshold", int(r.conjunction_thresholds_km.size))
+        d.dimension("day", int(r.conjunction_days.size))
+    for v in OPTIONAL_VARIABLES:
+        data = getattr(r, v.field)
+        if data is None:
+            continue
+        kw: dict[str, Any] = {}
+        if v.name == "target_group":
+            data = np.array(np.asarray(data).tolist(), dtype=object)
+            kw["dtype"] = h5py.string_dtype("utf-8")
+        elif np.asarray(data).size >= _COMPRESS_MIN_ELEMENTS:
+            kw = dict(chunks=True, compression="gzip", compression_opts=4, shuffle=True)
+        d.variable(v.name, np.asarray(data) if v.name != "target_group" else data, v.dims, v.units,
+                   v.long_name, attrs=dict(v.attrs), **kw)

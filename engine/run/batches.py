@@ -36,6 +36,7 @@ class BatchResult:
     kernel_s: float                    # time in the estimator proper
     encounters: object = None          # engine.results.encounter_table.EncounterTable, None when not recorded
     host_s: float = 0.0                # time in the host stage (sampling, fit, table, prefilter)
+    conjunctions: object = None        # (K, R, D, C) int64 counts (engine.run.screened), None when not counted
 
 
 @dataclasses.dataclass
@@ -125,6 +126,8 @@ def estimate_chunks(setup: Setup, host: HostBatch):
     (or add up across chunks where a bin is longer than a chunk). Returns by_time (R, K, T),
     totals (n, K) per object of host.objs, decay (n,), fragment-samples propagated, seconds, and
     the passages (rows index host.objs; None where encounters are not recorded)."""
+    if setup.estimator is not None:
+        return setup.estimator.estimate_chunks(setup, host)
     w = setup.window
     realizations, objs = host.realization, host.objs
     n, K, T, m = objs.lc_m.size, len(setup.targets.names), w.n_bins, w.times_s.size
@@ -229,6 +232,8 @@ def estimate_batch(setup: Setup, host: HostBatch) -> BatchResult:
 
 def finish_batch(setup: Setup, host: HostBatch, estimated) -> BatchResult:
     """A batch's aggregates and encounter table (host only) from estimate_chunks' output."""
+    if setup.estimator is not None:
+        return setup.estimator.finish_batch(setup, host, estimated)
     by_time, totals, decay, propagated, kernel_s, found = estimated
     by_time, by_size, in_orbit = aggregate(host.realization, host.objs, by_time, totals, decay, setup.window,
                                            setup.size_edges_m, host.never_decay)

@@ -41,7 +41,7 @@ from ..results import summary, write_results
 from ..scenario import analysis_attributes, event_attributes, scenario_to_toml
 from ..scenario.schema import field as scenario_field
 from ..timeutil import format_utc, history_stamp
-from . import montecarlo
+from . import montecarlo, screened
 from .batches import BatchResult
 from .distributed import DaskExecutor
 from .limits import check_run
@@ -412,7 +412,7 @@ def run_job(scenario, device: str, out: Path, *, realizations: int | None = None
     if checkpoint and folder.exists() and not (resume or fresh):
         _refuse_unasked(folder, manifest)
     start = time.perf_counter()
-    setup = make_setup(scenario, device)
+    setup = screened.attach(make_setup(scenario, device))
     if setup.atmosphere is not None:
         notes.extend(setup.atmosphere.air.notes)
 

@@ -17,7 +17,7 @@ import math
 from ..backend import COMMAND_MEMORY_SHARE, available_memory_bytes
 from ..errors import InputError
 from ..physics import breakup
-from ..scenario import breakup_params, objects_per_realization
+from ..scenario import breakup_params, objects_per_realization, uses_screen
 from .window import CHUNK_SEGMENTS
 
 #: A run estimated to take longer than this is refused: it would not finish on this machine.
@@ -40,6 +40,11 @@ TARGET_BYTES_PER_SAMPLE = 128
 #: Copies of the per-realization results held at once: the batches, their concatenation, the
 #: checked RunResults and the HDF5 writer's buffers.
 RESULTS_COPIES = 4
+#: Bytes the screened estimator holds besides the window (engine/orbits/screening.py): one
+#: block's states (BLOCK_POINTS objects x samples) and its close pairs (PAIRS_PER_BLOCK keys,
+#: sorted) with the segments' temporaries (measured: 1.6 GB peak for 462 objects x 4,919
+#: targets x 1 day).
+SCREEN_BYTES = 2.0e9
 #: Largest number of time bins: the kernels index bins with 32-bit integers.
 MAX_TIME_BINS = 2**31 - 1
 
@@ -107,6 +112,9 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
 
     per_sample = WINDOW_BYTES_PER_SAMPLE + K * TARGET_BYTES_PER_SAMPLE
     window = m * per_sample
+    screened = uses_screen(scenario)
+    if screened:
+        window += SCREEN_BYTES
     if window > budget:
         fit = max(int(budget // per_sample), 2)
         raise InputError(
@@ -126,7 +134,10 @@ def check_run(scenario, device: str, n_realizations: int, *, realizations_label:
         """Bytes: the window, n_batch realizations' fragments (times the batches held at once)
         with their rate buffers over a time chunk's bins (at most n_bins), and the results of
         n_real realizations."""
-        per_fragment = BATCH_BYTES_PER_FRAGMENT + 2 * 8 * K * min(n_bins, chunk)
+        # The all-pairs estimator holds a rate row per object and target; the screen does not
+        # (its block states and close pairs: SCREEN_BYTES, in `window`).
+        rates = 0 if screened else 2 * 8 * K * min(n_bins, chunk)
+        per_fragment = BATCH_BYTES_PER_FRAGMENT + rates
         per_realization = RESULTS_COPIES * 8 * (K * (n_bins + sizes + 1) + n_bins + 2)
         return window + n_frag * per_fragment * n_batch * held + float(n_real) * per_realization
 

@@ -179,4 +179,16 @@ def to_results(setup: Setup, output: RunOutput, attrs: dict) -> RunResults:
         fragments_in_orbit=cat(lambda b: b.fragments_in_orbit, 0), n_fragments=cat(lambda b: b.n_fragments, 0),
         gabbard_apogee_km=gab[0], gabbard_perigee_km=gab[1], gabbard_period_min=gab[2],
         target_perigee_km=tg.perigee_km, target_apogee_km=tg.apogee_km, attrs=attrs,
-        pc_edges_log10=pc_edges_log10(setup.scenario.analysis.pc_bins_per_decade), encounters=table)
+        pc_edges_log10=pc_edges_log10(setup.scenario.analysis.pc_bins_per_decade), encounters=table,
+        target_norad=np.array([t.norad for t in setup.scenario.targets], dtype=np.int64),
+        target_group=np.array([t.group for t in setup.scenario.targets]),
+        **_conjunction_fields(setup, batches))
+
+
+def _conjunction_fields(setup: Setup, batches) -> dict:
+    """RunResults' conjunction fields of the batches (none where they are not counted)."""
+    if not batches or batches[0].conjunctions is None:
+        return {}
+    counts = np.concatenate([b.conjunctions for b in batches], axis=1)
+    return dict(conjunction_thresholds_km=np.array(setup.scenario.analysis.conjunction_thresholds_km),
+                conjunction_days=np.arange(counts.shape[2], dtype=np.float64), conjunctions=counts)

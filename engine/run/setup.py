@@ -65,6 +65,9 @@ class Setup:
     atmosphere: object = None
     #: samples per drag step (with an atmosphere)
     drag_step_samples: int = 0
+    #: Another estimator stage (estimate_chunks and finish_batch of its own: engine.run.screened's),
+    #: or None: engine.run.batches'.
+    estimator: object = None
 
 
 def make_setup(scenario, device: str, use_prefilter: bool = True, chunk_segments: int = CHUNK_SEGMENTS) -> Setup:

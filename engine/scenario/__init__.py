@@ -27,6 +27,7 @@ from .derived import (
     event_attributes,
     knob_attributes,
     objects_per_realization,
+    uses_screen,
 )
 from .load import builtin_data_text, builtin_names, load_scenario, scenario_from_text
 from .model import Analysis, Event, Parent, Population, Scenario, Target, window_samples
@@ -48,5 +49,5 @@ __all__ = [
     "Scenario", "Target", "analysis_attributes", "apply_overrides", "breakup_params",
     "builtin_data_text", "builtin_names", "event_attributes", "knob_attributes", "load_scenario",
     "objects_per_realization", "parse_override", "scenario_from_text", "scenario_to_toml",
-    "window_samples",
+    "uses_screen", "window_samples",
 ]

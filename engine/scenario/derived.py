@@ -5,7 +5,7 @@ one realization, and the model attributes of results and fragments files (from t
 from __future__ import annotations
 
 from ..physics import breakup
-from .schema import ANALYSIS, EVENT, Field
+from .schema import ANALYSIS, EVENT, SCREEN_AUTO_TARGETS, Field
 
 
 def breakup_params(event, parent) -> breakup.BreakupParams:
@@ -54,3 +54,12 @@ def event_attributes(event, parent) -> dict:
 def analysis_attributes(analysis) -> dict:
     """The [analysis] rows with an attribute, as file attributes (duration_days, step_s, ...)."""
     return {f.attribute: _typed(f, getattr(analysis, f.name)) for f in ANALYSIS if f.attribute}
+
+
+def uses_screen(scenario) -> bool:
+    """Whether a run of the scenario takes the screened estimator ([analysis] screen: "grid",
+    or "auto" with conjunction counts or more than SCREEN_AUTO_TARGETS targets)."""
+    a = scenario.analysis
+    if a.screen != "auto":
+        return a.screen == "grid"
+    return bool(a.conjunction_thresholds_km) or len(scenario.targets) > SCREEN_AUTO_TARGETS

@@ -20,19 +20,33 @@ import numpy as np
 
 from ..errors import InputError
 from ..filekind import kind_of_bytes
+from ..orbits import catalog
 from ..orbits.elements import (
+    EARTH_RADIUS_KM,
     ElementSet,
     decode_text,
     parse_tle,
+    read_catalog,
     read_omm_file,
     read_tle_file,
 )
-from ..orbits.propagation import history_set_index
+from ..orbits.propagation import history_set_index, propagate_elements
+from ..physics.constants import DECAY_ALTITUDE_KM
 from ..timeutil import minutes_between
 from . import checks
 from .model import Analysis, Event, Parent, Population, Scenario, Target
 from .overrides import apply_overrides
-from .schema import ELEMENT_KEYS, MAX_SCENARIO_BYTES, REQUIRED, SECTIONS, field, label
+from .schema import (
+    CATALOG_TARGET_KEYS,
+    ELEMENT_KEYS,
+    MAX_CONJUNCTION_THRESHOLDS,
+    MAX_SCENARIO_BYTES,
+    ONE_TARGET_KEYS,
+    REQUIRED,
+    SECTIONS,
+    field,
+    label,
+)
 from .values import Table, show, subtable
 
 
@@ -121,33 +135,163 @@ def _read_targets(value, src: str, base, start: tuple, max_gap_days: float,
         raise InputError(f"{src}: targets = {show(value)}: expected [[targets]] tables, "
                          f"at least one")
     targets = []
+    used: dict[str, int] = {}
     for k, item in enumerate(value, start=1):
         where = f"[[targets]] #{k}"
         if not isinstance(item, dict):
             raise InputError(f"{src}: {where} = {show(item)}: expected a table")
         t = _table(item, "targets", src, where)
-        elements, key = _elements(t, base, one=False)
-        if len(set(int(n) for n in elements.satnum)) != 1:
-            raise InputError(f"{src}: {t.field(key)}: element sets of "
-                             f"{len(set(int(n) for n in elements.satnum))} objects; expected one "
-                             f"object (one set, or a history of its sets)")
-        values = _simple(t, "targets", name=elements.name[0])
-        if not values["name"].strip():
-            raise t.bad("name", "a non-empty string")
-        for j, other in enumerate(targets, start=1):
-            if other.name == values["name"]:
+        if any(t.has(key) for key in CATALOG_TARGET_KEYS) or _names_a_catalog(t, base):
+            entry = _read_catalog_targets(t, src, base, start, max_gap_days, warnings)
+        else:
+            entry = [_read_one_target(t, src, base, start, max_gap_days, warnings)]
+        for target in entry:
+            j = used.get(target.name)
+            if j is not None and len(entry) == 1 and t.has("name"):
                 raise t.bad("name", f"a name not used by [[targets]] #{j}")
-        field = f"{src}: {where} {key}"
-        # A history: the set in use at the start is checked (each set serves until the next).
-        at_start = int(history_set_index(elements, start[1], start[2], [0.0])[0])
-        checks.check_epoch_gap(elements, start[1], start[2], max_gap_days, field,
-                               f'[analysis] start = "{start[0]}"', warnings, i=at_start)
-        checks.check_in_orbit(elements.take([at_start]), start[1], start[2], field,
-                              f'at [analysis] start = "{start[0]}"')
-        if values["station_kept"]:  # SGP4 with B* = 0 keeps the mean semi-major axis
-            elements = dataclasses.replace(elements, bstar=np.zeros(len(elements)))
-        targets.append(Target(elements=elements, **values))
+            if j is not None:
+                raise InputError(f"{src}: {where}: the target name {show(target.name)} is used by "
+                                 f"[[targets]] #{j}: expected a name not used by [[targets]] #{j}")
+            used[target.name] = k
+            targets.append(target)
     return tuple(targets)
+
+
+def _read_one_target(t: Table, src: str, base, start: tuple, max_gap_days: float,
+                     warnings: list) -> Target:
+    elements, key = _elements(t, base, one=False)
+    if len(set(int(n) for n in elements.satnum)) != 1:
+        raise InputError(f"{src}: {t.field(key)}: element sets of "
+                         f"{len(set(int(n) for n in elements.satnum))} objects; expected one "
+                         f"object (one set, or a history of its sets)")
+    name = t.read("name", elements.name[0])
+    if not name.strip():
+        raise t.bad("name", "a non-empty string")
+    group = t.read("group", catalog.group_of(name))
+    if not group.strip():
+        raise t.bad("group", "a non-empty string")
+    radius, station_kept = t.read("hard_body_radius_m"), t.read("station_kept")
+    field = f"{src}: {t.label} {key}"
+    # A history: the set in use at the start is checked (each set serves until the next).
+    at_start = int(history_set_index(elements, start[1], start[2], [0.0])[0])
+    checks.check_epoch_gap(elements, start[1], start[2], max_gap_days, field,
+                           f'[analysis] start = "{start[0]}"', warnings, i=at_start)
+    checks.check_in_orbit(elements.take([at_start]), start[1], start[2], field,
+                          f'at [analysis] start = "{start[0]}"')
+    if station_kept:  # SGP4 with B* = 0 keeps the mean semi-major axis
+        elements = dataclasses.replace(elements, bstar=np.zeros(len(elements)))
+    return Target(name=name, elements=elements, hard_body_radius_m=radius, station_kept=station_kept,
+                  group=group, **{k: None for k in CATALOG_TARGET_KEYS})
+
+
+def _catalog_file(t: Table, base):
+    """(path, field text for messages) of the catalog file a [[targets]] or [population] entry
+    names, or None where it names no single file (then _elements says what is wrong)."""
+    given = [k for k in ELEMENT_KEYS if t.has(k)]
+    if len(given) != 1 or given[0] == "tle" or not isinstance(t.data[given[0]], str):
+        return None
+    key = given[0]
+    path = _resolve(base, t.data[key])
+    if not path.is_file():
+        return None
+    return path, f"{t.src}: {t.field(key)}{t.origin(key)}"
+
+
+def _names_a_catalog(t: Table, base) -> bool:
+    """Whether a [[targets]] entry without filters names a file of more than one object (an
+    entry that names its target, or sets a one-object field, means one object: its file must
+    then hold one)."""
+    if any(t.has(key) for key in ONE_TARGET_KEYS):
+        return False
+    found = _catalog_file(t, base)
+    if found is None:
+        return False
+    try:
+        elements, dropped = read_catalog(found[0])
+    except InputError:
+        return False   # the one-object reader gives the message
+    # Several sets of one object are its history, not a catalog.
+    return len(set(int(n) for n in elements.satnum) | set(int(d[1]) for d in dropped)) > 1
+
+
+def _read_catalog(t: Table, base, warnings: list) -> tuple[ElementSet, int, str]:
+    """A catalog file's objects SGP4 can start from (the others left out with a warning line),
+    how many the file holds, and its field text."""
+    found = _catalog_file(t, base)
+    if found is None:
+        if t.has("tle"):
+            raise InputError(f"{t.src}: {t.label}: a catalog comes from tle_file or omm_file, "
+                             f"not tle")
+        _elements(t, base, one=False)   # the message for a missing or unreadable file
+        raise InputError(f"{t.src}: {t.label}: missing required field tle_file (or omm_file)")
+    path, where = found
+    try:
+        elements, dropped = read_catalog(path)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if dropped:
+        warnings.append(f"{where}: {len(dropped)} object(s) SGP4 cannot start left out, e.g. "
+                        f"{dropped[0][2]} (NORAD {dropped[0][1]}): {dropped[0][3]}")
+    return elements, len(elements) + len(dropped), where
+
+
+def _read_catalog_targets(t: Table, src: str, base, start: tuple, max_gap_days: float,
+                          warnings: list) -> list:
+    """The targets of a [[targets]] entry that names a catalog: its objects that pass the filters
+    (engine.orbits.catalog.select), each with the entry's hard-body radius or, where
+    hard_body_radius_by_group names its group, that radius.  Element sets farther than
+    max_gap_days from the start and objects not in orbit at the start are left out with one
+    warning line each (a catalog always holds a few)."""
+    filters = {key: t.read(key) for key in ("name_pattern", "norad_min", "norad_max",
+                                             "altitude_min_km", "altitude_max_km")}
+    radius = t.read("hard_body_radius_m")
+    for key in ONE_TARGET_KEYS:
+        if t.has(key):
+            raise t.bad(key, f"no {key} in a catalog entry (each object keeps its own)")
+    elements, n_file, where = _read_catalog(t, base, warnings)
+    by_group = t.data.get("hard_body_radius_by_group", {})
+    if not isinstance(by_group, dict):
+        raise t.bad("hard_body_radius_by_group", "a table of radii in m by group, e.g. "
+                                                 "{ STARLINK = 5.0, FLOCK = 1.0 }")
+    for group, r in by_group.items():
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not (math.isfinite(r) and r > 0):
+            raise InputError(f"{src}: {t.label} hard_body_radius_by_group.{group} = {show(r)}: "
+                             f"expected a radius > 0 m")
+    selected = elements.take(catalog.select(elements, **filters))
+    if len(selected):
+        selected = _in_orbit_at_start(selected, start, where, max_gap_days, warnings)
+    if not len(selected):
+        raise InputError(f"{where}: no object of the {n_file:,} in the file passes the filters "
+                         f"(and is in orbit at the start)")
+    names = catalog.unique_names(selected.name, selected.satnum)
+    groups = [catalog.group_of(n) for n in selected.name]
+    entry = dict(filters, hard_body_radius_by_group=dict(by_group) or None)
+    return [Target(name=names[i], elements=selected.take([i]),
+                   hard_body_radius_m=float(by_group.get(groups[i], radius)), station_kept=False,
+                   group=groups[i], **entry)
+            for i in range(len(selected))]
+
+
+def _in_orbit_at_start(elements: ElementSet, start: tuple, where: str, max_gap_days: float,
+                       warnings: list) -> ElementSet:
+    """The objects of a catalog whose element sets are within max_gap_days of the start and that
+    SGP4 puts above DECAY_ALTITUDE_KM there; a warning line for each kind left out."""
+    _, jd, fr = start
+    gap = np.abs((elements.epoch_jd - jd) + (elements.epoch_fr - fr))
+    near = gap <= max_gap_days
+    if not near.all():
+        warnings.append(f"{where}: {int((~near).sum())} object(s) with element sets more than "
+                        f"[analysis] max_epoch_gap_days = {max_gap_days:g} from the start left out")
+    elements = elements.take(near)
+    if not len(elements):
+        return elements
+    eph = propagate_elements(elements, jd, fr, np.zeros(1), device="cpu")
+    altitude = np.linalg.norm(eph.r_km[:, 0], axis=1) - EARTH_RADIUS_KM
+    with np.errstate(invalid="ignore"):
+        alive = (eph.error[:, 0] == 0) & (altitude >= DECAY_ALTITUDE_KM)
+    if not alive.all():
+        warnings.append(f"{where}: {int((~alive).sum())} object(s) not in orbit at the start left out")
+    return elements.take(alive)
 
 
 def _max_epoch_gap(data, src: str, override) -> float:
@@ -195,12 +339,35 @@ def _read_analysis(data: dict | None, src: str, event: Event | None,
                 raise t.bad(name, 'unset: it needs [analysis] atmosphere = "nrlmsis"')
     if values["space_weather"] is not None and base is not None:
         values["space_weather"] = str(_resolve(base, values["space_weather"]))
+    values["conjunction_thresholds_km"] = _thresholds(t)
     return Analysis(start=start[0], start_jd=start[1], start_fr=start[2], **values)
 
 
-def _read_population(data: dict, src: str, base) -> Population:
-    elements, _ = _elements(_table(data, "population", src), base, one=False)
-    return Population(elements=elements)
+def _thresholds(t: Table) -> tuple:
+    """[analysis] conjunction_thresholds_km: increasing distances > 0 km (at most
+    MAX_CONJUNCTION_THRESHOLDS), () where not given."""
+    if not t.has("conjunction_thresholds_km"):
+        return ()
+    value = t.data["conjunction_thresholds_km"]
+    expect = (f"a list of increasing distances > 0 km, at most {MAX_CONJUNCTION_THRESHOLDS} "
+              f"and at most 1,000 km, e.g. [1, 5, 10]")
+    if (not isinstance(value, list) or not 1 <= len(value) <= MAX_CONJUNCTION_THRESHOLDS
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) for x in value)):
+        raise t.bad("conjunction_thresholds_km", expect)
+    out = tuple(float(x) for x in value)
+    if not all(math.isfinite(x) and 0 < x <= 1000.0 for x in out) or list(out) != sorted(set(out)):
+        raise t.bad("conjunction_thresholds_km", expect)
+    return out
+
+
+def _read_population(data: dict, src: str, base, warnings: list) -> Population:
+    """A [population]: a catalog, so from a file the objects SGP4 cannot start from (a whole
+    catalog holds a few) are left out with one warning line; inline TLE text is read strictly."""
+    t = _table(data, "population", src)
+    if _catalog_file(t, base) is None:
+        elements, _ = _elements(t, base, one=False)
+        return Population(elements=elements)
+    return Population(elements=_read_catalog(t, base, warnings)[0])
 
 
 def _toml_error(exc: Exception, text: str, source: str) -> InputError:
@@ -268,7 +435,7 @@ def scenario_from_text(text: str, source: str, base, overrides=(), *,
             if value is not None:
                 raise InputError(f"{source}: [{key}]: not allowed with [population] "
                                  f"(a population stands instead of [parent] and [event])")
-        population = _read_population(population_data, source, base)
+        population = _read_population(population_data, source, base, warnings)
     else:
         if parent_data is None:
             raise InputError(f"{source}: missing required table [parent] "

@@ -61,12 +61,27 @@ class Event:
 class Target:
     """An object whose collision risk is estimated: elements (one object: one set, or a history
     of its sets, each used from its epoch until the next), hard-body radius in m, station_kept
-    (its elements then carry B* = 0)."""
+    (its elements then carry B* = 0), and its group (the name's family,
+    engine.orbits.catalog.group_of, unless the scenario sets one)."""
 
     name: str
     elements: ElementSet
     hard_body_radius_m: float
     station_kept: bool
+    group: str
+    # The catalog entry it came from (engine.scenario.schema.CATALOG_TARGET_KEYS; None for a
+    # one-object entry): its radius rule and filters.
+    hard_body_radius_by_group: dict | None
+    name_pattern: str | None
+    norad_min: int | None
+    norad_max: int | None
+    altitude_min_km: float | None
+    altitude_max_km: float | None
+
+    @property
+    def norad(self) -> int:
+        """The NORAD catalog number of its element set."""
+        return int(self.elements.satnum[0])
 
 
 def window_samples(duration_s: float, step_s: float) -> int:
@@ -99,6 +114,8 @@ class Analysis:
     space_weather: str | None
     drag_step_days: float
     density_sigma: float
+    conjunction_thresholds_km: tuple     # () where no conjunctions are counted
+    screen: str
 
     @property
     def n_samples(self) -> int:

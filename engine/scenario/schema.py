@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..orbits.elements import EARTH_RADIUS_KM
+from ..orbits.elements import EARTH_RADIUS_KM, MAX_CATALOG_NUMBER
 from ..physics.breakup import AM_SAMPLINGS, EVENT_TYPES, KINDS, MASS_POLICIES
 
 
@@ -35,7 +35,7 @@ REQUIRED = _Marker("REQUIRED")
 #: Types: what the TOML value must be (docs/scenario.md, "Rules for every table").
 TYPES = {"number": "number", "integer": "integer", "string": "string", "boolean": "boolean",
          "utc": "string (ISO 8601 UTC)", "elements": "string", "table": "table",
-         "tables": "array of tables"}
+         "tables": "array of tables", "numbers": "list of numbers"}
 #: Units that messages leave out (dimensionless, or none).
 _NO_UNIT = ("–", "1")
 
@@ -187,6 +187,12 @@ MAX_REALIZATIONS = 2**63 - 1
 MAX_SCENARIO_BYTES = 64 * 2**20
 KERNELS = ("sphere",)
 ENCOUNTER_CHOICES = ("all", "none")   # [analysis] encounters: record the encounter table or not
+#: [analysis] screen: "grid" (engine/orbits/screening.py: the close pairs, conjunctions counted),
+#: "all-pairs" (every fragment against every target; the fused CUDA kernel on a GPU), "auto": the
+#: grid where conjunctions are counted or there are more than SCREEN_AUTO_TARGETS targets.
+SCREEN_CHOICES = ("auto", "grid", "all-pairs")
+SCREEN_AUTO_TARGETS = 16
+MAX_CONJUNCTION_THRESHOLDS = 16
 PC_BINS_PER_DECADE_RANGE = (1, 1000)  # [analysis] pc_bins_per_decade: collision-probability bins
 ATMOSPHERES = ("sgp4", "nrlmsis")     # [analysis] atmosphere: docs/atmosphere.md
 MAX_DRAG_STEP_DAYS = 30.0             # [analysis] drag_step_days: a month of the solar cycle at most
@@ -295,7 +301,40 @@ TARGETS = (
     Field("station_kept", "boolean", "Whether the target holds its orbit (the ISS reboosts): "
                                      "propagated with B* = 0, its mean altitude held.",
           default=False, allowed_doc="`true`, `false`"),
+    Field("group", "string", "The target's group in results (`target_group`) and in `fragrisk "
+                             "rank --group`.",
+          default=None, default_doc="the name's family: its leading letters, upper-cased "
+                                    "(STARLINK-1007 → `STARLINK`, FLOCK 4P-1 → `FLOCK`; no "
+                                    "letter → `OTHER`)",
+          allowed_doc="non-empty; one-object entries only"),
+    # A catalog entry (a tle_file/omm_file of many objects, or any entry with one of these):
+    # engine.orbits.catalog.select's filters and the radius rule.
+    Field("hard_body_radius_by_group", "table", "The radius rule of a catalog entry: radius by "
+                                                "group, e.g. `{ STARLINK = 5.0 }`; other groups "
+                                                "take `hard_body_radius_m`.",
+          unit="m", default=None, allowed_doc="each > 0; catalog entries"),
+    Field("name_pattern", "string", "Keeps the catalog's objects whose whole name matches, e.g. "
+                                    "`\"STARLINK*\"`.",
+          default=None, default_doc="every name",
+          allowed_doc="a shell pattern (`*`, `?`, `[..]`), case ignored; catalog entries"),
+    Field("norad_min", "integer", "Keeps catalog numbers ≥ this (Alpha-5 as read: T0000 = "
+                                  "270000).",
+          default=None, lo=0, hi=MAX_CATALOG_NUMBER, lo_open=False, noun="a catalog number",
+          also="catalog entries"),
+    Field("norad_max", "integer", "Keeps catalog numbers ≤ this.", default=None, lo=0,
+          hi=MAX_CATALOG_NUMBER, lo_open=False, noun="a catalog number", also="catalog entries"),
+    Field("altitude_min_km", "number", "Keeps objects whose mean apogee altitude reaches this.",
+          unit="km", default=None, lo=-EARTH_RADIUS_KM, hi=1.0e6, noun="an altitude",
+          also="catalog entries"),
+    Field("altitude_max_km", "number", "Keeps objects whose mean perigee altitude is at most "
+                                       "this.",
+          unit="km", default=None, lo=-EARTH_RADIUS_KM, hi=1.0e6, noun="an altitude",
+          also="catalog entries"),
 )
+#: [[targets]] fields of a catalog entry only, and of a one-object entry only.
+CATALOG_TARGET_KEYS = ("hard_body_radius_by_group", "name_pattern", "norad_min", "norad_max",
+                       "altitude_min_km", "altitude_max_km")
+ONE_TARGET_KEYS = ("name", "group", "station_kept")
 
 ANALYSIS = (
     Field("start", "utc", "Start of the window.", default=None,
@@ -347,6 +386,16 @@ ANALYSIS = (
                                      "density factor per realization, from (seed, realization).",
           unit="1", default=0.0, lo=0.0, hi=MAX_DENSITY_SIGMA, lo_open=False,
           noun="a standard deviation", also="only with `nrlmsis`", attribute="density_sigma"),
+    Field("conjunction_thresholds_km", "numbers", "Count conjunctions: every local minimum of a "
+                                                  "fragment-target distance below each threshold, "
+                                                  "per target, realization and day (`conjunctions`).",
+          unit="km", default=None, default_doc="none (no counts)",
+          allowed_doc=f"increasing, each > 0 and ≤ 1,000, at most {MAX_CONJUNCTION_THRESHOLDS}"),
+    Field("screen", "string", "How fragments are paired with targets: `\"grid\"` screens them "
+                              "per sample (cost of the close pairs), `\"all-pairs\"` evaluates "
+                              "every pair, `\"auto\"` the grid with conjunction counts or more "
+                              "than 16 targets.",
+          default="auto", choices=SCREEN_CHOICES),
 )
 
 POPULATION = (

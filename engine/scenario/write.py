@@ -12,7 +12,7 @@ import os
 
 from ..errors import InputError
 from ..orbits.elements import ElementSet
-from .schema import SECTIONS, label
+from .schema import CATALOG_TARGET_KEYS, SECTIONS, label
 from .values import toml_str
 
 
@@ -35,6 +35,8 @@ def _toml_value(v) -> str:
         return repr(v)
     if isinstance(v, str):
         return toml_str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(f"cannot write {type(v).__name__} to a scenario")
 
 
@@ -65,7 +67,11 @@ def _table(section: str, obj, where: str) -> list[str]:
             if f.name == "tle":  # the trio's first row: one line for whichever gave the sets
                 lines.append(_element_line(obj.elements, where))
             continue
+        if section == "targets" and f.name in CATALOG_TARGET_KEYS:
+            continue  # each target of a catalog entry is written as a one-object entry
         value = getattr(obj, f.name)
+        if isinstance(value, tuple):
+            value = list(value) or None
         if value is not None:
             lines.append(f"{f.name} = {_toml_value(value)}")
     return lines + [""]
