@@ -21,6 +21,7 @@ import click
 
 from . import engine
 from .commands.calibrate import calibrate
+from .commands.conjunction import pc
 from .commands.common import EXIT_ABORTED, EXIT_CODES_HELP, EXIT_TERMINATED, OneLineUsageError, UserError
 from .commands.files import propagate, sample
 from .commands.info import info
@@ -115,7 +116,7 @@ def _sigterm_raises():
 
 
 # Every command on the group (`fragrisk --help` lists them alphabetically).
-for command in (info, propagate, sample, calibrate, run, plot, encounters, rank, scenario_group, merge):
+for command in (info, propagate, sample, calibrate, run, plot, encounters, rank, scenario_group, merge, pc):
     cli.add_command(command)
 
 

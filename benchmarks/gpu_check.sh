@@ -11,7 +11,7 @@
 #     bash benchmarks/gpu_check.sh .whl "$OUT"      (timeout_s 600)
 # OUT_DIR (default $OUT, else benchmarks/results/gpu_check): where the JSON, the logs and
 #   gpu_check.md go. The JSON also lands in benchmarks/results/.
-# Steps, each bounded in time so the whole normally ends within 10 minutes (the limits add up to 890 s;
+# Steps, each bounded in time so the whole normally ends within 10 minutes (the limits add up to 950 s;
 # an H200 should need about a third of that):
 #   gpu_tests      the `gpu` tests (CUDA against NumPy)
 #   run_builtin    built-in scenario, 1,000 realizations, 7 days (goal: <= 1.5 s end to end),
@@ -22,6 +22,8 @@
 #                  ratio <= 1.2; the drag steps run on the host, which bounds the realizations here)
 #   bench_encounters  the encounter table's cost (1,000 realizations with and without it)
 #   bench_calibrate  `fragrisk calibrate` of the built-in scenario (goal: <= 1 minute)
+#   bench_pc_mc    the conjunction Monte Carlo (kernels/pc_mc.cu): 1e8 trials of a LEO conjunction
+#                  (goal: <= 10 s on one H100), NumPy on one core and a plain loop in the same run
 #   run_scaling    the CPU backend on 1 and 16 cores (--jobs), results identical bit for bit
 #   profile        the fused kernel: registers, occupancy, launch shapes, raw fragment-steps/s
 #   ncu            float64 flop counts of the fused kernel (where Nsight Compute works)
@@ -88,6 +90,7 @@ if [ "$GPU" = "1" ]; then
     # [analysis] encounters = "all" and "none", alternating, best of 2 each.
     step bench_encounters 60 python3 -m benchmarks.encounters --skip-cpu --gpu-realizations 1000 --repeat 2 --out "$OUT_DIR"
     step bench_calibrate 60 python3 -m benchmarks.calibrate --device gpu --out "$OUT_DIR"
+    step bench_pc_mc 60 python3 -m benchmarks.pc_mc --device gpu --loop-trials 500 --out "$OUT_DIR"
     step run_scaling 70 python3 -m benchmarks.run --device gpu --cases scaling --scaling "1:4,$CORES:$((2 * CORES))" \
         --name run_gpu_host_cpu_scaling --out "$OUT_DIR"
     step profile 40 python3 -m benchmarks.profile_kernel --realizations 200 --out "$OUT_DIR"
