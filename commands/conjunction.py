@@ -14,8 +14,9 @@ from .common import FLOAT, INT, device_option, echo_warnings
 try:  # SciPy >= 1.15 (an optional dependency: the conjunction extra) runs the methods
     from ..engine.conjunction import assess as pcs
     from ..engine.conjunction.cdm import read_cdm
+    from ..kernels import pc_mc_gpu  # imports CuPy only when it launches
 except ImportError as _exc:
-    pcs = read_cdm = None
+    pcs = read_cdm = pc_mc_gpu = None
     _MISSING = f"fragrisk pc needs SciPy >= 1.15 ({_exc}): pip install 'fragrisk[conjunction]'"
 
 
@@ -52,8 +53,6 @@ def pc(cdm_files, method, trials, rel_halfwidth, seed, hbr_m, device, as_json, c
     methods = pcs.METHODS if method == "all" else (method,)
     count_hits = None
     if "mc" in methods and resolve_device(device) == "gpu":
-        from ..kernels import pc_mc_gpu  # CuPy: only where the GPU runs
-
         count_hits = pc_mc_gpu.count_hits
     cdms = [read_cdm(f) for f in cdm_files]  # every file read (and checked) before any work
     results = [pcs.assess(c, methods, hbr_m=hbr_m, trials=trials, seed=seed,

@@ -157,7 +157,8 @@ def test_3d_matches_cara_where_2d_fails(row):
 #: more than 1 % (where the motion's curvature matters); where they agree, the 2D test and
 #: test_3d_reduces_to_2d_for_a_short_encounter cover it, and benchmarks/pc_cases.py runs every case.
 _SLOW_3D = [r for r in operational() + alfano() if r["nc3d"] and r["nc3d"] > 1e-8 and r.get("case") not in KNOWN_3D
-            and (r["pc2d"] is None or abs(r["nc3d"] / max(r["pc2d"], 1e-300) - 1) > 0.01 or r.get("case"))]
+            and (r["pc2d"] is None or abs(r["nc3d"] / max(r["pc2d"], 1e-300) - 1) > 0.01 or r.get("case"))][::2]
+# Every other one of them (the suite's 5-minute budget); benchmarks/pc_cases.py runs them all.
 
 
 @pytest.mark.slow
@@ -214,9 +215,8 @@ def test_clopper_pearson_matches_the_definition():
     assert montecarlo.clopper_pearson(0, 100)[0] == 0.0
 
 
-#: The slow loop's Monte Carlo cases: GEO slow (Alfano 1), GEO and LEO straight (3, 5), MEO at
-#: 0.9 mm/s (8), and three operational LEO ones of Pc 2e-2 to 2e-3 (benchmarks/pc_cases.py runs all).
-_MC_NAMES = ("Alfano 1", "Alfano 3", "Alfano 5", "Alfano 8",
+#: The slow loop's Monte Carlo cases: GEO and LEO straight (Alfano 3, 5) and three operational LEO ones of Pc 2e-2 to 2e-3 (benchmarks/pc_cases.py runs all).
+_MC_NAMES = ("Alfano 3", "Alfano 5",
              "000025994_conj_000037558_20210324_151047_20210323_154356.cdm",
              "000037849_conj_000013512_20210612_084905_20210611_062043.cdm",
              "000028485_conj_000044777_20220407_231108_20220406_140506.cdm")

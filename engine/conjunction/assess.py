@@ -8,11 +8,14 @@ without the move to the exact TCA (pc2d.py), Hall's 3D Nc (pc3d.py), the two-bod
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 
+from ..errors import InputError
 from . import covariance, montecarlo, pc2d, pc3d
 from .cdm import Cdm
-from ..errors import InputError
 
 METHODS = ("2d", "3d", "mc")
 #: The result's keys, in order (`fragrisk pc --json` and --csv write exactly these).
@@ -80,9 +83,6 @@ def assess(cdm: Cdm, methods=METHODS, hbr_m: float | None = None, trials: int = 
 def csv_text(results: list[dict]) -> str:
     """The results as CSV: a header of COLUMNS, a row per CDM (empty where None; warnings joined
     by '; ')."""
-    import csv
-    import io
-
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)

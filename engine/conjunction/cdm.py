@@ -31,6 +31,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -501,8 +502,6 @@ def write_cdm(path: str | Path, cdm: Cdm, fmt: str = "kvn") -> None:
 def _xml_text(items: list) -> str:
     """CDM XML (the NDM/XML schema's layout): header, relativeMetadataData, two segments of
     metadata and data (odParameters, additionalParameters, stateVector, covarianceMatrix)."""
-    from xml.sax.saxutils import escape
-
     header_keys = {"CREATION_DATE", "ORIGINATOR", "MESSAGE_FOR", "MESSAGE_ID"}
     meta_keys = set(list(OBJECT_KEYS)[:list(OBJECT_KEYS).index("INTRACK_THRUST") + 1])
     od_keys = set(list(OBJECT_KEYS)[list(OBJECT_KEYS).index("TIME_LASTOB_START"):
