@@ -11,6 +11,7 @@ import click
 from ..engine import plots_rank
 from ..engine.errors import InputError
 from ..engine.files.h5io import atomic_write_text, check_output_path
+from ..engine.plots.figures import DPI
 from ..engine.results import rank as ranking
 from ..engine.results import read_results
 from .common import INT
@@ -52,7 +53,7 @@ def rank(results_file, top, by, by_group, csv_path, overwrite, plots_dir, as_jso
             out = folder / name
             if out.exists() and not overwrite:
                 raise InputError(f"{out}: exists; use --overwrite to replace it")
-            make().savefig(out, dpi=plots_rank.DPI)
+            make().savefig(out, dpi=DPI)
             figures.append(str(out))
     calendar = None
     if res.conjunctions is not None:

@@ -9,26 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FragriskError
+from .plots.figures import _figure  # one figure factory for every figure
 from .results.rank import squall_calendar, target_table, threshold_text
 from .results.runresults import RunResults
 
-DPI = 150
 #: Groups drawn in the squall calendar by name; the rest are summed as "others".
 CALENDAR_GROUPS = 8
-
-
-def _figure(size_in: tuple[float, float]) -> Any:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise FragriskError(
-            "plots: matplotlib is not installed; install it with: pip install 'fragrisk[plot]'"
-        ) from None
-    fig = Figure(figsize=size_in, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def top_targets_figure(r: RunResults, top: int = 20, *, by: str = "expected") -> Any:
