@@ -226,6 +226,12 @@ def encounter_table(setup: Setup, objs: ObjectBatch, found) -> EncounterTable:
         found, objs.table, objs.offset_min, w.times_min, tg.r_km,
         [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr)
     sov = sigma_over_volume(setup, objs)
+    return passages_table(objs, found, tca, found.length_km * sov[found.row, found.target])
+
+
+def passages_table(objs: ObjectBatch, found, tca, expected_collisions) -> EncounterTable:
+    """The encounter table of a batch's passages `found` (rows index objs), their closest
+    approaches `tca` and their shares of lambda (P,), rows in canonical order."""
     return EncounterTable(
         realization=np.asarray(objs.realization, dtype=np.int64)[found.row],
         target=found.target.astype(np.int64),
@@ -233,6 +239,6 @@ def encounter_table(setup: Setup, objs: ObjectBatch, found) -> EncounterTable:
         tca_s=tca.tca_min * 60.0,
         miss_km=tca.miss_km,
         speed_km_s=tca.speed_km_s,
-        expected_collisions=found.length_km * sov[found.row, found.target],
+        expected_collisions=expected_collisions,
         lc_m=np.asarray(objs.lc_m, dtype=np.float64)[found.row],
     ).canonical()

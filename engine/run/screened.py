@@ -24,7 +24,7 @@ from ..physics import risk
 from ..results.encounter_table import EncounterTable
 from ..scenario import uses_screen
 from .batches import BatchResult, HostBatch
-from .estimate import in_orbit_by_realization
+from .estimate import in_orbit_by_realization, passages_table
 from .setup import Setup, records_encounters
 
 MINUTES_PER_DAY = 1440.0
@@ -86,16 +86,8 @@ class ScreenedEstimator:
         tca = closest_approach(found, objs.table, objs.offset_min, w.times_min, tg.r_km,
                                [t.elements for t in setup.scenario.targets], w.start_jd, w.start_fr,
                                target_states=TargetStates(self.targets, w.start_jd, w.start_fr))
-        return EncounterTable(
-            realization=np.asarray(objs.realization, dtype=np.int64)[found.row],
-            target=found.target.astype(np.int64),
-            fragment=objs.fragment_index()[found.row],
-            tca_s=tca.tca_min * 60.0,
-            miss_km=tca.miss_km,
-            speed_km_s=tca.speed_km_s,
-            expected_collisions=found.length_km * self.sigma_over_volume(setup, objs, found.row, found.target),
-            lc_m=np.asarray(objs.lc_m, dtype=np.float64)[found.row],
-        ).canonical()
+        return passages_table(objs, found, tca,
+                              found.length_km * self.sigma_over_volume(setup, objs, found.row, found.target))
 
 
 def attach(setup: Setup) -> Setup:
